@@ -1,0 +1,38 @@
+# Two entry points: `make demo` runs the whole pipeline against the bundled sandbox into DuckDB;
+# `make test` installs everything and runs every test. Both create or update .venv themselves.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint dev install clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ut-dagster demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: $(STAMP)
+	mkdir -p .ut_data/dagster_home
+	DAGSTER_HOME=$(CURDIR)/.ut_data/dagster_home $(BIN)/dagster dev
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.video_memory
+
+clean:
+	rm -rf $(VENV) .ut_data

@@ -1,0 +1,1 @@
+"""ut-dagster: UserTesting research results, continuously synced into your warehouse with Dagster."""

@@ -1,0 +1,226 @@
+"""The warehouse tables this project owns: names, fixed column order, types and meaning.
+
+One list serves the normalizers (rows come out in this order), the warehouse DDL (tables are created
+before the first write, so empty partitions and first writes behave), the asset descriptions and
+the dbt sources. Every table lives in the `usertesting` schema and carries `test_id`, the partition
+column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCHEMA = "usertesting"
+PARTITION_COLUMN = "test_id"
+
+# Logical types; warehouse.py maps them to DuckDB and Snowflake types. JSON is kept as text in the
+# raw tables and parsed in dbt staging: a JSON string loaded into a Snowflake VARIANT through parquet
+# can end up as a string scalar.
+STRING, TIMESTAMP, BIGINT, DOUBLE, BOOLEAN, JSON = "string", "timestamp", "bigint", "double", "boolean", "json"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: str, description: str) -> Column:
+    return Column(name, type_, description)
+
+
+TEST_ID = _c("test_id", STRING, "UserTesting test (study) the row belongs to; the partition key.")
+SESSION_ID = _c("session_id", STRING, "UserTesting session: one participant taking the test.")
+PARTICIPANT_ID = _c("participant_id", STRING, "Participant who took the session (null when not shared).")
+EXTRACTED_AT = _c("extracted_at", TIMESTAMP, "When ut-dagster received this data from the API (UTC).")
+
+RAW_SESSIONS = Table(
+    "raw_sessions",
+    "Every completed session of a test as the session listing reports it.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("status", STRING, "Session status from the listing (the API lists COMPLETE sessions)."),
+        _c("start_time", TIMESTAMP, "When the participant started the session (UTC)."),
+        _c("finish_time", TIMESTAMP, "When the participant finished the session (UTC); may be null."),
+        _c("audience_id", STRING, "Audience the participant was recruited from; null if none."),
+        EXTRACTED_AT,
+    ),
+)
+
+SESSION_DETAILS = Table(
+    "session_details",
+    "The full structured result of each session (v3 API payload), kept whole as JSON text.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("details_json", JSON, "The v3 session result exactly as served, as JSON text."),
+        EXTRACTED_AT,
+    ),
+)
+
+SESSIONS = Table(
+    "sessions",
+    "One row per session with who took it and which audience and test plan it came from.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        PARTICIPANT_ID,
+        _c("audience_id", STRING, "Audience the participant was recruited from; null if none."),
+        _c("test_plan_id", STRING, "Test plan the session followed."),
+        _c("task_count", BIGINT, "Number of tasks in the session result."),
+        _c("task_group_count", BIGINT, "Number of task groups (QXscore, balanced comparison) in the result."),
+        _c("demographic_count", BIGINT, "Number of demographic answers the participant shared."),
+        EXTRACTED_AT,
+    ),
+)
+
+DEMOGRAPHICS = Table(
+    "demographics",
+    "Participants' answers to demographic screener questions, one row per question per session.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        PARTICIPANT_ID,
+        _c("demographic_id", STRING, "ID of the demographic question."),
+        _c("demographic_code", STRING, "Question category, e.g. GENDER, AGE_GROUP, INCOME."),
+        _c("label", STRING, "The question as the participant saw it."),
+        _c("value", STRING, "The answer as served; multiple answers are comma-separated."),
+        _c("values_json", JSON, "The answer split into a JSON array of values (one per selection)."),
+        _c("type", STRING, "DEMOGRAPHIC_QUESTION_TYPE_SINGLE, _MULTIPLE, or whatever the API sends."),
+        _c("position", BIGINT, "Order of the question in the participant's profile (0-based)."),
+        EXTRACTED_AT,
+    ),
+)
+
+TASK_GROUPS = Table(
+    "task_groups",
+    "Task groups of each session: QXscore questionnaires and balanced comparisons with their responses.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        PARTICIPANT_ID,
+        _c("task_group_uuid", STRING, "ID of the task group."),
+        _c("task_group_type", STRING, "QX_SCORE, BALANCED_COMPARISON, UNRECOGNIZED or a newer type."),
+        _c("task_group_response", JSON, "The group's response exactly as served, as JSON text."),
+        _c("qx_score", DOUBLE, "The participant's QXscore (0-100) for QX_SCORE groups."),
+        _c("comparison_sequence", STRING, "Order the participant saw the variants in (e.g. BA)."),
+        _c("position", BIGINT, "Order of the group in the session result (0-based)."),
+        EXTRACTED_AT,
+    ),
+)
+
+TASKS = Table(
+    "tasks",
+    "Every task of every session with timing, skip flag and the participant's answer.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        PARTICIPANT_ID,
+        _c("task_uuid", STRING, "ID of the task (the same task across sessions of a test)."),
+        _c("task_text", STRING, "The task prompt."),
+        _c("task_type", STRING, "RATING_SCALE, MULTIPLE_CHOICE, NPS, WRITTEN, ... or a newer type."),
+        _c("position", BIGINT, "Order of the task in the session (0-based)."),
+        _c("start_time_ms", BIGINT, "Task start, milliseconds since session start."),
+        _c("end_time_ms", BIGINT, "Task end, milliseconds since session start."),
+        _c("duration_ms", BIGINT, "Time on task in milliseconds (end minus start)."),
+        _c("skipped", BOOLEAN, "Whether the participant skipped the task."),
+        _c("answer_json", JSON, "The answer exactly as served, as JSON text (shape depends on task type)."),
+        _c("nps_score", BIGINT, "Net Promoter Score answer (0-10) where the answer shape is recognised."),
+        _c("rating_value", DOUBLE, "Rating-scale answer where the answer shape is recognised."),
+        _c("answer_text", STRING, "Free-text or selected option(s) where the answer shape is recognised."),
+        EXTRACTED_AT,
+    ),
+)
+
+TRANSCRIPTS = Table(
+    "transcripts",
+    "What participants said in think-out-loud and live-conversation sessions, as WebVTT and plain text.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("transcript_vtt", STRING, "The WebVTT transcript exactly as served."),
+        _c("transcript_plain_text", STRING, "Spoken text only: no timestamps, cue settings, notes or tags."),
+        _c("cue_count", BIGINT, "Number of cues in the transcript."),
+        _c("duration_ms", BIGINT, "End of the last cue, milliseconds since session start."),
+        EXTRACTED_AT,
+    ),
+)
+
+TRANSCRIPT_CHUNKS = Table(
+    "transcript_chunks",
+    "Transcripts cut into timed chunks of bounded size, ready for embedding and LLM prompts.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("chunk_index", BIGINT, "Position of the chunk in the transcript (0-based)."),
+        _c("start_ms", BIGINT, "Start of the chunk's first cue, ms since session start."),
+        _c("end_ms", BIGINT, "End of the chunk's last cue, ms since session start."),
+        _c("text", STRING, "Plain text of the chunk."),
+        EXTRACTED_AT,
+    ),
+)
+
+QX_SCORES = Table(
+    "qx_scores",
+    "The test's QXscore per QX task group: the benchmark of experience quality and its components.",
+    (
+        TEST_ID,
+        _c("task_group_id", STRING, "QX task group the score belongs to."),
+        _c("label", STRING, "Label of the QX task group."),
+        _c("qx_score", DOUBLE, "Aggregate QXscore (0-100) over completed sessions."),
+        _c("behavioral", DOUBLE, "Behavioral component (0-100)."),
+        _c("attitudinal", DOUBLE, "Attitudinal component (0-100)."),
+        _c("usability", DOUBLE, "Usability sub-score (0-100)."),
+        _c("trust", DOUBLE, "Trust sub-score (0-100)."),
+        _c("appearance", DOUBLE, "Appearance sub-score (0-100)."),
+        _c("loyalty", DOUBLE, "Loyalty sub-score (0-100)."),
+        _c("behavioral_values_json", JSON, "Navigational task scores behind the behavioral component."),
+        _c("completes", BIGINT, "Completed sessions the score is computed from."),
+        _c("total_qx_tasks", BIGINT, "Number of QX task groups in the test."),
+        _c("qx_json", JSON, "The score item exactly as served, as JSON text."),
+        EXTRACTED_AT,
+    ),
+)
+
+SESSION_VIDEOS = Table(
+    "session_videos",
+    "Session recordings archived in your object store, with size and checksum.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("video_storage_path", STRING, "Where the video is archived (file path or s3:// URI)."),
+        _c("size_bytes", BIGINT, "Size of the archived video in bytes."),
+        _c("sha256", STRING, "SHA-256 of the archived bytes, hex."),
+        _c("content_type", STRING, "Content type the video host reported."),
+        _c("downloaded_at", TIMESTAMP, "When the video was archived (UTC)."),
+    ),
+)
+
+ALL_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        RAW_SESSIONS,
+        SESSION_DETAILS,
+        SESSIONS,
+        DEMOGRAPHICS,
+        TASK_GROUPS,
+        TASKS,
+        TRANSCRIPTS,
+        TRANSCRIPT_CHUNKS,
+        QX_SCORES,
+        SESSION_VIDEOS,
+    )
+}
