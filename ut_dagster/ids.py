@@ -17,7 +17,7 @@ class InvalidIdError(ValueError):
 
 def validate_id(value: object, kind: str = "ID") -> str:
     """Return `value` unchanged if it is a UUID; otherwise raise InvalidIdError saying what was wrong."""
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
         raise InvalidIdError(
             f"{shown} is not a valid UserTesting {kind}: expected a UUID such as "

@@ -16,7 +16,14 @@ PARTITION_COLUMN = "test_id"
 # Logical types; warehouse.py maps them to DuckDB and Snowflake types. JSON is kept as text in the
 # raw tables and parsed in dbt staging: a JSON string loaded into a Snowflake VARIANT through parquet
 # can end up as a string scalar.
-STRING, TIMESTAMP, BIGINT, DOUBLE, BOOLEAN, JSON = "string", "timestamp", "bigint", "double", "boolean", "json"
+STRING, TIMESTAMP, BIGINT, DOUBLE, BOOLEAN, JSON = (
+    "string",
+    "timestamp",
+    "bigint",
+    "double",
+    "boolean",
+    "json",
+)
 
 
 @dataclass(frozen=True)

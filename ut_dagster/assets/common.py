@@ -1,0 +1,51 @@
+"""What every UserTesting asset shares: key prefix, partitioning, the API pool, run config, metadata."""
+
+from typing import Any
+
+import pandas as pd
+from dagster import Config, MetadataValue
+from pydantic import Field
+
+from ut_dagster.ids import validate_test_id
+from ut_dagster.tables import PARTITION_COLUMN, SCHEMA, Table
+
+KEY_PREFIX = [SCHEMA]
+GROUP = SCHEMA
+# Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
+# (the shared rate limiter caps the requests themselves).
+API_POOL = "usertesting_api"
+
+
+class SyncConfig(Config):
+    """Run configuration of the assets that call UserTesting."""
+
+    full: bool = Field(
+        default=False,
+        description="Refetch everything for the test instead of only what is not landed yet.",
+    )
+
+
+def table_metadata(table: Table) -> dict[str, Any]:
+    return {"partition_expr": PARTITION_COLUMN, "table": f"{SCHEMA}.{table.name}"}
+
+
+def partition_test_id(context) -> str:
+    return validate_test_id(context.partition_key)
+
+
+def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, Any]:
+    preview = frame.head(preview_rows).copy()
+    for column in preview.columns:
+        if preview[column].dtype == object:
+            preview[column] = preview[column].map(
+                lambda v: v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v
+            )
+    return {
+        "rows_written": len(frame),
+        "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(no rows)"),
+    }
+
+
+def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:
+    shown = dict(list(sorted(failures.items()))[:limit])
+    return {"sessions_failed": len(failures), "failed_sessions": MetadataValue.json(shown)}

@@ -1,0 +1,74 @@
+"""`usertesting/qx_scores`: the test-level QXscore, refetched only when the test has new sessions."""
+
+import json
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, Output, asset
+
+from ut_dagster.assets.common import (
+    API_POOL,
+    GROUP,
+    KEY_PREFIX,
+    SyncConfig,
+    frame_metadata,
+    partition_test_id,
+    table_metadata,
+)
+from ut_dagster.landing import Landing, utc_now
+from ut_dagster.normalize import qx_score_rows, to_frame
+from ut_dagster.object_store import ObjectStoreResource
+from ut_dagster.partitions import test_partitions
+from ut_dagster.tables import QX_SCORES
+from ut_dagster.usertesting.resource import UserTestingResource
+
+FOLDER = "qx_scores"
+
+
+@asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=test_partitions,
+    pool=API_POOL,
+    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    metadata=table_metadata(QX_SCORES),
+    kinds={"python", "usertesting"},
+    description=QX_SCORES.description
+    + " Interaction tests only; other tests have no rows. Computed by UserTesting over all completed sessions.",
+)
+def qx_scores(
+    context: AssetExecutionContext,
+    config: SyncConfig,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    raw_sessions: pd.DataFrame,
+):
+    test_id = partition_test_id(context)
+    client = usertesting.get_client()
+    before = client.stats.snapshot()
+    landing = Landing(object_store.store())
+
+    # The score only changes when sessions complete: with the same number of sessions as at the
+    # last fetch, the landed answer is still the answer and costs no request.
+    sessions_now = len(raw_sessions)
+    previous = landing.latest_test_object(test_id, FOLDER)
+    envelope = json.loads(previous[1]) if previous else None
+    fetched = False
+    if config.full or envelope is None or envelope.get("sessions_at_fetch") != sessions_now:
+        payload = client.get_qx_scores(test_id)
+        envelope = {"sessions_at_fetch": sessions_now, "payload": payload}
+        landing.put_test_object(test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), utc_now())
+        previous = landing.latest_test_object(test_id, FOLDER)
+        fetched = True
+
+    received_at = previous[0] if previous else utc_now()
+    payload = envelope.get("payload")
+    frame = to_frame(QX_SCORES, qx_score_rows(test_id, payload, received_at) if payload is not None else [])
+    yield Output(
+        frame,
+        metadata={
+            **frame_metadata(frame),
+            "qx_scores_refetched": fetched,
+            "qx_available": payload is not None,
+            **client.stats.since(before).as_metadata(),
+        },
+    )

@@ -1,0 +1,74 @@
+"""The research marts: the dbt project in dbt_project/ as Dagster assets.
+
+Every dbt model is an asset keyed by its schema and name (`usertesting_staging/stg_tasks`,
+`usertesting_marts/task_metrics`); every dbt source table is the sync asset of the same name
+(`usertesting/tasks`), because the source is named after the schema. Every dbt test is an asset
+check on the model it tests (dagster-dbt's default), blocking when its severity is error.
+
+How dbt runs after a sync: declarative automation, not a step of the sync job. Each model carries
+an eager-like AutomationCondition: it is requested when any upstream asset (a `usertesting/*`
+table or another model) has been updated since the model last ran, once nothing upstream is still
+in progress. One sync run of a test therefore triggers one `dbt build` of exactly the models
+downstream of what it wrote, with their tests riding along; syncs of several tests running at once
+end in one dbt run after the last of them. The sync job stays a per-test partitioned job, while the
+marts are unpartitioned (they span all tests), so a separate run is the natural seam; it also
+means a manual materialization of marts in the UI does the same thing automation does.
+
+Unlike `AutomationCondition.eager()`, missing upstream assets do not block: `usertesting/
+session_videos` is only written by the optional video job, and one test partition never synced
+would otherwise hold back every mart. dbt copes with an absent raw table (macro source_or_empty).
+The default automation condition sensor must be running for any of this to happen (Dagster
+creates it when assets carry automation conditions).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AutomationCondition
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from ut_dagster.dbt_manifest import DBT_PROJECT_DIR, dbt_executable
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
+# Under `dagster dev` the manifest is re-parsed on load so model edits show up; everywhere else it
+# must have been prepared beforehand (python -m ut_dagster.dbt_manifest prepare).
+DBT_PROJECT.prepare_if_dev()
+if not DBT_PROJECT.manifest_path.exists():
+    raise FileNotFoundError(
+        f"{DBT_PROJECT.manifest_path} is missing: run `python -m ut_dagster.dbt_manifest prepare` "
+        "(the Makefile's install step does) before loading the Dagster definitions."
+    )
+
+DBT_AUTOMATION_CONDITION = (
+    AutomationCondition.eager()
+    .without(~AutomationCondition.any_deps_missing())
+    .with_label("eager_allow_missing")
+)
+
+
+class ResearchMartsTranslator(DagsterDbtTranslator):
+    """dagster-dbt's defaults (asset keys, groups, checks) plus when each model runs."""
+
+    def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
+        return DBT_AUTOMATION_CONDITION
+
+
+def dbt_resource(target: str) -> DbtCliResource:
+    """The `dbt` resource for a profile target of dbt_project/profiles.yml: "duckdb" or "snowflake".
+
+    The DuckDB target reads UT_DUCKDB_PATH, which must name the file the sync writes; give it as an
+    absolute path (a relative one is taken from dbt_project/, where dbt runs).
+    """
+    return DbtCliResource(project_dir=DBT_PROJECT, target=target, dbt_executable=dbt_executable())
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    dagster_dbt_translator=ResearchMartsTranslator(),
+    name="usertesting_dbt",
+)
+def usertesting_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Build the selected models and run their tests (`dbt build`), reporting tests as checks."""
+    yield from dbt.cli(["build"], context=context).stream()

@@ -1,0 +1,27 @@
+"""Assembles the code location; nothing is decided here (see environment.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions
+
+from ut_dagster.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.environment import Settings, build_resources
+from ut_dagster.jobs import usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job
+from ut_dagster.schedules import build_sync_schedule
+from ut_dagster.sensors import new_sessions_sensor
+
+
+def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
+    return Definitions(
+        assets=[*SYNC_ASSETS, *VIDEO_ASSETS],
+        asset_checks=VIDEO_CHECKS,
+        jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job],
+        schedules=[build_sync_schedule(settings.sync_cron)],
+        sensors=[new_sessions_sensor],
+        resources={**build_resources(settings), **(resources or {})},
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,241 @@
+"""Research-signal alerts: warning-severity asset checks on the research marts.
+
+Three signals a researcher wants to hear about without opening a dashboard:
+
+- a task many participants skip (task_metrics.skip_rate above a threshold): a confusing or broken task;
+- a test whose Net Promoter Score is below a floor (test_summary.nps);
+- a test whose QXscore dropped between syncs by more than N points (test_summary.qx_score).
+
+The checks carry no automation condition of their own, so they ride along with every run that
+materializes their mart, automated or manual, and they never block anything (severity WARN). They
+read the marts through the resource under `warehouse_resource_key`: anything whose
+`get_connection()` yields a DB-API connection, such as dagster_duckdb's DuckDBResource or
+dagster_snowflake's SnowflakeResource. Nothing Snowflake is imported here.
+
+The QXscore before the sync is the one the check itself recorded in its metadata last time it ran
+(read back from the Dagster instance): no extra warehouse table, the same code for DuckDB and
+Snowflake, and the history is visible in the check's UI. A test seen for the first time has no
+previous value and cannot alert; a wiped instance starts afresh.
+
+Thresholds come from the environment when the definitions load (AlertThresholds.from_env):
+UT_ALERT_MAX_TASK_SKIP_RATE (0.30), UT_ALERT_MIN_NPS (0), UT_ALERT_MAX_QX_SCORE_DROP (5 points)
+and UT_ALERT_MIN_SAMPLE_SIZE (1: the fewest sessions or NPS answers a task or test needs before
+its rate counts).
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the check functions' context annotation.
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetKey,
+    MetadataValue,
+    asset_check,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+MARTS_SCHEMA = "usertesting_marts"
+TASK_METRICS = AssetKey([MARTS_SCHEMA, "task_metrics"])
+TEST_SUMMARY = AssetKey([MARTS_SCHEMA, "test_summary"])
+# Where the QX check keeps the scores it saw, for the next run to compare against.
+QX_SCORES_METADATA_KEY = "qx_scores"
+_SHOWN_ROWS = 25
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    max_task_skip_rate: float = 0.30
+    min_nps: float = 0.0
+    max_qx_score_drop: float = 5.0
+    min_sample_size: int = 1
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def read(name: str, default: float, cast: Callable[[str], float]) -> Any:
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                return default
+            try:
+                return cast(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number; got {raw!r}") from None
+
+        return cls(
+            max_task_skip_rate=read("UT_ALERT_MAX_TASK_SKIP_RATE", defaults.max_task_skip_rate, float),
+            min_nps=read("UT_ALERT_MIN_NPS", defaults.min_nps, float),
+            max_qx_score_drop=read("UT_ALERT_MAX_QX_SCORE_DROP", defaults.max_qx_score_drop, float),
+            min_sample_size=read("UT_ALERT_MIN_SAMPLE_SIZE", defaults.min_sample_size, int),
+        )
+
+
+def fetch_rows(warehouse: Any, sql: str) -> list[dict[str, Any]]:
+    """Rows of `sql` as dicts with lower-case keys (Snowflake reports column names upper-case)."""
+    with warehouse.get_connection() as connection:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+            names = [column[0].lower() for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+
+def skipped_tasks(rows: Sequence[Mapping[str, Any]], thresholds: AlertThresholds) -> list[dict[str, Any]]:
+    """task_metrics rows whose skip rate is above the threshold, worst first."""
+    found = [
+        dict(row)
+        for row in rows
+        if row["skip_rate"] is not None
+        and (row["sessions"] or 0) >= thresholds.min_sample_size
+        and float(row["skip_rate"]) > thresholds.max_task_skip_rate
+    ]
+    return sorted(found, key=lambda row: -float(row["skip_rate"]))
+
+
+def low_nps_tests(rows: Sequence[Mapping[str, Any]], thresholds: AlertThresholds) -> list[dict[str, Any]]:
+    """test_summary rows whose NPS is below the floor, lowest first."""
+    found = [
+        dict(row)
+        for row in rows
+        if row["nps"] is not None
+        and (row["nps_responses"] or 0) >= thresholds.min_sample_size
+        and float(row["nps"]) < thresholds.min_nps
+    ]
+    return sorted(found, key=lambda row: float(row["nps"]))
+
+
+def qx_score_drops(
+    previous: Mapping[str, float], current: Mapping[str, float], max_drop: float
+) -> list[dict[str, Any]]:
+    """Tests whose QXscore fell by more than `max_drop` points since `previous`, largest drop first."""
+    drops = [
+        {
+            "test_id": test_id,
+            "previous": previous[test_id],
+            "current": score,
+            "drop": previous[test_id] - score,
+        }
+        for test_id, score in current.items()
+        if test_id in previous and previous[test_id] - score > max_drop
+    ]
+    return sorted(drops, key=lambda row: -row["drop"])
+
+
+def previous_qx_scores(context: AssetCheckExecutionContext, check_key: AssetCheckKey) -> dict[str, float]:
+    """The scores this check recorded when it last completed (this run's own record is only planned)."""
+    history = context.instance.event_log_storage.get_asset_check_execution_history(
+        check_key,
+        limit=1,
+        status={AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED},
+    )
+    evaluation = history[0].event.asset_check_evaluation if history and history[0].event else None
+    recorded = evaluation.metadata.get(QX_SCORES_METADATA_KEY) if evaluation else None
+    scores = recorded.value if recorded is not None else None
+    return {str(k): float(v) for k, v in scores.items()} if isinstance(scores, dict) else {}
+
+
+def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> MetadataValue:
+    if not rows:
+        return MetadataValue.md("(none)")
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    for row in rows[:_SHOWN_ROWS]:
+        cells = (_cell(row.get(c)) for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    if len(rows) > _SHOWN_ROWS:
+        lines.append(f"\n… and {len(rows) - _SHOWN_ROWS} more")
+    return MetadataValue.md("\n".join(lines))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:80]
+
+
+def build_research_alert_checks(
+    thresholds: AlertThresholds | None = None, warehouse_resource_key: str = "warehouse"
+) -> list[AssetChecksDefinition]:
+    """The three alert checks, for `Definitions(asset_checks=...)` beside the dbt assets."""
+    limits = thresholds or AlertThresholds.from_env()
+    resources = {warehouse_resource_key}
+
+    @asset_check(
+        asset=TASK_METRICS,
+        name="task_skip_rate_alert",
+        description=f"Warns when more than {limits.max_task_skip_rate:.0%} of a task's participants skip it.",
+        required_resource_keys=resources,
+        metadata={"max_task_skip_rate": limits.max_task_skip_rate, "min_sample_size": limits.min_sample_size},
+    )
+    def task_skip_rate_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        warehouse = getattr(context.resources, warehouse_resource_key)
+        rows = fetch_rows(
+            warehouse,
+            f"select test_id, task_uuid, task_position, task_text, sessions, skip_rate from {MARTS_SCHEMA}.task_metrics",
+        )
+        found = skipped_tasks(rows, limits)
+        return AssetCheckResult(
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "tasks_over_threshold": len(found),
+                "tasks": _markdown(found, ["test_id", "task_position", "task_text", "sessions", "skip_rate"]),
+            },
+        )
+
+    @asset_check(
+        asset=TEST_SUMMARY,
+        name="nps_floor_alert",
+        description=f"Warns when a test's Net Promoter Score is below {limits.min_nps:g}.",
+        required_resource_keys=resources,
+        metadata={"min_nps": limits.min_nps, "min_sample_size": limits.min_sample_size},
+    )
+    def nps_floor_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        warehouse = getattr(context.resources, warehouse_resource_key)
+        rows = fetch_rows(warehouse, f"select test_id, nps, nps_responses from {MARTS_SCHEMA}.test_summary")
+        found = low_nps_tests(rows, limits)
+        return AssetCheckResult(
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "tests_below_floor": len(found),
+                "tests": _markdown(found, ["test_id", "nps", "nps_responses"]),
+            },
+        )
+
+    @asset_check(
+        asset=TEST_SUMMARY,
+        name="qx_score_drop_alert",
+        description=f"Warns when a test's QXscore dropped by more than {limits.max_qx_score_drop:g} points since the last sync.",
+        required_resource_keys=resources,
+        metadata={"max_qx_score_drop": limits.max_qx_score_drop},
+    )
+    def qx_score_drop_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        warehouse = getattr(context.resources, warehouse_resource_key)
+        rows = fetch_rows(
+            warehouse, f"select test_id, qx_score from {MARTS_SCHEMA}.test_summary where qx_score is not null"
+        )
+        current = {str(row["test_id"]): float(row["qx_score"]) for row in rows}
+        previous = previous_qx_scores(context, context.check_specs[0].key)
+        found = qx_score_drops(previous, current, limits.max_qx_score_drop)
+        return AssetCheckResult(
+            passed=not found,
+            severity=AssetCheckSeverity.WARN,
+            metadata={
+                "tests_dropped": len(found),
+                "tests": _markdown(found, ["test_id", "previous", "current", "drop"]),
+                # Tests absent from this sync keep their last score, so a later sync still compares.
+                QX_SCORES_METADATA_KEY: MetadataValue.json({**previous, **current}),
+            },
+        )
+
+    return [task_skip_rate_alert, nps_floor_alert, qx_score_drop_alert]

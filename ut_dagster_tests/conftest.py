@@ -1,0 +1,54 @@
+"""Fixtures shared across the suite: a sandbox API on 127.0.0.1 and resources pointed at it.
+
+Every server a test starts is stopped by that test's fixture teardown.
+"""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ut_dagster.sandbox import SandboxConfig, SandboxServer
+from ut_dagster.usertesting.resource import UserTestingResource
+
+# Fast enough for tests, slow enough that the limiter is really exercised.
+FAST = {"requests_per_window": 50, "window_seconds": 1.0}
+
+
+@pytest.fixture
+def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
+    started: list[SandboxServer] = []
+
+    def start(**config: object) -> SandboxServer:
+        server = SandboxServer(SandboxConfig(**{**FAST, **config})).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
+    """Builds a UserTestingResource for a sandbox, with client credentials and a shared limiter file."""
+    built: list[UserTestingResource] = []
+
+    def build(sandbox: SandboxServer, **overrides: object) -> UserTestingResource:
+        settings: dict[str, object] = {
+            "base_url": sandbox.url,
+            "token_url": sandbox.token_url,
+            "client_id": sandbox.config.client_id,
+            "client_secret": sandbox.config.client_secret,
+            "requests_per_minute": sandbox.config.requests_per_window,
+            "rate_window_seconds": sandbox.config.window_seconds,
+            "rate_limit_store": str(tmp_path / "rate-limit.sqlite"),
+            "backoff_base_seconds": 0.01,
+            "backoff_max_seconds": 0.05,
+        }
+        resource = UserTestingResource(**{**settings, **overrides})
+        built.append(resource)
+        return resource
+
+    yield build
+    for resource in built:
+        resource.close()

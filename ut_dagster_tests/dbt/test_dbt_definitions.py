@@ -1,0 +1,122 @@
+"""The dbt project as Dagster sees it, without running dbt: keys, lineage, checks, automation."""
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ut_dagster.dbt_manifest import manifest_is_current
+from ut_dagster.dbt_sources import SOURCES_YML, render_sources_yml
+from ut_dagster.tables import ALL_TABLES
+
+MART_TABLES = {"task_metrics", "task_option_shares", "task_rating_distribution", "session_summary", "test_summary"}
+
+
+@pytest.fixture(scope="module")
+def dbt_defs(dbt_manifest: None) -> dg.AssetsDefinition:
+    from ut_dagster.dbt_assets import usertesting_dbt_assets
+
+    return usertesting_dbt_assets
+
+
+def test_sources_yml_is_generated_from_tables_py() -> None:
+    assert SOURCES_YML.read_text(encoding="utf-8") == render_sources_yml(), (
+        "dbt_project/models/staging/_sources.yml is out of date: run `python -m ut_dagster.dbt_sources`"
+    )
+
+
+def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(dbt_defs: dg.AssetsDefinition) -> None:
+    keys = {key.to_user_string() for key in dbt_defs.keys}
+    assert {f"usertesting_marts/{name}" for name in MART_TABLES} <= keys
+    assert "usertesting_staging/stg_tasks" in keys
+    upstream = {dep.asset_key for spec in dbt_defs.specs for dep in spec.deps} - set(dbt_defs.keys)
+    # No translator maps them: source name = schema = the sync assets' key prefix.
+    assert upstream == {
+        dg.AssetKey(["usertesting", name])
+        for name in ALL_TABLES
+        if name not in {"session_details", "transcript_chunks"}  # no model reads these yet
+    }
+    groups = {spec.key.path[0]: spec.group_name for spec in dbt_defs.specs}
+    assert groups == {"usertesting_staging": "usertesting_staging", "usertesting_marts": "usertesting_marts"}
+
+
+def test_dbt_tests_are_asset_checks_blocking_only_when_severity_error(dbt_defs: dg.AssetsDefinition) -> None:
+    checks = {spec.key: spec for spec in dbt_defs.check_specs}
+    unique_summary = dg.AssetCheckKey(dg.AssetKey(["usertesting_marts", "test_summary"]), "unique_test_summary_test_id")
+    nps_range = dg.AssetCheckKey(
+        dg.AssetKey(["usertesting_staging", "stg_tasks"]), "accepted_range_stg_tasks_nps_score__10__0"
+    )
+    assert checks[unique_summary].blocking
+    assert not checks[nps_range].blocking  # severity: warn
+    assert len(checks) >= 30
+
+
+def _stub_sync_assets(partitions: dg.DynamicPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Stand-ins for the per-test sync assets (same keys and partitioning), never executed."""
+
+    def stub(name: str) -> dg.AssetsDefinition:
+        @dg.asset(key=["usertesting", name], partitions_def=partitions)
+        def _stub() -> None: ...
+
+        return _stub
+
+    return [stub(name) for name in ALL_TABLES]
+
+
+def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.AssetsDefinition) -> None:
+    partitions = dg.DynamicPartitionsDefinition(name="usertesting_tests")
+    defs = dg.Definitions(assets=[*_stub_sync_assets(partitions), dbt_defs], resources={"dbt": object()})
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(partitions.name, ["test-a"])
+        dbt_keys = dg.AssetSelection.assets(dbt_defs)
+        # Nothing has changed upstream since the condition was applied: nothing runs.
+        quiet = dg.evaluate_automation_conditions(defs, instance, asset_selection=dbt_keys)
+        assert quiet.total_requested == 0
+
+        # A sync of one test writes tasks; session_videos has never been materialized.
+        instance.report_runless_asset_event(dg.AssetMaterialization(["usertesting", "tasks"], partition="test-a"))
+        after_sync = dg.evaluate_automation_conditions(defs, instance, asset_selection=dbt_keys, cursor=quiet.cursor)
+        requested = {key.to_user_string() for key in dbt_defs.keys if after_sync.get_num_requested(key)}
+        assert requested == {
+            "usertesting_staging/stg_tasks",
+            "usertesting_staging/stg_task_selected_options",
+            "usertesting_marts/task_metrics",
+            "usertesting_marts/task_option_shares",
+            "usertesting_marts/task_rating_distribution",
+            "usertesting_marts/session_summary",
+            "usertesting_marts/test_summary",
+        }
+
+        # Handled: the next tick requests nothing until the next sync.
+        again = dg.evaluate_automation_conditions(defs, instance, asset_selection=dbt_keys, cursor=after_sync.cursor)
+        assert again.total_requested == 0
+
+
+def test_definitions_load_with_the_research_alert_checks(dbt_defs: dg.AssetsDefinition) -> None:
+    from ut_dagster.research_alerts import AlertThresholds, build_research_alert_checks
+
+    checks = build_research_alert_checks(AlertThresholds(), warehouse_resource_key="warehouse")
+    defs = dg.Definitions(
+        assets=[dbt_defs],
+        asset_checks=checks,
+        resources={"dbt": object(), "warehouse": object()},
+    )
+    assert len(defs.resolve_asset_graph().asset_check_keys) == len(list(dbt_defs.check_specs)) + 3
+
+
+def test_manifest_is_stale_after_a_model_changes(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    model = project / "models" / "m.sql"
+    model.write_text("select 1")
+    manifest = project / "target" / "manifest.json"
+    assert not manifest_is_current(project, manifest)
+    manifest.parent.mkdir()
+    manifest.write_text("{}")
+    (project / "target" / "run_results.json").write_text("{}")  # build output is no parse input
+    assert manifest_is_current(project, manifest)
+    later = time.time() + 5
+    os.utime(model, (later, later))
+    assert not manifest_is_current(project, manifest)

@@ -1,0 +1,66 @@
+"""A whole pipeline for tests: sandbox API -> Dagster runs (real instance) -> DuckDB file + local landing area."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, Definitions
+
+from ut_dagster.definitions import build_definitions
+from ut_dagster.environment import Settings
+from ut_dagster.sandbox import SandboxServer
+from ut_dagster.sync import run_sync
+from ut_dagster.usertesting.resource import UserTestingResource
+
+
+@dataclass
+class Pipeline:
+    sandbox: SandboxServer
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+
+    def sync(self, test_ids: list[str] | None = None, **kwargs: object) -> int:
+        return run_sync(test_ids or self.sandbox.test_ids, defs=self.defs, instance=self.instance, **kwargs)
+
+    def query(self, sql: str) -> pd.DataFrame:
+        with duckdb.connect(str(self.settings.duckdb_path), read_only=True) as connection:
+            return connection.sql(sql).df()
+
+    def table(self, name: str, test_id: str | None = None) -> pd.DataFrame:
+        where = f" where test_id = '{test_id}'" if test_id else ""
+        return self.query(f"select * from usertesting.{name}{where}")
+
+    def api_requests(self, path_part: str = "") -> list[dict]:
+        return [r for r in self.sandbox.requests if path_part in r["path"]]
+
+
+@pytest.fixture
+def make_pipeline(tmp_path, start_sandbox) -> Callable[..., Pipeline]:
+    instances: list[DagsterInstance] = []
+
+    def make(**sandbox_config: object) -> Pipeline:
+        sandbox = start_sandbox(**sandbox_config)
+        settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
+        resource = UserTestingResource(
+            base_url=sandbox.url,
+            token_url=sandbox.token_url,
+            client_id=sandbox.config.client_id,
+            client_secret=sandbox.config.client_secret,
+            requests_per_minute=sandbox.config.requests_per_window,
+            rate_window_seconds=sandbox.config.window_seconds,
+            rate_limit_store=settings.rate_limit_store,
+            backoff_base_seconds=0.01,
+            backoff_max_seconds=0.05,
+        )
+        home = tmp_path / "dagster_home"
+        home.mkdir(exist_ok=True)
+        instance = DagsterInstance.local_temp(str(home))
+        instances.append(instance)
+        return Pipeline(sandbox, settings, build_definitions(settings, {"usertesting": resource}), instance)
+
+    yield make
+    for instance in instances:
+        instance.dispose()

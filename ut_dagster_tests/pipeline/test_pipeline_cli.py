@@ -1,0 +1,104 @@
+"""`ut-dagster` as a user runs it: a real subprocess, a real Dagster instance, killed and rerun."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import duckdb
+
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+
+
+def cli_env(sandbox, tmp_path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "UT_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "USERTESTING_BASE_URL": sandbox.url,
+        "USERTESTING_TOKEN_URL": sandbox.token_url,
+        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
+        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
+        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
+        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+    }
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ut_dagster.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_invalid_test_id_is_refused_before_anything_happens(start_sandbox, tmp_path):
+    sandbox = start_sandbox()
+    env = cli_env(sandbox, tmp_path)
+    result = cli("sync", sandbox.test_ids[0], "not-a-test-id", env=env)
+    assert result.returncode == 2
+    assert "'not-a-test-id' is not a valid UserTesting test ID" in result.stderr
+    assert sandbox.requests == []
+    assert not (tmp_path / "dagster_home").exists()
+
+
+def test_failed_run_exits_non_zero_with_a_clear_message(start_sandbox, tmp_path):
+    sandbox = start_sandbox()
+    env = {**cli_env(sandbox, tmp_path), "USERTESTING_CLIENT_SECRET": "not-the-secret"}
+    result = cli("sync", sandbox.test_ids[0], env=env)
+    assert result.returncode == 1
+    assert "USERTESTING_CLIENT_SECRET" in result.stderr
+    assert "not-the-secret" not in result.stdout + result.stderr
+
+
+def test_killed_mid_sync_then_rerun_completes_without_asking_twice(start_sandbox, tmp_path):
+    sandbox = start_sandbox(
+        studies=(StudySpec(THINK_OUT_LOUD, 14), StudySpec(SURVEY, 4)),
+        requests_per_window=5,
+        window_seconds=0.5,
+    )
+    env = cli_env(sandbox, tmp_path)
+    test_id = sandbox.test_ids[0]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ut_dagster.cli", "sync", test_id],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len([r for r in sandbox.requests if "/api/v3/" in r["path"]]) < 6:
+        assert process.poll() is None, "the sync finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    result = cli("sync", *sandbox.test_ids, env=env)
+    assert result.returncode == 0, result.stderr
+
+    per_session = Counter(r["path"] for r in sandbox.requests if r["path"] != "/api/v2/sessionResults")
+    # Only a response in flight at the moment of the kill can have been paid for twice.
+    assert sum(count - 1 for count in per_session.values()) <= 1
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as db:
+        synced = {r[0] for r in db.sql("select session_id from usertesting.sessions").fetchall()}
+    assert synced == {s for t in sandbox.test_ids for s in sandbox.dataset.session_ids(t)}
+    assert "usertesting/sessions" in result.stdout
+
+
+def test_help_and_a_duckdb_code_location_do_not_import_snowflake_or_s3(tmp_path):
+    code = (
+        "import sys, ut_dagster.cli\n"
+        "import ut_dagster.definitions\n"
+        "heavy = [m for m in ('dagster_snowflake', 'snowflake.connector', 'dagster_aws.s3', 'boto3') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    env = {**os.environ, "UT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

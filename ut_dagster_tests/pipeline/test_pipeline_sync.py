@@ -1,0 +1,172 @@
+"""End to end: the sandbox API synced by real Dagster runs into a real DuckDB file."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
+
+STUDIES = (StudySpec(THINK_OUT_LOUD, 12), StudySpec(INTERACTION, 11), StudySpec(SURVEY, 10))
+SESSION_TABLES = ("raw_sessions", "session_details", "sessions", "demographics", "task_groups", "tasks")
+
+
+@pytest.fixture
+def synced(make_pipeline):
+    pipeline = make_pipeline(studies=STUDIES)
+    assert pipeline.sync() == 0
+    return pipeline
+
+
+def test_every_table_matches_what_the_api_served(synced):
+    dataset = synced.sandbox.dataset
+    for test_id in synced.sandbox.test_ids:
+        expected_ids = set(dataset.session_ids(test_id))
+        for table in ("raw_sessions", "session_details", "sessions"):
+            ids = synced.table(table, test_id)["session_id"]
+            assert set(ids) == expected_ids and ids.is_unique, table
+
+        details = synced.table("session_details", test_id)
+        for row in details.itertuples():
+            assert json.loads(row.details_json) == dataset.served_payload(row.session_id)
+
+        tasks = synced.table("tasks", test_id)
+        for session_id in expected_ids:
+            served = dataset.served_payload(session_id)["tasks"]
+            rows = tasks[tasks.session_id == session_id].sort_values("position")
+            assert len(rows) == len(served)
+            for row, task in zip(rows.itertuples(), served, strict=True):
+                answer = (task.get("response") or {}).get("answer")
+                assert (json.loads(row.answer_json) if row.answer_json is not None else None) == answer
+                assert row.task_type == task["type"]
+
+        demographics = synced.table("demographics", test_id)
+        served_count = sum(
+            len((dataset.served_payload(s).get("sessionParticipant") or {}).get("demographicsInfo") or [])
+            for s in expected_ids
+        )
+        assert len(demographics) == served_count
+
+        transcripts = synced.table("transcripts", test_id)
+        with_transcript = {s for s in expected_ids if dataset.transcript(s) is not None}
+        assert set(transcripts.session_id) == with_transcript
+        for row in transcripts.itertuples():
+            assert row.transcript_vtt == dataset.transcript(row.session_id)
+            assert "-->" not in row.transcript_plain_text
+        chunks = synced.table("transcript_chunks", test_id)
+        assert set(chunks.session_id) == {
+            s
+            for s in with_transcript
+            if synced.table("transcripts", test_id).set_index("session_id").loc[s, "cue_count"] > 0
+        }
+
+    qx = synced.table("qx_scores")
+    assert set(qx.test_id) == {t for t in synced.sandbox.test_ids if dataset.qx_scores(t) is not None}
+
+
+def test_rerun_of_unchanged_tests_costs_one_request_each_and_changes_nothing(synced):
+    before = {
+        t: synced.table(t).sort_values(["test_id", "session_id"]).reset_index(drop=True)
+        for t in SESSION_TABLES
+    }
+    synced.sandbox.reset_requests()
+
+    assert synced.sync() == 0
+
+    assert len(synced.sandbox.requests) == len(synced.sandbox.test_ids)
+    assert all(r["path"] == "/api/v2/sessionResults" for r in synced.sandbox.requests)
+    for table, frame in before.items():
+        after = synced.table(table).sort_values(["test_id", "session_id"]).reset_index(drop=True)
+        assert len(after) == len(frame), table
+        assert after.drop(columns=["extracted_at"]).equals(frame.drop(columns=["extracted_at"])), table
+
+
+def test_late_arrivals_and_finish_time_ties_are_synced_next_run(synced):
+    test_id = synced.sandbox.test_ids[2]
+    oldest = min(r.finish_time for r in synced.sandbox.dataset.sessions(test_id) if r.finish_time)
+    newest = max(r.finish_time for r in synced.sandbox.dataset.sessions(test_id) if r.finish_time)
+    late = synced.sandbox.add_sessions(test_id, 2, finish_time=oldest - timedelta(hours=1))
+    tied = synced.sandbox.add_sessions(test_id, 2, finish_time=newest)
+    synced.sandbox.reset_requests()
+
+    assert synced.sync([test_id]) == 0
+
+    assert set(late + tied) <= set(synced.table("sessions", test_id)["session_id"])
+    detail_requests = synced.api_requests("/api/v3/sessionResults/")
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in detail_requests) == sorted(late + tied)
+
+
+def test_sessions_arriving_while_paging_are_synced_once(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 9),), arrivals_per_list_request=2)
+    pipeline.defs.resources["usertesting"]
+    assert pipeline.sync() == 0
+    raw = pipeline.table("raw_sessions")
+    assert raw["session_id"].is_unique
+    details = [r["path"] for r in pipeline.api_requests("/api/v3/")]
+    assert len(details) == len(set(details)) == len(raw)
+
+
+def test_malformed_payload_is_recorded_and_the_rest_land_then_retried(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 6),))
+    test_id = pipeline.sandbox.test_ids[0]
+    broken = pipeline.sandbox.dataset.session_ids(test_id)[1]
+    pipeline.sandbox.config.malformed_session_ids = {broken}
+
+    assert pipeline.sync() == 0
+    assert broken not in set(pipeline.table("session_details")["session_id"])
+    assert len(pipeline.table("sessions")) == 5
+    check = pipeline.instance.get_latest_asset_check_evaluation_record(
+        _check_key("session_details", "all_sessions_parsed")
+    )
+    assert check is not None and check.evaluation.passed is False
+
+    pipeline.sandbox.config.malformed_session_ids = set()
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync() == 0
+    assert len(pipeline.table("sessions")) == 6
+    assert [r["path"] for r in pipeline.api_requests("/api/v3/")] == [f"/api/v3/sessionResults/{broken}"]
+
+
+def test_missing_transcript_is_asked_again_only_while_it_may_appear(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(THINK_OUT_LOUD, 3),))
+    test_id = pipeline.sandbox.test_ids[0]
+    fresh = pipeline.sandbox.add_sessions(test_id, 1, finish_time=datetime.now(UTC))[0]
+    old = pipeline.sandbox.dataset.session_ids(test_id)[-1]
+    for session_id in (fresh, old):
+        pipeline.sandbox.set_transcript_available(session_id, False)
+    recheck_now = {"ops": {"transcript_tables": {"config": {"transcript_recheck_hours": 0.0}}}}
+
+    assert pipeline.sync() == 0
+    for session_id in (fresh, old):
+        pipeline.sandbox.set_transcript_available(session_id, True)
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync(run_config=recheck_now) == 0
+
+    # The fresh session's transcript appeared and was fetched; the old one is past the wait window.
+    assert [r["path"] for r in pipeline.api_requests("/transcript")] == [
+        f"/api/v2/sessionResults/{fresh}/transcript"
+    ]
+    assert fresh in set(pipeline.table("transcripts")["session_id"])
+    assert old not in set(pipeline.table("transcripts")["session_id"])
+
+
+def test_empty_test_still_creates_every_table(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 0),))
+    assert pipeline.sync() == 0
+    for table in (*SESSION_TABLES, "transcripts", "transcript_chunks", "qx_scores"):
+        assert len(pipeline.table(table)) == 0
+
+
+def test_full_mode_refetches_everything(synced):
+    test_id = synced.sandbox.test_ids[2]
+    synced.sandbox.reset_requests()
+    assert synced.sync([test_id], full=True) == 0
+    details = synced.api_requests("/api/v3/")
+    assert len(details) == len(synced.sandbox.dataset.session_ids(test_id))
+    assert synced.table("sessions", test_id)["session_id"].is_unique
+
+
+def _check_key(asset: str, name: str):
+    from dagster import AssetCheckKey, AssetKey
+
+    return AssetCheckKey(AssetKey(["usertesting", asset]), name)

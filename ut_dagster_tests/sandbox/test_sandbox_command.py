@@ -1,0 +1,71 @@
+"""`ut-dagster sandbox` as a user runs it: prints how to connect, serves, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from ut_dagster.sandbox import SandboxConfig
+from ut_dagster.sandbox.command import config_from_args, configure_parser
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults_are_the_documented_behaviour() -> None:
+    assert config_from_args(parse()) == SandboxConfig()
+    config = config_from_args(
+        parse("--requests-per-minute", "600", "--error-rate", "0.1", "--video-size", "3000000000")
+    )
+    assert (config.requests_per_window, config.error_rate, config.video_size_bytes) == (
+        600,
+        0.1,
+        3_000_000_000,
+    )
+
+
+def test_command_serves_until_sigterm() -> None:
+    command = [sys.executable, "-c", "from ut_dagster.sandbox.command import main; raise SystemExit(main())"]
+    process = subprocess.Popen(
+        [*command, "--port", "0", "--static-token", "t0ken"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Serving"):
+                break
+        printed = "".join(lines)
+        url = re.search(r"API: (http://127\.0\.0\.1:\d+)", printed)
+        assert url, printed
+        assert "sandbox-client" in printed and "sandbox-secret" in printed and "t0ken" in printed
+        test_id = re.findall(r"^\s+([0-9a-f-]{36})\s", printed, re.M)[0]
+        response = httpx.get(
+            f"{url[1]}/api/v2/sessionResults",
+            params={"testId": test_id},
+            headers={"Authorization": "Bearer t0ken"},
+        )
+        assert response.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert "Sandbox stopped." in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

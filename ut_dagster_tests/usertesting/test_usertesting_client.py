@@ -1,0 +1,217 @@
+"""The UserTesting resource against the sandbox over real HTTP on 127.0.0.1."""
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ut_dagster.ids import InvalidIdError
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from ut_dagster.usertesting.errors import UserTestingAuthError, UserTestingNotFoundError
+
+UNKNOWN_TEST = "00000000-0000-4000-8000-000000000000"
+
+
+def listing_requests(sandbox):
+    return [r for r in sandbox.requests if r["path"] == "/api/v2/sessionResults"]
+
+
+def test_lists_every_session_across_pages_of_500(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1203),))
+    client = api_resource(sandbox).get_client()
+    test_id = sandbox.test_ids[0]
+
+    listing = client.list_sessions(test_id)
+    ids = [s["sessionId"] for s in listing]
+
+    assert len(ids) == len(set(ids)) == 1203
+    assert set(ids) == set(sandbox.dataset.session_ids(test_id))
+    assert listing.progress.total_count == 1203
+    pages = [(r["query"]["limit"], r["query"]["offset"]) for r in listing_requests(sandbox)]
+    assert pages == [("500", "0"), ("500", "500"), ("500", "1000")]
+
+
+def test_sessions_arriving_while_paging_are_listed_once(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 45),), arrivals_per_list_request=3)
+    test_id = sandbox.test_ids[0]
+    before = set(sandbox.dataset.session_ids(test_id))
+    client = api_resource(sandbox, page_size=10).get_client()
+
+    listing = client.list_sessions(test_id)
+    ids = [s["sessionId"] for s in listing]
+
+    assert len(ids) == len(set(ids))
+    assert before <= set(ids)  # nothing that existed when we started is missed
+    assert listing.progress.duplicates > 0  # the shift really happened
+
+
+def test_stop_when_ends_paging_early(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 30),))
+    client = api_resource(sandbox, page_size=10).get_client()
+
+    ids = [s["sessionId"] for s in client.list_sessions(sandbox.test_ids[0], stop_when=lambda progress: True)]
+
+    assert len(ids) == 10
+    assert len(listing_requests(sandbox)) == 1
+
+
+def test_expired_token_is_renewed_once_and_the_call_succeeds(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3),))
+    client = api_resource(sandbox).get_client()
+    session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
+    client.get_session_details(session_ids[0])
+
+    sandbox.revoke_tokens()  # the server forgets the token our client still believes valid
+    details = client.get_session_details(session_ids[1])
+
+    assert details["sessionId"] == session_ids[1]
+    statuses = [r["status"] for r in sandbox.requests]
+    assert statuses == [200, 401, 200]
+    assert len(sandbox.token_requests) == 2
+
+
+def test_token_is_renewed_before_it_expires(start_sandbox, api_resource):
+    # Tokens that live shorter than the renewal margin are renewed before every request: no 401s.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 4),), token_lifetime_seconds=30)
+    client = api_resource(sandbox).get_client()
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    assert [r["status"] for r in sandbox.requests] == [200] * 4
+    assert len(sandbox.token_requests) == 4
+
+
+def test_refused_credentials_raise_clear_errors_without_secrets(start_sandbox, api_resource, caplog):
+    caplog.set_level(logging.DEBUG)
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2),))
+    session_id = sandbox.dataset.session_ids(sandbox.test_ids[0])[0]
+    secret = "wrong-secret-6f1d2a"
+    token = "static-token-9c4e1b"
+
+    with pytest.raises(UserTestingAuthError) as bad_secret:
+        api_resource(sandbox, client_secret=secret).get_client().get_session_details(session_id)
+    with pytest.raises(UserTestingAuthError) as bad_token:
+        api_resource(
+            sandbox, client_id=None, client_secret=None, access_token=token
+        ).get_client().get_session_details(session_id)
+
+    assert "USERTESTING_CLIENT_SECRET" in str(bad_secret.value)
+    assert "USERTESTING_ACCESS_TOKEN" in str(bad_token.value)
+    for text in (str(bad_secret.value), str(bad_token.value), caplog.text):
+        assert secret not in text and token not in text
+        assert sandbox.config.client_secret not in text
+
+
+def test_secrets_never_reach_logs_during_a_working_session(start_sandbox, api_resource, caplog):
+    caplog.set_level(logging.DEBUG)
+    sandbox = start_sandbox(studies=(StudySpec(THINK_OUT_LOUD, 3),), error_rate=0.3, seed=11)
+    client = api_resource(sandbox).get_client()
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+        client.get_transcript(session_id)
+    issued = [t for t in client._transport._tokens.secrets]
+    assert issued
+    for value in [*issued, sandbox.config.client_secret]:
+        assert value not in caplog.text
+
+
+def test_limiter_keeps_the_client_free_of_429s(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 16),), requests_per_window=4, window_seconds=0.5)
+    client = api_resource(sandbox).get_client()
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    statuses = [r["status"] for r in sandbox.requests]
+    assert statuses == [200] * 16
+    assert client.stats.budget_wait_seconds > 0
+
+
+def test_a_429_waits_for_the_window_instead_of_retrying_at_once(start_sandbox, api_resource):
+    # The client believes it may send 50 per window; the server allows 4. It must not storm.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 12),), requests_per_window=4, window_seconds=0.5)
+    client = api_resource(sandbox, requests_per_minute=50).get_client()
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    limited = [r for r in sandbox.requests if r["status"] == 429]
+    assert client.stats.rate_limited_responses == len(limited)
+    # At most one refused request per window: after a 429 the whole budget waits out the window.
+    assert len(limited) <= 3
+
+
+def test_two_processes_sharing_a_credential_stay_under_the_limit_together(start_sandbox, tmp_path):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 24),), requests_per_window=4, window_seconds=0.5)
+    session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
+    script = textwrap.dedent(
+        """
+        import sys
+        from ut_dagster.usertesting.resource import UserTestingResource
+        url, token_url, store, *ids = sys.argv[1:]
+        resource = UserTestingResource(base_url=url, token_url=token_url, client_id="sandbox-client",
+            client_secret="sandbox-secret", requests_per_minute=4, rate_window_seconds=0.5,
+            rate_limit_store=store)
+        client = resource.get_client()
+        for session_id in ids:
+            client.get_session_details(session_id)
+        resource.close()
+        """
+    )
+    store = str(tmp_path / "shared.sqlite")
+    args = [sys.executable, "-c", script, sandbox.url, sandbox.token_url, store]
+    workers = [subprocess.Popen([*args, *session_ids[i::2]]) for i in range(2)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+
+    assert [r["status"] for r in sandbox.requests] == [200] * 24
+    times = sorted(r["time"] for r in sandbox.requests)
+    busiest = max(sum(1 for t in times if start <= t < start + 0.5) for start in times)
+    assert busiest <= 4
+
+
+def test_server_errors_and_dropped_connections_are_retried(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 20),), error_rate=0.35, seed=5)
+    client = api_resource(sandbox).get_client()
+    test_id = sandbox.test_ids[0]
+    for session_id in sandbox.dataset.session_ids(test_id):
+        assert client.get_session_details(session_id) == sandbox.dataset.served_payload(session_id)
+    failed = [r for r in sandbox.requests if r["status"] is None or r["status"] >= 500]
+    assert any(r["status"] is None for r in failed) and any(r["status"] for r in failed)
+    assert client.stats.retries == len(failed)
+
+
+def test_missing_transcript_is_none_and_missing_test_says_which(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1), StudySpec(THINK_OUT_LOUD, 1)))
+    client = api_resource(sandbox).get_client()
+    survey, think_aloud = (sandbox.dataset.session_ids(t)[0] for t in sandbox.test_ids)
+
+    assert client.get_transcript(survey) is None
+    assert client.get_transcript(think_aloud) == sandbox.dataset.transcript(think_aloud)
+    with pytest.raises(UserTestingNotFoundError, match=UNKNOWN_TEST):
+        list(client.list_sessions(UNKNOWN_TEST))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "../../etc/passwd",
+        "x' OR '1'='1",
+        "",
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6/../x",
+        None,
+        42,
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6\n",
+        "%2e%2e%2f",
+    ],
+)
+def test_hostile_ids_are_refused_before_any_request(start_sandbox, api_resource, hostile):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1),))
+    client = api_resource(sandbox).get_client()
+    calls = [
+        lambda: list(client.list_sessions(hostile)),
+        lambda: client.get_session_details(hostile),
+        lambda: client.get_transcript(hostile),
+        lambda: client.get_video_download_url(hostile),
+        lambda: client.get_qx_scores(hostile),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidIdError, match="UUID"):
+            call()
+    assert sandbox.requests == [] and sandbox.token_requests == []

@@ -1,0 +1,97 @@
+"""Shared pieces for the warehouse IO manager tests, handed out through the `kit` fixture.
+
+(A fixture rather than an importable helper module: the test folders have no __init__.py.) No
+`from __future__ import annotations`: Dagster inspects the asset functions' context annotation.
+"""
+
+import json
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from ut_dagster.tables import TASKS
+from ut_dagster.warehouse.frames import DTYPES
+
+PARTITIONS = dg.DynamicPartitionsDefinition(name="usertesting_test")
+TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
+
+
+def tasks_frame(test_id: str, count: int, answer: dict[str, str] | None = None) -> pd.DataFrame:
+    """A tasks frame with the dtypes the normalizers produce, nulls included."""
+    rows: list[dict[str, Any]] = [
+        {
+            "test_id": test_id,
+            "session_id": f"session-{i}",
+            "participant_id": None if i % 2 else f"participant-{i}",
+            "task_uuid": f"task-{i}",
+            "task_text": "Find the pricing page",
+            "task_type": "NPS",
+            "position": i,
+            "start_time_ms": 1000 * i,
+            "end_time_ms": None if i % 2 else 1000 * i + 500,
+            "duration_ms": None if i % 2 else 500,
+            "skipped": None if i % 3 == 2 else bool(i % 2),
+            "answer_json": json.dumps({"answer": {"nps": i}, "kind": (answer or {}).get("kind", "nps")}),
+            "nps_score": i,
+            "rating_value": None if i % 2 else 4.5,
+            "answer_text": None,
+            "extracted_at": datetime(2024, 5, 1, 12, 0, i),
+        }
+        for i in range(count)
+    ]
+    data = {c.name: pd.Series([r[c.name] for r in rows], dtype=DTYPES[c.type]) for c in TASKS.columns}
+    return pd.DataFrame(data, columns=TASKS.column_names)
+
+
+def build_assets(frames: dict[str, pd.DataFrame], loaded: dict[str, pd.DataFrame]) -> list[Any]:
+    """`usertesting/tasks` returns frames[partition]; a downstream asset records what it loads."""
+
+    @dg.asset(
+        key=["usertesting", "tasks"],
+        partitions_def=PARTITIONS,
+        metadata={"partition_expr": "test_id"},
+    )
+    def tasks(context: dg.AssetExecutionContext) -> pd.DataFrame:
+        return frames[context.partition_key]
+
+    @dg.asset(
+        key=["usertesting", "tasks_check"],
+        partitions_def=PARTITIONS,
+        ins={"tasks": dg.AssetIn(key=["usertesting", "tasks"])},
+    )
+    def tasks_check(context: dg.AssetExecutionContext, tasks: pd.DataFrame) -> None:
+        loaded[context.partition_key] = tasks
+
+    return [tasks, tasks_check]
+
+
+@pytest.fixture
+def instance() -> Any:
+    with dg.instance_for_test() as inst:
+        inst.add_dynamic_partitions(PARTITIONS.name, [TEST_A, TEST_B])
+        yield inst
+
+
+def assert_same_frame(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    actual = actual.sort_values("session_id").reset_index(drop=True)
+    expected = expected.sort_values("session_id").reset_index(drop=True)
+    assert list(actual.columns) == list(expected.columns)
+    assert actual.dtypes.to_dict() == expected.dtypes.to_dict()
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+@pytest.fixture
+def kit() -> SimpleNamespace:
+    return SimpleNamespace(
+        PARTITIONS=PARTITIONS,
+        TEST_A=TEST_A,
+        TEST_B=TEST_B,
+        tasks_frame=tasks_frame,
+        build_assets=build_assets,
+        assert_same_frame=assert_same_frame,
+    )

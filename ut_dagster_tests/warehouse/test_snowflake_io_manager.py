@@ -1,0 +1,206 @@
+"""UsertestingSnowflakeIOManager through real Dagster materializations against fakesnow.
+
+Its own module because importing dagster_snowflake and fakesnow is slow. fakesnow patches
+`snowflake.connector.connect` and `snowflake.connector.pandas_tools.write_pandas`; the pandas type
+handler imported write_pandas by name, so its module attribute is patched too (an "extra target").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import dagster as dg
+import fakesnow
+import pandas as pd
+import pytest
+import snowflake.connector
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ut_dagster.tables import ALL_TABLES, TASKS
+from ut_dagster.warehouse.snowflake import (
+    SnowflakeConfigError,
+    UsertestingSnowflakeIOManager,
+    normalise_private_key,
+    snowflake_io_manager,
+)
+
+# Both warnings come from the libraries' read path (pd.read_sql on a DB-API connection; fakesnow's
+# arrow copy), not from this project.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:pandas only supports SQLAlchemy:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
+]
+
+WRITE_PANDAS_TARGET = "dagster_snowflake_pandas.snowflake_pandas_type_handler.write_pandas"
+DATABASE = "UT_DB"
+
+
+@pytest.fixture
+def fake_snowflake() -> Iterator[None]:
+    with fakesnow.patch(extra_targets=[WRITE_PANDAS_TARGET]):
+        yield
+
+
+@pytest.fixture
+def password_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "SNOWFLAKE_ACCOUNT": "acme-test",
+        "SNOWFLAKE_USER": "ut_loader",
+        "SNOWFLAKE_PASSWORD": "hunter2",
+        "SNOWFLAKE_DATABASE": DATABASE,
+        "SNOWFLAKE_WAREHOUSE": "LOADING",
+        "SNOWFLAKE_ROLE": "LOADER",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _materialize(kit: SimpleNamespace, instance: Any, frames: dict, partition: str, loaded=None):
+    assets = kit.build_assets(frames, {} if loaded is None else loaded)
+    return dg.materialize(
+        assets if loaded is not None else assets[:1],
+        partition_key=partition,
+        instance=instance,
+        resources={"io_manager": snowflake_io_manager()},
+    )
+
+
+def _query(sql: str) -> list[tuple]:
+    # fakesnow keeps one in-memory DuckDB for the whole patch, so a new connection sees the writes.
+    with snowflake.connector.connect(database=DATABASE, schema="USERTESTING") as conn:
+        return conn.cursor().execute(sql).fetchall()
+
+
+def test_empty_first_write_creates_table_with_project_types(
+    kit, instance, fake_snowflake, password_env
+) -> None:
+    _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
+    described = _query(f"DESCRIBE TABLE {DATABASE}.usertesting.tasks")
+    print(described)
+    assert [row[0] for row in described] == [c.upper() for c in TASKS.column_names]
+    assert _query(f"SELECT count(*) FROM {DATABASE}.usertesting.tasks") == [(0,)]
+
+
+def test_rewriting_a_partition_replaces_it_and_leaves_others(
+    kit, instance, fake_snowflake, password_env
+) -> None:
+    frames = {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 3), kit.TEST_B: kit.tasks_frame(kit.TEST_B, 2)}
+    _materialize(kit, instance, frames, kit.TEST_A)
+    _materialize(kit, instance, frames, kit.TEST_B)
+    _materialize(kit, instance, frames, kit.TEST_A)  # rewrite: no duplicates
+    counts = f"SELECT test_id, count(*) FROM {DATABASE}.usertesting.tasks GROUP BY 1 ORDER BY 1"
+    assert _query(counts) == sorted([(kit.TEST_A, 3), (kit.TEST_B, 2)])
+
+    frames[kit.TEST_B] = kit.tasks_frame(kit.TEST_B, 0)  # an empty partition clears its rows
+    _materialize(kit, instance, frames, kit.TEST_B)
+    assert _query(counts) == [(kit.TEST_A, 3)]
+
+
+def test_downstream_loads_partition_and_json_is_queryable_text(
+    kit, instance, fake_snowflake, password_env
+) -> None:
+    frames = {
+        kit.TEST_A: kit.tasks_frame(kit.TEST_A, 4, answer={"kind": "nps"}),
+        kit.TEST_B: kit.tasks_frame(kit.TEST_B, 2, answer={"kind": "other"}),
+    }
+    loaded: dict[str, pd.DataFrame] = {}
+    _materialize(kit, instance, frames, kit.TEST_B, loaded)
+    _materialize(kit, instance, frames, kit.TEST_A, loaded)
+    kit.assert_same_frame(loaded[kit.TEST_A], frames[kit.TEST_A])
+    kit.assert_same_frame(loaded[kit.TEST_B], frames[kit.TEST_B])
+
+    rows = _query(
+        "SELECT position, PARSE_JSON(answer_json):answer.nps::int, PARSE_JSON(answer_json):kind::string "
+        f"FROM {DATABASE}.usertesting.tasks WHERE test_id = '{kit.TEST_A}' ORDER BY position"
+    )
+    assert rows == [(i, i, "nps") for i in range(4)]
+
+
+def _rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _pem(key: rsa.RSAPrivateKey, passphrase: bytes) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    ).decode()
+
+
+def _env_var_name(value: object) -> str | None:
+    return value.env_var_name if isinstance(value, dg.EnvVar) else None
+
+
+def test_key_pair_preferred_over_password_and_secrets_only_referenced(password_env, monkeypatch) -> None:
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", "-----BEGIN ENCRYPTED PRIVATE KEY-----...")
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "s3cret")
+    manager = snowflake_io_manager()
+    assert isinstance(manager, UsertestingSnowflakeIOManager)
+    assert manager.password is None  # dagster-snowflake refuses password and key together
+    assert _env_var_name(manager.private_key) == "SNOWFLAKE_PRIVATE_KEY"
+    assert _env_var_name(manager.private_key_password) == "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+    assert manager.private_key_path is None
+    assert _env_var_name(manager.account) == "SNOWFLAKE_ACCOUNT"
+    assert _env_var_name(manager.role) == "SNOWFLAKE_ROLE"
+    assert manager.schema_ is None  # the schema comes from the asset key prefix
+    assert not manager.store_timestamps_as_strings
+
+
+def test_password_auth_and_missing_settings(password_env, monkeypatch) -> None:
+    manager = snowflake_io_manager()
+    assert _env_var_name(manager.password) == "SNOWFLAKE_PASSWORD"
+    assert manager.private_key is None and manager.private_key_password is None
+
+    monkeypatch.delenv("SNOWFLAKE_PASSWORD")
+    monkeypatch.delenv("SNOWFLAKE_DATABASE")
+    with pytest.raises(SnowflakeConfigError, match=r"SNOWFLAKE_DATABASE.*SNOWFLAKE_PASSWORD"):
+        snowflake_io_manager()
+
+
+@pytest.mark.parametrize("source", ["pem_text_with_escaped_newlines", "pem_file"])
+def test_key_pair_resolves_to_connection_key(
+    kit, instance, fake_snowflake, password_env, monkeypatch, tmp_path: Path, source: str
+) -> None:
+    key = _rsa_key()
+    pem = _pem(key, b"s3cret")
+    if source == "pem_file":
+        path = tmp_path / "rsa_key.p8"
+        path.write_text(pem)
+        monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PATH", str(path))
+    else:
+        monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", pem.replace("\n", "\\n"))  # as a one-line secret
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "s3cret")
+
+    result = _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 1)}, kit.TEST_A)
+
+    connect_kwargs = snowflake.connector.connect.call_args.kwargs  # fakesnow's patch is a Mock
+    assert "password" not in connect_kwargs
+    sent = serialization.load_der_private_key(connect_kwargs["private_key"], password=None)
+    assert sent.public_key().public_numbers() == key.public_key().public_numbers()
+    assert connect_kwargs["account"] == "acme-test" and connect_kwargs["database"] == DATABASE
+    assert connect_kwargs["schema"] == "usertesting"
+    assert "s3cret" not in repr(result.dagster_run.run_config)
+    assert "PRIVATE KEY" not in repr(result.dagster_run.run_config)
+
+
+def test_normalise_private_key() -> None:
+    assert normalise_private_key("  -----BEGIN X-----\\nabc\\n-----END X-----\\n ") == (
+        "-----BEGIN X-----\nabc\n-----END X-----"
+    )
+    assert normalise_private_key("TUlJQmFzZTY0") == "TUlJQmFzZTY0"  # base64 passes through
+
+
+def test_every_table_ddl_runs_in_fakesnow(fake_snowflake) -> None:
+    from ut_dagster.warehouse.ddl import create_table_sql
+
+    with snowflake.connector.connect(database=DATABASE, schema="USERTESTING") as conn:
+        for table in ALL_TABLES.values():
+            conn.cursor().execute(create_table_sql(table, "snowflake", database=DATABASE))
+            described = conn.cursor().execute(f"DESCRIBE TABLE {DATABASE}.usertesting.{table.name}")
+            assert [row[0].lower() for row in described.fetchall()] == table.column_names
