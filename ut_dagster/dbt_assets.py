@@ -22,22 +22,33 @@ creates it when assets carry automation conditions).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
+import logging
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import AssetExecutionContext, AutomationCondition
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from ut_dagster.dbt_manifest import DBT_PROJECT_DIR, dbt_executable
+from ut_dagster.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, manifest_is_current, prepare_manifest
+
+logger = logging.getLogger(__name__)
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
-# Under `dagster dev` the manifest is re-parsed on load so model edits show up; everywhere else it
-# must have been prepared beforehand (python -m ut_dagster.dbt_manifest prepare).
-DBT_PROJECT.prepare_if_dev()
-if not DBT_PROJECT.manifest_path.exists():
+if os.getenv("DAGSTER_IS_DEV_CLI"):
+    # Under `dagster dev`, model edits show up on reload. Not DbtProject.prepare_if_dev(): it runs
+    # the `dbt` on PATH, and a venv's bin/ often is not (`make dev` runs .venv/bin/dagster).
+    prepare_manifest()
+elif not DBT_PROJECT.manifest_path.exists():
     raise FileNotFoundError(
         f"{DBT_PROJECT.manifest_path} is missing: run `python -m ut_dagster.dbt_manifest prepare` "
         "(the Makefile's install step does) before loading the Dagster definitions."
+    )
+elif not manifest_is_current():
+    logger.warning(
+        "dbt_project/ changed after %s was written: the Dagster asset graph may be out of date; "
+        "run `python -m ut_dagster.dbt_manifest prepare`.",
+        DBT_PROJECT.manifest_path,
     )
 
 DBT_AUTOMATION_CONDITION = (

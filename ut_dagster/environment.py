@@ -7,6 +7,8 @@ Everything is chosen by environment variables, so switching is configuration alo
     UT_DUCKDB_PATH   DuckDB file (default $UT_DATA_DIR/warehouse.duckdb)
     UT_OBJECT_STORE  landing area and video archive: a folder or s3://bucket/prefix
                      (default $UT_DATA_DIR/objects)
+    UT_S3_ENDPOINT_URL  S3-compatible endpoint for an s3:// UT_OBJECT_STORE (MinIO, moto);
+                     unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
 
 Nothing else in the project branches on the environment: assets see only resources.
@@ -34,6 +36,7 @@ class Settings:
     object_store: str
     rate_limit_store: str
     sync_cron: str
+    s3_endpoint_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +59,7 @@ class Settings:
             rate_limit_store=env.get("USERTESTING_RATE_LIMIT_STORE")
             or str(data_dir / "usertesting-rate-limit.sqlite"),
             sync_cron=env.get("UT_SYNC_CRON") or "0 2 * * *",
+            s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
         )
 
     @property
@@ -76,6 +80,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings.from_env()
     return {
         "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
-        "object_store": ObjectStoreResource(url=settings.object_store),
+        "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
     }

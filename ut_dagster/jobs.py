@@ -27,8 +27,7 @@ usertesting_sync_job = define_asset_job(
 usertesting_sync_with_videos_job = define_asset_job(
     SYNC_WITH_VIDEOS_JOB_NAME,
     # Checksum verification re-reads every archived video: it runs on its own job, not every sync.
-    selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS).without_checks()
-    | AssetSelection.assets(*SYNC_ASSETS).checks_for_assets(),
+    selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS) - AssetSelection.checks(*VIDEO_CHECKS),
     partitions_def=test_partitions,
     description="The sync plus archiving of every session video into the object store.",
 )

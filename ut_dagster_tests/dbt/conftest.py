@@ -18,7 +18,14 @@ from ut_dagster.dbt_manifest import prepare_manifest
 from ut_dagster.tables import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
 
 # Logical type -> a SQL type both DuckDB and Snowflake accept.
-SQL_TYPES = {STRING: "VARCHAR", JSON: "VARCHAR", TIMESTAMP: "TIMESTAMP", BIGINT: "BIGINT", DOUBLE: "DOUBLE", BOOLEAN: "BOOLEAN"}
+SQL_TYPES = {
+    STRING: "VARCHAR",
+    JSON: "VARCHAR",
+    TIMESTAMP: "TIMESTAMP",
+    BIGINT: "BIGINT",
+    DOUBLE: "DOUBLE",
+    BOOLEAN: "BOOLEAN",
+}
 
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
@@ -121,7 +128,14 @@ def raw_rows() -> tuple[dict[str, list[Row]], dict[tuple[str, str, str], set[str
             "demographic_count": 1,
             "extracted_at": NEW,
         }
-        for t, s in [(TEST_A, "a1"), (TEST_A, "a2"), (TEST_A, "a3"), (TEST_A, "a4"), (TEST_B, "b1"), (TEST_B, "b2")]
+        for t, s in [
+            (TEST_A, "a1"),
+            (TEST_A, "a2"),
+            (TEST_A, "a3"),
+            (TEST_A, "a4"),
+            (TEST_B, "b1"),
+            (TEST_B, "b2"),
+        ]
     ]
     sessions.append({**sessions[0], "participant_id": "stale-participant", "extracted_at": OLD})
 
@@ -130,7 +144,16 @@ def raw_rows() -> tuple[dict[str, list[Row]], dict[tuple[str, str, str], set[str
     mc_a3 = '{"multipleChoice": {"options": [{"label": "Option C", "isSelected": true}, {"label": "Option A", "isSelected": false}]}}'
     tasks = [
         # Test A, task-nps: 10, 9, 7, 3 -> 2 promoters, 1 detractor -> NPS 25.
-        _task(TEST_A, "a1", 0, "task-nps", "NPS", duration_ms=10_000, nps_score=10, answer_json='{"nps": {"score": 10}}'),
+        _task(
+            TEST_A,
+            "a1",
+            0,
+            "task-nps",
+            "NPS",
+            duration_ms=10_000,
+            nps_score=10,
+            answer_json='{"nps": {"score": 10}}',
+        ),
         _task(TEST_A, "a2", 0, "task-nps", "NPS", duration_ms=20_000, nps_score=9),
         _task(TEST_A, "a3", 0, "task-nps", "NPS", duration_ms=30_000, nps_score=7),
         _task(TEST_A, "a4", 0, "task-nps", "NPS", duration_ms=40_000, nps_score=3),
@@ -156,8 +179,22 @@ def raw_rows() -> tuple[dict[str, list[Row]], dict[tuple[str, str, str], set[str
         # Test B: NPS 2 and 5 -> NPS -100 (below the floor); a bare string and a `text` label.
         _task(TEST_B, "b1", 0, "task-b-nps", "NPS", duration_ms=7_000, nps_score=2),
         _task(TEST_B, "b2", 0, "task-b-nps", "NPS", duration_ms=9_000, nps_score=5),
-        _task(TEST_B, "b1", 1, "task-b-choice", "MULTIPLE_CHOICE", answer_json='{"multipleChoice": {"selected": "Yes"}}'),
-        _task(TEST_B, "b2", 1, "task-b-choice", "MULTIPLE_CHOICE", answer_json='{"multipleChoice": {"selectedOptions": [{"text": "No"}, "Maybe"]}}'),
+        _task(
+            TEST_B,
+            "b1",
+            1,
+            "task-b-choice",
+            "MULTIPLE_CHOICE",
+            answer_json='{"multipleChoice": {"selected": "Yes"}}',
+        ),
+        _task(
+            TEST_B,
+            "b2",
+            1,
+            "task-b-choice",
+            "MULTIPLE_CHOICE",
+            answer_json='{"multipleChoice": {"selectedOptions": [{"text": "No"}, "Maybe"]}}',
+        ),
         # Malformed JSON and an unknown skip flag must not break anything.
         _task(TEST_B, "b1", 2, "task-b-written", "WRITTEN", skipped=None, answer_json="not json {"),
     ]
@@ -193,7 +230,9 @@ def raw_rows() -> tuple[dict[str, list[Row]], dict[tuple[str, str, str], set[str
     ]
 
     def qx(score: float, extracted_at: datetime) -> Row:
-        values = dict.fromkeys(("behavioral", "attitudinal", "usability", "trust", "appearance", "loyalty"), 70.0)
+        values = dict.fromkeys(
+            ("behavioral", "attitudinal", "usability", "trust", "appearance", "loyalty"), 70.0
+        )
         return {
             "test_id": TEST_A,
             "task_group_id": "group-QX_SCORE",
@@ -290,7 +329,8 @@ def create_tables(execute: Callable[[str], Any], rows: Mapping[str, list[Row]], 
         columns = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in table.columns)
         execute(f"CREATE TABLE {SCHEMA}.{name} ({columns})")
         values = ",\n".join(
-            "(" + ", ".join(_literal(row[c.name], c.type, dialect) for c in table.columns) + ")" for row in table_rows
+            "(" + ", ".join(_literal(row[c.name], c.type, dialect) for c in table.columns) + ")"
+            for row in table_rows
         )
         execute(f"INSERT INTO {SCHEMA}.{name} ({', '.join(table.column_names)}) VALUES {values}")
 
@@ -298,7 +338,9 @@ def create_tables(execute: Callable[[str], Any], rows: Mapping[str, list[Row]], 
 # Expected mart values, in plain Python.
 
 
-def _latest(rows: Iterable[Row], key: Callable[[Row], tuple], extraction: Callable[[Row], tuple] | None = None) -> list[Row]:
+def _latest(
+    rows: Iterable[Row], key: Callable[[Row], tuple], extraction: Callable[[Row], tuple] | None = None
+) -> list[Row]:
     rows = list(rows)
     if extraction:
         newest = defaultdict(lambda: datetime.min)
@@ -313,7 +355,11 @@ def _latest(rows: Iterable[Row], key: Callable[[Row], tuple], extraction: Callab
 
 
 def latest_tasks(rows: Mapping[str, list[Row]]) -> list[Row]:
-    return _latest(rows["tasks"], lambda r: (r["test_id"], r["session_id"], r["position"]), lambda r: (r["test_id"], r["session_id"]))
+    return _latest(
+        rows["tasks"],
+        lambda r: (r["test_id"], r["session_id"], r["position"]),
+        lambda r: (r["test_id"], r["session_id"]),
+    )
 
 
 def percentile_cont(values: list[float], q: float) -> float | None:
@@ -365,7 +411,9 @@ def expected_task_metrics(rows: Mapping[str, list[Row]]) -> dict[tuple[str, str]
     return result
 
 
-def expected_option_shares(selections: Mapping[tuple[str, str, str], set[str]]) -> dict[tuple[str, str, str], float]:
+def expected_option_shares(
+    selections: Mapping[tuple[str, str, str], set[str]],
+) -> dict[tuple[str, str, str], float]:
     responding: dict[tuple[str, str], int] = defaultdict(int)
     chosen: dict[tuple[str, str, str], int] = defaultdict(int)
     for (test_id, _session, task), options in selections.items():
@@ -380,13 +428,20 @@ def _session_keys(rows: Mapping[str, list[Row]]) -> set[tuple[str, str]]:
 
 
 def expected_session_summary(rows: Mapping[str, list[Row]]) -> dict[tuple[str, str], Row]:
-    listing = {(r["test_id"], r["session_id"]): r for r in _latest(rows["raw_sessions"], lambda r: (r["test_id"], r["session_id"]))}
+    listing = {
+        (r["test_id"], r["session_id"]): r
+        for r in _latest(rows["raw_sessions"], lambda r: (r["test_id"], r["session_id"]))
+    }
     tasks = latest_tasks(rows)
     groups = rows["task_groups"]
     result = {}
     for key in _session_keys(rows):
         own = [t for t in tasks if (t["test_id"], t["session_id"]) == key]
-        qx = [g["qx_score"] for g in groups if (g["test_id"], g["session_id"]) == key and g["task_group_type"] == "QX_SCORE"]
+        qx = [
+            g["qx_score"]
+            for g in groups
+            if (g["test_id"], g["session_id"]) == key and g["task_group_type"] == "QX_SCORE"
+        ]
         listed = listing.get(key)
         finish = listed["finish_time"] if listed else None
         result[key] = {
@@ -395,7 +450,9 @@ def expected_session_summary(rows: Mapping[str, list[Row]]) -> dict[tuple[str, s
             "tasks_skipped": sum(t["skipped"] is True for t in own),
             "qx_score": statistics.mean(qx) if qx else None,
             "session_duration_seconds": (finish - listed["start_time"]).total_seconds() if finish else None,
-            "has_transcript": any((r["test_id"], r["session_id"]) == key for r in rows.get("transcripts", [])),
+            "has_transcript": any(
+                (r["test_id"], r["session_id"]) == key for r in rows.get("transcripts", [])
+            ),
             "has_video": any((r["test_id"], r["session_id"]) == key for r in rows.get("session_videos", [])),
         }
     return result
@@ -403,7 +460,7 @@ def expected_session_summary(rows: Mapping[str, list[Row]]) -> dict[tuple[str, s
 
 def expected_test_summary(rows: Mapping[str, list[Row]]) -> dict[str, Row]:
     summaries = expected_session_summary(rows)
-    api_qx = _latest(rows["qx_scores"], lambda r: (r["test_id"], r["task_group_id"]))
+    api_qx = _latest(rows.get("qx_scores", []), lambda r: (r["test_id"], r["task_group_id"]))
     tasks = latest_tasks(rows)
     result = {}
     for test_id in {k[0] for k in summaries}:
@@ -413,8 +470,12 @@ def expected_test_summary(rows: Mapping[str, list[Row]]) -> dict[str, Row]:
         answered = [t for t in tasks if t["test_id"] == test_id and t["skipped"] is not None]
         result[test_id] = {
             "sessions": len(own),
-            "nps": _nps([t["nps_score"] for t in tasks if t["test_id"] == test_id and t["nps_score"] is not None]),
-            "qx_score": statistics.mean(api) if api else (statistics.mean(session_qx) if session_qx else None),
+            "nps": _nps(
+                [t["nps_score"] for t in tasks if t["test_id"] == test_id and t["nps_score"] is not None]
+            ),
+            "qx_score": statistics.mean(api)
+            if api
+            else (statistics.mean(session_qx) if session_qx else None),
             "qx_score_source": "api" if api else ("sessions" if session_qx else None),
             "task_skip_rate": sum(t["skipped"] for t in answered) / len(answered),
             "transcript_coverage": sum(s["has_transcript"] for s in own) / len(own),

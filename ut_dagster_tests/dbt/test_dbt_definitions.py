@@ -11,7 +11,13 @@ from ut_dagster.dbt_manifest import manifest_is_current
 from ut_dagster.dbt_sources import SOURCES_YML, render_sources_yml
 from ut_dagster.tables import ALL_TABLES
 
-MART_TABLES = {"task_metrics", "task_option_shares", "task_rating_distribution", "session_summary", "test_summary"}
+MART_TABLES = {
+    "task_metrics",
+    "task_option_shares",
+    "task_rating_distribution",
+    "session_summary",
+    "test_summary",
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,9 @@ def test_sources_yml_is_generated_from_tables_py() -> None:
     )
 
 
-def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(dbt_defs: dg.AssetsDefinition) -> None:
+def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(
+    dbt_defs: dg.AssetsDefinition,
+) -> None:
     keys = {key.to_user_string() for key in dbt_defs.keys}
     assert {f"usertesting_marts/{name}" for name in MART_TABLES} <= keys
     assert "usertesting_staging/stg_tasks" in keys
@@ -44,7 +52,9 @@ def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(dbt_defs
 
 def test_dbt_tests_are_asset_checks_blocking_only_when_severity_error(dbt_defs: dg.AssetsDefinition) -> None:
     checks = {spec.key: spec for spec in dbt_defs.check_specs}
-    unique_summary = dg.AssetCheckKey(dg.AssetKey(["usertesting_marts", "test_summary"]), "unique_test_summary_test_id")
+    unique_summary = dg.AssetCheckKey(
+        dg.AssetKey(["usertesting_marts", "test_summary"]), "unique_test_summary_test_id"
+    )
     nps_range = dg.AssetCheckKey(
         dg.AssetKey(["usertesting_staging", "stg_tasks"]), "accepted_range_stg_tasks_nps_score__10__0"
     )
@@ -76,8 +86,12 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
         assert quiet.total_requested == 0
 
         # A sync of one test writes tasks; session_videos has never been materialized.
-        instance.report_runless_asset_event(dg.AssetMaterialization(["usertesting", "tasks"], partition="test-a"))
-        after_sync = dg.evaluate_automation_conditions(defs, instance, asset_selection=dbt_keys, cursor=quiet.cursor)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(["usertesting", "tasks"], partition="test-a")
+        )
+        after_sync = dg.evaluate_automation_conditions(
+            defs, instance, asset_selection=dbt_keys, cursor=quiet.cursor
+        )
         requested = {key.to_user_string() for key in dbt_defs.keys if after_sync.get_num_requested(key)}
         assert requested == {
             "usertesting_staging/stg_tasks",
@@ -90,7 +104,9 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
         }
 
         # Handled: the next tick requests nothing until the next sync.
-        again = dg.evaluate_automation_conditions(defs, instance, asset_selection=dbt_keys, cursor=after_sync.cursor)
+        again = dg.evaluate_automation_conditions(
+            defs, instance, asset_selection=dbt_keys, cursor=after_sync.cursor
+        )
         assert again.total_requested == 0
 
 

@@ -40,7 +40,9 @@ def built(dbt_manifest: None, research_module: SimpleNamespace, tmp_path_factory
     with duckdb.connect(str(path)) as connection:
         research_module.create_tables(connection.execute, raw, "duckdb")
 
-    checks = build_research_alert_checks(AlertThresholds(max_task_skip_rate=0.3, min_nps=0.0, max_qx_score_drop=5.0))
+    checks = build_research_alert_checks(
+        AlertThresholds(max_task_skip_rate=0.3, min_nps=0.0, max_qx_score_drop=5.0)
+    )
     resources = {"dbt": dbt_resource("duckdb"), "warehouse": DuckDBResource(database=str(path))}
     with pytest.MonkeyPatch.context() as monkeypatch, dg.instance_for_test() as instance:
         monkeypatch.setenv("UT_DUCKDB_PATH", str(path))
@@ -76,7 +78,10 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
     assert materialized == set(usertesting_dbt_assets.keys)
 
     # task_metrics: headline numbers spelled out, then every row against Python.
-    metrics = {(r["test_id"], r["task_uuid"]): r for r in _rows(built.path, "select * from usertesting_marts.task_metrics")}
+    metrics = {
+        (r["test_id"], r["task_uuid"]): r
+        for r in _rows(built.path, "select * from usertesting_marts.task_metrics")
+    }
     assert metrics[(TEST_A, "task-nps")]["nps"] == pytest.approx(25.0)  # 10, 9, 7, 3 (not the stale 10)
     assert metrics[(TEST_A, "task-nps")]["p90_time_on_task_seconds"] == pytest.approx(37.0)
     assert metrics[(TEST_A, "task-written")]["skip_rate"] == pytest.approx(0.5)
@@ -91,21 +96,35 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
         (r["test_id"], r["task_uuid"], r["option_label"]): r["share"]
         for r in _rows(built.path, "select * from usertesting_marts.task_option_shares")
     }
-    assert shares == {k: pytest.approx(v) for k, v in research.expected_option_shares(research.selections).items()}
+    assert shares == {
+        k: pytest.approx(v) for k, v in research.expected_option_shares(research.selections).items()
+    }
     assert shares[(TEST_A, "task-choice", "Option A")] == pytest.approx(2 / 3)
 
-    ratings = _rows(built.path, "select rating_value, responses, share from usertesting_marts.task_rating_distribution order by 1")
+    ratings = _rows(
+        built.path,
+        "select rating_value, responses, share from usertesting_marts.task_rating_distribution order by 1",
+    )
     assert ratings == [
         {"rating_value": 4.0, "responses": 2, "share": pytest.approx(2 / 3)},
         {"rating_value": 5.0, "responses": 1, "share": pytest.approx(1 / 3)},
     ]
 
-    sessions = {(r["test_id"], r["session_id"]): r for r in _rows(built.path, "select * from usertesting_marts.session_summary")}
+    sessions = {
+        (r["test_id"], r["session_id"]): r
+        for r in _rows(built.path, "select * from usertesting_marts.session_summary")
+    }
     for key, want in research.expected_session_summary(built.raw).items():
-        assert {k: sessions[key][k] for k in want} == {k: _approx(v) if isinstance(v, float) else v for k, v in want.items()}, key
+        assert {k: sessions[key][k] for k in want} == {
+            k: _approx(v) if isinstance(v, float) else v for k, v in want.items()
+        }, key
     a1 = sessions[(TEST_A, "a1")]
     assert (a1["audience_id"], a1["participant_id"]) == ("aud-1", "participant-a1")  # latest extraction wins
-    assert (a1["demographic_gender"], a1["demographic_age_group"], a1["comparison_sequence"]) == ("Female", "25-34", "AB")
+    assert (a1["demographic_gender"], a1["demographic_age_group"], a1["comparison_sequence"]) == (
+        "Female",
+        "25-34",
+        "AB",
+    )
     assert sessions[(TEST_B, "b1")]["demographic_income"] == "50k-75k"  # code matched case-insensitively
 
     tests = {r["test_id"]: r for r in _rows(built.path, "select * from usertesting_marts.test_summary")}
@@ -113,12 +132,16 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
     assert (tests[TEST_B]["qx_score"], tests[TEST_B]["qx_score_source"]) == (45.0, "sessions")
     assert tests[TEST_A]["transcript_coverage"] == pytest.approx(2 / 5)  # a5 is listed, not detailed
     for test_id, want in research.expected_test_summary(built.raw).items():
-        assert {k: tests[test_id][k] for k in want} == {k: _approx(v) if isinstance(v, float) else v for k, v in want.items()}
+        assert {k: tests[test_id][k] for k in want} == {
+            k: _approx(v) if isinstance(v, float) else v for k, v in want.items()
+        }
 
 
 def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None:
     evaluations = {e.check_name: e for e in built.result.get_asset_check_evaluations()}
-    skip, nps, qx = (evaluations[n] for n in ("task_skip_rate_alert", "nps_floor_alert", "qx_score_drop_alert"))
+    skip, nps, qx = (
+        evaluations[n] for n in ("task_skip_rate_alert", "nps_floor_alert", "qx_score_drop_alert")
+    )
     assert (skip.passed, skip.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert skip.metadata["tasks_over_threshold"].value == 1  # task-written, skipped by 2 of 4
     assert "Written task task-written" in skip.metadata["tasks"].value
@@ -129,10 +152,14 @@ def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None
 
     # The next sync brings test A's QXscore down by 12.5 points.
     with duckdb.connect(str(built.path)) as connection:
-        connection.execute(f"update usertesting_marts.test_summary set qx_score = 60 where test_id = '{TEST_A}'")
+        connection.execute(
+            f"update usertesting_marts.test_summary set qx_score = 60 where test_id = '{TEST_A}'"
+        )
     qx_check = next(c for c in built.checks if next(iter(c.check_keys)).name == "qx_score_drop_alert")
     dropped = built.rerun_checks([qx_check]).get_asset_check_evaluations()
-    assert [(e.check_name, e.passed, e.metadata["tests_dropped"].value) for e in dropped] == [("qx_score_drop_alert", False, 1)]
+    assert [(e.check_name, e.passed, e.metadata["tests_dropped"].value) for e in dropped] == [
+        ("qx_score_drop_alert", False, 1)
+    ]
     assert "12.5" in dropped[0].metadata["tests"].value
 
     # And the sync after that compares with 60: no new drop.

@@ -1,0 +1,76 @@
+"""The sensor, the schedule and the code location, on a real Dagster instance."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster import RunRequest, build_schedule_context, build_sensor_context, instance_for_test
+
+from ut_dagster.partitions import add_tests
+from ut_dagster.sandbox import SURVEY, StudySpec
+from ut_dagster.schedules import build_sync_schedule
+from ut_dagster.sensors import new_sessions_sensor
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def evaluate_sensor(pipeline, cursor=None):  # noqa: ANN001, ANN201
+    resources = {k: pipeline.defs.resources[k] for k in ("usertesting", "object_store")}
+    with build_sensor_context(instance=pipeline.instance, cursor=cursor, resources=resources) as context:
+        return list(new_sessions_sensor(context)), context.cursor
+
+
+def test_sensor_requests_a_run_only_for_tests_with_new_sessions(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 5), StudySpec(SURVEY, 4)))
+    first, second = pipeline.sandbox.test_ids
+    add_tests(pipeline.instance, [first, second])
+    assert pipeline.sync([first]) == 0
+
+    requests, cursor = evaluate_sensor(pipeline)
+    # The never-synced test needs its first sync; the synced one is checked with one request.
+    assert [(r.partition_key, r.run_key) for r in requests] == [(second, f"{second}:first-sync")]
+    assert pipeline.sync([second]) == 0
+    pipeline.sandbox.reset_requests()
+
+    requests, cursor = evaluate_sensor(pipeline, cursor)
+    assert requests == [] or all(not isinstance(r, RunRequest) for r in requests)
+    assert len(pipeline.sandbox.requests) == 2  # one listing request per test
+
+    new = pipeline.sandbox.add_sessions(first, 2)
+    requests, _ = evaluate_sensor(pipeline, cursor)
+    run_requests = [r for r in requests if isinstance(r, RunRequest)]
+    assert [r.partition_key for r in run_requests] == [first]
+    assert min(new) in run_requests[0].run_key
+
+
+def test_schedule_requests_one_run_per_registered_test():
+    test_ids = ["3fa85f64-5717-4562-b3fc-2c963f66afa6", "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"]
+    schedule = build_sync_schedule("0 3 * * *")
+    tick = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    with instance_for_test() as instance:
+        add_tests(instance, test_ids)
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = list(schedule(context))
+    assert sorted(r.partition_key for r in requests) == sorted(test_ids)
+    assert len({r.run_key for r in requests}) == 2
+
+
+def test_code_location_loads_and_validates(tmp_path):
+    from ut_dagster.definitions import defs
+
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {
+        "usertesting_sync",
+        "usertesting_sync_with_videos",
+    }
+    env = {**os.environ, "UT_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
