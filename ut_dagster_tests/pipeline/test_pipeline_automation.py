@@ -16,7 +16,7 @@ from ut_dagster.sensors import new_sessions_sensor
 REPO = Path(__file__).resolve().parents[2]
 
 
-def evaluate_sensor(pipeline, cursor=None):  # noqa: ANN001, ANN201
+def evaluate_sensor(pipeline, cursor=None):
     resources = {k: pipeline.defs.resources[k] for k in ("usertesting", "object_store")}
     with build_sensor_context(instance=pipeline.instance, cursor=cursor, resources=resources) as context:
         return list(new_sessions_sensor(context)), context.cursor
