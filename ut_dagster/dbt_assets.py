@@ -17,18 +17,26 @@ means a manual materialization of marts in the UI does the same thing automation
 Unlike `AutomationCondition.eager()`, missing upstream assets do not block: `usertesting/
 session_videos` is only written by the optional video job, and one test partition never synced
 would otherwise hold back every mart. dbt copes with an absent raw table (macro source_or_empty).
-The default automation condition sensor must be running for any of this to happen (Dagster
-creates it when assets carry automation conditions).
+Conditions are evaluated by `research_marts_automation_sensor` below, which starts running (the
+implicit default automation sensor would start stopped): add it to the Definitions' sensors.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
+import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AutomationCondition
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
 from ut_dagster.dbt_manifest import DBT_PROJECT_DIR, dbt_executable, manifest_is_current, prepare_manifest
 
@@ -65,13 +73,34 @@ class ResearchMartsTranslator(DagsterDbtTranslator):
         return DBT_AUTOMATION_CONDITION
 
 
-def dbt_resource(target: str) -> DbtCliResource:
-    """The `dbt` resource for a profile target of dbt_project/profiles.yml: "duckdb" or "snowflake".
+class WarehouseDbtCliResource(DbtCliResource):
+    """DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target).
 
-    The DuckDB target reads UT_DUCKDB_PATH, which must name the file the sync writes; give it as an
-    absolute path (a relative one is taken from dbt_project/, where dbt runs).
+    The path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH,
+    so dbt builds from exactly the file the sync's IO manager writes, whatever the working
+    directory or environment of the run.
     """
-    return DbtCliResource(project_dir=DBT_PROJECT, target=target, dbt_executable=dbt_executable())
+
+    duckdb_path: str | None = None
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        if self.duckdb_path:
+            args = [*args, "--vars", json.dumps({"duckdb_path": self.duckdb_path})]
+        return super().cli(args, **kwargs)
+
+
+def dbt_resource(target: str, duckdb_path: str | Path | None = None) -> WarehouseDbtCliResource:
+    """The `dbt` resource for a target of dbt_project/profiles.yml: "duckdb" or "snowflake".
+
+    `duckdb_path` is the DuckDB file the sync writes (Settings.duckdb_path); without it dbt falls
+    back to UT_DUCKDB_PATH, then to ../.ut_data/warehouse.duckdb relative to dbt_project/.
+    """
+    return WarehouseDbtCliResource(
+        project_dir=DBT_PROJECT,
+        target=target,
+        dbt_executable=dbt_executable(),
+        duckdb_path=str(Path(duckdb_path).resolve()) if duckdb_path else None,
+    )
 
 
 @dbt_assets(
@@ -83,3 +112,14 @@ def dbt_resource(target: str) -> DbtCliResource:
 def usertesting_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Build the selected models and run their tests (`dbt build`), reporting tests as checks."""
     yield from dbt.cli(["build"], context=context).stream()
+
+
+# Dagster's implicit default_automation_condition_sensor starts STOPPED; this one starts running,
+# so marts follow syncs on a fresh deployment without a click in the UI.
+research_marts_automation_sensor = AutomationConditionSensorDefinition(
+    "research_marts_automation",
+    target=AssetSelection.assets(usertesting_dbt_assets),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Runs `dbt build` of the research marts after syncs update the raw usertesting tables.",
+)

@@ -115,7 +115,7 @@ def _archive(
     if link is None:
         return None
     last_error: Exception | None = None
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
         try:
             with client.open_video(link) as download:
                 stored = store.put_stream(
@@ -126,6 +126,8 @@ def _archive(
             )
         except VideoLinkExpiredError as exc:
             last_error = exc
+            if attempt == attempts:
+                break  # no attempt left to use a fresh link: do not spend an API request on one
             link = client.get_video_download_url(session_id)  # the only retry that costs a request
             if link is None:
                 return None

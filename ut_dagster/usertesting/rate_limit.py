@@ -16,8 +16,9 @@ from pyrate_limiter import AbstractBucket, Limiter, Rate, SQLiteBucket
 
 # Requests are timestamped when the budget is taken, not when they reach the server; network jitter
 # can move two requests a window apart to within one window on the server's clock. A small margin on
-# the window (1 s of a 60 s window) keeps us under the limit anyway.
+# the window (1 s of a 60 s window, at least 0.25 s) keeps us under the limit anyway.
 WINDOW_MARGIN_FRACTION = 1 / 60
+MIN_WINDOW_MARGIN_SECONDS = 0.25
 
 
 class SharedRateLimiter:
@@ -30,7 +31,8 @@ class SharedRateLimiter:
         self.window_seconds = window_seconds
         # One bucket per credential, named by a hash so the credential itself is never stored.
         self._name = "ut-" + hashlib.sha256(credential_key.encode()).hexdigest()[:16]
-        rate = Rate(limit, int(window_seconds * (1 + WINDOW_MARGIN_FRACTION) * 1000))
+        margin = max(window_seconds * WINDOW_MARGIN_FRACTION, MIN_WINDOW_MARGIN_SECONDS)
+        rate = Rate(limit, int((window_seconds + margin) * 1000))
         self._limiter = Limiter(_bucket(rate, store, self._name))
 
     def acquire(self) -> float:

@@ -110,16 +110,23 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
         assert again.total_requested == 0
 
 
-def test_definitions_load_with_the_research_alert_checks(dbt_defs: dg.AssetsDefinition) -> None:
+def test_definitions_load_with_the_alert_checks_and_a_running_automation_sensor(
+    dbt_defs: dg.AssetsDefinition,
+) -> None:
+    from ut_dagster.dbt_assets import research_marts_automation_sensor
     from ut_dagster.research_alerts import AlertThresholds, build_research_alert_checks
 
     checks = build_research_alert_checks(AlertThresholds(), warehouse_resource_key="warehouse")
     defs = dg.Definitions(
         assets=[dbt_defs],
         asset_checks=checks,
+        sensors=[research_marts_automation_sensor],
         resources={"dbt": object(), "warehouse": object()},
     )
     assert len(defs.resolve_asset_graph().asset_check_keys) == len(list(dbt_defs.check_specs)) + 3
+    sensor = defs.resolve_sensor_def("research_marts_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.asset_selection.resolve(defs.resolve_asset_graph()) == set(dbt_defs.keys)
 
 
 def test_manifest_is_stale_after_a_model_changes(tmp_path: Path) -> None:

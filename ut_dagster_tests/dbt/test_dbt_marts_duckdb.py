@@ -43,9 +43,12 @@ def built(dbt_manifest: None, research_module: SimpleNamespace, tmp_path_factory
     checks = build_research_alert_checks(
         AlertThresholds(max_task_skip_rate=0.3, min_nps=0.0, max_qx_score_drop=5.0)
     )
-    resources = {"dbt": dbt_resource("duckdb"), "warehouse": DuckDBResource(database=str(path))}
+    resources = {
+        "dbt": dbt_resource("duckdb", duckdb_path=path),
+        "warehouse": DuckDBResource(database=str(path)),
+    }
     with pytest.MonkeyPatch.context() as monkeypatch, dg.instance_for_test() as instance:
-        monkeypatch.setenv("UT_DUCKDB_PATH", str(path))
+        monkeypatch.delenv("UT_DUCKDB_PATH", raising=False)  # the resource hands dbt the path
         monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))  # keep dbt_project/ clean
         result = dg.materialize([usertesting_dbt_assets, *checks], resources=resources, instance=instance)
         yield SimpleNamespace(

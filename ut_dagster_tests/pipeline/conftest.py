@@ -1,6 +1,7 @@
 """A whole pipeline for tests: sandbox API -> Dagster runs (real instance) -> DuckDB file + local landing area."""
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import duckdb
@@ -39,7 +40,7 @@ class Pipeline:
 
 @pytest.fixture
 def make_pipeline(tmp_path, start_sandbox) -> Callable[..., Pipeline]:
-    instances: list[DagsterInstance] = []
+    stack = ExitStack()
 
     def make(**sandbox_config: object) -> Pipeline:
         sandbox = start_sandbox(**sandbox_config)
@@ -57,10 +58,10 @@ def make_pipeline(tmp_path, start_sandbox) -> Callable[..., Pipeline]:
         )
         # In-memory storage: the same instance API as a DAGSTER_HOME one, without an fsync per event
         # (the CLI tests cover a real DAGSTER_HOME).
-        instance = DagsterInstance.ephemeral()
-        instances.append(instance)
+        # Entered as a context manager: Dagster keeps the current instance's state storage in a
+        # context variable, which must not point at another test's disposed instance.
+        instance = stack.enter_context(DagsterInstance.ephemeral())
         return Pipeline(sandbox, settings, build_definitions(settings, {"usertesting": resource}), instance)
 
-    yield make
-    for instance in instances:
-        instance.dispose()
+    with stack:
+        yield make

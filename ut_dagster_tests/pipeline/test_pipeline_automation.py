@@ -58,12 +58,6 @@ def test_schedule_requests_one_run_per_registered_test():
 
 
 def test_code_location_loads_and_validates(tmp_path):
-    from ut_dagster.definitions import defs
-
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {
-        "usertesting_sync",
-        "usertesting_sync_with_videos",
-    }
     env = {**os.environ, "UT_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
@@ -74,3 +68,10 @@ def test_code_location_loads_and_validates(tmp_path):
         timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "list", "-w", "workspace.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert {"usertesting_sync", "usertesting_sync_with_videos", "usertesting_verify_videos"} <= set(
+        listed.stdout.replace("Job:", " ").split()
+    ), listed.stdout + listed.stderr

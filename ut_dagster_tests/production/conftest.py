@@ -7,7 +7,10 @@ SNOWFLAKE_*, AWS_*), exactly as a deployment configures them.
 
 One setup per test module (fakesnow's import and the first sync are the slow part): the fixture
 `production` is the started stack, `synced` the same after every non-empty test was synced once.
-Tests may rerun syncs but must leave the warehouse and landing area as the first sync left them.
+Tests may rerun syncs but must leave the warehouse tables as the first sync left them (the landing
+area keeps every response, so a refetch adds newer objects there) and write elsewhere through a
+scratch database (`scratch_database`, with SNOWFLAKE_DATABASE monkeypatched: it is read when a run
+starts).
 """
 
 import uuid
@@ -23,7 +26,7 @@ from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
 from ut_dagster.jobs import SYNC_JOB_NAME
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
-from ut_dagster.sync import run_sync
+from ut_dagster.sync import DEFAULT_INSTANCE_YAML, run_sync
 
 # Think-out-loud sessions have transcripts, interaction tests have QXscores; the survey is empty.
 STUDIES = (StudySpec(THINK_OUT_LOUD, 5), StudySpec(INTERACTION, 4), StudySpec(SURVEY, 0))
@@ -32,11 +35,6 @@ BUCKET = "ut-landing"
 PREFIX = "usertesting/landing"
 # Same limiter settings as the suite's other sandbox tests: fast, but the limiter is exercised.
 RATE = {"requests_per_window": 50, "window_seconds": 1.0}
-# dagster-snowflake and fakesnow run pd.read_sql on a DB-API connection and copy arrow output; not ours.
-LIBRARY_WARNINGS = [
-    pytest.mark.filterwarnings("ignore:pandas only supports SQLAlchemy:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
-]
 WRITE_PANDAS_TARGET = "dagster_snowflake_pandas.snowflake_pandas_type_handler.write_pandas"
 
 
@@ -47,6 +45,9 @@ class ProductionPipeline:
     defs: Definitions
     instance: DagsterInstance
     s3: Any  # boto3 client on the moto server
+    database: str = DATABASE
+    bucket: str = BUCKET
+    prefix: str = PREFIX
 
     @property
     def synced_test_ids(self) -> list[str]:
@@ -64,19 +65,24 @@ class ProductionPipeline:
         job = self.defs.resolve_job_def(SYNC_JOB_NAME)
         return job.execute_in_process(instance=self.instance, partition_key=test_id, asset_selection=keys)
 
-    def query(self, sql: str, database: str = DATABASE) -> list[tuple]:
+    def query(self, sql: str, database: str | None = None) -> list[tuple]:
         # fakesnow keeps one in-memory DuckDB for the whole patch: a new connection sees every write.
         import snowflake.connector
 
-        with snowflake.connector.connect(database=database, schema="USERTESTING") as conn:
+        with snowflake.connector.connect(database=database or self.database, schema="USERTESTING") as conn:
             return conn.cursor().execute(sql).fetchall()
 
-    def table(self, name: str, test_id: str | None = None, database: str = DATABASE) -> pd.DataFrame:
+    def table(self, name: str, test_id: str | None = None, database: str | None = None) -> pd.DataFrame:
         import snowflake.connector
 
+        database = database or self.database
         where = f" WHERE test_id = '{test_id}'" if test_id else ""
         with snowflake.connector.connect(database=database, schema="USERTESTING") as conn:
-            frame = conn.cursor().execute(f"SELECT * FROM {database}.usertesting.{name}{where}").fetch_pandas_all()
+            frame = (
+                conn.cursor()
+                .execute(f"SELECT * FROM {database}.usertesting.{name}{where}")
+                .fetch_pandas_all()
+            )
         return frame.rename(columns=str.lower)
 
     def landed(self, under: str = "") -> dict[str, bytes]:
@@ -141,7 +147,10 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionP
     sandbox = SandboxServer(SandboxConfig(studies=STUDIES, **RATE)).start()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free port
     moto.start()
-    instance = DagsterInstance.local_temp(str(root / "dagster_home"))
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DEFAULT_INSTANCE_YAML)  # the API pool's limit, as `ut-dagster sync`
+    instance = DagsterInstance.local_temp(str(home))
     try:
         host, port = moto.get_host_and_port()
         with pytest.MonkeyPatch.context() as env:
