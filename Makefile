@@ -13,12 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# dbt's manifest is prepared here, never left to a user's first run.
+DBT_MANIFEST := dbt_project/target/manifest.json
+DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
+$(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
+	$(BIN)/python -m ut_dagster.dbt_manifest prepare --force
 
-demo: $(STAMP)
+install: $(STAMP) $(DBT_MANIFEST)
+
+demo: install
 	$(BIN)/ut-dagster demo
 
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 -q
@@ -27,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-dev: $(STAMP)
+dev: install
 	mkdir -p .ut_data/dagster_home
 	DAGSTER_HOME=$(CURDIR)/.ut_data/dagster_home $(BIN)/dagster dev
 

@@ -40,7 +40,7 @@ def run_demo(build_dbt: bool = True) -> int:
         print(f"\nThe sandbox served {len(sandbox.requests)} API requests in this demo.\n")
     print_tables(settings)
     if code == 0 and build_dbt:
-        from ut_dagster.dbt_assets import build_and_print_marts
+        from ut_dagster.marts_demo import build_and_print_marts
 
         code = build_and_print_marts(settings)
     return code
@@ -49,15 +49,15 @@ def run_demo(build_dbt: bool = True) -> int:
 def print_tables(settings: Settings, sample_rows: int = 3) -> None:
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as db:
         for name in ALL_TABLES:
-            exists = db.sql(
+            exists = db.execute(
                 "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                params=[SCHEMA, name],
-            ).fetchone()[0]
+                [SCHEMA, name],
+            ).fetchall()[0][0]
             if not exists:
                 continue
-            count = db.sql(f"select count(*) from {SCHEMA}.{name}").fetchone()[0]
+            count = db.execute(f"select count(*) from {SCHEMA}.{name}").fetchall()[0][0]
             print(f"== {SCHEMA}.{name}: {count} rows")
-            sample = db.sql(f"select * from {SCHEMA}.{name} limit {sample_rows}").df()
+            sample = db.execute(f"select * from {SCHEMA}.{name} limit {sample_rows}").df()
             with_text = sample.map(lambda v: v[:40] + "…" if isinstance(v, str) and len(v) > 40 else v)
             print(with_text.to_string(index=False, max_colwidth=42) if len(sample) else "(empty)")
             print()

@@ -76,10 +76,25 @@ def warehouse_io_manager(settings: Settings) -> Any:
     return warehouse.duckdb_io_manager(settings.duckdb_path)
 
 
+def warehouse_query_resource(settings: Settings) -> Any:
+    """A resource with `get_connection()` on the configured warehouse (used by the research alerts)."""
+    if settings.warehouse == "snowflake":
+        from ut_dagster.warehouse.snowflake import snowflake_resource
+
+        return snowflake_resource()
+    from dagster_duckdb import DuckDBResource
+
+    return DuckDBResource(database=str(settings.duckdb_path))
+
+
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    from ut_dagster.dbt_assets import dbt_resource
+
     settings = settings or Settings.from_env()
     return {
         "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
+        "warehouse": warehouse_query_resource(settings),
+        "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
     }

@@ -20,19 +20,15 @@ MARTS = ("test_summary", "task_metrics", "task_option_shares", "session_summary"
 
 def build_and_print_marts(settings: Settings, instance: DagsterInstance | None = None) -> int:
     """`dbt build` of every model plus the alerts; print the marts; 0 when the run succeeded."""
-    from dagster_duckdb import DuckDBResource
-
-    from ut_dagster.dbt_assets import dbt_resource, usertesting_dbt_assets
+    from ut_dagster.dbt_assets import usertesting_dbt_assets
+    from ut_dagster.environment import build_resources
     from ut_dagster.research_alerts import build_research_alert_checks
     from ut_dagster.sync import dagster_instance
 
     print("Building the research marts (dbt build) ...", flush=True)
     result = materialize(
         [usertesting_dbt_assets, *build_research_alert_checks()],
-        resources={
-            "dbt": dbt_resource("duckdb", duckdb_path=settings.duckdb_path),
-            "warehouse": DuckDBResource(database=str(settings.duckdb_path)),
-        },
+        resources={k: v for k, v in build_resources(settings).items() if k in ("dbt", "warehouse")},
         instance=instance or dagster_instance(settings),
         raise_on_error=False,
     )

@@ -53,7 +53,11 @@ def run_sync(
     instance = instance or dagster_instance(Settings.from_env())
     add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
-    run_config = run_config or (full_sync_run_config(videos=videos) if full else {})
+    run_config = {
+        # The summary below is what a terminal needs; every event is in the instance and the UI.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        **(run_config or (full_sync_run_config(videos=videos) if full else {})),
+    }
     failed = 0
     for test_id in test_ids:
         print(f"Syncing test {test_id} ...", flush=True)

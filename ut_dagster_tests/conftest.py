@@ -52,3 +52,10 @@ def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
     yield build
     for resource in built:
         resource.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A bare `pytest` works too: dbt's manifest is prepared once (a no-op when current).
+    from ut_dagster.dbt_manifest import prepare_manifest
+
+    prepare_manifest()

@@ -79,6 +79,7 @@ def session_videos(
         if record is None and not config.full and store.exists(video_key(test_id, session_id, ".mp4")):
             # Killed after the video was committed but before its record: checksum it from the store.
             records.append(_write_record(store, test_id, session_id, *_checksum(store, test_id, session_id)))
+            archived += 1  # archived by an earlier run: counted, or the metadata would miss it
             continue
         try:
             result = _archive(client, store, test_id, session_id, config.max_attempts)

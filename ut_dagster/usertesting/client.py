@@ -93,23 +93,27 @@ class SessionListing:
                     continue
                 progress.seen[session["sessionId"]] = session
                 new.append(session)
+            if progress.pages == 1:
+                self._warn_if_unreachable(progress)
             yield new
             offset += self._page_size
-            if not page["sessions"] or offset >= progress.total_count:
+            if not page["sessions"] or offset >= progress.total_count or offset > MAX_OFFSET:
                 return
             if self._stop_when is not None and self._stop_when(progress):
                 return
-            if offset > MAX_OFFSET:
-                progress.unreachable = max(0, progress.total_count - len(progress.seen))
-                log.warning(
-                    "Test %s has %d sessions, but the API's offset paging reaches only the newest %d; "
-                    "%d older sessions cannot be listed. Incremental syncs keep the ones already landed.",
-                    progress.test_id,
-                    progress.total_count,
-                    MAX_OFFSET + self._page_size,
-                    progress.unreachable,
-                )
-                return
+
+    def _warn_if_unreachable(self, progress: ListingProgress) -> None:
+        reach = MAX_OFFSET + self._page_size
+        if (progress.total_count or 0) > reach:
+            progress.unreachable = progress.total_count - reach
+            log.warning(
+                "Test %s has %d sessions, but the API's offset paging reaches only the newest %d: "
+                "%d older sessions cannot be listed. Sessions landed by earlier syncs are kept.",
+                progress.test_id,
+                progress.total_count,
+                reach,
+                progress.unreachable,
+            )
 
 
 class UserTestingClient:

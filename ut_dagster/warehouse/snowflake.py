@@ -130,7 +130,19 @@ _OPTIONAL = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}
 
 
 def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UsertestingSnowflakeIOManager:
-    """The Snowflake IO manager configured from SNOWFLAKE_* environment variables.
+    """The Snowflake IO manager configured from SNOWFLAKE_* environment variables (see connection_config)."""
+    return UsertestingSnowflakeIOManager(**connection_config(environ))
+
+
+def snowflake_resource(environ: Mapping[str, str] | None = None) -> Any:
+    """A dagster-snowflake `SnowflakeResource` (for queries, e.g. the research alerts), same settings."""
+    from dagster_snowflake import SnowflakeResource
+
+    return SnowflakeResource(**connection_config(environ))
+
+
+def connection_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Connection settings from SNOWFLAKE_* environment variables.
 
     Every value is an `EnvVar`, resolved when a run starts, so no secret appears in run config or
     the UI. `environ` only decides which variables to reference (an unset EnvVar fails config
@@ -164,10 +176,10 @@ def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> Usertestin
     if "password" not in auth and is_set("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
         auth["private_key_password"] = EnvVar("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
     optional = {field: EnvVar(name) for field, name in _OPTIONAL.items() if is_set(name)}
-    return UsertestingSnowflakeIOManager(
-        account=EnvVar("SNOWFLAKE_ACCOUNT"),
-        user=EnvVar("SNOWFLAKE_USER"),
-        database=EnvVar("SNOWFLAKE_DATABASE"),
+    return {
+        "account": EnvVar("SNOWFLAKE_ACCOUNT"),
+        "user": EnvVar("SNOWFLAKE_USER"),
+        "database": EnvVar("SNOWFLAKE_DATABASE"),
         **auth,
         **optional,
-    )
+    }

@@ -215,3 +215,25 @@ def test_hostile_ids_are_refused_before_any_request(start_sandbox, api_resource,
         with pytest.raises(InvalidIdError, match="UUID"):
             call()
     assert sandbox.requests == [] and sandbox.token_requests == []
+
+
+def test_sessions_beyond_offset_paging_are_reported(start_sandbox, api_resource, caplog):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 10_600),), requests_per_window=1000)
+    client = api_resource(sandbox).get_client()
+    test_id = sandbox.test_ids[0]
+
+    listing = client.list_sessions(test_id)
+    ids = [s["sessionId"] for s in listing]
+
+    assert len(ids) == len(set(ids)) == 10_500
+    assert listing.progress.unreachable == 100
+    assert max(int(r["query"]["offset"]) for r in listing_requests(sandbox)) == 10_000
+    assert f"Test {test_id} has 10600 sessions" in caplog.text
+    assert "100 older sessions cannot be listed" in caplog.text
+
+
+def test_workspace_tests_are_listed_through_the_legacy_api(start_sandbox, api_resource):
+    sandbox = start_sandbox()
+    studies = list(api_resource(sandbox).get_client().list_workspace_tests())
+    assert set(sandbox.test_ids) <= {s["uuid"] for s in studies}
+    assert all(r["path"].startswith("/usertesting/api/v1/workspaces") for r in sandbox.requests)

@@ -94,13 +94,14 @@ class VideoPipeline:
 
     def link_requests(self) -> list[str]:
         """Session IDs of every videoDownloadUrl request the API served, in order."""
-        return [
-            r["path"].split("/")[-2] for r in self.sandbox.requests if r["path"].endswith(LINK_SUFFIX)
-        ]
+        return [r["path"].split("/")[-2] for r in self.sandbox.requests if r["path"].endswith(LINK_SUFFIX)]
 
     def video_requests(self) -> list[tuple[str, int | None]]:
         """(session ID, status) of every request the video host served, in order."""
-        return [(r["path"].rsplit("/", 1)[1].removesuffix(".mp4"), r["status"]) for r in self.sandbox.video_requests]
+        return [
+            (r["path"].rsplit("/", 1)[1].removesuffix(".mp4"), r["status"])
+            for r in self.sandbox.video_requests
+        ]
 
     def with_video(self, test_id: str) -> set[str]:
         dataset = self.sandbox.dataset
@@ -128,14 +129,21 @@ class VideoPipeline:
         for session_id in videos:
             key = f"videos/{test_id}/{session_id}.mp4"
             stored_sha, stored_size = sha256_of(self.store.iter_bytes(key))
-            assert (stored_sha, stored_size) == (dataset.video_sha256(session_id), dataset.video_size(session_id))
+            assert (stored_sha, stored_size) == (
+                dataset.video_sha256(session_id),
+                dataset.video_size(session_id),
+            )
             record = self.record(test_id, session_id)
             assert record is not None
             assert (record["sha256"], record["size_bytes"]) == (stored_sha, stored_size)
             assert record["video_storage_path"] == self.store.uri(key)
             assert record["content_type"] == "video/mp4"
             row = rows.loc[session_id]
-            assert (row.sha256, row.size_bytes, row.video_storage_path) == (stored_sha, stored_size, self.store.uri(key))
+            assert (row.sha256, row.size_bytes, row.video_storage_path) == (
+                stored_sha,
+                stored_size,
+                self.store.uri(key),
+            )
             assert row.content_type == "video/mp4" and row.downloaded_at is not None
 
 
