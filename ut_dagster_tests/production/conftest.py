@@ -89,10 +89,10 @@ class ProductionPipeline:
         """Every object of the landing area in the bucket (key relative to the prefix -> bytes)."""
         found = {}
         paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=BUCKET, Prefix=f"{PREFIX}/{under}"):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/{under}"):
             for item in page.get("Contents", []):
-                body = self.s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
-                found[item["Key"][len(PREFIX) + 1 :]] = body
+                body = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
+                found[item["Key"][len(self.prefix) + 1 :]] = body
         return found
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks (timing and memory targets live here, never in the tests)."""
