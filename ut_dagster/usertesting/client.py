@@ -28,6 +28,21 @@ from ut_dagster.usertesting.transport import ApiTransport
 
 log = logging.getLogger("ut_dagster.usertesting")
 
+
+class _RedactPresignedUrls(logging.Filter):
+    """httpx logs every URL it fetches; a pre-signed video link is a credential for an hour."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any("Signature=" in str(arg) for arg in record.args or ()):
+            record.args = tuple(
+                str(arg).split("?", 1)[0] + "?<redacted>" if "Signature=" in str(arg) else arg
+                for arg in record.args or ()
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactPresignedUrls())
+
 # The listing's documented bounds: offset 0-10000, limit 1-500, so paging reaches ~10,500 sessions.
 MAX_OFFSET = 10_000
 MAX_PAGE_SIZE = 500

@@ -22,7 +22,8 @@ from ut_dagster.usertesting.transport import ApiTransport, RetryPolicy
 DEFAULT_BASE_URL = "https://api.use2.usertesting.com"
 DEFAULT_TOKEN_URL = "https://auth.usertesting.com/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
 DEFAULT_SCOPE = "studies:read"
-SECRET_SETTINGS = ("USERTESTING_ACCESS_TOKEN", "USERTESTING_CLIENT_SECRET")
+# A redis:// store URL may carry a password, so it is treated as a secret too.
+SECRET_SETTINGS = ("USERTESTING_ACCESS_TOKEN", "USERTESTING_CLIENT_SECRET", "USERTESTING_RATE_LIMIT_STORE")
 
 
 class UserTestingResource(ConfigurableResource):
