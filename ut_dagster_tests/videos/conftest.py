@@ -1,9 +1,10 @@
 """Video archiving end to end: sandbox API and video host -> Dagster runs (real instance) -> object store.
 
-`make_video_pipeline` wires a sandbox, a real Dagster instance, a real DuckDB file and an object store
-(a local folder by default, or the `ObjectStoreResource` given, e.g. S3 on a moto server).
-`moto_endpoint` starts that moto server on 127.0.0.1. `throttle_first_transfer` slows and can pause
-a video host response, so tests catch a download in flight.
+`make_video_pipeline` wires a sandbox, a Dagster instance, a real DuckDB file and an object store (a
+local folder by default, or the `ObjectStoreResource` given: `s3_object_store`, a fresh bucket on the
+moto server `moto_endpoint` starts on 127.0.0.1). `video_archive_view` gives the same assertions over
+what the CLI synced in a subprocess. `transfer_gate` slows and can pause the video host's responses,
+so a test can act while a download is in flight.
 """
 
 import hashlib

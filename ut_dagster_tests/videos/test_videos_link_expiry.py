@@ -20,10 +20,10 @@ def test_a_download_cut_off_after_its_link_expired_restarts_whole_on_a_fresh_lin
         studies=(StudySpec(THINK_OUT_LOUD, 2),),
         video_size_bytes=2 * MIB + 17,
         video_drop_after_bytes=MIB,  # the video host drops each video's first download after 1 MiB
-        video_link_lifetime_seconds=0.5,
+        video_link_lifetime_seconds=1.0,
     )
-    # ... which takes 1.5 s, so the retry finds its link expired (403) and must ask for a fresh one.
-    transfer_gate(pipeline.sandbox, seconds_per_mib=1.5)
+    # ... which takes 2 s, so the retry finds its link expired (403) and must ask for a fresh one.
+    transfer_gate(pipeline.sandbox, seconds_per_mib=2.0)
     [test_id] = pipeline.sandbox.test_ids
     sessions = pipeline.with_video(test_id)
     assert len(sessions) == 2
