@@ -69,6 +69,10 @@ class LocalObjectStore:
         """A temp file next to `key`'s path; renamed over it on success, removed on any failure."""
         path = self._path(key)
         self._make_parent(path)
+        # A process killed mid-write (SIGKILL, OOM) leaves its temp file behind; the next write of
+        # the same key cleans up, so a big interrupted video does not stay on disk forever.
+        for stale in path.parent.glob(f"{_TMP_PREFIX}{path.name}.*"):
+            stale.unlink(missing_ok=True)
         tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{uuid.uuid4().hex}")
         try:
             with open(tmp, "xb") as handle:

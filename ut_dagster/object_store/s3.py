@@ -129,6 +129,7 @@ class S3ObjectStore:
 
     def put_stream(self, key: str, chunks: Iterable[bytes], content_type: str | None = None) -> StoredObject:
         s3_key = self._key(key)
+        self._abort_unfinished_uploads(s3_key)
         extra = {"ContentType": content_type} if content_type else {}
         digest = hashlib.sha256()
         size = 0
@@ -163,6 +164,16 @@ class S3ObjectStore:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=s3_key, UploadId=upload_id)
             raise
         return StoredObject(key, self.uri(key), size, digest.hexdigest(), content_type)
+
+    def _abort_unfinished_uploads(self, s3_key: str) -> None:
+        """Abort uploads of this key left unfinished by a killed process (they are billed storage)."""
+        listed = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=s3_key)
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == s3_key:
+                with contextlib.suppress(Exception):
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=s3_key, UploadId=upload["UploadId"]
+                    )
 
     def _part_size_for(self, part_number: int) -> int:
         # S3 allows 10,000 parts. Growing the part size every 1,000 parts lifts the limit from

@@ -145,6 +145,21 @@ def test_failed_stream_leaves_no_object_and_no_upload(endpoint_url: str, bucket_
     assert client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
 
 
+def test_upload_left_by_a_killed_process_is_aborted_by_the_next_write(
+    endpoint_url: str, bucket_url: tuple[str, Any]
+) -> None:
+    url, client = bucket_url
+    store = _store(endpoint_url, url, part_size=5 * MIB)
+    key = store._key("videos/t-1/s-3.mp4")
+    client.create_multipart_upload(Bucket=store.bucket, Key=key)  # as a SIGKILLed upload leaves it
+    client.create_multipart_upload(Bucket=store.bucket, Key=key + ".other")  # another key: kept
+
+    store.put_stream("videos/t-1/s-3.mp4", _stream(6 * MIB, MIB))
+
+    left = [u["Key"] for u in client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", [])]
+    assert left == [key + ".other"]
+
+
 def test_part_size_below_s3_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         S3ObjectStore(client=None, bucket="b", part_size=MIB)

@@ -80,4 +80,5 @@ def test_killed_mid_download_then_rerun_archives_everything_and_records_no_parti
     assert Counter(pipeline.video_requests()) == {(s, 200): 1 for s in rest}
     assert Counter(pipeline.link_requests()) == dict.fromkeys(rest, 1)
     assert all(key.endswith((".mp4", ".json")) for key in pipeline.store.list_keys("videos"))
+    assert _temp_files(folder) == []  # the killed download's partial file is cleaned up, not left on disk
     assert sandbox.server_errors == []
