@@ -9,6 +9,7 @@ from dagster import Definitions
 from ut_dagster.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
 from ut_dagster.dbt_assets import research_marts_automation_sensor, usertesting_dbt_assets
 from ut_dagster.environment import Settings, build_resources
+from ut_dagster.freshness import build_freshness_check, build_freshness_schedule
 from ut_dagster.jobs import usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job
 from ut_dagster.research_alerts import build_research_alert_checks
 from ut_dagster.schedules import build_sync_schedule
@@ -16,11 +17,12 @@ from ut_dagster.sensors import new_sessions_sensor
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
+    freshness_check = build_freshness_check(settings.freshness_hours)
     return Definitions(
         assets=[*SYNC_ASSETS, *VIDEO_ASSETS, usertesting_dbt_assets],
-        asset_checks=[*VIDEO_CHECKS, *build_research_alert_checks()],
+        asset_checks=[*VIDEO_CHECKS, freshness_check, *build_research_alert_checks()],
         jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job],
-        schedules=[build_sync_schedule(settings.sync_cron)],
+        schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
         sensors=[new_sessions_sensor, research_marts_automation_sensor],
         resources={**build_resources(settings), **(resources or {})},
     )

@@ -10,6 +10,7 @@ Everything is chosen by environment variables, so switching is configuration alo
     UT_S3_ENDPOINT_URL  S3-compatible endpoint for an s3:// UT_OBJECT_STORE (MinIO, moto);
                      unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
+    UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
 
 Nothing else in the project branches on the environment: assets see only resources.
 """
@@ -36,6 +37,7 @@ class Settings:
     object_store: str
     rate_limit_store: str
     sync_cron: str
+    freshness_hours: float
     s3_endpoint_url: str | None = None
 
     @classmethod
@@ -59,6 +61,7 @@ class Settings:
             rate_limit_store=env.get("USERTESTING_RATE_LIMIT_STORE")
             or str(data_dir / "usertesting-rate-limit.sqlite"),
             sync_cron=env.get("UT_SYNC_CRON") or "0 2 * * *",
+            freshness_hours=float(env.get("UT_FRESHNESS_HOURS") or 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
         )
 

@@ -68,3 +68,20 @@ def test_code_location_loads_and_validates(tmp_path):
         timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_freshness_check_names_each_test_not_synced_recently(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    synced, never = pipeline.sandbox.test_ids
+    add_tests(pipeline.instance, [synced, never])
+    assert pipeline.sync([synced]) == 0
+    job = pipeline.defs.resolve_job_def("usertesting_freshness")
+
+    def evaluate() -> tuple[bool, dict]:
+        result = job.execute_in_process(instance=pipeline.instance)
+        [evaluation] = result.get_asset_check_evaluations()
+        return evaluation.passed, evaluation.metadata["stale_tests"].value
+
+    assert evaluate() == (False, {never: "never synced"})
+    assert pipeline.sync([never]) == 0
+    assert evaluate() == (True, {})
