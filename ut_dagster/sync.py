@@ -83,15 +83,20 @@ def run_sync(
 def list_tests() -> int:
     from ut_dagster.usertesting.resource import UserTestingResource
 
-    resource = UserTestingResource.from_env(rate_limit_store=Settings.from_env().rate_limit_store)
-    try:
-        for study in resource.get_client().list_workspace_tests():
-            print(f"{study.get('uuid')}  {study.get('productType') or '':18}  {study.get('title') or ''}")
-    except UserTestingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        resource.close()
+    configured = UserTestingResource.from_env(rate_limit_store=Settings.from_env().rate_limit_store)
+    # Outside a run, EnvVar settings are resolved by initializing the resource explicitly.
+    with configured.process_config_and_initialize_cm() as resource:
+        try:
+            for study in resource.get_client().list_workspace_tests():
+                # Only STUDYV2 tests have results in the v2/v3 API that the sync uses.
+                syncable = str(study.get("type") or "").upper() == "STUDYV2"
+                print(
+                    f"{study.get('uuid')}  {'syncable' if syncable else 'classic ':8}  "
+                    f"{study.get('productType') or '':18}  {study.get('title') or ''}"
+                )
+        except UserTestingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

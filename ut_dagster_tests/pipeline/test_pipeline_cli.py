@@ -102,3 +102,13 @@ def test_help_and_a_duckdb_code_location_do_not_import_snowflake_or_s3(tmp_path)
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_tests_command_lists_what_the_credential_can_sync(start_sandbox, tmp_path):
+    sandbox = start_sandbox()
+    result = cli("tests", env=cli_env(sandbox, tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    syncable = {line.split()[0] for line in lines if line.split()[1] == "syncable"}
+    assert syncable == set(sandbox.test_ids)
+    assert any(line.split()[1] == "classic" for line in lines)  # legacy studies are shown, marked

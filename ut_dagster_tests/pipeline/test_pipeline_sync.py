@@ -60,6 +60,25 @@ def test_every_table_matches_what_the_api_served(synced):
             if synced.table("transcripts", test_id).set_index("session_id").loc[s, "cue_count"] > 0
         }
 
+    # Payloads the spec allows but a naive sync would choke on are kept, not dropped.
+    sessions = synced.table("sessions")
+    assert sessions["participant_id"].isna().any()  # sessionParticipant or participantId null
+    tasks = synced.table("tasks")
+    assert not set(tasks.task_type.dropna()) <= {
+        "BLANK",
+        "RATING_SCALE",
+        "MULTIPLE_CHOICE",
+        "IMAGE",
+        "NPS",
+        "URL",
+        "RANK_ORDER",
+        "WRITTEN",
+        "FIGMA",
+        "MATRIX",
+        "UNRECOGNIZED",
+    }
+    assert tasks["answer_json"].isna().any() and tasks["nps_score"].notna().any()
+
     qx = synced.table("qx_scores")
     assert set(qx.test_id) == {t for t in synced.sandbox.test_ids if dataset.qx_scores(t) is not None}
 
