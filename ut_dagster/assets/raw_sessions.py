@@ -19,7 +19,7 @@ from ut_dagster.normalize import listing_rows, parse_api_time, to_frame
 from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.partitions import test_partitions
 from ut_dagster.tables import RAW_SESSIONS
-from ut_dagster.usertesting.client import ListingProgress
+from ut_dagster.usertesting.listing import ListingProgress
 from ut_dagster.usertesting.resource import UserTestingResource
 
 

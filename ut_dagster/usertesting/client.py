@@ -23,6 +23,7 @@ from ut_dagster.usertesting.errors import (
     UserTestingUnavailableError,
     VideoLinkExpiredError,
 )
+from ut_dagster.usertesting.listing import MAX_PAGE_SIZE, ListingProgress, SessionListing
 from ut_dagster.usertesting.stats import RequestStats
 from ut_dagster.usertesting.transport import ApiTransport
 
@@ -43,22 +44,7 @@ class _RedactPresignedUrls(logging.Filter):
 
 logging.getLogger("httpx").addFilter(_RedactPresignedUrls())
 
-# The listing's documented bounds: offset 0-10000, limit 1-500, so paging reaches ~10,500 sessions.
-MAX_OFFSET = 10_000
-MAX_PAGE_SIZE = 500
 V1_PREFIX = "/usertesting/api/v1"
-
-
-@dataclass
-class ListingProgress:
-    """What a listing has seen so far; `stop_when` predicates look at it after every page."""
-
-    test_id: str
-    total_count: int | None = None
-    pages: int = 0
-    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
-    duplicates: int = 0
-    unreachable: int = 0  # sessions beyond what offset paging can reach
 
 
 @dataclass(frozen=True)
@@ -72,63 +58,6 @@ class VideoDownload:
     content_type: str
     content_length: int | None
     chunks: Iterator[bytes]
-
-
-class SessionListing:
-    """Iterates a test's sessions across pages, each once. `progress` holds counts afterwards."""
-
-    def __init__(
-        self,
-        client: UserTestingClient,
-        test_id: str,
-        stop_when: Callable[[ListingProgress], bool] | None,
-        page_size: int,
-    ) -> None:
-        self._client = client
-        self._stop_when = stop_when
-        self._page_size = page_size
-        self.progress = ListingProgress(test_id)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for page in self.pages():
-            yield from page
-
-    def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page's sessions not seen on an earlier page (so callers can land page by page)."""
-        progress, offset = self.progress, 0
-        while True:
-            page = self._client._listing_page(progress.test_id, self._page_size, offset)
-            progress.pages += 1
-            progress.total_count = page["total_count"]
-            new = []
-            for session in page["sessions"]:
-                if session["sessionId"] in progress.seen:
-                    # Sessions that finished while we paged push older ones onto later pages.
-                    progress.duplicates += 1
-                    continue
-                progress.seen[session["sessionId"]] = session
-                new.append(session)
-            if progress.pages == 1:
-                self._warn_if_unreachable(progress)
-            yield new
-            offset += self._page_size
-            if not page["sessions"] or offset >= progress.total_count or offset > MAX_OFFSET:
-                return
-            if self._stop_when is not None and self._stop_when(progress):
-                return
-
-    def _warn_if_unreachable(self, progress: ListingProgress) -> None:
-        reach = MAX_OFFSET + self._page_size
-        if (progress.total_count or 0) > reach:
-            progress.unreachable = progress.total_count - reach
-            log.warning(
-                "Test %s has %d sessions, but the API's offset paging reaches only the newest %d: "
-                "%d older sessions cannot be listed. Sessions landed by earlier syncs are kept.",
-                progress.test_id,
-                progress.total_count,
-                reach,
-                progress.unreachable,
-            )
 
 
 class UserTestingClient:
