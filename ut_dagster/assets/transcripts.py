@@ -39,6 +39,21 @@ class TranscriptConfig(SyncConfig):
         default=1.0, description="Wait before the first re-ask of a missing transcript; doubles each time."
     )
     chunk_max_chars: int = Field(default=1500, description="Maximum characters per transcript chunk.")
+    no_transcript_probe: int = Field(
+        default=10,
+        description="After this many settled sessions of a test without a transcript, and none with one, "
+        "treat the test as one without transcripts (surveys, interaction tests) and stop asking. 0 = always ask.",
+    )
+
+
+def settled_without_transcript(
+    missing: list[LandedObject], finished_at: datetime | None, config: TranscriptConfig
+) -> bool:
+    """A 404 received after the wait window had passed: this session will not get a transcript."""
+    if not missing:
+        return False
+    since = finished_at if finished_at is not None else missing[-1].received_at
+    return missing[0].received_at - since > timedelta(hours=config.transcript_wait_hours)
 
 
 def recheck_due(
@@ -89,27 +104,37 @@ def transcript_tables(
     started = utc_now()
 
     landed = landing.latest_by_session(test_id, FOLDER)
-    asked = found = 0
-    for record in raw_sessions.itertuples(index=False):
-        objects = landed.get(record.session_id, [])
+    finished = {r.session_id: _utc(r.finish_time) for r in raw_sessions.itertuples(index=False)}
+    # Only think-out-loud and live-conversation tests have transcripts, and the API does not say
+    # which kind a test is: a test whose settled sessions all lack one costs `no_transcript_probe`
+    # requests once, instead of one request per session forever.
+    has_any = any(o.kind == "vtt" for objs in landed.values() for o in objs)
+    settled = sum(
+        settled_without_transcript([o for o in objs if o.kind == "missing"], finished.get(sid), config)
+        for sid, objs in landed.items()
+    )
+    asked = found = skipped = 0
+    for session_id, finished_at in finished.items():
+        objects = landed.get(session_id, [])
         transcript = next((o for o in objects if o.kind == "vtt"), None)
         if transcript is not None and not (config.full and transcript.received_at < started):
             continue
         missing = [o for o in objects if o.kind == "missing"]
-        if transcript is None and missing and not config.full:
-            finished = (
-                None
-                if pd.isna(record.finish_time)
-                else record.finish_time.to_pydatetime().replace(tzinfo=UTC)
-            )
-            if not recheck_due(missing, finished, utc_now(), config):
+        if not config.full:
+            if not has_any and 0 < config.no_transcript_probe <= settled:
+                skipped += 1
                 continue
-        raw = client.get_transcript_raw(record.session_id)
+            if transcript is None and missing and not recheck_due(missing, finished_at, utc_now(), config):
+                continue
+        raw = client.get_transcript_raw(session_id)
         asked += 1
-        kind = "missing" if raw is None else "vtt"
+        obj = landing.put_session_object(
+            test_id, FOLDER, session_id, "missing" if raw is None else "vtt", raw or b"", utc_now()
+        )
+        landed.setdefault(session_id, []).insert(0, obj)
         found += raw is not None
-        obj = landing.put_session_object(test_id, FOLDER, record.session_id, kind, raw or b"", utc_now())
-        landed.setdefault(record.session_id, []).insert(0, obj)
+        has_any = has_any or raw is not None
+        settled += raw is None and settled_without_transcript([obj, *missing], finished_at, config)
 
     latest = [
         next(o for o in objs if o.kind == "vtt")
@@ -136,8 +161,13 @@ def transcript_tables(
             **frame_metadata(transcripts),
             "transcripts_requested": asked,
             "transcripts_found": found,
+            "transcripts_not_asked_test_has_none": skipped,
             **failures_metadata(failures),
             **client.stats.since(before).as_metadata(),
         },
     )
     yield Output(chunks, output_name=TRANSCRIPT_CHUNKS.name, metadata=frame_metadata(chunks))
+
+
+def _utc(value: object) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC)

@@ -1,6 +1,7 @@
 """End to end: the sandbox API synced by real Dagster runs into a real DuckDB file."""
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -189,3 +190,20 @@ def _check_key(asset: str, name: str):
     from dagster import AssetCheckKey, AssetKey
 
     return AssetCheckKey(AssetKey(["usertesting", asset]), name)
+
+
+def test_a_test_without_transcripts_stops_costing_transcript_requests(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 30), StudySpec(THINK_OUT_LOUD, 14)))
+    survey, think_aloud = pipeline.sandbox.test_ids
+
+    assert pipeline.sync() == 0
+    asked = Counter(r["path"].split("/")[4] for r in pipeline.api_requests("/transcript"))
+    survey_sessions = set(pipeline.sandbox.dataset.session_ids(survey))
+    # Ten settled 404s and no transcript at all: the survey's other 20 sessions are not asked.
+    assert sum(n for s, n in asked.items() if s in survey_sessions) == 10
+    assert set(pipeline.sandbox.dataset.session_ids(think_aloud)) <= set(asked)
+
+    pipeline.sandbox.add_sessions(survey, 3)
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync([survey]) == 0
+    assert pipeline.api_requests("/transcript") == []
