@@ -7,8 +7,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from ut_dagster.dbt_manifest import prepare_manifest
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
 from ut_dagster.usertesting.resource import UserTestingResource
+
+# A bare `pytest` works too: dbt's manifest is prepared (a no-op when current) before any test
+# module imports the definitions, which need it.
+prepare_manifest()
 
 # Fast enough for tests, slow enough that the limiter is really exercised.
 FAST = {"requests_per_window": 50, "window_seconds": 1.0}
@@ -52,10 +57,3 @@ def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
     yield build
     for resource in built:
         resource.close()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # A bare `pytest` works too: dbt's manifest is prepared once (a no-op when current).
-    from ut_dagster.dbt_manifest import prepare_manifest
-
-    prepare_manifest()

@@ -22,6 +22,9 @@ from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 # Ten sessions each: every guaranteed edge case up to ordinal 9 (an extra answer key, a mismatched
 # answer key, missing participants, a never-reached task, a null answer, a missing transcript).
 STUDIES = (StudySpec(THINK_OUT_LOUD, 10), StudySpec(INTERACTION, 10), StudySpec(SURVEY, 10))
+# A seed whose NPS answers include 0, 6, 7, 8, 9 and 10: every category boundary is exercised
+# (the default seed has no 6, so "detractors are 0-5" would go unnoticed).
+SEED = 11
 
 
 # -- reading the served payloads ----------------------------------------------------------------
@@ -84,6 +87,17 @@ def _mean(values: list[float]) -> float | None:
 
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """A continuous percentile: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * fraction
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _session_qx(payload: dict[str, Any]) -> float | None:
@@ -165,6 +179,7 @@ def expected_task_metrics(dataset, test_id: str) -> dict[str, dict[str, Any]]:
             "completion_rate": len(completed[uuid]) / len(done_by),
             "skip_rate": len(skipped[uuid]) / len(done_by),
             "median_time_on_task_seconds": _median(times[uuid]),
+            "p90_time_on_task_seconds": _percentile(times[uuid], 0.9),
             "rating_responses": len(ratings[uuid]),
             "rating_mean": _mean(ratings[uuid]),
             "nps_responses": len(nps[uuid]),
@@ -236,15 +251,26 @@ def _rows(pipeline, sql: str) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _compare(got: dict[str, Any], want: dict[str, Any]) -> bool:
-    return {k: got[k] for k in want} == {k: _approx(v) for k, v in want.items()}
+def _picked(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    return {k: got[k] for k in want}
+
+
+def _approx_all(want: dict[str, Any]) -> dict[str, Any]:
+    return {k: _approx(v) for k, v in want.items()}
 
 
 def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
-    pipeline = make_pipeline(studies=STUDIES)
+    pipeline = make_pipeline(seed=SEED, studies=STUDIES)
     dataset = pipeline.sandbox.dataset
     test_ids = pipeline.sandbox.test_ids
     tol, interaction, survey = test_ids
+    served_nps = {
+        s
+        for sid in dataset.session_ids(tol)
+        for t in dataset.served_payload(sid)["tasks"]
+        if (s := _nps(t)) is not None
+    }
+    assert {0, 6, 7, 8, 9, 10} <= served_nps, "pick a SEED whose NPS answers cross every boundary"
     assert pipeline.sync() == 0
 
     result = materialize(
@@ -262,11 +288,14 @@ def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
     assert set(summary) == set(test_ids)
     for test_id in test_ids:
         want = expected_test_summary(dataset, test_id)
-        assert _compare(summary[test_id], want), (test_id, summary[test_id], want)
+        assert _picked(summary[test_id], want) == _approx_all(want), test_id
     # Headline facts of this dataset, so the expectations above cannot be vacuous.
     assert summary[tol]["transcript_coverage"] == pytest.approx(0.9)  # ordinal 9's is not ready
     assert summary[interaction]["transcript_coverage"] == summary[survey]["transcript_coverage"] == 0
     assert summary[interaction]["qx_score_source"] == "api"
+    assert summary[interaction]["api_qx_score"] != pytest.approx(
+        summary[interaction]["session_mean_qx_score"]
+    )
     assert summary[tol]["qx_score"] is None and summary[survey]["qx_score"] is None
     assert summary[tol]["nps_responses"] > 0 and summary[survey]["nps_responses"] > 0
     assert summary[interaction]["nps"] is None  # its plan has no NPS task
@@ -283,7 +312,7 @@ def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
     }
     assert set(metrics) == set(expected_metrics)
     for key, want in expected_metrics.items():
-        assert _compare(metrics[key], want), (key, metrics[key], want)
+        assert _picked(metrics[key], want) == _approx_all(want), key
     # Some task was skipped, and some was never reached (counted as a session, neither done nor skipped).
     assert any(m["skipped_sessions"] for m in metrics.values())
     assert any(m["completed_sessions"] + m["skipped_sessions"] < m["sessions"] for m in metrics.values())
@@ -303,11 +332,17 @@ def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
         for (uuid, option), (chose, responding, share) in expected_option_shares(dataset, test_id).items()
     }
     assert shares == expected_shares
-    survey_tasks = {
-        t["uuid"]: t["type"] for t in dataset.served_payload(dataset.session_ids(survey)[0])["tasks"]
+    # Every multiple-choice task has options; a multi-select task's shares add up to more than 1.
+    share_sums: dict[tuple[str, str], float] = defaultdict(float)
+    for (test_id, uuid, _), (_, _, share) in shares.items():
+        share_sums[(test_id, uuid)] += share
+    assert set(share_sums) == {
+        (test_id, task.uuid)
+        for test_id in test_ids
+        for task in dataset.study(test_id).tasks
+        if task.type == "MULTIPLE_CHOICE"
     }
-    multiple_choice = [u for u, kind in survey_tasks.items() if kind == "MULTIPLE_CHOICE"]
-    assert {(t, u) for t, u, _ in shares} >= {(survey, u) for u in multiple_choice}
+    assert max(share_sums.values()) > 1
 
     # session_summary: every session of every test.
     sessions = {
@@ -320,4 +355,4 @@ def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
     }
     assert set(sessions) == set(expected_sessions)
     for session_id, want in expected_sessions.items():
-        assert _compare(sessions[session_id], want), (session_id, sessions[session_id], want)
+        assert _picked(sessions[session_id], want) == _approx_all(want), session_id

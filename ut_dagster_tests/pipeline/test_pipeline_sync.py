@@ -207,3 +207,13 @@ def test_a_test_without_transcripts_stops_costing_transcript_requests(make_pipel
     pipeline.sandbox.reset_requests()
     assert pipeline.sync([survey]) == 0
     assert pipeline.api_requests("/transcript") == []
+
+
+def test_a_test_without_videos_stops_costing_video_link_requests(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 15),))
+    assert pipeline.sync(videos=True) == 0
+    assert len(pipeline.api_requests("/videoDownloadUrl")) == 10
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync(videos=True) == 0
+    assert pipeline.api_requests("/videoDownloadUrl") == []
+    assert len(pipeline.table("session_videos")) == 0
