@@ -3,6 +3,7 @@
 Every server a test starts is stopped by that test's fixture teardown.
 """
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -57,3 +58,23 @@ def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
     yield build
     for resource in built:
         resource.close()
+
+
+@pytest.fixture
+def cli_env(tmp_path) -> Callable[[SandboxServer], dict[str, str]]:
+    """The environment a user would set to run `ut-dagster` against a sandbox, state under tmp_path."""
+
+    def env(sandbox: SandboxServer) -> dict[str, str]:
+        return {
+            **os.environ,
+            "UT_DATA_DIR": str(tmp_path / "data"),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "USERTESTING_BASE_URL": sandbox.url,
+            "USERTESTING_TOKEN_URL": sandbox.token_url,
+            "USERTESTING_CLIENT_ID": sandbox.config.client_id,
+            "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
+            "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
+            "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+        }
+
+    return env

@@ -1,5 +1,6 @@
 """What every UserTesting asset shares: key prefix, partitioning, the API pool, run config, metadata."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -7,7 +8,12 @@ from dagster import Config, MetadataValue
 from pydantic import Field
 
 from ut_dagster.ids import validate_test_id
+from ut_dagster.landing import Landing
+from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.tables import PARTITION_COLUMN, SCHEMA, Table
+from ut_dagster.usertesting.client import UserTestingClient
+from ut_dagster.usertesting.resource import UserTestingResource
+from ut_dagster.usertesting.stats import RequestStats
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA
@@ -23,6 +29,25 @@ class SyncConfig(Config):
         default=False,
         description="Refetch everything for the test instead of only what is not landed yet.",
     )
+
+
+@dataclass(frozen=True)
+class ApiStep:
+    """What an API-calling asset works with for one test partition, and what it spent."""
+
+    test_id: str
+    client: UserTestingClient
+    landing: Landing
+    stats_before: RequestStats
+
+    def spent(self) -> dict[str, Any]:
+        """Requests by endpoint, 429s, retries and budget waits of this step, as metadata."""
+        return self.client.stats.since(self.stats_before).as_metadata()
+
+
+def start_api_step(context, usertesting: UserTestingResource, object_store: ObjectStoreResource) -> ApiStep:
+    client = usertesting.get_client()
+    return ApiStep(partition_test_id(context), client, Landing(object_store.store()), client.stats.snapshot())
 
 
 def table_metadata(table: Table) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from ut_dagster.assets.common import (
     KEY_PREFIX,
     SyncConfig,
     frame_metadata,
-    partition_test_id,
+    start_api_step,
     table_metadata,
 )
-from ut_dagster.landing import Landing, utc_now
+from ut_dagster.landing import utc_now
 from ut_dagster.normalize import qx_score_rows, to_frame
 from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.partitions import test_partitions
@@ -42,10 +42,8 @@ def qx_scores(
     object_store: ObjectStoreResource,
     raw_sessions: pd.DataFrame,
 ):
-    test_id = partition_test_id(context)
-    client = usertesting.get_client()
-    before = client.stats.snapshot()
-    landing = Landing(object_store.store())
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, landing = step.test_id, step.client, step.landing
 
     # The score only changes when sessions complete: with the same number of sessions as at the
     # last fetch, the landed answer is still the answer and costs no request.
@@ -69,6 +67,6 @@ def qx_scores(
             **frame_metadata(frame),
             "qx_scores_refetched": fetched,
             "qx_available": payload is not None,
-            **client.stats.since(before).as_metadata(),
+            **step.spent(),
         },
     )

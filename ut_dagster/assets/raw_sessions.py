@@ -11,10 +11,10 @@ from ut_dagster.assets.common import (
     KEY_PREFIX,
     SyncConfig,
     frame_metadata,
-    partition_test_id,
+    start_api_step,
     table_metadata,
 )
-from ut_dagster.landing import Landing, utc_now
+from ut_dagster.landing import utc_now
 from ut_dagster.normalize import listing_rows, parse_api_time, to_frame
 from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.partitions import test_partitions
@@ -51,10 +51,8 @@ def raw_sessions(
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
 ):
-    test_id = partition_test_id(context)
-    client = usertesting.get_client()
-    before = client.stats.snapshot()
-    landing = Landing(object_store.store())
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, landing = step.test_id, step.client, step.landing
 
     listing = landing.read_listing(test_id)
     known = set(listing.sessions)
@@ -86,7 +84,7 @@ def raw_sessions(
             "listing_pages": progress.pages,
             "listing_duplicates_skipped": progress.duplicates,
             "sessions_unreachable_by_paging": progress.unreachable,
-            **client.stats.since(before).as_metadata(),
+            **step.spent(),
         },
     )
     yield _count_check(frame, progress)

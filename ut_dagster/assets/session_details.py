@@ -13,10 +13,10 @@ from ut_dagster.assets.common import (
     SyncConfig,
     failures_metadata,
     frame_metadata,
-    partition_test_id,
+    start_api_step,
     table_metadata,
 )
-from ut_dagster.landing import LandedObject, Landing, utc_now
+from ut_dagster.landing import LandedObject, utc_now
 from ut_dagster.normalize import details_rows, to_frame
 from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.partitions import test_partitions
@@ -47,10 +47,8 @@ def session_details(
     object_store: ObjectStoreResource,
     raw_sessions: pd.DataFrame,
 ):
-    test_id = partition_test_id(context)
-    client = usertesting.get_client()
-    before = client.stats.snapshot()
-    landing = Landing(object_store.store())
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, landing = step.test_id, step.client, step.landing
     step_started = utc_now()
 
     landed = _latest_valid(landing.latest_by_session(test_id, FOLDER))
@@ -100,7 +98,7 @@ def session_details(
             "sessions_fetched": fetched,
             "sessions_unchanged": unchanged,
             **failures_metadata(failures),
-            **client.stats.since(before).as_metadata(),
+            **step.spent(),
         },
     )
     yield AssetCheckResult(

@@ -20,7 +20,7 @@ from ut_dagster.assets.common import (
     SyncConfig,
     failures_metadata,
     frame_metadata,
-    partition_test_id,
+    start_api_step,
     table_metadata,
 )
 from ut_dagster.ids import validate_session_id, validate_test_id
@@ -65,10 +65,8 @@ def session_videos(
     object_store: ObjectStoreResource,
     raw_sessions: pd.DataFrame,
 ):
-    test_id = partition_test_id(context)
-    client = usertesting.get_client()
-    before = client.stats.snapshot()
-    store = object_store.store()
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, store = step.test_id, step.client, step.landing.store
     # One listing instead of a few lookups per session: on S3 that is the difference for big tests.
     keys = set(store.list_keys(f"videos/{test_id}"))
     has_any = any(k.endswith(".json") for k in keys)
@@ -124,7 +122,7 @@ def session_videos(
             "videos_not_asked_test_has_none": skipped,
             "bytes_archived": int(frame["size_bytes"].sum()) if len(frame) else 0,
             **failures_metadata(failures),
-            **client.stats.since(before).as_metadata(),
+            **step.spent(),
         },
     )
 

@@ -18,10 +18,10 @@ from ut_dagster.assets.common import (
     SyncConfig,
     failures_metadata,
     frame_metadata,
-    partition_test_id,
+    start_api_step,
     table_metadata,
 )
-from ut_dagster.landing import LandedObject, Landing, utc_now
+from ut_dagster.landing import LandedObject, utc_now
 from ut_dagster.normalize import chunk_rows, parse_cues, to_frame, transcript_rows
 from ut_dagster.object_store import ObjectStoreResource
 from ut_dagster.partitions import test_partitions
@@ -97,10 +97,8 @@ def transcript_tables(
     object_store: ObjectStoreResource,
     raw_sessions: pd.DataFrame,
 ):
-    test_id = partition_test_id(context)
-    client = usertesting.get_client()
-    before = client.stats.snapshot()
-    landing = Landing(object_store.store())
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, landing = step.test_id, step.client, step.landing
     started = utc_now()
 
     landed = landing.latest_by_session(test_id, FOLDER)
@@ -163,7 +161,7 @@ def transcript_tables(
             "transcripts_found": found,
             "transcripts_not_asked_test_has_none": skipped,
             **failures_metadata(failures),
-            **client.stats.since(before).as_metadata(),
+            **step.spent(),
         },
     )
     yield Output(chunks, output_name=TRANSCRIPT_CHUNKS.name, metadata=frame_metadata(chunks))

@@ -16,16 +16,7 @@ import pandas as pd
 from dagster import MetadataValue, OutputContext, TableColumn, TableSchema
 from dagster._core.definitions.metadata import TableMetadataSet
 
-from ut_dagster.tables import BIGINT, BOOLEAN, DOUBLE, JSON, STRING, TIMESTAMP, Table
-
-DTYPES: dict[str, str] = {
-    STRING: "object",
-    JSON: "object",
-    TIMESTAMP: "datetime64[ns]",
-    BIGINT: "Int64",
-    DOUBLE: "float64",
-    BOOLEAN: "boolean",
-}
+from ut_dagster.tables import BIGINT, BOOLEAN, DOUBLE, JSON, TIMESTAMP, Table
 
 
 class FrameColumnsError(ValueError):

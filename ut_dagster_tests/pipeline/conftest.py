@@ -13,7 +13,6 @@ from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
 from ut_dagster.sandbox import SandboxServer
 from ut_dagster.sync import run_sync
-from ut_dagster.usertesting.resource import UserTestingResource
 
 
 @dataclass
@@ -39,25 +38,13 @@ class Pipeline:
 
 
 @pytest.fixture
-def make_pipeline(tmp_path, start_sandbox) -> Callable[..., Pipeline]:
+def make_pipeline(tmp_path, start_sandbox, api_resource) -> Callable[..., Pipeline]:
     stack = ExitStack()
 
     def make(**sandbox_config: object) -> Pipeline:
         sandbox = start_sandbox(**sandbox_config)
         settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-        resource = UserTestingResource(
-            base_url=sandbox.url,
-            token_url=sandbox.token_url,
-            client_id=sandbox.config.client_id,
-            client_secret=sandbox.config.client_secret,
-            requests_per_minute=sandbox.config.requests_per_window,
-            rate_window_seconds=sandbox.config.window_seconds,
-            rate_limit_store=settings.rate_limit_store,
-            backoff_base_seconds=0.01,
-            backoff_max_seconds=0.05,
-        )
-        # In-memory storage: the same instance API as a DAGSTER_HOME one, without an fsync per event
-        # (the CLI tests cover a real DAGSTER_HOME).
+        resource = api_resource(sandbox, rate_limit_store=settings.rate_limit_store)
         # Entered as a context manager: Dagster keeps the current instance's state storage in a
         # context variable, which must not point at another test's disposed instance.
         instance = stack.enter_context(DagsterInstance.ephemeral())

@@ -12,20 +12,6 @@ import duckdb
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 
-def cli_env(sandbox, tmp_path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "UT_DATA_DIR": str(tmp_path / "data"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
-    }
-
-
 def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ut_dagster.cli", *args],
@@ -36,9 +22,9 @@ def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.Com
     )
 
 
-def test_invalid_test_id_is_refused_before_anything_happens(start_sandbox, tmp_path):
+def test_invalid_test_id_is_refused_before_anything_happens(start_sandbox, tmp_path, cli_env):
     sandbox = start_sandbox()
-    env = cli_env(sandbox, tmp_path)
+    env = cli_env(sandbox)
     result = cli("sync", sandbox.test_ids[0], "not-a-test-id", env=env)
     assert result.returncode == 2
     assert "'not-a-test-id' is not a valid UserTesting test ID" in result.stderr
@@ -46,22 +32,22 @@ def test_invalid_test_id_is_refused_before_anything_happens(start_sandbox, tmp_p
     assert not (tmp_path / "dagster_home").exists()
 
 
-def test_failed_run_exits_non_zero_with_a_clear_message(start_sandbox, tmp_path):
+def test_failed_run_exits_non_zero_with_a_clear_message(start_sandbox, tmp_path, cli_env):
     sandbox = start_sandbox()
-    env = {**cli_env(sandbox, tmp_path), "USERTESTING_CLIENT_SECRET": "not-the-secret"}
+    env = {**cli_env(sandbox), "USERTESTING_CLIENT_SECRET": "not-the-secret"}
     result = cli("sync", sandbox.test_ids[0], env=env)
     assert result.returncode == 1
     assert "USERTESTING_CLIENT_SECRET" in result.stderr
     assert "not-the-secret" not in result.stdout + result.stderr
 
 
-def test_killed_mid_sync_then_rerun_completes_without_asking_twice(start_sandbox, tmp_path):
+def test_killed_mid_sync_then_rerun_completes_without_asking_twice(start_sandbox, tmp_path, cli_env):
     sandbox = start_sandbox(
         studies=(StudySpec(THINK_OUT_LOUD, 14), StudySpec(SURVEY, 4)),
         requests_per_window=5,
         window_seconds=0.5,
     )
-    env = cli_env(sandbox, tmp_path)
+    env = cli_env(sandbox)
     test_id = sandbox.test_ids[0]
     process = subprocess.Popen(
         [sys.executable, "-m", "ut_dagster.cli", "sync", test_id],
@@ -104,9 +90,9 @@ def test_help_and_a_duckdb_code_location_do_not_import_snowflake_or_s3(tmp_path)
     assert result.stdout.strip() == "[]"
 
 
-def test_tests_command_lists_what_the_credential_can_sync(start_sandbox, tmp_path):
+def test_tests_command_lists_what_the_credential_can_sync(start_sandbox, tmp_path, cli_env):
     sandbox = start_sandbox()
-    result = cli("tests", env=cli_env(sandbox, tmp_path))
+    result = cli("tests", env=cli_env(sandbox))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     syncable = {line.split()[0] for line in lines if line.split()[1] == "syncable"}

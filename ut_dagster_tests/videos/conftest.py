@@ -29,7 +29,6 @@ from ut_dagster.object_store import ObjectStore, ObjectStoreResource
 from ut_dagster.partitions import add_tests
 from ut_dagster.sandbox import SandboxServer
 from ut_dagster.sync import run_sync
-from ut_dagster.usertesting.resource import UserTestingResource
 
 MIB = 1 << 20
 VIDEO_ASSET = AssetKey(["usertesting", "session_videos"])
@@ -149,24 +148,13 @@ class VideoPipeline:
 
 
 @pytest.fixture
-def make_video_pipeline(tmp_path, start_sandbox) -> Iterator[Callable[..., VideoPipeline]]:
+def make_video_pipeline(tmp_path, start_sandbox, api_resource) -> Iterator[Callable[..., VideoPipeline]]:
     stack = ExitStack()
 
     def make(object_store: ObjectStoreResource | None = None, **sandbox_config: Any) -> VideoPipeline:
         sandbox = start_sandbox(**sandbox_config)
         settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-        api = UserTestingResource(
-            base_url=sandbox.url,
-            token_url=sandbox.token_url,
-            client_id=sandbox.config.client_id,
-            client_secret=sandbox.config.client_secret,
-            requests_per_minute=sandbox.config.requests_per_window,
-            rate_window_seconds=sandbox.config.window_seconds,
-            rate_limit_store=settings.rate_limit_store,
-            backoff_base_seconds=0.01,
-            backoff_max_seconds=0.05,
-        )
-        stack.callback(api.close)
+        api = api_resource(sandbox, rate_limit_store=settings.rate_limit_store)
         overrides: dict[str, Any] = {"usertesting": api}
         if object_store is not None:
             overrides["object_store"] = object_store

@@ -1,6 +1,5 @@
 """`ut-dagster sync --videos` killed (SIGKILL) in the middle of a video download, then run again."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,32 +14,18 @@ MIB = 1 << 20
 VIDEO_SIZE = 6 * MIB + 1
 
 
-def _cli_env(sandbox, tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "UT_DATA_DIR": str(tmp_path / "data"),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
-    }
-
-
 def _temp_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob(".*") if p.is_file()]
 
 
 def test_killed_mid_download_then_rerun_archives_everything_and_records_no_partial_video(
-    start_sandbox, transfer_gate, video_archive_view, tmp_path
+    start_sandbox, transfer_gate, video_archive_view, tmp_path, cli_env
 ):
     sandbox = start_sandbox(studies=(StudySpec(THINK_OUT_LOUD, 3),), video_size_bytes=VIDEO_SIZE)
     [test_id] = sandbox.test_ids
     # The second video requested stops 3 MiB in, until the test lets it go on.
     gate = transfer_gate(sandbox, pause_after=3 * MIB, pause_transfer=2)
-    env = _cli_env(sandbox, tmp_path)
+    env = cli_env(sandbox)
     pipeline = video_archive_view(sandbox, Settings.from_env({"UT_DATA_DIR": env["UT_DATA_DIR"]}))
     with_video = pipeline.with_video(test_id)
     assert len(with_video) == 3
