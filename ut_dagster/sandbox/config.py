@@ -70,6 +70,8 @@ class SandboxConfig:
     video_drop_after_bytes: int | None = None
 
     arrivals_per_list_request: int = 0
+    # Below 500: the listing silently serves at most this many per page whatever `limit` asks.
+    max_page_size: int = 500
     malformed_session_ids: Collection[str] = field(default_factory=frozenset)
 
     client_id: str = "sandbox-client"

@@ -99,6 +99,8 @@ class ApiRoutes:
         if self._config.arrivals_per_list_request:
             self._dataset.add_sessions(study.test_id, self._config.arrivals_per_list_request)
         records = self._dataset.sessions(study.test_id)
+        # Some servers serve fewer than asked (a doc page says 100); clients must page by what came.
+        limit = min(limit, self._config.max_page_size)
         return json_response(
             200,
             {

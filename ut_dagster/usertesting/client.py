@@ -29,6 +29,10 @@ from ut_dagster.usertesting.transport import ApiTransport
 
 log = logging.getLogger("ut_dagster.usertesting")
 
+# Transcripts, videos and QXscores exist only for some kinds of test. The documented answer is 404;
+# a 400 ("not supported for this product type") is read the same way rather than failing the sync.
+NONE_THERE = (404, 400)
+
 
 class _RedactPresignedUrls(logging.Filter):
     """httpx logs every URL it fetches; a pre-signed video link is a credential for an hour."""
@@ -103,7 +107,7 @@ class UserTestingClient:
                 log.warning("Skipping a listed session of test %s without a valid sessionId.", test_id)
                 continue
             valid.append(item)
-        return {"sessions": valid, "total_count": int(total)}
+        return {"sessions": valid, "total_count": int(total), "served": len(sessions)}
 
     def get_session_details_raw(self, session_id: str) -> bytes:
         """The v3 result of a session exactly as served (land these bytes before parsing them)."""
@@ -130,7 +134,7 @@ class UserTestingClient:
             "transcript",
             f"/api/v2/sessionResults/{session_id}/transcript",
             what=f"the transcript of session {session_id}",
-            allow_404=True,
+            absent=NONE_THERE,
         )
         return None if response is None else response.content
 
@@ -146,7 +150,7 @@ class UserTestingClient:
             "video_download_url",
             f"/api/v2/sessionResults/{session_id}/videoDownloadUrl",
             what=f"the video of session {session_id}",
-            allow_404=True,
+            absent=NONE_THERE,
         )
         if response is None:
             return None
@@ -196,7 +200,7 @@ class UserTestingClient:
             "qx_scores",
             f"/api/v2/testResults/{test_id}/qxScores",
             what=f"QXscores of test {test_id}",
-            allow_404=True,
+            absent=NONE_THERE,
         )
         if response is None:
             return None
@@ -234,7 +238,7 @@ class UserTestingClient:
 
 
 def _json(response: httpx.Response | None, what: str) -> Any:
-    if response is None:  # pragma: no cover - only for allow_404 calls, handled by callers
+    if response is None:  # pragma: no cover - only for `absent` calls, handled by callers
         raise UserTestingError(f"No response for {what}.")
     try:
         return response.json()

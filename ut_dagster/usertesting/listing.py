@@ -70,8 +70,10 @@ class SessionListing:
             if progress.pages == 1:
                 self._warn_if_unreachable(progress)
             yield new
-            offset += self._page_size
-            if not page["sessions"] or offset >= progress.total_count or offset > MAX_OFFSET:
+            # Advance by what was served, not by what was asked: a server that caps pages below our
+            # `limit` (one doc page says 100) would otherwise make us skip sessions.
+            offset += page["served"]
+            if not page["served"] or offset >= progress.total_count or offset > MAX_OFFSET:
                 return
             if self._stop_when is not None and self._stop_when(progress):
                 return

@@ -68,9 +68,18 @@ class ApiTransport:
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent_requests))
 
     def get(
-        self, endpoint: str, path: str, *, what: str, params: dict | None = None, allow_404: bool = False
+        self,
+        endpoint: str,
+        path: str,
+        *,
+        what: str,
+        params: dict | None = None,
+        absent: tuple[int, ...] = (),
     ) -> httpx.Response | None:
-        """GET `path`; `what` names the thing asked for (e.g. "session 1f0…") in errors and logs."""
+        """GET `path`; `what` names the thing asked for (e.g. "session 1f0…") in errors and logs.
+
+        Statuses in `absent` mean "there is none" (e.g. no transcript) and return None.
+        """
         retrying = Retrying(
             retry=retry_if_exception_type((_Transient, _RateLimited)),
             stop=self._should_stop,
@@ -81,7 +90,7 @@ class ApiTransport:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send(endpoint, path, what=what, params=params, allow_404=allow_404)
+                    return self._send(endpoint, path, what=what, params=params, absent=absent)
         except _Transient as exc:
             raise UserTestingUnavailableError(
                 f"UserTesting API did not answer for {what} after {self._policy.max_retries + 1} attempts "
@@ -98,7 +107,7 @@ class ApiTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, endpoint: str, path: str, *, what: str, params: dict | None, allow_404: bool
+        self, endpoint: str, path: str, *, what: str, params: dict | None, absent: tuple[int, ...]
     ) -> httpx.Response | None:
         for renewed in (False, True):
             token = self._tokens.token()
@@ -120,10 +129,12 @@ class ApiTransport:
             if status == 401 and not renewed and self._tokens.can_renew:
                 self._tokens.invalidate(token)
                 continue
-            return self._check(response, what=what, allow_404=allow_404)
+            return self._check(response, what=what, absent=absent)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _check(self, response: httpx.Response, *, what: str, allow_404: bool) -> httpx.Response | None:
+    def _check(
+        self, response: httpx.Response, *, what: str, absent: tuple[int, ...]
+    ) -> httpx.Response | None:
         status = response.status_code
         if status < 300:
             return response
@@ -133,9 +144,12 @@ class ApiTransport:
             raise _RateLimited(_header_number(response, "x-ratelimit-reset"))
         if status >= 500:
             raise _Transient(f"HTTP {status}")
+        if status in absent:
+            if status != 404:
+                # The API's error cases are sparsely documented; a refusal here means "none for this one".
+                log.warning("No %s: HTTP %s (%s).", what, status, _short_body(response))
+            return None
         if status == 404:
-            if allow_404:
-                return None
             raise UserTestingNotFoundError(
                 f"{what} was not found (HTTP 404): check the ID, and that this credential's account can "
                 "see it (UserTesting answers 404, not 403, for results you may not access)."

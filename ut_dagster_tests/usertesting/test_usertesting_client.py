@@ -237,3 +237,14 @@ def test_workspace_tests_are_listed_through_the_legacy_api(start_sandbox, api_re
     studies = list(api_resource(sandbox).get_client().list_workspace_tests())
     assert set(sandbox.test_ids) <= {s["uuid"] for s in studies}
     assert all(r["path"].startswith("/usertesting/api/v1/workspaces") for r in sandbox.requests)
+
+
+def test_a_server_that_serves_smaller_pages_than_asked_loses_nothing(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 250),), max_page_size=100)
+    client = api_resource(sandbox).get_client()
+    test_id = sandbox.test_ids[0]
+
+    ids = [s["sessionId"] for s in client.list_sessions(test_id)]
+
+    assert sorted(ids) == sorted(sandbox.dataset.session_ids(test_id))
+    assert [r["query"]["offset"] for r in listing_requests(sandbox)] == ["0", "100", "200"]
