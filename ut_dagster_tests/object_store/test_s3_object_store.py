@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ut_dagster.object_store import InvalidKeyError, ObjectNotFoundError, ObjectStoreResource
 from ut_dagster.object_store.s3 import MIN_PART_SIZE, S3ObjectStore
@@ -16,25 +15,9 @@ from ut_dagster.object_store.s3 import MIN_PART_SIZE, S3ObjectStore
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def endpoint_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    empty = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as env:
-        # Fake credentials, and no user AWS config/profile that could point elsewhere.
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", str(empty / "config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            env.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # port 0: a free port
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+@pytest.fixture
+def endpoint_url(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture

@@ -180,29 +180,6 @@ def video_archive_view() -> Callable[[SandboxServer, Settings], VideoPipeline]:
     return view
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1 with fake credentials (and no user AWS config that could leak in)."""
-    from moto.server import ThreadedMotoServer
-
-    empty = tmp_path_factory.mktemp("aws")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.setenv("AWS_CONFIG_FILE", str(empty / "config"))
-        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty / "credentials"))
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-            env.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-
-
 @pytest.fixture
 def s3_object_store(moto_endpoint: str) -> ObjectStoreResource:
     """An `ObjectStoreResource` for s3://<fresh bucket>/archive on the moto server, as UT_OBJECT_STORE gives it."""
