@@ -4,6 +4,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -138,7 +139,25 @@ def test_a_429_waits_for_the_window_instead_of_retrying_at_once(start_sandbox, a
     assert len(limited) <= 3
 
 
-def test_two_processes_sharing_a_credential_stay_under_the_limit_together(start_sandbox, tmp_path):
+@pytest.fixture
+def redis_url():
+    """A Redis-protocol server (fakeredis) on 127.0.0.1, stopped by the test that started it."""
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address
+    yield f"redis://{host}:{port}/0"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_two_processes_sharing_a_credential_stay_under_the_limit_together(
+    start_sandbox, tmp_path, store, request
+):
     sandbox = start_sandbox(studies=(StudySpec(SURVEY, 24),), requests_per_window=4, window_seconds=0.5)
     session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
     script = textwrap.dedent(
@@ -155,8 +174,8 @@ def test_two_processes_sharing_a_credential_stay_under_the_limit_together(start_
         resource.close()
         """
     )
-    store = str(tmp_path / "shared.sqlite")
-    args = [sys.executable, "-c", script, sandbox.url, sandbox.token_url, store]
+    location = str(tmp_path / "shared.sqlite") if store == "sqlite" else request.getfixturevalue("redis_url")
+    args = [sys.executable, "-c", script, sandbox.url, sandbox.token_url, location]
     workers = [subprocess.Popen([*args, *session_ids[i::2]]) for i in range(2)]
     assert [w.wait(timeout=120) for w in workers] == [0, 0]
 
