@@ -95,14 +95,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
 
     settings = settings or Settings.from_env()
     return {
-        # from_env reads USERTESTING_RATE_LIMIT_STORE itself (as a secret); this is the local default.
-        "usertesting": UserTestingResource.from_env(
-            **(
-                {}
-                if os.environ.get("USERTESTING_RATE_LIMIT_STORE")
-                else {"rate_limit_store": settings.rate_limit_store}
-            )
-        ),
+        # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
+        "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
         "warehouse": warehouse_query_resource(settings),

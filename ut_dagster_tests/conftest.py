@@ -3,8 +3,10 @@
 Every server a test starts is stopped by that test's fixture teardown.
 """
 
+import json
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,53 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield f"http://{host}:{port}"
         finally:
             server.stop()
+
+
+@pytest.fixture
+def assert_synced_as_served() -> Callable[..., None]:
+    """Asserts a synced warehouse holds, per test, exactly what the sandbox served, once.
+
+    `synced` is anything with `.sandbox` and `.table(name, test_id)` (DuckDB or Snowflake pipelines).
+    """
+
+    def check(synced: Any, test_ids: list[str]) -> None:
+        dataset = synced.sandbox.dataset
+        for test_id in test_ids:
+            expected_ids = set(dataset.session_ids(test_id))
+            for table in ("raw_sessions", "session_details", "sessions"):
+                ids = synced.table(table, test_id)["session_id"]
+                assert set(ids) == expected_ids and ids.is_unique, table
+
+            for row in synced.table("session_details", test_id).itertuples():
+                assert json.loads(row.details_json) == dataset.served_payload(row.session_id)
+
+            tasks = synced.table("tasks", test_id)
+            for session_id in expected_ids:
+                served = dataset.served_payload(session_id)["tasks"]
+                rows = tasks[tasks.session_id == session_id].sort_values("position")
+                assert len(rows) == len(served)
+                for row, task in zip(rows.itertuples(), served, strict=True):
+                    answer = (task.get("response") or {}).get("answer")
+                    assert (json.loads(row.answer_json) if row.answer_json is not None else None) == answer
+                    assert row.task_type == task["type"]
+
+            served_demographics = sum(
+                len((dataset.served_payload(s).get("sessionParticipant") or {}).get("demographicsInfo") or [])
+                for s in expected_ids
+            )
+            assert len(synced.table("demographics", test_id)) == served_demographics
+
+            transcripts = synced.table("transcripts", test_id)
+            with_transcript = {s for s in expected_ids if dataset.transcript(s) is not None}
+            assert set(transcripts.session_id) == with_transcript
+            for row in transcripts.itertuples():
+                assert row.transcript_vtt == dataset.transcript(row.session_id)
+                assert "-->" not in row.transcript_plain_text
+            cues = transcripts.set_index("session_id")["cue_count"]
+            chunks = synced.table("transcript_chunks", test_id)
+            assert set(chunks.session_id) == {s for s in with_transcript if cues[s] > 0}
+
+        qx = synced.table("qx_scores")
+        assert set(qx.test_id) == {t for t in test_ids if dataset.qx_scores(t) is not None}
+
+    return check

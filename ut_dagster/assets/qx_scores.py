@@ -50,15 +50,15 @@ def qx_scores(
     sessions_now = len(raw_sessions)
     previous = landing.latest_test_object(test_id, FOLDER)
     envelope = json.loads(previous[1]) if previous else None
-    fetched = False
-    if config.full or envelope is None or envelope.get("sessions_at_fetch") != sessions_now:
-        payload = client.get_qx_scores(test_id)
-        envelope = {"sessions_at_fetch": sessions_now, "payload": payload}
-        landing.put_test_object(test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), utc_now())
-        previous = landing.latest_test_object(test_id, FOLDER)
-        fetched = True
-
-    received_at = previous[0] if previous else utc_now()
+    fetched = config.full or envelope is None or envelope.get("sessions_at_fetch") != sessions_now
+    if fetched:
+        received_at = utc_now()
+        envelope = {"sessions_at_fetch": sessions_now, "payload": client.get_qx_scores(test_id)}
+        landing.put_test_object(
+            test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), received_at
+        )
+    else:
+        received_at = previous[0]
     payload = envelope.get("payload")
     frame = to_frame(QX_SCORES, qx_score_rows(test_id, payload, received_at) if payload is not None else [])
     yield Output(

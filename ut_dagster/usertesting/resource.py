@@ -56,9 +56,12 @@ class UserTestingResource(ConfigurableResource):
     _closers: list = PrivateAttr(default_factory=list)
 
     @classmethod
-    def from_env(cls, **overrides: object) -> UserTestingResource:
-        """Settings from USERTESTING_* variables; secrets stay EnvVar references until run time."""
-        values: dict[str, object] = {}
+    def from_env(cls, **defaults: object) -> UserTestingResource:
+        """Settings from USERTESTING_* variables, else `defaults`, else the field defaults.
+
+        Secrets stay EnvVar references until run time.
+        """
+        values: dict[str, object] = dict(defaults)
         for name in cls.model_fields:
             env_name = "USERTESTING_" + name.upper()
             if not os.environ.get(env_name):
@@ -67,7 +70,6 @@ class UserTestingResource(ConfigurableResource):
                 values[name] = EnvVar(env_name)
             else:
                 values[name] = os.environ[env_name]  # pydantic converts numbers and rejects bad ones
-        values.update(overrides)
         return cls(**values)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
