@@ -16,9 +16,9 @@ from pyrate_limiter import AbstractBucket, Limiter, Rate, SQLiteBucket
 
 # Requests are timestamped when the budget is taken, not when they reach the server; network jitter
 # can move two requests a window apart to within one window on the server's clock. A small margin on
-# the window (1 s of a 60 s window, at least 0.25 s) keeps us under the limit anyway.
+# the window (1 s of a 60 s window, at least 0.5 s) keeps us under the limit anyway.
 WINDOW_MARGIN_FRACTION = 1 / 60
-MIN_WINDOW_MARGIN_SECONDS = 0.25
+MIN_WINDOW_MARGIN_SECONDS = 0.5
 
 
 class SharedRateLimiter:
