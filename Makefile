@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
-	$(BIN)/python -m ut_dagster.dbt_manifest prepare --force
+	$(BIN)/python -m ut_dagster.defs.research_marts.manifest prepare --force
 
 install: $(STAMP) $(DBT_MANIFEST)
 

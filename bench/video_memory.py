@@ -119,7 +119,7 @@ def measure() -> Iterator[dict[str, Any]]:
 
 
 def _object_store(spec: dict[str, Any]) -> Any:
-    from ut_dagster.object_store import ObjectStoreResource
+    from ut_dagster.lib.object_store import ObjectStoreResource
 
     return ObjectStoreResource(
         url=spec["store_url"], endpoint_url=spec.get("endpoint_url"), region_name="us-east-1"
@@ -127,7 +127,7 @@ def _object_store(spec: dict[str, Any]) -> Any:
 
 
 def _api(spec: dict[str, Any]) -> Any:
-    from ut_dagster.usertesting.resource import UserTestingResource
+    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
     return UserTestingResource(
         base_url=spec["api_url"],
@@ -144,9 +144,9 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
     """The `usertesting/session_videos` asset in a Dagster run, as a sync runs it."""
     from dagster import DagsterInstance, materialize
 
-    from ut_dagster.assets import raw_sessions, session_videos
+    from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
+    from ut_dagster.defs.usertesting.partitions import add_tests
     from ut_dagster.environment import Settings, warehouse_io_manager
-    from ut_dagster.partitions import add_tests
 
     settings = Settings.from_env({"UT_DATA_DIR": str(Path(spec["work_dir"]) / "data")})
     resources = {
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir = Path(tmp) / f"{store}-{path}"
                 work_dir.mkdir()
                 if store == "s3":
-                    from ut_dagster.object_store import ObjectStoreResource
+                    from ut_dagster.lib.object_store import ObjectStoreResource
 
                     bucket = f"ut-bench-{uuid.uuid4().hex[:10]}"
                     resource = ObjectStoreResource(

@@ -6,14 +6,18 @@ from typing import Any
 
 from dagster import Definitions
 
-from ut_dagster.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
-from ut_dagster.dbt_assets import research_marts_automation_sensor, usertesting_dbt_assets
+from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
+from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor, usertesting_dbt_assets
+from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.defs.usertesting.freshness import build_freshness_check, build_freshness_schedule
+from ut_dagster.defs.usertesting.jobs import (
+    usertesting_sync_job,
+    usertesting_sync_with_videos_job,
+    verify_videos_job,
+)
+from ut_dagster.defs.usertesting.schedules import build_sync_schedule
+from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
-from ut_dagster.freshness import build_freshness_check, build_freshness_schedule
-from ut_dagster.jobs import usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job
-from ut_dagster.research_alerts import build_research_alert_checks
-from ut_dagster.schedules import build_sync_schedule
-from ut_dagster.sensors import new_sessions_sensor
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:

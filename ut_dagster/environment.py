@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ut_dagster.object_store import ObjectStoreResource
-from ut_dagster.usertesting.resource import UserTestingResource
+from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 WAREHOUSES = ("duckdb", "snowflake")
 
@@ -72,7 +72,7 @@ class Settings:
 
 def warehouse_io_manager(settings: Settings) -> Any:
     """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
-    from ut_dagster import warehouse
+    from ut_dagster.lib import warehouse
 
     if settings.warehouse == "snowflake":
         return warehouse.snowflake_io_manager()
@@ -82,7 +82,7 @@ def warehouse_io_manager(settings: Settings) -> Any:
 def warehouse_query_resource(settings: Settings) -> Any:
     """A resource with `get_connection()` on the configured warehouse (used by the research alerts)."""
     if settings.warehouse == "snowflake":
-        from ut_dagster.warehouse.snowflake import snowflake_resource
+        from ut_dagster.lib.warehouse.snowflake import snowflake_resource
 
         return snowflake_resource()
     from dagster_duckdb import DuckDBResource
@@ -91,7 +91,7 @@ def warehouse_query_resource(settings: Settings) -> Any:
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
-    from ut_dagster.dbt_assets import dbt_resource
+    from ut_dagster.defs.research_marts.dbt import dbt_resource
 
     settings = settings or Settings.from_env()
     return {

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.dbt_manifest import prepare_manifest
+from ut_dagster.defs.research_marts.manifest import prepare_manifest
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
-from ut_dagster.usertesting.resource import UserTestingResource
 
 # A bare `pytest` works too: dbt's manifest is prepared (a no-op when current) before any test
 # module imports the definitions, which need it.

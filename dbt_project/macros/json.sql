@@ -1,7 +1,7 @@
 {#
   The one place where JSON handling differs between DuckDB and Snowflake.
 
-  The sync stores JSON as TEXT (tables.py explains why), so models first call parse_json_text()
+  The sync stores JSON as TEXT (schema.py explains why), so models first call parse_json_text()
   and then read values with a dotted path of object keys, e.g. 'multipleChoice.selectedOptions':
 
     parse_json_text(text)                   JSON (DuckDB) / VARIANT (Snowflake); NULL when the text is

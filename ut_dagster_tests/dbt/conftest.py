@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.dbt_manifest import prepare_manifest
-from ut_dagster.tables import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
+from ut_dagster.defs.research_marts.manifest import prepare_manifest
+from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
 
 # Logical type -> a SQL type both DuckDB and Snowflake accept.
 SQL_TYPES = {
@@ -37,7 +37,7 @@ Row = dict[str, Any]
 
 @pytest.fixture(scope="session")
 def dbt_manifest() -> None:
-    """dbt_project/target/manifest.json, current (ut_dagster.dbt_assets loads it on import)."""
+    """dbt_project/target/manifest.json, current (ut_dagster.defs.research_marts.dbt loads it on import)."""
     prepare_manifest()
 
 
@@ -322,7 +322,7 @@ def _literal(value: Any, logical_type: str, dialect: str) -> str:
 
 
 def create_tables(execute: Callable[[str], Any], rows: Mapping[str, list[Row]], dialect: str) -> None:
-    """CREATE the raw tables that have rows (columns from tables.py) and INSERT the rows."""
+    """CREATE the raw tables that have rows (columns from schema.py) and INSERT the rows."""
     execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for name, table_rows in rows.items():
         table = ALL_TABLES[name]

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ut_dagster.dbt_manifest import manifest_is_current
-from ut_dagster.dbt_sources import SOURCES_YML, render_sources_yml
-from ut_dagster.tables import ALL_TABLES
+from ut_dagster.defs.research_marts.manifest import manifest_is_current
+from ut_dagster.defs.research_marts.sources import SOURCES_YML, render_sources_yml
+from ut_dagster.lib.schema import ALL_TABLES
 
 MART_TABLES = {
     "task_metrics",
@@ -22,14 +22,14 @@ MART_TABLES = {
 
 @pytest.fixture(scope="module")
 def dbt_defs(dbt_manifest: None) -> dg.AssetsDefinition:
-    from ut_dagster.dbt_assets import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 
     return usertesting_dbt_assets
 
 
 def test_sources_yml_is_generated_from_tables_py() -> None:
     assert SOURCES_YML.read_text(encoding="utf-8") == render_sources_yml(), (
-        "dbt_project/models/staging/_sources.yml is out of date: run `python -m ut_dagster.dbt_sources`"
+        "dbt_project/models/staging/_sources.yml is out of date: run `python -m ut_dagster.defs.research_marts.sources`"
     )
 
 
@@ -113,8 +113,8 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
 def test_definitions_load_with_the_alert_checks_and_a_running_automation_sensor(
     dbt_defs: dg.AssetsDefinition,
 ) -> None:
-    from ut_dagster.dbt_assets import research_marts_automation_sensor
-    from ut_dagster.research_alerts import AlertThresholds, build_research_alert_checks
+    from ut_dagster.defs.research_marts.alerts import AlertThresholds, build_research_alert_checks
+    from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor
 
     checks = build_research_alert_checks(AlertThresholds(), warehouse_resource_key="warehouse")
     defs = dg.Definitions(

@@ -1,6 +1,6 @@
 """`dbt build` on DuckDB through Dagster (one dbt invocation), then every mart against plain Python.
 
-The raw tables are made from tables.py and filled with hand-made rows; `usertesting.session_videos`
+The raw tables are made from schema.py and filled with hand-made rows; `usertesting.session_videos`
 is left out on purpose, as in a deployment that never archived a video.
 """
 
@@ -31,8 +31,8 @@ def _approx(value: float | None) -> Any:
 @pytest.fixture(scope="module")
 def built(dbt_manifest: None, research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
     """One `dbt build` for the whole module: dbt invocations cost seconds each."""
-    from ut_dagster.dbt_assets import dbt_resource, usertesting_dbt_assets
-    from ut_dagster.research_alerts import AlertThresholds, build_research_alert_checks
+    from ut_dagster.defs.research_marts.alerts import AlertThresholds, build_research_alert_checks
+    from ut_dagster.defs.research_marts.dbt import dbt_resource, usertesting_dbt_assets
 
     tmp_path = tmp_path_factory.mktemp("dbt_duckdb")
     path = tmp_path / "warehouse.duckdb"
@@ -67,7 +67,7 @@ def built(dbt_manifest: None, research_module: SimpleNamespace, tmp_path_factory
 
 
 def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: SimpleNamespace) -> None:
-    from ut_dagster.dbt_assets import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 
     research = research_module
     result: dg.ExecuteInProcessResult = built.result

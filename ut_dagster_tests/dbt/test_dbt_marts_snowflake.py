@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ut_dagster.dbt_manifest import DBT_PROJECT_DIR, dbt_executable
+from ut_dagster.defs.research_marts.manifest import DBT_PROJECT_DIR, dbt_executable
 
 DBT_TIMEOUT_SECONDS = 180
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -2,7 +2,12 @@
 
 import pytest
 
-from ut_dagster.research_alerts import AlertThresholds, low_nps_tests, qx_score_drops, skipped_tasks
+from ut_dagster.defs.research_marts.alerts import (
+    AlertThresholds,
+    low_nps_tests,
+    qx_score_drops,
+    skipped_tasks,
+)
 
 
 def test_thresholds_default_and_come_from_the_environment() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.normalize import MalformedPayloadError, details_rows, session_details_row
-from ut_dagster.tables import ALL_TABLES
+from ut_dagster.lib.normalize import MalformedPayloadError, details_rows, session_details_row
+from ut_dagster.lib.schema import ALL_TABLES
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from ut_dagster.normalize import to_frame
-from ut_dagster.tables import ALL_TABLES, QX_SCORES, RAW_SESSIONS, TASKS, Column, Table
+from ut_dagster.lib.normalize import to_frame
+from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, RAW_SESSIONS, TASKS, Column, Table
 
 EXPECTED_DTYPES = {
     "string": "object",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ut_dagster.normalize import (
+from ut_dagster.lib.normalize import (
     MalformedPayloadError,
     chunk_rows,
     details_rows,
@@ -20,7 +20,7 @@ from ut_dagster.normalize import (
     to_frame,
     transcript_rows,
 )
-from ut_dagster.tables import ALL_TABLES
+from ut_dagster.lib.schema import ALL_TABLES
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

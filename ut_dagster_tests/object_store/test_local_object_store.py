@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.object_store import (
+from ut_dagster.lib.object_store import (
     InvalidKeyError,
     LocalObjectStore,
     ObjectNotFoundError,

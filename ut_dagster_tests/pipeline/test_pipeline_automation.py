@@ -8,10 +8,10 @@ from pathlib import Path
 
 from dagster import RunRequest, build_schedule_context, build_sensor_context, instance_for_test
 
-from ut_dagster.partitions import add_tests
+from ut_dagster.defs.usertesting.partitions import add_tests
+from ut_dagster.defs.usertesting.schedules import build_sync_schedule
+from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
 from ut_dagster.sandbox import SURVEY, StudySpec
-from ut_dagster.schedules import build_sync_schedule
-from ut_dagster.sensors import new_sessions_sensor
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from dagster import materialize
 
-from ut_dagster.dbt_assets import usertesting_dbt_assets
+from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 
 # Ten sessions each: every guaranteed edge case up to ordinal 9 (an extra answer key, a mismatched

@@ -22,11 +22,11 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
+from ut_dagster.cli.sync import DEFAULT_INSTANCE_YAML, run_sync
 from ut_dagster.definitions import build_definitions
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import Settings
-from ut_dagster.jobs import SYNC_JOB_NAME
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
-from ut_dagster.sync import DEFAULT_INSTANCE_YAML, run_sync
 
 # Think-out-loud sessions have transcripts, interaction tests have QXscores; the survey is empty.
 STUDIES = (StudySpec(THINK_OUT_LOUD, 5), StudySpec(INTERACTION, 4), StudySpec(SURVEY, 0))

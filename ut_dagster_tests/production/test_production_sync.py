@@ -10,8 +10,8 @@ import json
 import pytest
 from dagster import AssetKey
 
-from ut_dagster.assets.session_tables import TABLES as SESSION_TABLE_DEFS
-from ut_dagster.tables import ALL_TABLES, JSON
+from ut_dagster.defs.usertesting.assets.session_tables import TABLES as SESSION_TABLE_DEFS
+from ut_dagster.lib.schema import ALL_TABLES, JSON
 
 pytestmark = [
     # dagster-snowflake's load runs pd.read_sql on a DB-API connection; fakesnow copies arrow output.

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from ut_dagster.ids import InvalidIdError
+from ut_dagster.lib.ids import InvalidIdError
+from ut_dagster.lib.usertesting_api.errors import UserTestingAuthError, UserTestingNotFoundError
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
-from ut_dagster.usertesting.errors import UserTestingAuthError, UserTestingNotFoundError
 
 UNKNOWN_TEST = "00000000-0000-4000-8000-000000000000"
 
@@ -163,7 +163,7 @@ def test_two_processes_sharing_a_credential_stay_under_the_limit_together(
     script = textwrap.dedent(
         """
         import sys
-        from ut_dagster.usertesting.resource import UserTestingResource
+        from ut_dagster.lib.usertesting_api.resource import UserTestingResource
         url, token_url, store, *ids = sys.argv[1:]
         resource = UserTestingResource(base_url=url, token_url=token_url, client_id="sandbox-client",
             client_secret="sandbox-secret", requests_per_minute=4, rate_window_seconds=0.5,

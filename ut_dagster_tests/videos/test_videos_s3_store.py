@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from ut_dagster.object_store.s3 import DEFAULT_PART_SIZE, S3ObjectStore
+from ut_dagster.lib.object_store.s3 import DEFAULT_PART_SIZE, S3ObjectStore
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20

@@ -13,8 +13,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ut_dagster.normalize.frames import DTYPES
-from ut_dagster.tables import TASKS
+from ut_dagster.lib.normalize.frames import DTYPES
+from ut_dagster.lib.schema import TASKS
 
 PARTITIONS = dg.DynamicPartitionsDefinition(name="usertesting_test")
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

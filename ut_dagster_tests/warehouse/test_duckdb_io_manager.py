@@ -11,9 +11,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ut_dagster.tables import ALL_TABLES, TASKS
-from ut_dagster.warehouse import create_table_sql, duckdb_io_manager
-from ut_dagster.warehouse.frames import FrameColumnsError
+from ut_dagster.lib.schema import ALL_TABLES, TASKS
+from ut_dagster.lib.warehouse import create_table_sql, duckdb_io_manager
+from ut_dagster.lib.warehouse.frames import FrameColumnsError
 
 
 def _materialize(kit: SimpleNamespace, db: Path, instance: Any, frames: dict, partition: str, loaded=None):

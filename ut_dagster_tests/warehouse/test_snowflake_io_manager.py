@@ -20,8 +20,8 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ut_dagster.tables import ALL_TABLES, TASKS
-from ut_dagster.warehouse.snowflake import (
+from ut_dagster.lib.schema import ALL_TABLES, TASKS
+from ut_dagster.lib.warehouse.snowflake import (
     SnowflakeConfigError,
     UsertestingSnowflakeIOManager,
     normalise_private_key,
@@ -197,7 +197,7 @@ def test_normalise_private_key() -> None:
 
 
 def test_every_table_ddl_runs_in_fakesnow(fake_snowflake) -> None:
-    from ut_dagster.warehouse.ddl import create_table_sql
+    from ut_dagster.lib.warehouse.ddl import create_table_sql
 
     with snowflake.connector.connect(database=DATABASE, schema="USERTESTING") as conn:
         for table in ALL_TABLES.values():

@@ -1,0 +1,5 @@
+import sys
+
+from ut_dagster.cli.main import main
+
+sys.exit(main())

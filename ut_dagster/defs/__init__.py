@@ -1,0 +1,1 @@
+"""Dagster definitions, grouped by source: `usertesting` (the API sync) and `research_marts` (dbt)."""

@@ -1,0 +1,1 @@
+"""dbt models downstream of the raw tables, and the research alerts on them."""

@@ -1,0 +1,76 @@
+"""What every UserTesting asset shares: key prefix, partitioning, the API pool, run config, metadata."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from dagster import Config, MetadataValue
+from pydantic import Field
+
+from ut_dagster.lib.ids import validate_test_id
+from ut_dagster.lib.landing import Landing
+from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table
+from ut_dagster.lib.usertesting_api.client import UserTestingClient
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.lib.usertesting_api.stats import RequestStats
+
+KEY_PREFIX = [SCHEMA]
+GROUP = SCHEMA
+# Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
+# (the shared rate limiter caps the requests themselves).
+API_POOL = "usertesting_api"
+
+
+class SyncConfig(Config):
+    """Run configuration of the assets that call UserTesting."""
+
+    full: bool = Field(
+        default=False,
+        description="Refetch everything for the test instead of only what is not landed yet.",
+    )
+
+
+@dataclass(frozen=True)
+class ApiStep:
+    """What an API-calling asset works with for one test partition, and what it spent."""
+
+    test_id: str
+    client: UserTestingClient
+    landing: Landing
+    stats_before: RequestStats
+
+    def spent(self) -> dict[str, Any]:
+        """Requests by endpoint, 429s, retries and budget waits of this step, as metadata."""
+        return self.client.stats.since(self.stats_before).as_metadata()
+
+
+def start_api_step(context, usertesting: UserTestingResource, object_store: ObjectStoreResource) -> ApiStep:
+    client = usertesting.get_client()
+    return ApiStep(partition_test_id(context), client, Landing(object_store.store()), client.stats.snapshot())
+
+
+def table_metadata(table: Table) -> dict[str, Any]:
+    return {"partition_expr": PARTITION_COLUMN, "table": f"{SCHEMA}.{table.name}"}
+
+
+def partition_test_id(context) -> str:
+    return validate_test_id(context.partition_key)
+
+
+def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, Any]:
+    preview = frame.head(preview_rows).copy()
+    for column in preview.columns:
+        if preview[column].dtype == object:
+            preview[column] = preview[column].map(
+                lambda v: v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v
+            )
+    return {
+        "rows_written": len(frame),
+        "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(no rows)"),
+    }
+
+
+def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:
+    shown = dict(list(sorted(failures.items()))[:limit])
+    return {"sessions_failed": len(failures), "failed_sessions": MetadataValue.json(shown)}

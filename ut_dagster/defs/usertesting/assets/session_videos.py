@@ -1,0 +1,215 @@
+"""`usertesting/session_videos`: session recordings archived in your object store, verified.
+
+Pre-signed links last about an hour, so each is used right after it is obtained and never stored.
+Videos stream straight into the store (constant memory) under a temporary name or an unfinished
+multipart upload, committed only when complete; a record with size and SHA-256 is written after
+the commit, so a partial video is never taken for an archived one.
+"""
+
+import hashlib
+import json
+
+import pandas as pd
+from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Output, asset, asset_check
+from pydantic import Field
+
+from ut_dagster.defs.usertesting.assets.common import (
+    API_POOL,
+    GROUP,
+    KEY_PREFIX,
+    SyncConfig,
+    failures_metadata,
+    frame_metadata,
+    start_api_step,
+    table_metadata,
+)
+from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.lib.ids import validate_session_id, validate_test_id
+from ut_dagster.lib.landing import utc_now
+from ut_dagster.lib.normalize import to_frame
+from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
+from ut_dagster.lib.schema import SESSION_VIDEOS
+from ut_dagster.lib.usertesting_api.client import UserTestingClient
+from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+
+
+class VideoConfig(SyncConfig):
+    max_attempts: int = Field(default=4, description="Download attempts per video (fresh link after a 403).")
+    no_video_probe: int = Field(
+        default=10,
+        description="After this many sessions of a test without a video, and none with one, stop asking "
+        "for the test's videos (surveys have none). 0 = always ask.",
+    )
+
+
+def video_key(test_id: str, session_id: str, suffix: str) -> str:
+    return f"videos/{validate_test_id(test_id)}/{validate_session_id(session_id)}{suffix}"
+
+
+@asset(
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    partitions_def=test_partitions,
+    pool=API_POOL,
+    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    metadata=table_metadata(SESSION_VIDEOS),
+    kinds={"python", "usertesting", "s3"},
+    description=SESSION_VIDEOS.description
+    + " Opt-in (videos are large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`.",
+)
+def session_videos(
+    context: AssetExecutionContext,
+    config: VideoConfig,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    raw_sessions: pd.DataFrame,
+):
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, store = step.test_id, step.client, step.landing.store
+    # One listing instead of a few lookups per session: on S3 that is the difference for big tests.
+    keys = set(store.list_keys(f"videos/{test_id}"))
+    has_any = any(k.endswith(".json") for k in keys)
+    nones = sum(k.endswith(".none") for k in keys)
+    archived = downloaded = no_video = skipped = 0
+    failures: dict[str, str] = {}
+    records = []
+    for session_id in raw_sessions["session_id"]:
+
+        def landed(suffix: str, session_id: str = session_id) -> bool:
+            return video_key(test_id, session_id, suffix) in keys
+
+        if landed(".json") and not config.full:
+            records.append(_read_record(store, test_id, session_id))
+            archived += 1
+            continue
+        if landed(".none") and not config.full:
+            no_video += 1
+            continue
+        if landed(".mp4") and not config.full:
+            # Killed after the video was committed but before its record: checksum it from the store.
+            records.append(_write_record(store, test_id, session_id, *_checksum(store, test_id, session_id)))
+            archived += 1  # archived by an earlier run: counted, or the metadata would miss it
+            continue
+        # Surveys have no videos and the API does not say which kind a test is: after
+        # `no_video_probe` sessions without one (and none with one), stop asking for this test.
+        if not has_any and 0 < config.no_video_probe <= nones and not config.full:
+            skipped += 1
+            continue
+        try:
+            result = _archive(client, store, test_id, session_id, config.max_attempts)
+        except (UserTestingUnavailableError, VideoLinkExpiredError) as exc:
+            failures[session_id] = str(exc)
+            context.log.warning(f"Session {session_id}: video not archived: {exc}")
+            continue
+        if result is None:
+            store.put_bytes(video_key(test_id, session_id, ".none"), b"")
+            no_video += 1
+            nones += 1
+            continue
+        records.append(result)
+        downloaded += 1
+        has_any = True
+
+    frame = to_frame(SESSION_VIDEOS, records)
+    yield Output(
+        frame,
+        metadata={
+            **frame_metadata(frame),
+            "videos_downloaded": downloaded,
+            "videos_already_archived": archived,
+            "sessions_without_video": no_video,
+            "videos_not_asked_test_has_none": skipped,
+            "bytes_archived": int(frame["size_bytes"].sum()) if len(frame) else 0,
+            **failures_metadata(failures),
+            **step.spent(),
+        },
+    )
+
+
+def _archive(
+    client: UserTestingClient, store: ObjectStore, test_id: str, session_id: str, attempts: int
+) -> dict | None:
+    link = client.get_video_download_url(session_id)
+    if link is None:
+        return None
+    last_error: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        try:
+            with client.open_video(link) as download:
+                stored = store.put_stream(
+                    video_key(test_id, session_id, ".mp4"), download.chunks, download.content_type
+                )
+            return _write_record(
+                store, test_id, session_id, stored.size_bytes, stored.sha256, download.content_type
+            )
+        except VideoLinkExpiredError as exc:
+            last_error = exc
+            if attempt == attempts:
+                break  # no attempt left to use a fresh link: do not spend an API request on one
+            link = client.get_video_download_url(session_id)  # the only retry that costs a request
+            if link is None:
+                return None
+        except UserTestingUnavailableError as exc:
+            last_error = exc  # an interrupted transfer: the same link is still good, try again
+    raise UserTestingUnavailableError(f"gave up after {attempts} attempts: {last_error}")
+
+
+def _write_record(
+    store: ObjectStore, test_id: str, session_id: str, size: int, sha256: str, content_type: str
+) -> dict:
+    record = {
+        "test_id": test_id,
+        "session_id": session_id,
+        "video_storage_path": store.uri(video_key(test_id, session_id, ".mp4")),
+        "size_bytes": size,
+        "sha256": sha256,
+        "content_type": content_type,
+        "downloaded_at": utc_now().isoformat(),
+    }
+    store.put_bytes(video_key(test_id, session_id, ".json"), json.dumps(record).encode(), "application/json")
+    return _record_row(record)
+
+
+def _read_record(store: ObjectStore, test_id: str, session_id: str) -> dict | None:
+    raw = store.get_bytes(video_key(test_id, session_id, ".json"))
+    return None if raw is None else _record_row(json.loads(raw))
+
+
+def _record_row(record: dict) -> dict:
+    return {**record, "downloaded_at": pd.Timestamp(record["downloaded_at"]).to_pydatetime()}
+
+
+def _checksum(store: ObjectStore, test_id: str, session_id: str) -> tuple[int, str, str]:
+    digest, size = hashlib.sha256(), 0
+    for chunk in store.iter_bytes(video_key(test_id, session_id, ".mp4")):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest(), "video/mp4"
+
+
+@asset_check(
+    asset=session_videos,
+    name="archived_videos_match_checksums",
+    description="Re-reads every archived video and compares its SHA-256 with the recorded one.",
+)
+def archived_videos_match_checksums(object_store: ObjectStoreResource) -> AssetCheckResult:
+    store = object_store.store()
+    checked, mismatched = 0, []
+    for key in store.list_keys("videos/"):
+        if not key.endswith(".json"):
+            continue
+        record = json.loads(store.get_bytes(key) or b"{}")
+        video = key.removesuffix(".json") + ".mp4"
+        digest = hashlib.sha256()
+        if not store.exists(video):
+            mismatched.append(f"{video} (missing)")
+            continue
+        for chunk in store.iter_bytes(video):
+            digest.update(chunk)
+        checked += 1
+        if digest.hexdigest() != record.get("sha256"):
+            mismatched.append(video)
+    return AssetCheckResult(
+        passed=not mismatched, metadata={"videos_checked": checked, "mismatched": mismatched[:50]}
+    )

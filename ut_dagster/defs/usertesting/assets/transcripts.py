@@ -1,0 +1,171 @@
+"""`usertesting/transcripts` and `usertesting/transcript_chunks`: what participants said.
+
+Only think-out-loud and live-conversation sessions have transcripts, and one can appear some time
+after the session completes. A 404 is therefore asked again on later syncs, with growing spacing,
+until `transcript_wait_hours` after the session finished; then it is final.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asset
+from pydantic import Field
+
+from ut_dagster.defs.usertesting.assets.common import (
+    API_POOL,
+    GROUP,
+    KEY_PREFIX,
+    SyncConfig,
+    failures_metadata,
+    frame_metadata,
+    start_api_step,
+    table_metadata,
+)
+from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.lib.landing import LandedObject, utc_now
+from ut_dagster.lib.normalize import chunk_rows, parse_cues, to_frame, transcript_rows
+from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+
+FOLDER = "transcripts"
+
+
+class TranscriptConfig(SyncConfig):
+    transcript_wait_hours: float = Field(
+        default=72.0, description="How long after a session finishes a missing transcript is asked for again."
+    )
+    transcript_recheck_hours: float = Field(
+        default=1.0, description="Wait before the first re-ask of a missing transcript; doubles each time."
+    )
+    chunk_max_chars: int = Field(default=1500, description="Maximum characters per transcript chunk.")
+    no_transcript_probe: int = Field(
+        default=10,
+        description="After this many settled sessions of a test without a transcript, and none with one, "
+        "treat the test as one without transcripts (surveys, interaction tests) and stop asking. 0 = always ask.",
+    )
+
+
+def settled_without_transcript(
+    missing: list[LandedObject], finished_at: datetime | None, config: TranscriptConfig
+) -> bool:
+    """A 404 received after the wait window had passed: this session will not get a transcript."""
+    if not missing:
+        return False
+    since = finished_at if finished_at is not None else missing[-1].received_at
+    return missing[0].received_at - since > timedelta(hours=config.transcript_wait_hours)
+
+
+def recheck_due(
+    missing: list[LandedObject], finished_at: datetime | None, now: datetime, config: TranscriptConfig
+) -> bool:
+    """Whether a transcript that was missing (newest marker first) should be asked for again now."""
+    first_missing = missing[-1].received_at
+    since = finished_at if finished_at is not None else first_missing
+    if now - since > timedelta(hours=config.transcript_wait_hours):
+        return False
+    spacing = timedelta(hours=config.transcript_recheck_hours) * 2 ** (len(missing) - 1)
+    return now - missing[0].received_at >= spacing
+
+
+@multi_asset(
+    name="transcript_tables",
+    partitions_def=test_partitions,
+    group_name=GROUP,
+    pool=API_POOL,
+    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    outs={
+        TRANSCRIPTS.name: AssetOut(
+            key_prefix=KEY_PREFIX,
+            metadata=table_metadata(TRANSCRIPTS),
+            kinds={"python", "usertesting"},
+            description=TRANSCRIPTS.description
+            + " Fetched once per session; a missing one is retried for a while.",
+        ),
+        TRANSCRIPT_CHUNKS.name: AssetOut(
+            key_prefix=KEY_PREFIX,
+            metadata=table_metadata(TRANSCRIPT_CHUNKS),
+            kinds={"python"},
+            description=TRANSCRIPT_CHUNKS.description,
+        ),
+    },
+)
+def transcript_tables(
+    context: AssetExecutionContext,
+    config: TranscriptConfig,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    raw_sessions: pd.DataFrame,
+):
+    step = start_api_step(context, usertesting, object_store)
+    test_id, client, landing = step.test_id, step.client, step.landing
+    started = utc_now()
+
+    landed = landing.latest_by_session(test_id, FOLDER)
+    finished = {r.session_id: _utc(r.finish_time) for r in raw_sessions.itertuples(index=False)}
+    # Only think-out-loud and live-conversation tests have transcripts, and the API does not say
+    # which kind a test is: a test whose settled sessions all lack one costs `no_transcript_probe`
+    # requests once, instead of one request per session forever.
+    has_any = any(o.kind == "vtt" for objs in landed.values() for o in objs)
+    settled = sum(
+        settled_without_transcript([o for o in objs if o.kind == "missing"], finished.get(sid), config)
+        for sid, objs in landed.items()
+    )
+    asked = found = skipped = 0
+    for session_id, finished_at in finished.items():
+        objects = landed.get(session_id, [])
+        transcript = next((o for o in objects if o.kind == "vtt"), None)
+        if transcript is not None and not (config.full and transcript.received_at < started):
+            continue
+        missing = [o for o in objects if o.kind == "missing"]
+        if not config.full:
+            if not has_any and 0 < config.no_transcript_probe <= settled:
+                skipped += 1
+                continue
+            if transcript is None and missing and not recheck_due(missing, finished_at, utc_now(), config):
+                continue
+        raw = client.get_transcript_raw(session_id)
+        asked += 1
+        obj = landing.put_session_object(
+            test_id, FOLDER, session_id, "missing" if raw is None else "vtt", raw or b"", utc_now()
+        )
+        landed.setdefault(session_id, []).insert(0, obj)
+        found += raw is not None
+        has_any = has_any or raw is not None
+        settled += raw is None and settled_without_transcript([obj, *missing], finished_at, config)
+
+    latest = [
+        next(o for o in objs if o.kind == "vtt")
+        for objs in landed.values()
+        if any(o.kind == "vtt" for o in objs)
+    ]
+    transcript_out, chunk_out, failures = [], [], {}
+    for obj, body in landing.read_many(latest):
+        vtt = body.decode("utf-8", errors="replace")
+        try:
+            transcript_out.extend(transcript_rows(test_id, obj.session_id, vtt, obj.received_at))
+            chunk_out.extend(
+                chunk_rows(test_id, obj.session_id, parse_cues(vtt), obj.received_at, config.chunk_max_chars)
+            )
+        except ValueError as exc:
+            # Kept in the landing area; a normalizer fix re-derives it without a new request.
+            failures[obj.session_id] = str(exc)
+    transcripts = to_frame(TRANSCRIPTS, transcript_out)
+    chunks = to_frame(TRANSCRIPT_CHUNKS, chunk_out)
+    yield Output(
+        transcripts,
+        output_name=TRANSCRIPTS.name,
+        metadata={
+            **frame_metadata(transcripts),
+            "transcripts_requested": asked,
+            "transcripts_found": found,
+            "transcripts_not_asked_test_has_none": skipped,
+            **failures_metadata(failures),
+            **step.spent(),
+        },
+    )
+    yield Output(chunks, output_name=TRANSCRIPT_CHUNKS.name, metadata=frame_metadata(chunks))
+
+
+def _utc(value: object) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC)

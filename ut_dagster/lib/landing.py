@@ -1,0 +1,131 @@
+"""The raw landing area: every API response, kept durably the moment it arrives.
+
+Layout under the object store (local folder or S3), keys built only from validated UUIDs:
+
+    raw/<test_id>/listing.json                               merged session listing, rewritten per page
+    raw/<test_id>/session_details/<session_id>/<stamp>.json  v3 payload exactly as served
+    raw/<test_id>/session_details/<session_id>/<stamp>.rejected.json   malformed payload + error
+    raw/<test_id>/transcripts/<session_id>/<stamp>.vtt       WebVTT exactly as served
+    raw/<test_id>/transcripts/<session_id>/<stamp>.missing   the API had no transcript (404) then
+    raw/<test_id>/qx_scores/<stamp>.json                     QXscores payload
+
+Objects are immutable and stamped with the time they were received (the stamp doubles as
+`extracted_at`), so a refetch never overwrites history and one key listing tells what is landed.
+Because each response is landed before the next request, a killed sync loses nothing it paid for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ut_dagster.lib.ids import validate_session_id, validate_test_id
+from ut_dagster.lib.object_store import ObjectStore
+
+_STAMP = "%Y%m%dT%H%M%S%fZ"
+# Reads from S3 are latency-bound; a few in flight make re-reading a partition's payloads quick.
+_READ_THREADS = 16
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_STAMP)
+
+
+def parse_stamp(value: str) -> datetime:
+    return datetime.strptime(value, _STAMP).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    session_id: str
+    key: str
+    received_at: datetime
+    kind: str  # file suffix after the stamp: "json", "rejected.json", "vtt", "missing"
+
+
+@dataclass
+class Listing:
+    """Every session the listing has ever shown for a test, with the API's latest totalCount."""
+
+    test_id: str
+    total_count: int | None
+    sessions: dict[str, dict[str, Any]]  # session_id -> summary as served, plus "_listed_at"
+
+    def to_json(self) -> bytes:
+        body = {"test_id": self.test_id, "total_count": self.total_count, "sessions": self.sessions}
+        return json.dumps(body, ensure_ascii=False).encode()
+
+
+class Landing:
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+
+    # -- listing ----------------------------------------------------------------------------------
+    def read_listing(self, test_id: str) -> Listing:
+        test_id = validate_test_id(test_id)
+        raw = self.store.get_bytes(f"raw/{test_id}/listing.json")
+        if raw is None:
+            return Listing(test_id, None, {})
+        body = json.loads(raw)
+        return Listing(test_id, body.get("total_count"), dict(body.get("sessions") or {}))
+
+    def write_listing(self, listing: Listing) -> None:
+        self.store.put_bytes(
+            f"raw/{validate_test_id(listing.test_id)}/listing.json", listing.to_json(), "application/json"
+        )
+
+    # -- per-session responses --------------------------------------------------------------------
+    def put_session_object(
+        self, test_id: str, folder: str, session_id: str, kind: str, data: bytes, received_at: datetime
+    ) -> LandedObject:
+        key = self._session_prefix(test_id, folder, session_id) + f"{stamp(received_at)}.{kind}"
+        self.store.put_bytes(key, data)
+        return LandedObject(session_id, key, received_at, kind)
+
+    def latest_by_session(self, test_id: str, folder: str) -> dict[str, list[LandedObject]]:
+        """Landed objects per session under `folder`, newest first."""
+        prefix = f"raw/{validate_test_id(test_id)}/{folder}/"
+        found: dict[str, list[LandedObject]] = {}
+        for key in self.store.list_keys(prefix):
+            session_id, _, name = key[len(prefix) :].partition("/")
+            stamp_text, _, kind = name.partition(".")
+            try:
+                landed = LandedObject(validate_session_id(session_id), key, parse_stamp(stamp_text), kind)
+            except ValueError:
+                continue  # not ours (a stray file): ignore rather than fail the sync
+            found.setdefault(session_id, []).append(landed)
+        for objects in found.values():
+            objects.sort(key=lambda o: o.received_at, reverse=True)
+        return found
+
+    def read_many(self, objects: Iterable[LandedObject]) -> list[tuple[LandedObject, bytes]]:
+        objects = list(objects)
+        with ThreadPoolExecutor(max_workers=_READ_THREADS) as pool:
+            bodies = list(pool.map(lambda o: self.store.get_bytes(o.key), objects))
+        return [(o, b) for o, b in zip(objects, bodies, strict=True) if b is not None]
+
+    # -- per-test responses -----------------------------------------------------------------------
+    def put_test_object(self, test_id: str, folder: str, data: bytes, received_at: datetime) -> str:
+        key = f"raw/{validate_test_id(test_id)}/{folder}/{stamp(received_at)}.json"
+        self.store.put_bytes(key, data, "application/json")
+        return key
+
+    def latest_test_object(self, test_id: str, folder: str) -> tuple[datetime, bytes] | None:
+        prefix = f"raw/{validate_test_id(test_id)}/{folder}/"
+        keys = sorted(k for k in self.store.list_keys(prefix) if k.endswith(".json"))
+        if not keys:
+            return None
+        data = self.store.get_bytes(keys[-1])
+        return None if data is None else (parse_stamp(keys[-1][len(prefix) :].partition(".")[0]), data)
+
+    @staticmethod
+    def _session_prefix(test_id: str, folder: str, session_id: str) -> str:
+        return f"raw/{validate_test_id(test_id)}/{folder}/{validate_session_id(session_id)}/"

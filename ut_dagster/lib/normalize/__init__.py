@@ -1,0 +1,28 @@
+"""Pure transformations from UserTesting API payloads to warehouse rows (no I/O, no Dagster).
+
+Each function returns rows whose keys are exactly the columns of a table in schema.py, in order;
+`to_frame` turns them into a DataFrame with stable dtypes.
+"""
+
+from ut_dagster.lib.normalize.details import demographic_values, details_rows, session_details_row
+from ut_dagster.lib.normalize.errors import MalformedPayloadError
+from ut_dagster.lib.normalize.frames import to_frame
+from ut_dagster.lib.normalize.qx_scores import qx_score_rows
+from ut_dagster.lib.normalize.raw_sessions import listing_rows, parse_api_time
+from ut_dagster.lib.normalize.transcripts import Cue, chunk_rows, parse_cues, plain_text, transcript_rows
+
+__all__ = [
+    "Cue",
+    "MalformedPayloadError",
+    "chunk_rows",
+    "demographic_values",
+    "details_rows",
+    "listing_rows",
+    "parse_api_time",
+    "parse_cues",
+    "plain_text",
+    "qx_score_rows",
+    "session_details_row",
+    "to_frame",
+    "transcript_rows",
+]

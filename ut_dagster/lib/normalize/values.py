@@ -1,0 +1,156 @@
+"""Tolerant coercion of loosely specified API values into the column types of schema.py.
+
+The API documents almost nothing as required and sends numbers as floats (15000.0), so every typed
+column goes through one of these helpers: they return None for anything they cannot read rather
+than raise. Structure checks (`object_at`, `list_at`) are the exception: a list where an object must
+be means the payload cannot be interpreted, and they raise MalformedPayloadError saying where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ut_dagster.lib.normalize.errors import MalformedPayloadError, kind_of
+from ut_dagster.lib.schema import Table
+
+# BIGINT columns land in pandas Int64 and warehouse 64-bit integers; a larger value is garbage.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def as_number(value: object) -> int | float | None:
+    """A finite number from a number or numeric string; None for anything else.
+
+    Booleans are refused although Python treats them as ints: `true` is not a score of 1.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def as_int(value: object) -> int | None:
+    """An integer for a BIGINT column: 15000.0 -> 15000, 15000.4 -> 15000 (nearest); else None."""
+    number = as_number(value)
+    if number is None:
+        return None
+    result = round(number) if isinstance(number, float) else number
+    return result if _INT64_MIN <= result <= _INT64_MAX else None
+
+
+def as_exact_int(value: object) -> int | None:
+    """An integer only when the value is integral (7 or 7.0, not 7.5): for scores on an integer scale."""
+    number = as_number(value)
+    if number is None or (isinstance(number, float) and not number.is_integer()):
+        return None
+    return as_int(number)
+
+
+def as_float(value: object) -> float | None:
+    number = as_number(value)
+    return None if number is None else float(number)
+
+
+def as_percentage(value: object) -> float | None:
+    """A 0-100 score; values outside the range are treated as unreadable rather than clipped."""
+    number = as_float(value)
+    return number if number is not None and 0 <= number <= 100 else None
+
+
+def as_bool(value: object) -> bool | None:
+    """A flag from a boolean, "true"/"false" or 0/1; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return None
+
+
+def as_str(value: object) -> str | None:
+    """Text for a STRING column.
+
+    Strings pass through untouched (unknown enum values included). Other JSON values are kept in
+    their JSON spelling, so an ID that arrives as a number or an odd object is not silently lost.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    return json_text(value, "a string column")
+
+
+def json_text(value: Any, where: str) -> str | None:
+    """Compact JSON text such that json.loads(text) == value, key order and unicode kept.
+
+    None becomes SQL null, not the string "null", so "no answer" stays distinguishable in SQL.
+    NaN and infinities are not JSON and warehouse JSON parsers reject them, so they become null.
+    """
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite_only(value), ensure_ascii=False, separators=(",", ":"))
+    except TypeError as error:
+        raise MalformedPayloadError(f"{where} holds a value that is not JSON: {error}") from error
+
+
+def _finite_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_only(v) for v in value]
+    return value
+
+
+def object_at(value: object, where: str) -> dict[str, Any] | None:
+    """The value as an object, None when null; MalformedPayloadError for anything else."""
+    return None if value is None else require_object(value, where)
+
+
+def require_object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedPayloadError(f"{where} is {kind_of(value)}, expected an object")
+    return value
+
+
+def list_at(value: object, where: str) -> list[Any]:
+    """The value as a list; a missing or null list is an empty one (the API omits empty lists)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayloadError(f"{where} is {kind_of(value)}, expected a list")
+    return value
+
+
+def objects_at(value: object, where: str) -> list[dict[str, Any]]:
+    """A list whose every item must be an object, e.g. tasks[]."""
+    items = list_at(value, where)
+    for index, item in enumerate(items):
+        require_object(item, f"{where}[{index}]")
+    return items
+
+
+def table_row(table: Table, **values: Any) -> dict[str, Any]:
+    """A row with exactly the table's columns in table order, so outputs never drift from schema.py."""
+    unknown = set(values) - set(table.column_names)
+    if unknown:
+        raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
+    return {name: values.get(name) for name in table.column_names}

@@ -1,0 +1,246 @@
+"""The UserTesting Results API, as the calls a sync needs.
+
+Every ID is checked to be a UUID before it goes into a URL. Every call goes through ApiTransport, so
+it waits for the shared budget, renews tokens and retries what is worth retrying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import httpx
+
+from ut_dagster.lib.ids import validate_id, validate_session_id, validate_test_id
+from ut_dagster.lib.usertesting_api.errors import (
+    MalformedResponseError,
+    UserTestingError,
+    UserTestingUnavailableError,
+    VideoLinkExpiredError,
+)
+from ut_dagster.lib.usertesting_api.paging import MAX_PAGE_SIZE, ListingProgress, SessionListing
+from ut_dagster.lib.usertesting_api.stats import RequestStats
+from ut_dagster.lib.usertesting_api.transport import ApiTransport
+
+log = logging.getLogger("ut_dagster.lib.usertesting_api")
+
+# Transcripts, videos and QXscores exist only for some kinds of test. The documented answer is 404;
+# a 400 ("not supported for this product type") is read the same way rather than failing the sync.
+NONE_THERE = (404, 400)
+
+
+class _RedactPresignedUrls(logging.Filter):
+    """httpx logs every URL it fetches; a pre-signed video link is a credential for an hour."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any("Signature=" in str(arg) for arg in record.args or ()):
+            record.args = tuple(
+                str(arg).split("?", 1)[0] + "?<redacted>" if "Signature=" in str(arg) else arg
+                for arg in record.args or ()
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactPresignedUrls())
+
+V1_PREFIX = "/usertesting/api/v1"
+
+
+@dataclass(frozen=True)
+class VideoLink:
+    url: str = field(repr=False)  # pre-signed: never logged, never stored
+    expires_at: str | None
+
+
+@dataclass(frozen=True)
+class VideoDownload:
+    content_type: str
+    content_length: int | None
+    chunks: Iterator[bytes]
+
+
+class UserTestingClient:
+    def __init__(
+        self, transport: ApiTransport, downloads: httpx.Client, page_size: int = MAX_PAGE_SIZE
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"USERTESTING_PAGE_SIZE must be between 1 and {MAX_PAGE_SIZE}, got {page_size}.")
+        self._transport = transport
+        self._downloads = downloads
+        self.page_size = page_size
+
+    @property
+    def stats(self) -> RequestStats:
+        return self._transport.stats
+
+    # -- sessions ---------------------------------------------------------------------------------
+    def list_sessions(
+        self, test_id: str, stop_when: Callable[[ListingProgress], bool] | None = None
+    ) -> SessionListing:
+        return SessionListing(self, validate_test_id(test_id), stop_when, self.page_size)
+
+    def _listing_page(self, test_id: str, limit: int, offset: int) -> dict[str, Any]:
+        response = self._transport.get(
+            "list_sessions",
+            "/api/v2/sessionResults",
+            what=f"sessions of test {test_id}",
+            params={"testId": test_id, "limit": limit, "offset": offset},
+        )
+        body = _json(response, f"the session listing of test {test_id}")
+        sessions = body.get("sessions") if isinstance(body, dict) else None
+        pagination = ((body.get("meta") or {}).get("pagination") or {}) if isinstance(body, dict) else {}
+        total = pagination.get("totalCount")
+        if not isinstance(sessions, list) or not isinstance(total, int | float):
+            raise MalformedResponseError(
+                f"The session listing of test {test_id} has no sessions list or totalCount.", response.content
+            )
+        valid = []
+        for item in sessions:
+            try:
+                validate_session_id(item.get("sessionId") if isinstance(item, dict) else None)
+            except ValueError:
+                log.warning("Skipping a listed session of test %s without a valid sessionId.", test_id)
+                continue
+            valid.append(item)
+        return {"sessions": valid, "total_count": int(total), "served": len(sessions)}
+
+    def get_session_details_raw(self, session_id: str) -> bytes:
+        """The v3 result of a session exactly as served (land these bytes before parsing them)."""
+        session_id = validate_session_id(session_id)
+        response = self._transport.get(
+            "session_details", f"/api/v3/sessionResults/{session_id}", what=f"session {session_id}"
+        )
+        return response.content
+
+    def get_session_details(self, session_id: str) -> dict[str, Any]:
+        raw = self.get_session_details_raw(session_id)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise MalformedResponseError(f"Session {session_id}'s details are not valid JSON.", raw) from None
+        if not isinstance(body, dict):
+            raise MalformedResponseError(f"Session {session_id}'s details are not a JSON object.", raw)
+        return body
+
+    def get_transcript_raw(self, session_id: str) -> bytes | None:
+        """WebVTT bytes, or None when the session has no transcript (yet)."""
+        session_id = validate_session_id(session_id)
+        response = self._transport.get(
+            "transcript",
+            f"/api/v2/sessionResults/{session_id}/transcript",
+            what=f"the transcript of session {session_id}",
+            absent=NONE_THERE,
+        )
+        return None if response is None else response.content
+
+    def get_transcript(self, session_id: str) -> str | None:
+        raw = self.get_transcript_raw(session_id)
+        return None if raw is None else raw.decode("utf-8", errors="replace")
+
+    # -- videos -----------------------------------------------------------------------------------
+    def get_video_download_url(self, session_id: str) -> VideoLink | None:
+        """A fresh pre-signed link (valid about an hour), or None when the session has no video."""
+        session_id = validate_session_id(session_id)
+        response = self._transport.get(
+            "video_download_url",
+            f"/api/v2/sessionResults/{session_id}/videoDownloadUrl",
+            what=f"the video of session {session_id}",
+            absent=NONE_THERE,
+        )
+        if response is None:
+            return None
+        body = _json(response, f"the video link of session {session_id}")
+        url = body.get("videoUrl") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise MalformedResponseError(f"The video link of session {session_id} has no videoUrl.", b"")
+        return VideoLink(url=url, expires_at=body.get("expiresAt"))
+
+    @contextmanager
+    def open_video(self, link: VideoLink) -> Iterator[VideoDownload]:
+        """Stream a video from its pre-signed link (no bearer token, no API budget: it is storage)."""
+        try:
+            with self._downloads.stream("GET", link.url) as response:
+                if response.status_code in (400, 403):
+                    raise VideoLinkExpiredError("The video link was refused (expired or invalid).")
+                if response.status_code >= 300:
+                    raise UserTestingUnavailableError(
+                        f"The video host answered HTTP {response.status_code}; try again later."
+                    )
+                length = response.headers.get("content-length")
+                yield VideoDownload(
+                    content_type=response.headers.get("content-type", "application/octet-stream"),
+                    content_length=int(length) if length and length.isdigit() else None,
+                    chunks=response.iter_bytes(chunk_size=1 << 20),
+                )
+        except httpx.HTTPError as exc:
+            raise UserTestingUnavailableError(
+                f"The video download was interrupted ({type(exc).__name__})."
+            ) from None
+
+    def download_video(self, link: VideoLink, sink: IO[bytes]) -> tuple[int, str]:
+        """Write a video into a writable binary sink; return (size in bytes, sha256 hex)."""
+        digest, size = hashlib.sha256(), 0
+        with self.open_video(link) as download:
+            for chunk in download.chunks:
+                sink.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        return size, digest.hexdigest()
+
+    # -- tests ------------------------------------------------------------------------------------
+    def get_qx_scores(self, test_id: str) -> dict[str, Any] | None:
+        """QXscores of an interaction test; None when the API has none for this test (404)."""
+        test_id = validate_test_id(test_id)
+        response = self._transport.get(
+            "qx_scores",
+            f"/api/v2/testResults/{test_id}/qxScores",
+            what=f"QXscores of test {test_id}",
+            absent=NONE_THERE,
+        )
+        if response is None:
+            return None
+        body = _json(response, f"the QXscores of test {test_id}")
+        if not isinstance(body, dict):
+            raise MalformedResponseError(
+                f"The QXscores of test {test_id} are not a JSON object.", response.content
+            )
+        return body
+
+    def list_workspace_tests(self) -> Iterator[dict[str, Any]]:
+        """Every test (study) in every workspace the credential can see, via the legacy v1 API."""
+        response = self._transport.get("workspaces", f"{V1_PREFIX}/workspaces", what="the list of workspaces")
+        workspaces = _json(response, "the list of workspaces")
+        for workspace in workspaces if isinstance(workspaces, list) else []:
+            workspace_id = validate_id(workspace.get("uuid"), "workspace ID")
+            after: str | None = None
+            while True:
+                page = _json(
+                    self._transport.get(
+                        "workspaces",
+                        f"{V1_PREFIX}/workspaces/{workspace_id}",
+                        what=f"tests of workspace {workspace_id}",
+                        params={"after": after} if after else None,
+                    ),
+                    f"the tests of workspace {workspace_id}",
+                )
+                if not isinstance(page, list) or not page:
+                    break
+                for study in page:
+                    yield {**study, "workspaceUuid": workspace_id}
+                after = page[-1].get("cursor")
+                if len(page) < 50 or not after:
+                    break
+
+
+def _json(response: httpx.Response | None, what: str) -> Any:
+    if response is None:  # pragma: no cover - only for `absent` calls, handled by callers
+        raise UserTestingError(f"No response for {what}.")
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedResponseError(f"{what} is not valid JSON.", response.content) from None

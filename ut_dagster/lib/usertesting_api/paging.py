@@ -1,0 +1,92 @@
+"""Paging through a test's session listing: each session once, however the list shifts meanwhile.
+
+The listing is newest first, by offset: sessions that complete while we page push older ones onto
+later pages (seen twice, kept once), and offset paging ends at 10,000.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ut_dagster.lib.usertesting_api.client import UserTestingClient
+
+log = logging.getLogger("ut_dagster.lib.usertesting_api")
+
+# The listing's documented bounds: offset 0-10000, limit 1-500, so paging reaches ~10,500 sessions.
+MAX_OFFSET = 10_000
+MAX_PAGE_SIZE = 500
+
+
+@dataclass
+class ListingProgress:
+    """What a listing has seen so far; `stop_when` predicates look at it after every page."""
+
+    test_id: str
+    total_count: int | None = None
+    pages: int = 0
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duplicates: int = 0
+    unreachable: int = 0  # sessions beyond what offset paging can reach
+
+
+class SessionListing:
+    """Iterates a test's sessions across pages, each once. `progress` holds counts afterwards."""
+
+    def __init__(
+        self,
+        client: UserTestingClient,
+        test_id: str,
+        stop_when: Callable[[ListingProgress], bool] | None,
+        page_size: int,
+    ) -> None:
+        self._client = client
+        self._stop_when = stop_when
+        self._page_size = page_size
+        self.progress = ListingProgress(test_id)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for page in self.pages():
+            yield from page
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's sessions not seen on an earlier page (so callers can land page by page)."""
+        progress, offset = self.progress, 0
+        while True:
+            page = self._client._listing_page(progress.test_id, self._page_size, offset)
+            progress.pages += 1
+            progress.total_count = page["total_count"]
+            new = []
+            for session in page["sessions"]:
+                if session["sessionId"] in progress.seen:
+                    # Sessions that finished while we paged push older ones onto later pages.
+                    progress.duplicates += 1
+                    continue
+                progress.seen[session["sessionId"]] = session
+                new.append(session)
+            if progress.pages == 1:
+                self._warn_if_unreachable(progress)
+            yield new
+            # Advance by what was served, not by what was asked: a server that caps pages below our
+            # `limit` (one doc page says 100) would otherwise make us skip sessions.
+            offset += page["served"]
+            if not page["served"] or offset >= progress.total_count or offset > MAX_OFFSET:
+                return
+            if self._stop_when is not None and self._stop_when(progress):
+                return
+
+    def _warn_if_unreachable(self, progress: ListingProgress) -> None:
+        reach = MAX_OFFSET + self._page_size
+        if (progress.total_count or 0) > reach:
+            progress.unreachable = progress.total_count - reach
+            log.warning(
+                "Test %s has %d sessions, but the API's offset paging reaches only the newest %d: "
+                "%d older sessions cannot be listed. Sessions landed by earlier syncs are kept.",
+                progress.test_id,
+                progress.total_count,
+                reach,
+                progress.unreachable,
+            )

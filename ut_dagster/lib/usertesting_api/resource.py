@@ -1,0 +1,121 @@
+"""`UserTestingResource`: the Dagster resource that assets, the sensor and the CLI use to call UserTesting.
+
+Every setting can come from the environment (`UserTestingResource.from_env()`), secrets through
+`dagster.EnvVar` so their values never reach run config, the UI, logs or metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import httpx
+from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from pydantic import Field, PrivateAttr
+
+from ut_dagster.lib.usertesting_api.auth import TokenProvider
+from ut_dagster.lib.usertesting_api.client import MAX_PAGE_SIZE, UserTestingClient
+from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
+from ut_dagster.lib.usertesting_api.stats import RequestStats
+from ut_dagster.lib.usertesting_api.transport import ApiTransport, RetryPolicy
+
+DEFAULT_BASE_URL = "https://api.use2.usertesting.com"
+DEFAULT_TOKEN_URL = "https://auth.usertesting.com/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
+DEFAULT_SCOPE = "studies:read"
+# A redis:// store URL may carry a password, so it is treated as a secret too.
+SECRET_SETTINGS = ("USERTESTING_ACCESS_TOKEN", "USERTESTING_CLIENT_SECRET", "USERTESTING_RATE_LIMIT_STORE")
+
+
+class UserTestingResource(ConfigurableResource):
+    """Authenticated, rate-limited access to the UserTesting Results API."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="USERTESTING_BASE_URL")
+    access_token: str | None = Field(default=None, description="USERTESTING_ACCESS_TOKEN (secret)")
+    client_id: str | None = Field(default=None, description="USERTESTING_CLIENT_ID")
+    client_secret: str | None = Field(default=None, description="USERTESTING_CLIENT_SECRET (secret)")
+    token_url: str = Field(default=DEFAULT_TOKEN_URL, description="USERTESTING_TOKEN_URL")
+    scope: str = Field(default=DEFAULT_SCOPE, description="USERTESTING_SCOPE")
+    requests_per_minute: int = Field(default=10, description="USERTESTING_REQUESTS_PER_MINUTE")
+    rate_window_seconds: float = Field(
+        default=60.0, description="USERTESTING_RATE_WINDOW_SECONDS: length of the rate-limit window."
+    )
+    rate_limit_store: str | None = Field(
+        default=None,
+        description="USERTESTING_RATE_LIMIT_STORE: SQLite file path or redis:// URL shared by every process "
+        "using this credential; None keeps the budget in this process only.",
+    )
+    max_concurrent_requests: int = Field(default=1, description="USERTESTING_MAX_CONCURRENT_REQUESTS")
+    connect_timeout_seconds: float = Field(default=10.0, description="USERTESTING_CONNECT_TIMEOUT_SECONDS")
+    read_timeout_seconds: float = Field(default=60.0, description="USERTESTING_READ_TIMEOUT_SECONDS")
+    page_size: int = Field(default=MAX_PAGE_SIZE, description="USERTESTING_PAGE_SIZE (1-500)")
+    max_retries: int = Field(default=5, description="USERTESTING_MAX_RETRIES for 5xx and network errors")
+    backoff_base_seconds: float = Field(default=1.0, description="USERTESTING_BACKOFF_BASE_SECONDS")
+    backoff_max_seconds: float = Field(default=60.0, description="USERTESTING_BACKOFF_MAX_SECONDS")
+
+    _client: UserTestingClient | None = PrivateAttr(default=None)
+    _closers: list = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def from_env(cls, **defaults: object) -> UserTestingResource:
+        """Settings from USERTESTING_* variables, else `defaults`, else the field defaults.
+
+        Secrets stay EnvVar references until run time.
+        """
+        values: dict[str, object] = dict(defaults)
+        for name in cls.model_fields:
+            env_name = "USERTESTING_" + name.upper()
+            if not os.environ.get(env_name):
+                continue
+            if env_name in SECRET_SETTINGS:
+                values[name] = EnvVar(env_name)
+            else:
+                values[name] = os.environ[env_name]  # pydantic converts numbers and rejects bad ones
+        return cls(**values)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._client = None
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self.close()
+
+    def get_client(self) -> UserTestingClient:
+        """The client for this resource instance (created once; counters accumulate on it)."""
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+        self._closers.clear()
+        self._client = None
+
+    def _build_client(self) -> UserTestingClient:
+        timeout = httpx.Timeout(self.read_timeout_seconds, connect=self.connect_timeout_seconds)
+        api = httpx.Client(
+            base_url=self.base_url.rstrip("/"),
+            timeout=timeout,
+            headers={"Accept": "application/json", "User-Agent": "ut-dagster"},
+        )
+        downloads = httpx.Client(timeout=timeout, follow_redirects=True)
+        tokens = TokenProvider(
+            api,
+            access_token=self.access_token,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_url=self.token_url,
+            scope=self.scope,
+        )
+        # The budget belongs to the credential: processes using the same one share a bucket.
+        credential = self.client_id or hashlib.sha256((self.access_token or "").encode()).hexdigest()
+        limiter = SharedRateLimiter(
+            self.requests_per_minute, self.rate_window_seconds, self.rate_limit_store, credential
+        )
+        policy = RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_base_seconds=self.backoff_base_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+        )
+        transport = ApiTransport(api, tokens, limiter, RequestStats(), policy, self.max_concurrent_requests)
+        self._closers = [api.close, downloads.close, limiter.close]
+        return UserTestingClient(transport, downloads, self.page_size)

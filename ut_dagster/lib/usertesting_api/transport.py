@@ -1,0 +1,209 @@
+"""One logical API request: wait for budget, authenticate, send, retry what is worth retrying.
+
+- Budget is taken before sending (see rate_limit.py), so 429s should not happen at all.
+- A 429 spends the shared budget for the window and waits it out; no retry storm.
+- 5xx, timeouts and dropped connections retry with bounded, jittered exponential backoff.
+- 401 gets one fresh token; 400, 404 and a second 401 are answers, not accidents: never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+
+from ut_dagster.lib.usertesting_api.auth import TokenProvider
+from ut_dagster.lib.usertesting_api.errors import (
+    UserTestingAuthError,
+    UserTestingBadRequestError,
+    UserTestingError,
+    UserTestingNotFoundError,
+    UserTestingRateLimitError,
+    UserTestingUnavailableError,
+)
+from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
+from ut_dagster.lib.usertesting_api.stats import RequestStats
+
+log = logging.getLogger("ut_dagster.lib.usertesting_api")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5
+    max_rate_limit_waits: int = 10
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _RateLimited(Exception):
+    def __init__(self, reset_seconds: float | None) -> None:
+        super().__init__("HTTP 429")
+        self.reset_seconds = reset_seconds
+
+
+class ApiTransport:
+    def __init__(
+        self,
+        http: httpx.Client,
+        tokens: TokenProvider,
+        limiter: SharedRateLimiter,
+        stats: RequestStats,
+        policy: RetryPolicy,
+        max_concurrent_requests: int,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._limiter = limiter
+        self.stats = stats
+        self._policy = policy
+        self._slots = threading.BoundedSemaphore(max(1, max_concurrent_requests))
+
+    def get(
+        self,
+        endpoint: str,
+        path: str,
+        *,
+        what: str,
+        params: dict | None = None,
+        absent: tuple[int, ...] = (),
+    ) -> httpx.Response | None:
+        """GET `path`; `what` names the thing asked for (e.g. "session 1f0…") in errors and logs.
+
+        Statuses in `absent` mean "there is none" (e.g. no transcript) and return None.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception_type((_Transient, _RateLimited)),
+            stop=self._should_stop,
+            wait=self._wait,
+            before_sleep=lambda state: self._before_retry(state, endpoint, what),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send(endpoint, path, what=what, params=params, absent=absent)
+        except _Transient as exc:
+            raise UserTestingUnavailableError(
+                f"UserTesting API did not answer for {what} after {self._policy.max_retries + 1} attempts "
+                f"(last: {exc.reason}). Nothing already fetched is lost; rerun later, or check "
+                "USERTESTING_BASE_URL."
+            ) from None
+        except _RateLimited:
+            raise UserTestingRateLimitError(
+                f"Still rate limited (HTTP 429) for {what} after waiting {self._policy.max_rate_limit_waits} "
+                "times. Another process or host may be using the same credential without sharing the "
+                "limiter: point them all at one USERTESTING_RATE_LIMIT_STORE, or lower "
+                "USERTESTING_REQUESTS_PER_MINUTE."
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self, endpoint: str, path: str, *, what: str, params: dict | None, absent: tuple[int, ...]
+    ) -> httpx.Response | None:
+        for renewed in (False, True):
+            token = self._tokens.token()
+            self.stats.add_wait(self._limiter.acquire())
+            try:
+                with self._slots:
+                    response = self._http.get(
+                        path, params=params, headers={"Authorization": f"Bearer {token}"}
+                    )
+            except httpx.TimeoutException:
+                self.stats.count_request(endpoint)
+                raise _Transient("timeout") from None
+            except httpx.TransportError as exc:
+                self.stats.count_request(endpoint)
+                raise _Transient(type(exc).__name__) from None
+            self.stats.count_request(endpoint)
+            self._stay_in_step(response)
+            status = response.status_code
+            if status == 401 and not renewed and self._tokens.can_renew:
+                self._tokens.invalidate(token)
+                continue
+            return self._check(response, what=what, absent=absent)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check(
+        self, response: httpx.Response, *, what: str, absent: tuple[int, ...]
+    ) -> httpx.Response | None:
+        status = response.status_code
+        if status < 300:
+            return response
+        if status == 429:
+            self.stats.count_rate_limited()
+            self._limiter.exhaust()
+            raise _RateLimited(_header_number(response, "x-ratelimit-reset"))
+        if status >= 500:
+            raise _Transient(f"HTTP {status}")
+        if status in absent:
+            if status != 404:
+                # The API's error cases are sparsely documented; a refusal here means "none for this one".
+                log.warning("No %s: HTTP %s (%s).", what, status, _short_body(response))
+            return None
+        if status == 404:
+            raise UserTestingNotFoundError(
+                f"{what} was not found (HTTP 404): check the ID, and that this credential's account can "
+                "see it (UserTesting answers 404, not 403, for results you may not access)."
+            )
+        if status == 401:
+            raise UserTestingAuthError(
+                f"UserTesting refused the credential for {what} (HTTP 401) even with a fresh token. Check "
+                "USERTESTING_ACCESS_TOKEN, or USERTESTING_CLIENT_ID/USERTESTING_CLIENT_SECRET and "
+                "USERTESTING_SCOPE."
+            )
+        if status == 400:
+            raise UserTestingBadRequestError(
+                f"UserTesting rejected the request for {what} (HTTP 400: {_short_body(response)})."
+            )
+        raise UserTestingError(f"Unexpected HTTP {status} from UserTesting for {what}.")
+
+    def _stay_in_step(self, response: httpx.Response) -> None:
+        # Another host on the same credential, or a limit lower than configured: when the server says
+        # the window is spent, everyone sharing our budget waits for it to reset.
+        if _header_number(response, "x-ratelimit-remaining") == 0 and response.status_code != 429:
+            self._limiter.exhaust()
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        limit = (
+            self._policy.max_rate_limit_waits if isinstance(exc, _RateLimited) else self._policy.max_retries
+        )
+        return state.attempt_number > limit
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RateLimited) and exc.reset_seconds is not None:
+            # The limiter was exhausted on the 429, so the next acquire waits out the window.
+            return 0.0
+        jitter = wait_random_exponential(
+            multiplier=self._policy.backoff_base_seconds, max=self._policy.backoff_max_seconds
+        )
+        return jitter(state)
+
+    def _before_retry(self, state: RetryCallState, endpoint: str, what: str) -> None:
+        self.stats.count_retry()
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning(
+            "Retrying %s request for %s after %s (attempt %d).", endpoint, what, exc, state.attempt_number
+        )
+
+
+def _header_number(response: httpx.Response, name: str) -> float | None:
+    try:
+        return float(response.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _short_body(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:200] or "no details"
