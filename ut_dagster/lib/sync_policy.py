@@ -78,6 +78,32 @@ def table_changes(current: Mapping[str, str], loaded: Mapping[str, str]) -> Tabl
     return TableChanges(write, frozenset(loaded.keys() - current.keys()))
 
 
+def transcript_settled(
+    asked_missing: list[datetime], finished_at: datetime | None, now: datetime, wait_hours: float
+) -> bool:
+    """Asked (newest answer first), never found, and the wait window is over: no transcript will come.
+
+    Judged by the window, not by when the last 404 arrived: re-asks stop at the window's end, so a
+    test synced from its start would otherwise never count a session as settled.
+    """
+    if not asked_missing:
+        return False
+    since = finished_at if finished_at is not None else asked_missing[-1]
+    return now - since > timedelta(hours=wait_hours)
+
+
+def transcript_recheck_due(
+    asked_missing: list[datetime], finished_at: datetime | None, now: datetime, spacing: tuple[float, float]
+) -> bool:
+    """Whether a missing transcript (404s newest first) is asked again now: doubling spacing from
+    `first_hours`, until `wait_hours` after the session finished (transcripts can arrive late)."""
+    first_hours, wait_hours = spacing
+    since = finished_at if finished_at is not None else asked_missing[-1]
+    if now - since > timedelta(hours=wait_hours):
+        return False
+    return now - asked_missing[0] >= timedelta(hours=first_hours) * 2 ** (len(asked_missing) - 1)
+
+
 def consecutive_failures_exceeded(failures_in_a_row: int, limit: int = 3) -> bool:
     """Sessions failing one after another mean the API is down, not that the sessions are bad."""
     return failures_in_a_row >= limit

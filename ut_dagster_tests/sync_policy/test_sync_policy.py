@@ -8,6 +8,8 @@ from ut_dagster.lib.sync_policy import (
     listing_stop,
     reconcile_due,
     table_changes,
+    transcript_recheck_due,
+    transcript_settled,
 )
 from ut_dagster.lib.usertesting_api.paging import ListingProgress
 
@@ -62,3 +64,21 @@ def test_table_changes_write_new_and_changed_sessions_and_delete_unlisted_ones()
     assert changes.write == {"b", "c"}
     assert changes.delete == {"d"}
     assert changes.sessions == {"b", "c", "d"}
+
+
+def test_a_transcript_asked_within_its_window_is_settled_once_the_window_is_over():
+    # A test synced from its start asks within the window and stops asking at its end; judging by
+    # the last 404's time, no session would ever count as settled and surveys would cost requests forever.
+    finished = datetime(2026, 1, 1, tzinfo=UTC)
+    asked = [finished + timedelta(hours=h) for h in (63, 31, 15, 7, 3, 1)]
+    assert not transcript_settled(asked, finished, finished + timedelta(hours=71), 72)
+    assert transcript_settled(asked, finished, finished + timedelta(hours=73), 72)
+    assert not transcript_settled([], finished, finished + timedelta(hours=73), 72)
+
+
+def test_a_missing_transcript_is_rechecked_with_doubling_spacing_until_the_window_ends():
+    finished = datetime(2026, 1, 1, tzinfo=UTC)
+    asked = [finished + timedelta(hours=3), finished + timedelta(hours=1)]
+    assert not transcript_recheck_due(asked, finished, finished + timedelta(hours=4), (1, 72))
+    assert transcript_recheck_due(asked, finished, finished + timedelta(hours=5), (1, 72))
+    assert not transcript_recheck_due(asked, finished, finished + timedelta(hours=73), (1, 72))

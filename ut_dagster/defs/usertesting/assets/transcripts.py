@@ -5,7 +5,7 @@ after the session completes. A 404 is therefore asked again on later syncs, with
 until `transcript_wait_hours` after the session finished; then it is final.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, multi_asset
 from pydantic import Field
@@ -25,7 +25,7 @@ from ut_dagster.lib.landing import LandedObject, stamp, utc_now
 from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, transcript_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
-from ut_dagster.lib.sync_policy import table_changes
+from ut_dagster.lib.sync_policy import table_changes, transcript_recheck_due, transcript_settled
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "transcripts"
@@ -46,28 +46,6 @@ class TranscriptConfig(SyncConfig):
         description="After this many settled sessions of a test without a transcript, and none with one, "
         "treat the test as one without transcripts (surveys, interaction tests) and stop asking. 0 = always ask.",
     )
-
-
-def settled_without_transcript(
-    missing: list[LandedObject], finished_at: datetime | None, now: datetime, config: TranscriptConfig
-) -> bool:
-    """Asked, never found, and the wait window is over: this session will not get a transcript."""
-    if not missing:
-        return False
-    since = finished_at if finished_at is not None else missing[-1].received_at
-    return now - since > timedelta(hours=config.transcript_wait_hours)
-
-
-def recheck_due(
-    missing: list[LandedObject], finished_at: datetime | None, now: datetime, config: TranscriptConfig
-) -> bool:
-    """Whether a transcript that was missing (newest marker first) should be asked for again now."""
-    first_missing = missing[-1].received_at
-    since = finished_at if finished_at is not None else first_missing
-    if now - since > timedelta(hours=config.transcript_wait_hours):
-        return False
-    spacing = timedelta(hours=config.transcript_recheck_hours) * 2 ** (len(missing) - 1)
-    return now - missing[0].received_at >= spacing
 
 
 @multi_asset(
@@ -115,7 +93,7 @@ def transcript_tables(
     # requests once, instead of one request per session forever.
     has_any = any(o.kind == "vtt" for objs in landed.values() for o in objs)
     settled = sum(
-        settled_without_transcript(_missing(objs), finished.get(sid), started, config)
+        transcript_settled(_times(_missing(objs)), finished.get(sid), started, config.transcript_wait_hours)
         for sid, objs in landed.items()
         if not _transcript(objs)
     )
@@ -130,7 +108,9 @@ def transcript_tables(
             if not has_any and 0 < config.no_transcript_probe <= settled:
                 skipped += 1
                 continue
-            if transcript is None and missing and not recheck_due(missing, finished_at, utc_now(), config):
+            if missing and not transcript_recheck_due(
+                _times(missing), finished_at, utc_now(), _spacing(config)
+            ):
                 continue
         raw = client.get_transcript_raw(session_id)
         asked += 1
@@ -140,7 +120,9 @@ def transcript_tables(
         landed.setdefault(session_id, []).insert(0, obj)
         found += raw is not None
         has_any = has_any or raw is not None
-        settled += raw is None and settled_without_transcript([obj, *missing], finished_at, utc_now(), config)
+        settled += raw is None and transcript_settled(
+            _times([obj, *missing]), finished_at, utc_now(), config.transcript_wait_hours
+        )
 
     latest = {sid: t for sid, objs in landed.items() if (t := _transcript(objs)) is not None}
     current = {sid: stamp(obj.received_at) for sid, obj in latest.items()}
@@ -182,3 +164,11 @@ def _transcript(objects: list[LandedObject]) -> LandedObject | None:
 
 def _missing(objects: list[LandedObject]) -> list[LandedObject]:
     return [o for o in objects if o.kind == "missing"]
+
+
+def _times(objects: list[LandedObject]) -> list[datetime]:
+    return [o.received_at for o in objects]
+
+
+def _spacing(config: TranscriptConfig) -> tuple[float, float]:
+    return config.transcript_recheck_hours, config.transcript_wait_hours
