@@ -80,9 +80,7 @@ def warehouse_io_manager(settings: Settings) -> Any:
 
     if settings.warehouse == "snowflake":
         return warehouse.snowflake_io_manager()
-    from ut_dagster.lib.warehouse.interim_duckdb import InterimDuckDBIOManager
-
-    return InterimDuckDBIOManager(database=str(settings.duckdb_path))
+    return warehouse.duckdb_io_manager(settings.duckdb_path)
 
 
 def warehouse_query_resource(settings: Settings) -> Any:

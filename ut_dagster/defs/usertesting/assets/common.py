@@ -15,7 +15,7 @@ from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
-from ut_dagster.lib.warehouse.table_write import TableWrite
+from ut_dagster.lib.warehouse import TableWrite
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA

@@ -31,7 +31,7 @@ from ut_dagster.lib.schema import SESSION_VIDEOS
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse.table_write import TableWrite
+from ut_dagster.lib.warehouse import TableWrite
 
 
 class VideoConfig(SyncConfig):
