@@ -23,7 +23,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="KIND:SESSIONS",
         help=f"a generated test, e.g. SURVEY:600 (repeatable; kinds: {', '.join(KINDS)}); default: 4 tests",
     )
-    add("--requests-per-minute", type=int, default=d.requests_per_window, help="rate limit per window")
+    add(
+        "--requests-per-minute",
+        type=int,
+        default=d.requests_per_window,
+        help="requests per window per credential (default 10)",
+    )
     add("--window-seconds", type=float, default=d.window_seconds, help="rate-limit window (default 60)")
     add(
         "--error-rate",
