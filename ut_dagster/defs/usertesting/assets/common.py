@@ -9,11 +9,13 @@ from pydantic import Field
 
 from ut_dagster.lib.ids import validate_test_id
 from ut_dagster.lib.landing import Landing
+from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
+from ut_dagster.lib.warehouse.table_write import TableWrite
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA
@@ -28,6 +30,16 @@ class SyncConfig(Config):
     full: bool = Field(
         default=False,
         description="Refetch everything for the test instead of only what is not landed yet.",
+    )
+    reconcile: bool = Field(
+        default=False,
+        description="Walk the test's whole listing and remove sessions deleted upstream from every "
+        "table, the landing area and the video archive (also done every UT_RECONCILE_HOURS).",
+    )
+    rebuild: bool = Field(
+        default=False,
+        description="Rewrite the test's rows from the landing area (after a normalizer fix); "
+        "asks the API only for what is new.",
     )
 
 
@@ -48,6 +60,11 @@ class ApiStep:
 def start_api_step(context, usertesting: UserTestingResource, object_store: ObjectStoreResource) -> ApiStep:
     client = usertesting.get_client()
     return ApiStep(partition_test_id(context), client, Landing(object_store.store()), client.stats.snapshot())
+
+
+def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[str] | None) -> TableWrite:
+    """The rows of the sessions that changed; `sessions=None` replaces the test's whole partition."""
+    return TableWrite(table, to_frame(table, rows), sessions)
 
 
 def table_metadata(table: Table) -> dict[str, Any]:
