@@ -4,11 +4,11 @@ import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from ut_dagster.lib.sync_policy import listing_stop
 from ut_dagster.defs.usertesting.jobs import usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.sync_policy import listing_stop
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 # Each check costs at least one request of the shared 10-per-minute budget: look at a few tests per
