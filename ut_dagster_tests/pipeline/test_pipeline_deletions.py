@@ -11,7 +11,9 @@ from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
-HOLD_LOCK = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()"
+HOLD_LOCK = (
+    "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()"
+)
 ROOMY = {"requests_per_window": 5000, "window_seconds": 1.0}
 
 
