@@ -9,7 +9,11 @@ import threading
 import pytest
 
 from ut_dagster.lib.ids import InvalidIdError
-from ut_dagster.lib.usertesting_api.errors import UserTestingAuthError, UserTestingNotFoundError
+from ut_dagster.lib.usertesting_api.errors import (
+    BudgetUnavailableError,
+    UserTestingAuthError,
+    UserTestingNotFoundError,
+)
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 UNKNOWN_TEST = "00000000-0000-4000-8000-000000000000"
@@ -267,3 +271,30 @@ def test_a_server_that_serves_smaller_pages_than_asked_loses_nothing(start_sandb
 
     assert sorted(ids) == sorted(sandbox.dataset.session_ids(test_id))
     assert [r["query"]["offset"] for r in listing_requests(sandbox)] == ["0", "100", "200"]
+
+
+def test_a_bounded_client_refuses_to_wait_longer_for_budget_than_allowed(start_sandbox, api_resource):
+    # The sensor's ticks must end within Dagster's timeout: with a bound, a request whose budget is
+    # further away than that raises at once, sends nothing and spends nothing.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3),), requests_per_window=2, window_seconds=60)
+    resource = api_resource(sandbox)
+    session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
+    bounded = resource.get_client(max_budget_wait=30)
+    bounded.get_session_details(session_ids[0])
+    resource.get_client().get_session_details(session_ids[1])
+
+    with pytest.raises(BudgetUnavailableError, match="frees up in about") as refused:
+        bounded.get_session_details(session_ids[2])
+
+    assert "nothing was sent" in str(refused.value)
+    assert len(sandbox.requests) == 2
+    assert bounded.stats.total_requests == 2  # one client's counters, whatever the bound
+
+
+def test_a_bounded_client_waits_for_budget_that_frees_up_within_the_bound(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2),), requests_per_window=1, window_seconds=0.2)
+    client = api_resource(sandbox).get_client(max_budget_wait=10)
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    assert [r["status"] for r in sandbox.requests] == [200, 200]
+    assert client.stats.budget_wait_seconds > 0

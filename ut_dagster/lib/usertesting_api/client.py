@@ -78,6 +78,12 @@ class UserTestingClient:
     def stats(self) -> RequestStats:
         return self._transport.stats
 
+    def with_budget_wait(self, max_budget_wait: float | None) -> UserTestingClient:
+        """This client, but a request whose budget is not free within `max_budget_wait` seconds raises
+        BudgetUnavailableError (nothing sent, nothing spent) instead of waiting; None waits as long as
+        it takes."""
+        return UserTestingClient(self._transport.bounded(max_budget_wait), self._downloads, self.page_size)
+
     # -- sessions ---------------------------------------------------------------------------------
     def list_sessions(
         self, test_id: str, stop_when: Callable[[ListingProgress], bool] | None = None

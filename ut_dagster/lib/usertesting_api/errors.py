@@ -30,6 +30,13 @@ class UserTestingRateLimitError(UserTestingError):
     """429s that kept coming after waiting for the window to reset."""
 
 
+class BudgetUnavailableError(UserTestingError):
+    """A bounded caller (the sensor) would have had to wait longer for rate budget than it may.
+
+    Nothing was sent and no budget was spent; try again later.
+    """
+
+
 class MalformedResponseError(UserTestingError):
     """A 200 response whose body is not what the API documents. Keeps the body for the record."""
 

@@ -12,7 +12,9 @@ import hashlib
 import time
 from pathlib import Path
 
-from pyrate_limiter import AbstractBucket, Limiter, Rate, SQLiteBucket
+from pyrate_limiter import AbstractBucket, Limiter, Rate, RateItem, SQLiteBucket
+
+from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError
 
 # Requests are timestamped when the budget is taken, not when they reach the server; network jitter
 # can move two requests a window apart to within one window on the server's clock. A small margin on
@@ -33,13 +35,38 @@ class SharedRateLimiter:
         self._name = "ut-" + hashlib.sha256(credential_key.encode()).hexdigest()[:16]
         margin = max(window_seconds * WINDOW_MARGIN_FRACTION, MIN_WINDOW_MARGIN_SECONDS)
         rate = Rate(limit, int((window_seconds + margin) * 1000))
-        self._limiter = Limiter(_bucket(rate, store, self._name))
+        self._bucket = _bucket(rate, store, self._name)
+        self._limiter = Limiter(self._bucket)
 
-    def acquire(self) -> float:
-        """Wait until a request may be sent; return the seconds spent waiting."""
+    def acquire(self, max_wait: float | None = None) -> float:
+        """Wait until a request may be sent; return the seconds spent waiting.
+
+        With `max_wait`, raise BudgetUnavailableError instead of waiting longer than that; nothing is
+        spent then. A wait that is known to be too long fails at once rather than after `max_wait`.
+        """
         started = time.monotonic()
-        self._limiter.try_acquire(self._name, blocking=True)
+        if max_wait is None:
+            self._limiter.try_acquire(self._name, blocking=True)
+            return time.monotonic() - started
+        if self._limiter.try_acquire(self._name, blocking=False):
+            return time.monotonic() - started
+        free_in = self._seconds_until_free()
+        if free_in > max_wait or not self._limiter.try_acquire(
+            self._name, blocking=True, timeout=max(0.0, max_wait - (time.monotonic() - started))
+        ):
+            raise BudgetUnavailableError(
+                f"The UserTesting request budget ({self.limit} requests per {self.window_seconds:g} s for "
+                f"this credential) is not available within {max_wait:g} s"
+                + (f" (it frees up in about {free_in:.0f} s)" if free_in > max_wait else "")
+                + "; nothing was sent. Other runs are using the budget: this check will try again later."
+            )
         return time.monotonic() - started
+
+    def _seconds_until_free(self) -> float:
+        # The refused put recorded how long until an item fits; 0 when unknown (e.g. the store's lock
+        # was busy), which leaves the bounded wait to find out.
+        wait = self._bucket.waiting(RateItem(self._name, self._bucket.now()))
+        return max(0.0, wait / 1000) if isinstance(wait, int | float) else 0.0
 
     def exhaust(self) -> None:
         """Take whatever budget is left in this window, so every process sharing it waits.

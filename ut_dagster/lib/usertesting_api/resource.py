@@ -78,11 +78,20 @@ class UserTestingResource(ConfigurableResource):
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         self.close()
 
-    def get_client(self) -> UserTestingClient:
-        """The client for this resource instance (created once; counters accumulate on it)."""
+    def get_client(self, max_budget_wait: float | None = None) -> UserTestingClient:
+        """The client for this resource instance (created once; counters accumulate on it).
+
+        `max_budget_wait` bounds how long one request may wait for the shared rate budget: past it,
+        the request raises BudgetUnavailableError without sending or spending anything. The sensor
+        uses it so a tick never outlives Dagster's sensor timeout; runs leave it None (wait).
+        """
+        if max_budget_wait is not None and max_budget_wait < 0:
+            raise ValueError(f"max_budget_wait must be at least 0 seconds, got {max_budget_wait}.")
         if self._client is None:
             self._client = self._build_client()
-        return self._client
+        if max_budget_wait is None:
+            return self._client
+        return self._client.with_budget_wait(max_budget_wait)
 
     def close(self) -> None:
         for close in self._closers:

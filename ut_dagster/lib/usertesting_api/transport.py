@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class ApiTransport:
         stats: RequestStats,
         policy: RetryPolicy,
         max_concurrent_requests: int,
+        max_budget_wait: float | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -66,6 +68,13 @@ class ApiTransport:
         self.stats = stats
         self._policy = policy
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent_requests))
+        self.max_budget_wait = max_budget_wait
+
+    def bounded(self, max_budget_wait: float | None) -> ApiTransport:
+        """The same connection, credential, budget and counters, with another bound on budget waits."""
+        other = copy.copy(self)
+        other.max_budget_wait = max_budget_wait
+        return other
 
     def get(
         self,
@@ -111,7 +120,7 @@ class ApiTransport:
     ) -> httpx.Response | None:
         for renewed in (False, True):
             token = self._tokens.token()
-            self.stats.add_wait(self._limiter.acquire())
+            self.stats.add_wait(self._limiter.acquire(self.max_budget_wait))
             try:
                 with self._slots:
                     response = self._http.get(
@@ -187,7 +196,9 @@ class ApiTransport:
         jitter = wait_random_exponential(
             multiplier=self._policy.backoff_base_seconds, max=self._policy.backoff_max_seconds
         )
-        return jitter(state)
+        # A bounded caller (the sensor) must stay short: no backoff longer than its budget wait.
+        bound = self.max_budget_wait
+        return jitter(state) if bound is None else min(jitter(state), bound)
 
     def _before_retry(self, state: RetryCallState, endpoint: str, what: str) -> None:
         self.stats.count_retry()
