@@ -149,3 +149,16 @@ def test_redis_budget_holds_across_hosts_whose_clocks_differ(redis_url):
     finally:
         limiter.close()
     assert int(ahead.stdout) + here == 10
+
+
+def test_a_bounded_client_does_not_wait_out_a_longer_429_reset(rate_limited_once_url, tmp_path):
+    url, arrivals = rate_limited_once_url
+    resource = UserTestingResource(
+        base_url=url, access_token="static-token", rate_limit_store=str(tmp_path / "budget.sqlite")
+    )
+    try:
+        with pytest.raises(BudgetUnavailableError, match="429"):
+            resource.get_client(max_budget_wait=0.5).get_session_details(SESSION)
+    finally:
+        resource.close()
+    assert len(arrivals) == 1
