@@ -62,9 +62,10 @@ class SharedRateLimiter:
         if max_wait is None:
             self._limiter.try_acquire(self._name, blocking=True)
             return time.monotonic() - started
-        if self._limiter.try_acquire(self._name, blocking=False):
-            return time.monotonic() - started
-        free_in = self._seconds_until_free()
+        with self._store_lock():  # a busy lock is not an empty budget: wait for it
+            if self._bucket.put(RateItem(self._name, self._bucket.now())):
+                return time.monotonic() - started
+            free_in = self._seconds_until_free()
         if free_in > max_wait or not self._limiter.try_acquire(
             self._name, blocking=True, timeout=max(0.0, max_wait - (time.monotonic() - started))
         ):
@@ -77,8 +78,8 @@ class SharedRateLimiter:
         return time.monotonic() - started
 
     def _seconds_until_free(self) -> float:
-        # The refused put recorded how long until an item fits; 0 when unknown (e.g. the store's lock
-        # was busy), which leaves the bounded wait to find out.
+        # The put just refused recorded how long until an item fits; 0 when unknown, which leaves the
+        # bounded wait to find out.
         wait = self._bucket.waiting(RateItem(self._name, self._bucket.now()))
         return max(0.0, wait / 1000) if isinstance(wait, int | float) else 0.0
 
