@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from dagster import Config, MetadataValue
 from pydantic import Field
 
@@ -11,7 +10,7 @@ from ut_dagster.lib.ids import validate_test_id
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table
+from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table, column_schema
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
@@ -68,24 +67,16 @@ def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[st
 
 
 def table_metadata(table: Table) -> dict[str, Any]:
-    return {"partition_expr": PARTITION_COLUMN, "table": f"{SCHEMA}.{table.name}"}
+    """Where the table lives and its typed, described columns, as the UI shows them."""
+    return {
+        "partition_expr": PARTITION_COLUMN,
+        "dagster/table_name": f"{SCHEMA}.{table.name}",
+        "dagster/column_schema": column_schema(table),
+    }
 
 
 def partition_test_id(context) -> str:
     return validate_test_id(context.partition_key)
-
-
-def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, Any]:
-    preview = frame.head(preview_rows).copy()
-    for column in preview.columns:
-        if preview[column].dtype == object:
-            preview[column] = preview[column].map(
-                lambda v: v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v
-            )
-    return {
-        "rows_written": len(frame),
-        "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(no rows)"),
-    }
 
 
 def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:
