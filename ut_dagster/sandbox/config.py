@@ -71,6 +71,8 @@ class SandboxConfig:
     # Below 500: the listing silently serves at most this many per page whatever `limit` asks.
     max_page_size: int = 500
     malformed_session_ids: Collection[str] = field(default_factory=frozenset)
+    # Details of these sessions answer 503 every time (a backend that cannot serve them).
+    failing_session_ids: Collection[str] = field(default_factory=frozenset)
 
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
@@ -80,6 +82,7 @@ class SandboxConfig:
         self.studies = tuple(self.studies)
         self.static_tokens = tuple(self.static_tokens)
         self.malformed_session_ids = frozenset(s.lower() for s in self.malformed_session_ids)
+        self.failing_session_ids = frozenset(s.lower() for s in self.failing_session_ids)
         if self.requests_per_window < 1 or self.window_seconds <= 0:
             raise ValueError("the rate limit needs at least one request per a positive window")
         if not 0.0 <= self.error_rate <= 1.0:

@@ -16,7 +16,7 @@ from .config import SandboxConfig
 from .data import Dataset
 from .legacy import Workspace, workspaces_endpoint
 from .models import SessionRecord, api_time
-from .responses import JSON_TYPE, Request, Response, json_bytes, json_response, nest_error
+from .responses import JSON_TYPE, Request, Response, gateway_error, json_bytes, json_response, nest_error
 from .video import VideoLinks
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -133,6 +133,8 @@ class ApiRoutes:
         )
 
     def session_details(self, record: SessionRecord) -> Response:
+        if record.session_id in self._config.failing_session_ids:
+            return gateway_error(503)  # a session the backend cannot serve, every time it is asked
         body = json_bytes(self._dataset.served_payload(record.session_id))
         if record.session_id in self._config.malformed_session_ids:
             body = body[: len(body) // 2]  # cut mid-document, as a truncated upstream reply

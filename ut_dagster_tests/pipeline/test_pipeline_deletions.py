@@ -121,3 +121,45 @@ def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_
 
 def _reconcile() -> dict:
     return {"ops": {"usertesting__raw_sessions": {"config": {"reconcile": True}}}}
+
+
+def test_forget_unregisters_a_test_and_with_delete_data_removes_its_rows_and_objects(make_pipeline):
+    from ut_dagster.defs.usertesting.forget import forget_test
+    from ut_dagster.defs.usertesting.partitions import test_partitions
+
+    pipeline = make_pipeline(studies=(StudySpec(THINK_OUT_LOUD, 3), StudySpec(SURVEY, 2)), **ROOMY)
+    kept, forgotten = pipeline.sandbox.test_ids
+    assert pipeline.sync() == 0
+
+    result = forget_test(pipeline.instance, forgotten, delete_data=True, settings=pipeline.settings)
+
+    assert result.was_registered and result.rows_deleted > 0 and result.objects_deleted > 0
+    assert pipeline.instance.get_dynamic_partitions(test_partitions.name) == [kept]
+    for table in ("raw_sessions", "sessions", "tasks", "transcripts"):
+        assert set(pipeline.table(table)["test_id"]) == {kept}, table
+    assert _landed_ids(pipeline, forgotten, "session_details") == set()
+    assert len(_landed_ids(pipeline, kept, "session_details")) == 3
+
+
+def test_a_session_that_keeps_failing_is_recorded_the_rest_land_and_the_next_sync_retries_it(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 6),), **ROOMY)
+    test_id = pipeline.sandbox.test_ids[0]
+    failing = pipeline.sandbox.dataset.session_ids(test_id)[2]
+    pipeline.sandbox.config.failing_session_ids = {failing}
+
+    assert pipeline.sync() == 0
+
+    assert set(pipeline.table("sessions", test_id)["session_id"]) == set(
+        pipeline.sandbox.dataset.session_ids(test_id)
+    ) - {failing}
+    details = pipeline.instance.get_latest_materialization_event(
+        session_tables.keys_by_output_name["session_details"]
+    )
+    assert details.asset_materialization.metadata["sessions_failed"].value == 1
+    pipeline.sandbox.config.failing_session_ids = set()
+    pipeline.sandbox.reset_requests()
+
+    assert pipeline.sync() == 0
+
+    assert _detail_ids(pipeline) == [failing]
+    assert failing in set(pipeline.table("sessions", test_id)["session_id"])
