@@ -20,6 +20,7 @@ from ut_dagster.lib.normalize.values import (
     objects_at,
     require_object,
     table_row,
+    valid_text,
 )
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 
@@ -173,10 +174,10 @@ def _duration(start: int | None, end: int | None) -> int | None:
 
 def _sequence(value: object) -> str | None:
     if isinstance(value, str):
-        return value
+        return valid_text(value)
     # Tolerate the order served as a list of group labels, e.g. ["B", "A"] -> "BA".
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return "".join(value)
+        return valid_text("".join(value))
     return None
 
 
