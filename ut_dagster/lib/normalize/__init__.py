@@ -9,12 +9,20 @@ from ut_dagster.lib.normalize.errors import MalformedPayloadError
 from ut_dagster.lib.normalize.frames import to_frame
 from ut_dagster.lib.normalize.qx_scores import qx_score_rows
 from ut_dagster.lib.normalize.raw_sessions import listing_rows, parse_api_time
-from ut_dagster.lib.normalize.transcripts import Cue, chunk_rows, parse_cues, plain_text, transcript_rows
+from ut_dagster.lib.normalize.transcripts import (
+    Cue,
+    chunk_rows,
+    decode_transcript,
+    parse_cues,
+    plain_text,
+    transcript_rows,
+)
 
 __all__ = [
     "Cue",
     "MalformedPayloadError",
     "chunk_rows",
+    "decode_transcript",
     "demographic_values",
     "details_rows",
     "listing_rows",
