@@ -18,7 +18,7 @@ from ut_dagster.lib.schema import ALL_TABLES, SCHEMA, Table
 from ut_dagster.lib.warehouse.ddl import create_schema_sql, create_table_sql
 
 # "ci" (the default) is derandomized, so a run is repeatable and a failure reproduces anywhere;
-# HYPOTHESIS_PROFILE=explore searches further with fresh random examples (minutes, not seconds).
+# HYPOTHESIS_PROFILE=explore searches further with fresh random examples (minutes: add --timeout=0).
 settings.register_profile(
     "ci",
     derandomize=True,
@@ -27,7 +27,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile("explore", max_examples=2000, deadline=None, database=None)
+settings.register_profile("explore", max_examples=1000, deadline=None, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -212,13 +212,7 @@ def anything_replaced(draw: st.DrawFn, base: st.SearchStrategy[Any]) -> Any:
 
 def _as_served(value: Any) -> Any:
     """What JSON text can hold of a value: non-finite numbers are documented to become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _as_served(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_served(v) for v in value]
-    return value
+    return json.loads(json.dumps(value), parse_constant=lambda _: None)
 
 
 def _json_column(text: str | None, served: Any) -> None:
@@ -380,3 +374,33 @@ def test_multi_megabyte_written_answer_loads_faithfully(shape: str, warehouse: C
     assert row["answer_text"] == written_text
     [details] = warehouse(SESSION_DETAILS, [session_details_row(TEST_ID, SESSION_ID, payload, AT)])
     assert json.loads(details[SESSION_DETAILS.column_names.index("details_json")]) == payload
+
+
+def _deepest_json_accepted(make: Callable[[int], str]) -> int:
+    """The deepest nesting json.loads accepts here: what the client could hand over at this stack depth."""
+    depth = 100
+    while True:
+        try:
+            json.loads(make(depth + 50))
+        except RecursionError:
+            return depth
+        depth += 50
+
+
+@pytest.mark.parametrize("leaf", ["5", "NaN"])
+def test_deeply_nested_answers_give_rows_or_a_malformed_payload(
+    leaf: str, warehouse: Callable[..., Any]
+) -> None:
+    # A Python walk of the answer (two frames a level) once hit the recursion limit at half the depth
+    # json.loads accepts, and RecursionError is not a ValueError: it failed the whole asset.
+    def make(depth: int) -> str:
+        return '{"tasks": [{"response": {"answer": {"written": ' + "[" * depth + leaf + "]" * depth + "}}}]}"
+
+    for depth in (400, _deepest_json_accepted(make)):
+        payload = json.loads(make(depth))
+        try:
+            tables = details_rows(TEST_ID, SESSION_ID, payload, AT)
+        except MalformedPayloadError as error:
+            assert "nested too deeply" in str(error)
+            continue
+        _check_details(payload, tables, warehouse)

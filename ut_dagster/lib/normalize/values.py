@@ -125,23 +125,22 @@ def json_text(value: Any, where: str) -> str | None:
     if value is None:
         return None
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        text = json.dumps(_finite_only(value), ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = _dumps(value, allow_nan=False)
+        except ValueError:
+            # json.loads turns the constants back into null in C: a Python walk of the value would
+            # hit the recursion limit at half the depth json.loads itself accepted.
+            text = _dumps(json.loads(_dumps(value, allow_nan=True), parse_constant=lambda _: None))
     except TypeError as error:
         raise MalformedPayloadError(f"{where} holds a value that is not JSON: {error}") from error
+    except RecursionError as error:
+        raise MalformedPayloadError(f"{where} is nested too deeply to store as JSON text") from error
     # Outside string literals JSON text is ASCII, so every surrogate here is inside one.
     return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def _finite_only(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_only(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_only(v) for v in value]
-    return value
+def _dumps(value: Any, allow_nan: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
 
 
 def object_at(value: object, where: str) -> dict[str, Any] | None:
