@@ -31,6 +31,7 @@ from ut_dagster.lib.normalize import (
     MalformedPayloadError,
     details_rows,
     listing_rows,
+    parse_details,
     qx_score_rows,
     session_details_row,
 )
@@ -81,7 +82,7 @@ NASTY_TEXT = st.sampled_from(
         "a,b,,c, ",
         '"\\',
     ]
-) | st.just(20_000).map("x".__mul__)
+) | st.just(5_000).map("x".__mul__)
 TEXT = st.text(max_size=30) | st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=3)
 NASTY_NUMBERS = st.sampled_from(
     [0, -1, -0.0, 0.5, 2**63, -(2**63) - 1, 10**400, -(10**400), 1e308, 5e-324, math.nan, math.inf, -math.inf]
@@ -349,6 +350,11 @@ def test_qx_scores_give_rows_or_say_what_is_malformed(payload: Any, warehouse: C
     for row, item in zip(rows, items, strict=True):
         assert list(row) == QX_SCORES.column_names
         _json_column(row["qx_json"], item)
+        values = item.get("values")
+        _json_column(
+            row["behavioral_values_json"], values.get("behavioral") if isinstance(values, dict) else None
+        )
+        _text_column(row["label"], item.get("label"))
         scores = [
             row[c]
             for c in ("qx_score", "behavioral", "attitudinal", "usability", "trust", "appearance", "loyalty")
@@ -404,3 +410,23 @@ def test_deeply_nested_answers_give_rows_or_a_malformed_payload(
             assert "nested too deeply" in str(error)
             continue
         _check_details(payload, tables, warehouse)
+
+
+@given(payload=served("SessionResultsV3ResponseDto"), bom=st.booleans())
+def test_a_details_body_as_served_parses_to_its_payload(payload: dict[str, Any], bom: bool) -> None:
+    raw = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(payload).encode()
+    assert _as_served(parse_details(SESSION_ID, raw)) == _as_served(payload)
+
+
+@given(body=st.binary(max_size=300) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
+@example(body=json.dumps({"tasks": []}).encode("utf-16"))
+@example(body=b'{"tasks": "caf\xe9"}')
+@example(body=b"[" * 100_000)
+@example(body=b"<html>502 Bad Gateway</html>")
+def test_any_details_body_parses_or_says_why_not(body: bytes) -> None:
+    try:
+        payload = parse_details(SESSION_ID, body)
+    except MalformedPayloadError as error:
+        assert str(error).startswith(f"session {SESSION_ID}: the details")
+        return
+    assert isinstance(payload, dict)
