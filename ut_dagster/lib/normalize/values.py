@@ -112,7 +112,8 @@ def valid_text(value: str) -> str:
 
     The JSON columns keep such characters exactly (escaped); only plain text columns lose them.
     """
-    return _LONE_SURROGATE.sub("\ufffd", value)
+    # isascii() reads a flag CPython keeps on every string: the usual case costs nothing.
+    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def json_text(value: Any, where: str) -> str | None:
@@ -135,6 +136,8 @@ def json_text(value: Any, where: str) -> str | None:
         raise MalformedPayloadError(f"{where} holds a value that is not JSON: {error}") from error
     except RecursionError as error:
         raise MalformedPayloadError(f"{where} is nested too deeply to store as JSON text") from error
+    if text.isascii():
+        return text
     # Outside string literals JSON text is ASCII, so every surrogate here is inside one.
     return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
