@@ -6,10 +6,12 @@ the participant_id, so tasks and task groups join to demographics without going 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from ut_dagster.lib.normalize.answers import answer_text, nps_score, rating_value
+from ut_dagster.lib.normalize.errors import MalformedPayloadError
 from ut_dagster.lib.normalize.values import (
     as_bool,
     as_int,
@@ -20,10 +22,35 @@ from ut_dagster.lib.normalize.values import (
     objects_at,
     require_object,
     table_row,
+    valid_text,
 )
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 
 DETAIL_TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
+
+
+def parse_details(session_id: str, body: bytes | str) -> dict[str, Any]:
+    """The payload of a details response body as served (or of its stored `details_json` text).
+
+    Every way a body can be unreadable is a MalformedPayloadError naming the session, so a caller
+    catching ValueError records a failed session instead of failing the whole test: bytes that are
+    not UTF-8 (json.loads would take UTF-16 bytes, which the details_json text then cannot hold),
+    text that is not JSON, nesting deeper than the parser's recursion limit (a RecursionError,
+    not a ValueError), JSON that is not an object. A leading BOM is ignored, as RFC 8259 allows.
+    """
+    where = f"session {session_id}: the details body"
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedPayloadError(f"{where} is not UTF-8 text: {error}") from error
+    try:
+        payload = json.loads(body.removeprefix("\ufeff"))
+    except json.JSONDecodeError as error:
+        raise MalformedPayloadError(f"{where} is not JSON: {error}") from error
+    except RecursionError as error:
+        raise MalformedPayloadError(f"{where} is nested too deeply to read") from error
+    return require_object(payload, f"session {session_id}: the details payload")
 
 
 def session_details_row(
@@ -173,10 +200,10 @@ def _duration(start: int | None, end: int | None) -> int | None:
 
 def _sequence(value: object) -> str | None:
     if isinstance(value, str):
-        return value
+        return valid_text(value)
     # Tolerate the order served as a list of group labels, e.g. ["B", "A"] -> "BA".
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return "".join(value)
+        return valid_text("".join(value))
     return None
 
 
