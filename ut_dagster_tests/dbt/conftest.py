@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.defs.research_marts.manifest import prepare_manifest
 from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
 
 # Logical type -> a SQL type both DuckDB and Snowflake accept.
@@ -33,12 +32,6 @@ OLD, NEW = datetime(2025, 3, 1, 8, 0), datetime(2025, 3, 2, 8, 0)  # two extract
 START = datetime(2025, 2, 28, 9, 0)
 
 Row = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    """dbt_project/target/manifest.json, current (ut_dagster.defs.research_marts.dbt loads it on import)."""
-    prepare_manifest()
 
 
 @pytest.fixture
