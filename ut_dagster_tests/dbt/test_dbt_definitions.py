@@ -74,8 +74,8 @@ def test_every_mart_column_is_documented_with_a_type(dbt_defs: dg.AssetsDefiniti
     for spec in dbt_defs.specs:
         if spec.key.path[0] != "usertesting_marts":
             continue
-        columns = dg.TableMetadataSet.extract(spec.metadata).column_schema
-        assert columns is not None and columns.columns, spec.key
+        columns = spec.metadata["dagster/column_schema"]
+        assert columns.columns, spec.key
         for column in columns.columns:
             assert column.type and column.type != "?" and column.description, (spec.key, column.name)
 

@@ -145,7 +145,7 @@ def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(bu
     from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 
     documented = {
-        spec.key: dg.TableMetadataSet.extract(spec.metadata).column_schema
+        spec.key: spec.metadata["dagster/column_schema"]
         for spec in usertesting_dbt_assets.specs
         if spec.key.path[0] == "usertesting_marts"
     }
@@ -164,9 +164,11 @@ def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(bu
         assert [(c.name, c.type.upper()) for c in schema.columns] == [
             (name, "TIMESTAMP" if kind.startswith("TIMESTAMP") else kind) for name, kind in actual
         ], table
-        recorded = dg.TableMetadataSet.extract(events[key])
-        assert recorded.row_count == count, table
-        assert [c.name for c in recorded.column_schema.columns] == [name for name, _ in actual], table
+        recorded = events[key]
+        assert recorded["dagster/row_count"].value == count, table
+        assert [c.name for c in recorded["dagster/column_schema"].schema.columns] == [n for n, _ in actual], (
+            table
+        )
 
 
 def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None:

@@ -63,6 +63,10 @@ def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     # Dependencies from this environment, after the venv's own site-packages (plain paths in a .pth
     # are appended to sys.path; this environment's editable install of ut_dagster is not loaded).
     (Path(purelib) / "borrowed_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # The `dbt` script an installation of dbt-core puts beside the interpreter.
+    dbt = venv / "bin" / "dbt"
+    dbt.write_text(f"#!{venv_python}\nfrom dbt.cli.main import cli\n\ncli()\n")
+    dbt.chmod(0o755)
     _uv("pip", "install", "--python", venv_python, "--no-deps", wheel)
     return wheel, venv / "bin"
 
