@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from dagster import DagsterInstance, Definitions
 
+from ut_dagster.cli.dagster_home import prepare_dagster_home
 from ut_dagster.environment import Settings
 from ut_dagster.lib.usertesting_api.errors import UserTestingError
 
-# API steps of different runs queue for one slot, so parallel runs never compete for the budget.
-DEFAULT_INSTANCE_YAML = """\
-concurrency:
-  pools:
-    default_limit: 1
-"""
-
 
 def dagster_instance(settings: Settings) -> DagsterInstance:
-    if not os.environ.get("DAGSTER_HOME"):
-        home = settings.dagster_home
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(DEFAULT_INSTANCE_YAML)
-        os.environ["DAGSTER_HOME"] = str(home)
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings))
     return DagsterInstance.get()
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.defs.research_marts.manifest import prepare_manifest
 from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, SCHEMA, TIMESTAMP
 
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -23,12 +22,6 @@ OLD, NEW = datetime(2025, 3, 1, 8, 0), datetime(2025, 3, 2, 8, 0)  # two extract
 START = datetime(2025, 2, 28, 9, 0)
 
 Row = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    """dbt_project/target/manifest.json, current (ut_dagster.defs.research_marts.dbt loads it on import)."""
-    prepare_manifest()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from ut_dagster.cli.sync import DEFAULT_INSTANCE_YAML, run_sync
+from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
+from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import Settings
