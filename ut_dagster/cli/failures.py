@@ -18,8 +18,8 @@ from dagster import DagsterInstance
 HINTS = {
     "UserTestingAuthError": "check USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET "
     "(or USERTESTING_ACCESS_TOKEN)",
-    "UserTestingNotFoundError": "check the test ID and that your credential can still see the test "
-    "(`ut-dagster tests`); `ut-dagster forget TEST_ID` stops syncing it",
+    "UserTestingNotFoundError": "`ut-dagster tests` lists the tests your credential can see; "
+    "`ut-dagster forget TEST_ID` stops syncing one",
     "UserTestingUnavailableError": "UserTesting did not answer; run the sync again later "
     "(nothing already fetched is lost)",
     "UserTestingRateLimitError": "another process spends the same credential's budget; run again later",
@@ -43,6 +43,7 @@ class Failure:
     step: str | None
     error_class: str | None
     message: str
+    note: str = ""
 
     @property
     def hint(self) -> str:
@@ -51,7 +52,8 @@ class Failure:
     def line(self) -> str:
         where = f"{self.step}: " if self.step else ""
         run = f" (run {self.run_id})" if self.run_id else ""
-        return f"FAILED {self.test_id}: {where}{self.message} -> {self.hint}{run}"
+        note = f" {self.note}" if self.note else ""
+        return f"FAILED {self.test_id}: {where}{self.message} -> {self.hint}.{note}{run}"
 
 
 def failure_of(test_id: str, result: object) -> Failure:

@@ -1,15 +1,14 @@
 """`ut-dagster forget TEST_ID [--delete-data]`: stop syncing a test.
 
 Unregistering removes the test's partition, so schedules and sensors no longer ask for it; its
-data stays (rows, landing area, videos) unless `--delete-data` is given. Data is deleted first and
-the partition removed last, so a deletion that fails part-way can simply be run again.
+data stays (rows, landing area, videos) unless `--delete-data` is given.
 """
 
 from __future__ import annotations
 
 import sys
 
-from dagster import DagsterInstance, Definitions
+from dagster import DagsterInstance
 
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.partitions import test_partitions
@@ -22,28 +21,33 @@ def run_forget(
     delete_data: bool = False,
     settings: Settings | None = None,
     instance: DagsterInstance | None = None,
-    defs: Definitions | None = None,
 ) -> int:
     settings = settings or Settings.from_env()
     instance = instance or dagster_instance(settings)
-    registered = instance.has_dynamic_partition(test_partitions.name, test_id)
-    if not registered and not delete_data:
-        print(f"Test {test_id} is not registered: nothing to forget.", file=sys.stderr)
-        return 1
-    if delete_data:
-        try:
-            from ut_dagster.defs.usertesting.forget import forget_test
-        except ImportError:
+    try:
+        from ut_dagster.defs.usertesting.forget import forget_test
+    except ImportError:  # before the data deletion exists: unregistering only
+        forget_test = None
+    if forget_test is None:
+        if delete_data:
             print(
                 "error: --delete-data is not available in this version; nothing was changed.", file=sys.stderr
             )
             return 2
-        if defs is None:
-            from ut_dagster.definitions import defs
-        forget_test(instance, test_id, delete_data=True, resources=defs.resources)
-        print(f"Deleted the data of test {test_id}.")
-    if instance.has_dynamic_partition(test_partitions.name, test_id):
-        instance.delete_dynamic_partition(test_partitions.name, test_id)
+        was_registered = instance.has_dynamic_partition(test_partitions.name, test_id)
+        if was_registered:
+            instance.delete_dynamic_partition(test_partitions.name, test_id)
+    else:
+        forgotten = forget_test(instance, test_id, delete_data=delete_data, settings=settings)
+        was_registered = forgotten.was_registered
+        if delete_data:
+            print(
+                f"Deleted {forgotten.rows_deleted} rows and {forgotten.objects_deleted} stored objects "
+                f"of test {test_id}."
+            )
+    if not was_registered and not delete_data:
+        print(f"Test {test_id} is not registered: nothing to forget.", file=sys.stderr)
+        return 1
     print(
         f"Test {test_id} is no longer synced."
         + ("" if delete_data else " Its data is kept; `--delete-data` removes it.")

@@ -7,6 +7,7 @@ test it was given, then ends with one line per failed test and exits non-zero.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import TextIO
 
@@ -81,13 +82,7 @@ def run_sync(
             # A test whose very first listing is a 404 (a typo, no access) must not stay a partition
             # that every schedule tick and sensor would try again.
             instance.delete_dynamic_partition(test_partitions.name, test_id)
-            failure = Failure(
-                failure.test_id,
-                failure.run_id,
-                failure.step,
-                failure.error_class,
-                failure.message + " (not registered)",
-            )
+            failure = dataclasses.replace(failure, note="It was not registered.")
         failures.append(failure)
         print(f"  run {result.run_id}: failure", file=out, flush=True)
     if failures:

@@ -46,11 +46,11 @@ def test_forget_unregisters_a_test_and_keeps_its_data(make_cli, capsys):
     test_id = cli.sandbox.test_ids[0]
     assert cli.sync(test_id)[0] == 0
 
-    assert run_forget(test_id, settings=cli.settings, instance=cli.instance, defs=cli.defs) == 0
+    assert run_forget(test_id, settings=cli.settings, instance=cli.instance) == 0
     assert cli.registered() == set()
     assert "Its data is kept" in capsys.readouterr().out
     store = ObjectStoreResource(url=cli.settings.object_store).store()
     assert collect_status(cli.instance, store, test_id).landed > 0
 
-    assert run_forget(test_id, settings=cli.settings, instance=cli.instance, defs=cli.defs) == 1
+    assert run_forget(test_id, settings=cli.settings, instance=cli.instance) == 1
     assert "is not registered" in capsys.readouterr().err

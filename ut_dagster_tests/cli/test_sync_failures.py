@@ -18,6 +18,7 @@ def test_a_test_the_credential_cannot_see_fails_alone_and_is_not_left_registered
     assert len(failed) == 1
     assert failed[0].startswith(f"FAILED {UNKNOWN_TEST}: usertesting__raw_sessions: ")
     assert "ut-dagster tests" in failed[0]  # what to check
+    assert "It was not registered." in failed[0]
     assert re.search(r"\(run [0-9a-f-]{36}\)$", failed[0])
     # B and C were synced in full although A came first.
     with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
