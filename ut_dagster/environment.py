@@ -11,7 +11,8 @@ Everything is chosen by environment variables, so switching is configuration alo
                      unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
     UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
-    UT_RECONCILE_HOURS  walk every listing page at least this often (default 24)
+    UT_RECONCILE_HOURS  walk each test's whole listing at least this often, removing sessions
+                     deleted upstream (default 24)
     UT_ALERT_*       research alert thresholds (see defs/research_marts/alerts.py)
     DAGSTER_HOME     the Dagster instance (default $UT_DATA_DIR/dagster_home)
 
@@ -160,6 +161,7 @@ def warehouse_query_resource(settings: Settings) -> Any:
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     from ut_dagster.defs.research_marts.dbt import dbt_resource
+    from ut_dagster.defs.usertesting.resources import SyncSettings
 
     settings = settings or Settings.from_env()
     return {
@@ -169,4 +171,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "io_manager": warehouse_io_manager(settings),
         "warehouse": warehouse_query_resource(settings),
         "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
+        "sync_settings": SyncSettings(reconcile_hours=settings.reconcile_hours),
     }

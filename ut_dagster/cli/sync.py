@@ -119,7 +119,7 @@ def _print_summary(result: object, out: TextIO) -> None:
     for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
         materialization = event.materialization
         meta = materialization.metadata
-        rows = meta.get("rows_written", meta.get("dagster/row_count"))
+        rows = meta.get("dagster/row_count", meta.get("rows_written"))
         requests = meta.get("api_requests")
         print(
             f"  {materialization.asset_key.to_user_string():34} rows={_value(rows):>6}"
