@@ -54,3 +54,16 @@ def test_forget_unregisters_a_test_and_keeps_its_data(make_cli, capsys):
 
     assert run_forget(test_id, settings=cli.settings, instance=cli.instance) == 1
     assert "is not registered" in capsys.readouterr().err
+
+
+def test_forget_with_delete_data_removes_what_was_synced(make_cli, capsys):
+    cli = make_cli()
+    test_id = cli.sandbox.test_ids[0]
+    assert cli.sync(test_id)[0] == 0
+
+    assert run_forget(test_id, delete_data=True, settings=cli.settings, instance=cli.instance) == 0
+    assert cli.registered() == set()
+    assert "Deleted " in capsys.readouterr().out
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    status = collect_status(cli.instance, store, test_id)
+    assert (status.listed, status.landed) == (0, 0)
