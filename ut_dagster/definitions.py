@@ -28,7 +28,11 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
     freshness_check = build_freshness_check(settings.freshness_hours)
     return Definitions(
         assets=[*SYNC_ASSETS, *VIDEO_ASSETS, usertesting_dbt_assets],
-        asset_checks=[*VIDEO_CHECKS, freshness_check, *build_research_alert_checks()],
+        asset_checks=[
+            *VIDEO_CHECKS,
+            freshness_check,
+            *build_research_alert_checks(settings.alert_thresholds),
+        ],
         jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job, research_marts_job],
         schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
         sensors=[new_sessions_sensor, research_marts_automation_sensor],

@@ -22,11 +22,14 @@ concurrency:
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """The home directory (created, with the default dagster.yaml when it has none)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home).expanduser().resolve()
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text(DEFAULT_INSTANCE_YAML, encoding="utf-8")
+        # Written whole or not at all: a process starting meanwhile must not read half a file.
+        partial = config.with_suffix(f".yaml.{os.getpid()}.partial")
+        partial.write_text(DEFAULT_INSTANCE_YAML, encoding="utf-8")
+        partial.replace(config)
     return home
 
 
