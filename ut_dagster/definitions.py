@@ -16,7 +16,8 @@ from ut_dagster.defs.usertesting.jobs import (
     verify_videos_job,
 )
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
+from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
 
 
@@ -27,7 +28,11 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
         asset_checks=[*VIDEO_CHECKS, freshness_check, *build_research_alert_checks()],
         jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job],
         schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
-        sensors=[new_sessions_sensor, research_marts_automation_sensor],
+        sensors=[
+            build_new_sessions_sensor(settings.sensors),
+            build_discovery_sensor(settings.sensors),
+            research_marts_automation_sensor,
+        ],
         resources={**build_resources(settings), **(resources or {})},
     )
 

@@ -11,6 +11,7 @@ Everything is chosen by environment variables, so switching is configuration alo
                      unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
     UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
+    UT_SENSOR_*, UT_DISCOVER_*  the new-sessions and discovery sensors (see SensorSettings)
 
 Nothing else in the project branches on the environment: assets see only resources.
 """
@@ -30,6 +31,43 @@ WAREHOUSES = ("duckdb", "snowflake")
 
 
 @dataclass(frozen=True)
+class SensorSettings:
+    """How the sensors spend the API budget (UT_* variables; defaults in brackets)."""
+
+    interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
+    tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
+    batch: int = 5  # UT_SENSOR_BATCH: tests checked per tick at most [5]
+    active_minutes: float = 60.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of active tests [60]
+    dormant_hours: float = 24.0  # UT_SENSOR_DORMANT_HOURS: check interval of the others [24]
+    activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: "active" = sessions within this [7]
+    discover_workspaces: tuple[str, ...] = ()  # UT_DISCOVER_WORKSPACES: names or UUIDs, comma-separated
+    discover_title_pattern: str | None = None  # UT_DISCOVER_TITLE_PATTERN: regex searched in titles
+    discover_hours: float = 24.0  # UT_DISCOVER_HOURS: how often workspaces are listed again [24]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SensorSettings:
+        def number(name: str, default: float) -> float:
+            value = env.get(name) or default
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a number; got {value!r}.") from None
+
+        workspaces = env.get("UT_DISCOVER_WORKSPACES") or ""
+        return cls(
+            interval_seconds=int(number("UT_SENSOR_INTERVAL_SECONDS", cls.interval_seconds)),
+            tick_seconds=number("UT_SENSOR_TICK_SECONDS", cls.tick_seconds),
+            batch=int(number("UT_SENSOR_BATCH", cls.batch)),
+            active_minutes=number("UT_SENSOR_ACTIVE_MINUTES", cls.active_minutes),
+            dormant_hours=number("UT_SENSOR_DORMANT_HOURS", cls.dormant_hours),
+            activity_days=number("UT_SENSOR_ACTIVITY_DAYS", cls.activity_days),
+            discover_workspaces=tuple(w.strip() for w in workspaces.split(",") if w.strip()),
+            discover_title_pattern=env.get("UT_DISCOVER_TITLE_PATTERN") or None,
+            discover_hours=number("UT_DISCOVER_HOURS", cls.discover_hours),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     warehouse: str
@@ -39,6 +77,7 @@ class Settings:
     sync_cron: str
     freshness_hours: float
     s3_endpoint_url: str | None = None
+    sensors: SensorSettings = SensorSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +102,7 @@ class Settings:
             sync_cron=env.get("UT_SYNC_CRON") or "0 2 * * *",
             freshness_hours=float(env.get("UT_FRESHNESS_HOURS") or 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
+            sensors=SensorSettings.from_env(env),
         )
 
     @property

@@ -237,7 +237,7 @@ class UserTestingClient:
                 if not isinstance(page, list) or not page:
                     break
                 for study in page:
-                    yield {**study, "workspaceUuid": workspace_id}
+                    yield {**study, "workspaceUuid": workspace_id, "workspaceName": workspace.get("name")}
                 after = page[-1].get("cursor")
                 if len(page) < 50 or not after:
                     break
