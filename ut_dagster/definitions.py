@@ -9,6 +9,7 @@ from dagster import Definitions
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
 from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor, usertesting_dbt_assets
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
 from ut_dagster.defs.usertesting.freshness import build_freshness_check, build_freshness_schedule
 from ut_dagster.defs.usertesting.jobs import (
     usertesting_sync_job,
@@ -16,7 +17,6 @@ from ut_dagster.defs.usertesting.jobs import (
     verify_videos_job,
 )
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
 from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
 

@@ -1,5 +1,6 @@
 """The check policy over simulated time: who is checked when, and what it costs a day."""
 
+import itertools
 from collections import defaultdict
 
 from ut_dagster.defs.usertesting.check_policy import (
@@ -10,6 +11,7 @@ from ut_dagster.defs.usertesting.check_policy import (
     due_at,
     due_tests,
     run_failed,
+    run_succeeded,
 )
 
 DAY, HOUR = 86400.0, 3600.0
@@ -25,14 +27,14 @@ def simulate(policy: CheckPolicy, tests: list[str], active: set[str], days: floa
     while now < start + days * DAY:
         for test_id in due_tests(tests, states, now, policy):
             newest = now - HOUR if test_id in active else start - 30 * DAY
-            states[test_id] = checked(states.get(test_id, TestState()), now, newest, sync_requested=False)
+            states[test_id] = checked(states.get(test_id, TestState()), now, newest)
             checks[test_id].append(now - start)
         now += policy.tick_interval_s
     return checks
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def test_active_tests_hourly_dormant_daily_for_about_five_percent_of_the_budget():
@@ -62,9 +64,9 @@ def test_settings_change_the_intervals():
 def test_a_dormant_test_that_receives_sessions_becomes_active():
     policy = CheckPolicy()
     now = 1_700_000_000.0
-    state = checked(TestState(), now, now - 30 * DAY, sync_requested=False)
+    state = checked(TestState(), now, now - 30 * DAY)
     assert due_at(state, now, policy) > now + 23 * HOUR
-    state = checked(state, now, now, sync_requested=True)  # the check found new sessions
+    state = checked(state, now, now)  # the check found new sessions
     assert due_at(state, now, policy) <= now + HOUR
 
 
@@ -87,15 +89,15 @@ def test_batch_busy_and_priority():
 def test_a_failed_run_is_retried_at_once_then_with_growing_delays():
     policy = CheckPolicy(tick_interval_s=60)
     now = 1_700_000_000.0
-    state = checked(TestState(), now, now - 30 * DAY, sync_requested=True)
+    state = checked(TestState(), now, now - 30 * DAY)
     delays = []
     for _ in range(8):
         state = run_failed(state, now, policy)
         delays.append(due_at(state, now, policy) - now)
-        state = checked(state, now, None, sync_requested=True)
+        state = checked(state, now, None)
     assert delays[:4] == [0, 120, 240, 480]
     assert max(delays) == policy.active_interval_s
-    assert checked(state, now, None, sync_requested=False).failures == 0
+    assert run_succeeded(state).failures == 0 and due_at(run_succeeded(state), now, policy) > now
 
 
 def test_cursor_round_trip_drops_unregistered_tests_and_ignores_old_cursors():

@@ -57,7 +57,5 @@ def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str
 
 
 def newest_finish(listing: Listing) -> float | None:
-    times = (
-        parse_api_time(s.get("finishTime") or s.get("startTime")) for s in listing.sessions.values()
-    )
+    times = (parse_api_time(s.get("finishTime") or s.get("startTime")) for s in listing.sessions.values())
     return max((t.timestamp() for t in times if t is not None), default=None)

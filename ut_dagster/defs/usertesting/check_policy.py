@@ -29,8 +29,8 @@ class CheckPolicy:
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("UT_SENSOR_BATCH must be at least 1.")
-        if min(self.active_interval_s, self.dormant_interval_s, self.tick_interval_s) <= 0:
-            raise ValueError("Sensor intervals must be positive.")
+        if min(self.active_interval_s, self.dormant_interval_s, self.tick_interval_s) < 0:
+            raise ValueError("Sensor intervals cannot be negative.")
 
 
 @dataclass(frozen=True)
@@ -77,23 +77,23 @@ def due_tests(
     return [test_id for *_, test_id in sorted(due)[: policy.batch]]
 
 
-def checked(state: TestState, now: float, activity: float | None, sync_requested: bool) -> TestState:
+def checked(state: TestState, now: float, activity: float | None) -> TestState:
     newest = max((t for t in (state.last_activity, activity) if t is not None), default=None)
-    return replace(
-        state,
-        last_checked=now,
-        last_activity=newest,
-        retry_at=None,
-        failures=state.failures if sync_requested else 0,
-    )
+    return replace(state, last_checked=now, last_activity=newest, retry_at=None)
 
 
 def run_failed(state: TestState, now: float, policy: CheckPolicy) -> TestState:
     failures = state.failures + 1
     # The first retry is immediate (a transient failure); later ones back off so a broken
     # test or warehouse does not spend the budget on a run every tick.
-    delay = 0.0 if failures == 1 else min(policy.tick_interval_s * 2 ** (failures - 1), policy.active_interval_s)
+    delay = (
+        0.0 if failures == 1 else min(policy.tick_interval_s * 2 ** (failures - 1), policy.active_interval_s)
+    )
     return replace(state, failures=failures, retry_at=now + delay)
+
+
+def run_succeeded(state: TestState) -> TestState:
+    return replace(state, failures=0, retry_at=None)
 
 
 # -- cursor -------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ however many sessions the test has, and compares the answer with what is landed.
 - one failing test (revoked, deleted, refused) is logged in one line and skipped; the others are checked;
 - a tick ends within `UT_SENSOR_TICK_SECONDS`: no request waits for rate budget past that, and tests
   left unchecked stay due for the next tick;
-- no run is requested for a test whose sync is queued or running, and a failed run is requested again
-  (the run key names the test's latest run, so it changes once a run has happened).
+- no run is requested for a test whose sync is queued or running; after a failed sync run the test is
+  checked again at once and, if UserTesting still serves it, synced again (then after doubling delays
+  while runs keep failing). The run key names the test's latest run, so it changes once a run happened.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTe
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 PARTITION_TAG = "dagster/partition"
+REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
@@ -95,11 +97,11 @@ def check_tests(
 
     busy = _partitions_of(instance, RunsFilter(statuses=IN_FLIGHT))
     if memory.last_tick is not None:
-        since = datetime.fromtimestamp(memory.last_tick, UTC)
-        failed = RunsFilter(statuses=[DagsterRunStatus.FAILURE], updated_after=since)
-        for test_id in _partitions_of(instance, failed) - busy:
+        for test_id, succeeded in _run_outcomes(instance, since=memory.last_tick).items():
             state = memory.tests.get(test_id, policy_.TestState())
-            memory.tests[test_id] = policy_.run_failed(state, now, policy)
+            memory.tests[test_id] = (
+                policy_.run_succeeded(state) if succeeded else policy_.run_failed(state, now, policy)
+            )
 
     due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy))
     landing = Landing(object_store.store())
@@ -119,20 +121,22 @@ def check_tests(
             failing += 1
             context.log.warning(f"Test {test_id} skipped this tick: {_one_line(exc)}")
             state = memory.tests.get(test_id, policy_.TestState())
-            memory.tests[test_id] = policy_.checked(state, now, None, sync_requested=False)
+            memory.tests[test_id] = policy_.checked(state, now, None)
             continue
         state = memory.tests.get(test_id, policy_.TestState())
-        changed = changes.reason is not None
-        memory.tests[test_id] = policy_.checked(
-            state, now, now if changed else changes.newest_finish, sync_requested=changed
+        # After a failed run the warehouse may lag what landed, so sync again even if nothing is new.
+        reason = changes.reason or (
+            f"its last sync run failed ({state.failures}x)" if state.failures else None
         )
-        if changed:
-            context.log.info(f"Test {test_id}: {changes.reason}; requesting a sync.")
+        activity = now if changes.reason else changes.newest_finish
+        memory.tests[test_id] = policy_.checked(state, now, activity)
+        if reason:
+            context.log.info(f"Test {test_id}: {reason}; requesting a sync.")
             requests.append(
                 RunRequest(
                     partition_key=test_id,
                     run_key=f"{test_id}:after:{_latest_run_id(instance, test_id) or 'none'}",
-                    tags={"ut_dagster/reason": changes.reason[:200]},
+                    tags={REASON_TAG: reason[:200]},
                 )
             )
     if left:
@@ -154,6 +158,20 @@ def _partitions_of(instance: DagsterInstance, filters: RunsFilter) -> set[str]:
         for r in records
         if r.dagster_run.job_name in SYNC_JOBS and PARTITION_TAG in r.dagster_run.tags
     }
+
+
+def _run_outcomes(instance: DagsterInstance, since: float) -> dict[str, bool]:
+    """Per test, whether its latest sync run that ended since `since` succeeded."""
+    filters = RunsFilter(
+        statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
+        updated_after=datetime.fromtimestamp(since, UTC),
+    )
+    outcomes: dict[str, bool] = {}
+    for record in sorted(instance.get_run_records(filters), key=lambda r: r.update_timestamp):
+        run = record.dagster_run
+        if run.job_name in SYNC_JOBS and PARTITION_TAG in run.tags:
+            outcomes[run.tags[PARTITION_TAG]] = run.status == DagsterRunStatus.SUCCESS
+    return outcomes
 
 
 def _latest_run_id(instance: DagsterInstance, test_id: str) -> str | None:
