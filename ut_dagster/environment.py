@@ -34,6 +34,7 @@ WAREHOUSES = ("duckdb", "snowflake")
 class SensorSettings:
     """How the sensors spend the API budget (UT_* variables; defaults in brackets)."""
 
+    running: bool = False  # UT_SENSOR_RUNNING: the new-sessions sensor starts running on deploy [false]
     interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
     tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
     batch: int = 5  # UT_SENSOR_BATCH: tests checked per tick at most [5]
@@ -54,7 +55,11 @@ class SensorSettings:
                 raise ValueError(f"{name} must be a number; got {value!r}.") from None
 
         workspaces = env.get("UT_DISCOVER_WORKSPACES") or ""
+        running = (env.get("UT_SENSOR_RUNNING") or "false").strip().lower()
+        if running not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"UT_SENSOR_RUNNING must be true or false; got {running!r}.")
         return cls(
+            running=running in ("true", "1", "yes"),
             interval_seconds=int(number("UT_SENSOR_INTERVAL_SECONDS", cls.interval_seconds)),
             tick_seconds=number("UT_SENSOR_TICK_SECONDS", cls.tick_seconds),
             batch=int(number("UT_SENSOR_BATCH", cls.batch)),

@@ -68,7 +68,8 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         name="usertesting_new_sessions",
         job=usertesting_sync_job,
         minimum_interval_seconds=settings.interval_seconds,
-        default_status=DefaultSensorStatus.STOPPED,
+        # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on checks.
+        default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
         description="Starts a test's sync when UserTesting lists sessions not landed yet; checks tests with "
         "recent sessions hourly and the others daily (UT_SENSOR_* settings).",
     )
