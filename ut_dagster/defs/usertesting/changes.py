@@ -8,21 +8,12 @@ malformed counts as handled (a sync would only reject it again).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from ut_dagster.lib.landing import Landing, Listing
 from ut_dagster.lib.normalize import parse_api_time
+from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
 
 HANDLED_KINDS = ("json", "rejected.json")
-
-
-class ListingProbe(Protocol):
-    total_count: int
-    newest_session_id: str | None
-
-
-class Prober(Protocol):
-    def probe_listing(self, test_id: str) -> ListingProbe: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +22,7 @@ class Changes:
     newest_finish: float | None  # epoch seconds of the newest listed session, for the check policy
 
 
-def session_changes(landing: Landing, client: Prober, test_id: str) -> Changes:
+def session_changes(landing: Landing, client: UserTestingClient, test_id: str) -> Changes:
     probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
     handled = {

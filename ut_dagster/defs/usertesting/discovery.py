@@ -34,18 +34,12 @@ from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 RESULTS_API_TYPE = "STUDYV2"
 
 
-def select_tests(
-    studies: Iterable[Mapping[str, Any]], workspaces: Iterable[str] = (), title_pattern: str | None = None
-) -> list[str]:
+def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[str]:
     """Test IDs worth registering, in listing order, each once."""
-    wanted = {w.strip().lower() for w in workspaces if w.strip()}
     pattern = re.compile(title_pattern, re.IGNORECASE) if title_pattern else None
     found: dict[str, None] = {}
     for study in studies:
         if str(study.get("type") or "").upper() != RESULTS_API_TYPE:
-            continue
-        names = {str(study.get(k) or "").lower() for k in ("workspaceUuid", "workspaceName")}
-        if wanted and not wanted & names:
             continue
         if pattern and not pattern.search(str(study.get("title") or "")):
             continue
@@ -108,13 +102,13 @@ def discover_tests(
     if memory.listed_at is None or now - memory.listed_at >= settings.discover_hours * 3600:
         try:
             client = usertesting.get_client(max_budget_wait=max(0.0, deadline - time.monotonic()))
-            studies = list(client.list_workspace_tests())
+            studies = list(client.list_workspace_tests(only=settings.discover_workspaces))
         except BudgetUnavailableError:
             return SensorResult(skip_reason="No rate budget to list workspaces this tick.")
         except UserTestingError as exc:
             context.log.warning(f"Listing workspaces failed, trying again next tick: {exc}")
             return SensorResult(skip_reason="Listing workspaces failed.")
-        found = select_tests(studies, settings.discover_workspaces, settings.discover_title_pattern)
+        found = select_tests(studies, settings.discover_title_pattern)
         known = registered | set(memory.refused) | set(memory.pending)
         memory.pending += [t for t in found if t not in known]
         memory.listed_at = now

@@ -10,6 +10,10 @@ class UserTestingError(RuntimeError):
     """Base class: anything that went wrong talking to the UserTesting API."""
 
 
+class UserTestingConfigError(UserTestingError, ValueError):
+    """A setting is unusable (e.g. a base URL without a scheme): raised before any request is sent."""
+
+
 class UserTestingAuthError(UserTestingError):
     """The credential was refused (even after asking for a fresh token)."""
 
