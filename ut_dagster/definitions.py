@@ -13,6 +13,7 @@ from ut_dagster.defs.research_marts.dbt import (
     usertesting_dbt_assets,
 )
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
 from ut_dagster.defs.usertesting.freshness import build_freshness_check, build_freshness_schedule
 from ut_dagster.defs.usertesting.jobs import (
     usertesting_sync_job,
@@ -20,7 +21,7 @@ from ut_dagster.defs.usertesting.jobs import (
     verify_videos_job,
 )
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
 
 
@@ -35,7 +36,11 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
         ],
         jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job, research_marts_job],
         schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
-        sensors=[new_sessions_sensor, research_marts_automation_sensor],
+        sensors=[
+            build_new_sessions_sensor(settings.sensors),
+            build_discovery_sensor(settings.sensors),
+            research_marts_automation_sensor,
+        ],
         resources={**build_resources(settings), **(resources or {})},
     )
 

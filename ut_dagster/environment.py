@@ -15,6 +15,7 @@ Everything is chosen by environment variables, so switching is configuration alo
                      deleted upstream (default 24)
     UT_ALERT_*       research alert thresholds (see defs/research_marts/alerts.py)
     DAGSTER_HOME     the Dagster instance (default $UT_DATA_DIR/dagster_home)
+    UT_SENSOR_*, UT_DISCOVER_*  the new-sessions and discovery sensors (see SensorSettings)
 
 A bad value fails here, at once, naming the variable: before any request and without retries.
 Besides this module, only the library's own configuration reads variables: USERTESTING_* in
@@ -45,6 +46,53 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class SettingsError(ValueError):
+    """A setting is wrong: the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """How the sensors spend the API budget (UT_* variables; defaults in brackets)."""
+
+    running: bool = False  # UT_SENSOR_RUNNING: the new-sessions sensor starts running on deploy [false]
+    interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
+    tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
+    batch: int = 5  # UT_SENSOR_BATCH: tests checked per tick at most [5]
+    active_minutes: float = 60.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of active tests [60]
+    dormant_hours: float = 24.0  # UT_SENSOR_DORMANT_HOURS: check interval of the others [24]
+    activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: "active" = sessions within this [7]
+    discover_workspaces: tuple[str, ...] = ()  # UT_DISCOVER_WORKSPACES: names or UUIDs, comma-separated
+    discover_title_pattern: str | None = None  # UT_DISCOVER_TITLE_PATTERN: regex searched in titles
+    discover_hours: float = 24.0  # UT_DISCOVER_HOURS: how often workspaces are listed again [24]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SensorSettings:
+        def number(name: str, default: float) -> float:
+            value = env.get(name) or default
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a number; got {value!r}.") from None
+
+        workspaces = env.get("UT_DISCOVER_WORKSPACES") or ""
+        running = (env.get("UT_SENSOR_RUNNING") or "false").strip().lower()
+        if running not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"UT_SENSOR_RUNNING must be true or false; got {running!r}.")
+        return cls(
+            running=running in ("true", "1", "yes"),
+            interval_seconds=int(number("UT_SENSOR_INTERVAL_SECONDS", cls.interval_seconds)),
+            tick_seconds=number("UT_SENSOR_TICK_SECONDS", cls.tick_seconds),
+            batch=int(number("UT_SENSOR_BATCH", cls.batch)),
+            active_minutes=number("UT_SENSOR_ACTIVE_MINUTES", cls.active_minutes),
+            dormant_hours=number("UT_SENSOR_DORMANT_HOURS", cls.dormant_hours),
+            activity_days=number("UT_SENSOR_ACTIVITY_DAYS", cls.activity_days),
+            discover_workspaces=tuple(w.strip() for w in workspaces.split(",") if w.strip()),
+            discover_title_pattern=env.get("UT_DISCOVER_TITLE_PATTERN") or None,
+            discover_hours=number("UT_DISCOVER_HOURS", cls.discover_hours),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     warehouse: str
@@ -57,6 +105,7 @@ class Settings:
     reconcile_hours: float = 24.0
     dagster_home_dir: Path | None = None
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    sensors: SensorSettings = SensorSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +138,7 @@ class Settings:
             reconcile_hours=_hours(env, "UT_RECONCILE_HOURS", 24),
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
             alert_thresholds=thresholds,
+            sensors=SensorSettings.from_env(env),
         )
 
     @property

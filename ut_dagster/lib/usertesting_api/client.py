@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -235,15 +235,20 @@ class UserTestingClient:
             )
         return body
 
-    def list_workspace_tests(self) -> Iterator[dict[str, Any]]:
+    def list_workspace_tests(self, only: Collection[str] = ()) -> Iterator[dict[str, Any]]:
         """Every test (study) the credential can see, each once, via the legacy v1 API.
 
-        A test can sit in several workspaces; it is yielded with the first workspace that lists it.
+        A test can sit in several workspaces; it is yielded with the first workspace that lists it
+        (`workspaceUuid`, `workspaceName`). `only`: walk just these workspaces (names or UUIDs, any case).
         """
         response = self._transport.get("workspaces", f"{V1_PREFIX}/workspaces", what="the list of workspaces")
         workspaces = _json(response, "the list of workspaces")
+        wanted = {w.strip().lower() for w in only if w.strip()}
         yielded: set[str] = set()
         for workspace in workspaces if isinstance(workspaces, list) else []:
+            names = {str(workspace.get(k) or "").lower() for k in ("uuid", "name")}
+            if wanted and not wanted & names:
+                continue
             workspace_id = validate_id(workspace.get("uuid"), "workspace ID")
             after: str | None = None
             while True:
@@ -263,7 +268,7 @@ class UserTestingClient:
                     if key and key in yielded:
                         continue
                     yielded.add(key)
-                    yield {**study, "workspaceUuid": workspace_id}
+                    yield {**study, "workspaceUuid": workspace_id, "workspaceName": workspace.get("name")}
                 after = page[-1].get("cursor")
                 if len(page) < 50 or not after:
                     break
