@@ -46,11 +46,6 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class SettingsError(ValueError):
-    """A setting is wrong: the message names the variable and what is expected."""
-
-
-@dataclass(frozen=True)
 class SensorSettings:
     """How the sensors spend the API budget (UT_* variables; defaults in brackets)."""
 
