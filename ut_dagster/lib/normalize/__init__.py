@@ -4,6 +4,7 @@ Each function returns rows whose keys are exactly the columns of a table in sche
 `to_frame` turns them into a DataFrame with stable dtypes.
 """
 
+from ut_dagster.lib.normalize.detail_frames import DetailFrames, details_frames
 from ut_dagster.lib.normalize.details import demographic_values, details_rows, session_details_row
 from ut_dagster.lib.normalize.errors import MalformedPayloadError
 from ut_dagster.lib.normalize.frames import to_frame
@@ -13,9 +14,11 @@ from ut_dagster.lib.normalize.transcripts import Cue, chunk_rows, parse_cues, pl
 
 __all__ = [
     "Cue",
+    "DetailFrames",
     "MalformedPayloadError",
     "chunk_rows",
     "demographic_values",
+    "details_frames",
     "details_rows",
     "listing_rows",
     "parse_api_time",

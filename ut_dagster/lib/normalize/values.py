@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ut_dagster.lib.normalize.errors import MalformedPayloadError, kind_of
@@ -94,20 +95,28 @@ def as_str(value: object) -> str | None:
     return json_text(value, "a string column")
 
 
-def json_text(value: Any, where: str) -> str | None:
+def json_text(value: Any, where: str | Callable[[], str]) -> str | None:
     """Compact JSON text such that json.loads(text) == value, key order and unicode kept.
 
     None becomes SQL null, not the string "null", so "no answer" stays distinguishable in SQL.
     NaN and infinities are not JSON and warehouse JSON parsers reject them, so they become null.
+    `where` names the place for the error message; a callable is only called when there is an error
+    (building the text for every value costs more than encoding most of them).
     """
     if value is None:
         return None
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODE(value)
     except ValueError:
-        return json.dumps(_finite_only(value), ensure_ascii=False, separators=(",", ":"))
+        return _ENCODE_LENIENT(_finite_only(value))
     except TypeError as error:
-        raise MalformedPayloadError(f"{where} holds a value that is not JSON: {error}") from error
+        place = where() if callable(where) else where
+        raise MalformedPayloadError(f"{place} holds a value that is not JSON: {error}") from error
+
+
+# json.dumps builds an encoder per call unless its arguments are the defaults; these are built once.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ENCODE_LENIENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _finite_only(value: Any) -> Any:
