@@ -16,17 +16,19 @@ import re
 import threading
 import time
 import traceback
+from collections import Counter
 from hashlib import md5
 from random import Random
 from typing import Any
 
+from .admin import ADMIN_PREFIX, Admin
 from .auth import Tokens
 from .config import LEGACY_TOKEN_PATH, TOKEN_PATH, SandboxConfig
 from .data import Dataset
 from .legacy import build_workspaces
 from .ratelimit import RateLimiter
 from .responses import API_HEADERS, Request, Response, error_for, gateway_error, nest_error
-from .routes import ApiRoutes
+from .routes import ApiRoutes, endpoint_of
 from .video import VideoLinks, parse_range, s3_error
 
 _VIDEO_PATH = re.compile(r"^/_video/([0-9a-f-]{36})\.mp4$")
@@ -47,6 +49,7 @@ class SandboxApp:
         self._log: list[dict[str, Any]] = []
         self._dropped_videos: set[str] = set()
         self.server_errors: list[str] = []
+        self.admin = Admin(self)
 
     def log(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -56,6 +59,17 @@ class SandboxApp:
         with self._lock:
             self._log.clear()
 
+    def request_counts(self, kind: str | None = "api") -> dict[str, int]:
+        """Requests served so far per endpoint (named as the client's RequestStats names them)."""
+        return dict(Counter(r["endpoint"] for r in self.log(kind)))
+
+    def reset(self) -> None:
+        """As freshly started: generated data, no revocations, empty request log, fresh rate windows.
+        Issued tokens stay valid."""
+        self.dataset.reset()
+        self.limiter.reset()
+        self.reset_log()
+
     def handle(self, request: Request) -> Response:
         arrived = time.monotonic()
         credential = None
@@ -63,12 +77,15 @@ class SandboxApp:
             kind, response = "token", self.tokens.token_endpoint(request)
         elif request.path.startswith("/_video/"):
             kind, response = "video", self._video(request)
+        elif request.path.startswith(ADMIN_PREFIX):
+            return self.admin.handle(request)  # not logged: tests count API calls, not their own
         else:
             kind = "api"
             credential = self.tokens.credential_for(request)
             response = self._api(request, credential)
         record: dict[str, Any] = {
             "kind": kind,
+            "endpoint": kind if kind != "api" else endpoint_of(request.path),
             "method": request.method,
             "path": request.path,
             "query": {k: v[0] if len(v) == 1 else list(v) for k, v in request.query.items()},
@@ -133,7 +150,9 @@ class SandboxApp:
         problem = self.links.check(session_id, request.query.get("X-Amz-Signature", [""])[-1])
         if problem:
             return _s3_error(403, *problem)
-        size = self.dataset.video_size(session_id) or 0
+        size = self.dataset.video_size(session_id)
+        if size is None:  # the session was deleted since the link was issued
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         wanted = parse_range(request.header("Range"), size)
         if wanted == "invalid":
             response = _s3_error(416, "InvalidRange", "The requested range is not satisfiable")

@@ -7,7 +7,7 @@ import signal
 import threading
 from types import FrameType
 
-from .config import SandboxConfig
+from .config import KINDS, SandboxConfig, StudySpec
 from .server import SandboxServer
 
 
@@ -53,14 +53,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add(
         "--malformed-session", action="append", default=[], help="serve this session's details as broken JSON"
     )
+    add(
+        "--study",
+        action="append",
+        default=None,
+        metavar="KIND:SESSIONS",
+        help=f"a generated test, e.g. SURVEY:600 (repeatable; kinds: {', '.join(KINDS)}); default: 4 tests",
+    )
     add("--client-id", default=d.client_id)
     add("--client-secret", default=d.client_secret)
     add("--static-token", action="append", default=None, help="ready-made bearer token (repeatable)")
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    studies = tuple(_study(text) for text in args.study) if args.study else SandboxConfig().studies
     return SandboxConfig(
         seed=args.seed,
+        studies=studies,
         requests_per_window=args.requests_per_minute,
         window_seconds=args.window_seconds,
         error_rate=args.error_rate,
@@ -77,6 +86,13 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     )
 
 
+def _study(text: str) -> StudySpec:
+    kind, _, count = text.partition(":")
+    if not count.isdigit():
+        raise ValueError(f"--study takes KIND:SESSIONS such as SURVEY:600, not {text!r}")
+    return StudySpec(kind.upper(), int(count))
+
+
 def describe(sandbox: SandboxServer) -> str:
     config = sandbox.config
     lines = [
@@ -86,6 +102,7 @@ def describe(sandbox: SandboxServer) -> str:
         f"  client secret: {config.client_secret}",
         f"  access token:  {sandbox.static_token}  (never expires)",
         f"  rate limit:    {config.requests_per_window} requests per {config.window_seconds:g} seconds per credential",
+        f"  control:       {sandbox.url}/_sandbox/state  (see `ut_dagster.sandbox` for the admin routes)",
         "  tests:",
     ]
     for study in sandbox.dataset.studies:

@@ -44,6 +44,10 @@ class RateLimiter:
         reset = max(0, math.ceil(start + window - now))
         return RateState(hits <= limit, limit, max(0, limit - hits), reset)
 
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
     @staticmethod
     def fresh(limit: int, window: float) -> RateState:
         """What an unidentified caller is shown: a full window (its request counts against nothing)."""

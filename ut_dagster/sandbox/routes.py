@@ -16,7 +16,7 @@ from collections.abc import Callable
 from .config import SandboxConfig
 from .data import Dataset
 from .legacy import Workspace, workspaces_endpoint
-from .models import api_time
+from .models import SessionRecord, api_time
 from .responses import Request, Response, json_bytes, json_response, nest_error
 from .video import VideoLinks
 
@@ -26,6 +26,20 @@ _V3_ROUTE = re.compile(r"^/api/v3/sessionResults/([^/]+)$")
 _QX_ROUTE = re.compile(r"^/api/v2/testResults/([^/]+)/qxScores$")
 _WORKSPACE_ROUTE = re.compile(r"^/usertesting/api/v1/workspaces(?:/([^/]+))?$")
 _BAD_UUID = "Validation failed (uuid is expected)"
+
+
+def endpoint_of(path: str) -> str:
+    """The endpoint a path belongs to, named as the client's RequestStats names it."""
+    path = path.rstrip("/")
+    if path == "/api/v2/sessionResults":
+        return "list_sessions"
+    if _V3_ROUTE.match(path):
+        return "session_details"
+    if match := _SESSION_ROUTE.match(path):
+        return "transcript" if match[2] == "transcript" else "video_download_url"
+    if _QX_ROUTE.match(path):
+        return "qx_scores"
+    return "workspaces" if _WORKSPACE_ROUTE.match(path) else "unknown"
 
 
 def _number(name: str, values: list[str] | None, low: int, high: int, default: int) -> tuple[int, list[str]]:
@@ -96,6 +110,8 @@ class ApiRoutes:
         study = self._dataset.study(test_id)
         if study is None:
             return nest_error(404, "Test not found")
+        if revoked := self._revoked(study.test_id):
+            return revoked
         if self._config.arrivals_per_list_request:
             self._dataset.add_sessions(study.test_id, self._config.arrivals_per_list_request)
         records = self._dataset.sessions(study.test_id)
@@ -110,11 +126,25 @@ class ApiRoutes:
             },
         )
 
-    def session_details(self, session_id: str) -> Response:
+    def _revoked(self, test_id: str) -> Response | None:
+        status = self._dataset.revoked_status(test_id)
+        if status is None:
+            return None
+        return nest_error(404, "Test not found") if status == 404 else nest_error(401, "Unauthorized")
+
+    def _session(self, session_id: str, missing: str) -> SessionRecord | Response:
+        """The session a session endpoint is about, or the error it answers instead."""
         if not _UUID.match(session_id):
             return nest_error(400, _BAD_UUID)
-        if self._dataset.session(session_id) is None:
-            return nest_error(404, "Session not found")
+        record = self._dataset.session(session_id)
+        if record is None:
+            return nest_error(404, missing)
+        return self._revoked(record.test_id) or record
+
+    def session_details(self, session_id: str) -> Response:
+        record = self._session(session_id, "Session not found")
+        if isinstance(record, Response):
+            return record
         response = json_response(200, self._dataset.served_payload(session_id))
         if session_id.lower() in self._config.malformed_session_ids:
             body = json_bytes(self._dataset.served_payload(session_id))
@@ -122,8 +152,9 @@ class ApiRoutes:
         return response
 
     def transcript(self, session_id: str) -> Response:
-        if not _UUID.match(session_id):
-            return nest_error(400, _BAD_UUID)
+        record = self._session(session_id, "Transcript not found")
+        if isinstance(record, Response):
+            return record
         text = self._dataset.transcript(session_id)
         if text is None:
             return nest_error(404, "Transcript not found")
@@ -131,10 +162,10 @@ class ApiRoutes:
         return Response(200, headers, text.encode("utf-8"))
 
     def video_link(self, session_id: str) -> Response:
-        if not _UUID.match(session_id):
-            return nest_error(400, _BAD_UUID)
-        record = self._dataset.session(session_id)
-        if record is None or not record.has_video:
+        record = self._session(session_id, "Video not found")
+        if isinstance(record, Response):
+            return record
+        if not record.has_video:
             return nest_error(404, "Video not found")
         url, expires = self._links.issue(
             self._base_url(), record.session_id, self._config.video_link_lifetime_seconds
@@ -148,6 +179,8 @@ class ApiRoutes:
             return nest_error(400, _BAD_UUID)
         if self._dataset.study(test_id) is None:
             return nest_error(404, "Test not found")
+        if revoked := self._revoked(test_id):
+            return revoked
         scores = self._dataset.qx_scores(test_id)
         if scores is None:
             return nest_error(404, "QXscores are only available for interaction tests")

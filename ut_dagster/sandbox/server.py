@@ -10,7 +10,7 @@ import contextlib
 import socket
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -228,8 +228,46 @@ class SandboxServer:
     def reset_requests(self) -> None:
         self.app.reset_log()
 
+    def request_counts(self, kind: str | None = "api") -> dict[str, int]:
+        """Requests served per endpoint: list_sessions, session_details, transcript,
+        video_download_url, qx_scores, workspaces (kind "api"); "token" and "video" for the others."""
+        return self.app.request_counts(kind)
+
+    # -- control: each is also POST /_sandbox/<name> with the keyword arguments as a JSON body ----
+
     def add_sessions(self, test_id: str, count: int, finish_time: datetime | str | None = None) -> list[str]:
+        """New sessions, the newest of the test (or all finishing at finish_time)."""
         return self.dataset.add_sessions(test_id, count, finish_time)
+
+    def add_late_sessions(self, test_id: str, count: int, behind: int = 500) -> list[str]:
+        """Late arrivals: new sessions with an old finishTime, listed behind `behind` newer ones."""
+        return self.dataset.add_late_sessions(test_id, count, behind)
+
+    def delete_sessions(
+        self, session_ids: Collection[str] = (), test_id: str | None = None, count: int = 0
+    ) -> list[str]:
+        """Delete sessions (given, or `count` of `test_id` picked by the seed); returns their IDs."""
+        return self.dataset.delete_sessions(session_ids, test_id, count)
+
+    def restore_sessions(self, session_ids: Collection[str] = ()) -> list[str]:
+        return self.dataset.restore_sessions(session_ids)
+
+    def revoke_test(self, test_id: str, status: int = 404) -> None:
+        """Every endpoint about the test answers `status` (404 or 401) until restore_test."""
+        self.dataset.revoke_test(test_id, status)
+
+    def restore_test(self, test_id: str) -> None:
+        self.dataset.restore_test(test_id)
+
+    def churn(
+        self, deleted: int = 0, new: int = 0, late: int = 0, test_ids: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[str]]]:
+        """Per test: delete `deleted` sessions, add `new` newest and `late` late arrivals."""
+        return self.dataset.churn(deleted, new, late, test_ids)
+
+    def reset(self) -> None:
+        """Generated data again, no revocations, empty request log, fresh rate-limit windows."""
+        self.app.reset()
 
     def revoke_tokens(self) -> None:
         """Invalidate every token issued so far (clients still holding one get 401s)."""

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from ut_dagster.sandbox import SandboxConfig
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxConfig, StudySpec
 from ut_dagster.sandbox.command import config_from_args, configure_parser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +34,14 @@ def test_defaults_are_the_documented_behaviour() -> None:
         0.1,
         3_000_000_000,
     )
+
+
+def test_studies_are_chosen_on_the_command_line() -> None:
+    config = config_from_args(parse("--study", "survey:600", "--study", "THINK_OUT_LOUD:3"))
+    assert config.studies == (StudySpec(SURVEY, 600), StudySpec(THINK_OUT_LOUD, 3))
+    for wrong in ("SURVEY", "SURVEY:many", "POLL:3"):
+        with pytest.raises(ValueError):
+            config_from_args(parse("--study", wrong))
 
 
 def test_command_serves_until_sigterm() -> None:
