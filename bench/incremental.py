@@ -59,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     pool = generate(args.large + args.runs * args.new, seed=23)
     base, extra = pool[: args.large], pool[args.large :]
     measurements: dict[str, list[dict[str, Any]]] = {"large": [], "small": []}
-    with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp, project_writer(
-        Path(tmp) / "w.duckdb"
-    ) as writer:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp,
+        project_writer(Path(tmp) / "w.duckdb") as writer,
+    ):
         tests = {"large": ("bench-large", base), "small": ("bench-small", base[: args.small])}
         for test_id, sessions in tests.values():
             frames = details_frames(test_id, _payloads(sessions, "base")).frames
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
     large = min(m["seconds"] for m in measurements["large"])
     small = min(m["seconds"] for m in measurements["small"])
-    rows_ok = all(m["partition_growth"] == m["rows_of_new_sessions"] for ms in measurements.values() for m in ms)
+    rows_ok = all(
+        m["partition_growth"] == m["rows_of_new_sessions"] for ms in measurements.values() for m in ms
+    )
     ratio = large / small if small else float("inf")
     result = write_result(
         "incremental",
