@@ -7,6 +7,7 @@ the participant_id, so tasks and task groups join to demographics without going 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ut_dagster.lib.normalize.answers import answer_text, nps_score, rating_value
@@ -290,5 +291,11 @@ def _sequence(value: object) -> str | None:
 def _is_type(value: str | None, expected: str, *, suffix: bool = False) -> bool:
     if value is None:
         return False
-    normalized = value.strip().upper()
+    normalized = _normalized_type(value)
     return normalized.endswith(expected) if suffix else normalized == expected
+
+
+@lru_cache(maxsize=1024)
+def _normalized_type(value: str) -> str:
+    # A handful of type names repeat on every row: normalize each once.
+    return value.strip().upper()

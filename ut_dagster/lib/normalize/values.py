@@ -47,6 +47,8 @@ def as_number(value: object) -> int | float | None:
 
 def as_int(value: object) -> int | None:
     """An integer for a BIGINT column: 15000.0 -> 15000, 15000.4 -> 15000 (nearest); else None."""
+    if value.__class__ is int:  # the common case first: millisecond times, counts
+        return value if _INT64_MIN <= value <= _INT64_MAX else None  # type: ignore[operator]
     number = as_number(value)
     if number is None:
         return None
@@ -75,8 +77,8 @@ def as_percentage(value: object) -> float | None:
 
 def as_bool(value: object) -> bool | None:
     """A flag from a boolean, "true"/"false" or 0/1; None for anything else."""
-    if isinstance(value, bool):
-        return value
+    if value is True or value is False or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if isinstance(value, int) and value in (0, 1):
