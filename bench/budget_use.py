@@ -60,6 +60,28 @@ def use(log: list[dict[str, Any]], window: float) -> dict[str, Any]:
     }
 
 
+def report(args: argparse.Namespace, results: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    passed = not errors and all(
+        r["use"] is not None and r["use"] >= 0.97 and r["status_429"] == 0 and r["windows"] >= args.windows
+        for r in results.values()
+    )
+    result = write_result(
+        "budget_use",
+        target=f"use >= 0.97 of the allowed requests per window over >= {args.windows} windows, 0 x 429; "
+        "alone and CLI + instance run sharing the credential",
+        measured="; ".join(
+            f"{name}: use {r['use']}, {r['status_429']} x 429 over {r['windows']} windows"
+            for name, r in results.items()
+        )
+        + (f"; errors in {sorted(errors)}" if errors else ""),
+        passed=passed,
+        note=f"Window shortened to {args.window_s:.0f} s, 10 requests each; the client's 0.5 s minimum window "
+        "margin caps use at window/(window+0.5).",
+        details={"window_s": args.window_s, **results, "errors": errors},
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window-s", type=float, default=20.0)
@@ -92,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             errors["alone"] = process.stderr.read().decode()[-2000:] if process.stderr else ""
         results["alone"] = use(sandbox.requests, args.window_s)
         print(f"  alone: {results['alone']}", flush=True)
+        report(args, results, {**errors, "shared": "not reached"})
 
         # Fresh windows for the shared run: wait out the current one.
         time.sleep(args.window_s + 1)  # letting the sandbox's window expire, not synchronisation
@@ -115,24 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         results["shared"]["credentials"] = sorted({str(r["credential"]) for r in sandbox.requests})
         print(f"  shared: {results['shared']}", flush=True)
 
-    passed = not errors and all(
-        r["use"] is not None and r["use"] >= 0.97 and r["status_429"] == 0 and r["windows"] >= args.windows
-        for r in results.values()
-    )
-    result = write_result(
-        "budget_use",
-        target=f"use >= 0.97 of the allowed requests per window over >= {args.windows} windows, 0 x 429; "
-        "alone and CLI + instance run sharing the credential",
-        measured="; ".join(
-            f"{name}: use {r['use']}, {r['status_429']} x 429 over {r['windows']} windows"
-            for name, r in results.items()
-        )
-        + (f"; errors in {sorted(errors)}" if errors else ""),
-        passed=passed,
-        note=f"Window shortened to {args.window_s:.0f} s, 10 requests each; the client's 0.5 s minimum window "
-        "margin caps use at window/(window+0.5).",
-        details={"window_s": args.window_s, **results, "errors": errors},
-    )
+    result = report(args, results, errors)
     return exit_code(result)
 
 
