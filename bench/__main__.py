@@ -2,6 +2,7 @@
 
     python -m bench                       # all of them (`make bench`)
     python -m bench normalize_load requests   # some of them
+    python -m bench --table               # only rewrite the README table from bench/results/
 
 Exit status 1 when any benchmark missed its target (or crashed); "not measured" is reported, not a
 miss. Each benchmark's numbers are in bench/results/<name>.json.
@@ -81,6 +82,10 @@ def write_readme(text: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--table"]:
+        write_readme(table(list(BENCHMARKS), {}))
+        print(table(list(BENCHMARKS), {}))
+        return 0
     names = argv or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import exit_code, write_result
-from bench.dagster_runs import cli_sync, daemon, environment, submit_run, wait_for_run
+from bench.dagster_runs import cli_sync, daemon, environment, run_failure, submit_run, wait_for_run
 
 LIMIT = 10
 
@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                 process = cli_sync(env, test_a)
                 times = wait_for_run(env, run_id, args.timeout_s)
                 if times["status"] != "SUCCESS":
-                    errors["shared_instance_run"] = f"run {run_id} {times['status']}"
+                    errors["shared_instance_run"] = (
+                        f"run {run_id} {times['status']}: {run_failure(env, run_id)}"
+                    )
                 if process.wait(timeout=args.timeout_s) != 0:
                     errors["shared_cli"] = process.stderr.read().decode()[-2000:] if process.stderr else ""
             except Exception as exc:

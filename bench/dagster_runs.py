@@ -28,7 +28,10 @@ def environment(sandbox: Any, root: Path, **extra: str) -> dict[str, str]:
 
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DEFAULT_INSTANCE_YAML)
+    # On a loaded machine loading the code location takes minutes; the default 180 s fails runs.
+    (home / "dagster.yaml").write_text(
+        DEFAULT_INSTANCE_YAML + "code_servers:\n  local_startup_timeout: 900\n"
+    )
     return {
         **os.environ,
         "UT_DATA_DIR": str(root / "data"),
@@ -126,6 +129,25 @@ def run_times(env: dict[str, str], run_id: str) -> dict[str, Any] | None:
 
 
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def run_failure(env: dict[str, str], run_id: str) -> str:
+    """The error messages a failed run logged (for the result's details)."""
+    import logging
+
+    from dagster import DagsterInstance
+
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    try:
+        with DagsterInstance.get() as instance:
+            errors = [e.user_message for e in instance.all_logs(run_id) if e.level >= logging.ERROR]
+            return " | ".join(errors)[-2000:]
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def wait_for_run(env: dict[str, str], run_id: str, timeout: float) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from bench.dagster_runs import (
     cli_sync,
     daemon,
     environment,
+    run_failure,
     runs_launched_by_sensor,
     start_sensor,
     submit_run,
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 measured["instance_run"] = round(times["ended"] - times["created"], 1)
                 measured["instance_run_execution_only"] = round(times["ended"] - times["started"], 1)
                 if times["status"] != "SUCCESS":
-                    errors["instance_run"] = f"run {run_id} {times['status']}"
+                    errors["instance_run"] = f"run {run_id} {times['status']}: {run_failure(env, run_id)}"
                 print(f"  instance run: {measured['instance_run']} s ({times['status']})", flush=True)
                 report(args, measured, {**errors, "sensor_run": "not reached"})
             except Exception as exc:
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                 times = wait_for_run(env, launched[0], args.timeout_s)
                 measured["sensor_run"] = round(times["ended"] - times["created"], 1)
                 if times["status"] != "SUCCESS":
-                    errors["sensor_run"] = f"run {launched[0]} {times['status']}"
+                    errors["sensor_run"] = (
+                        f"run {launched[0]} {times['status']}: {run_failure(env, launched[0])}"
+                    )
                 print(f"  sensor run: {measured['sensor_run']} s ({times['status']})", flush=True)
             except Exception as exc:
                 errors["sensor_run"] = repr(exc)[-2000:]
