@@ -366,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "measurements": measurements,
         "passed": all(m["passed"] for m in measurements),
+        "target": f"peak RSS growth < {args.limit_mib} MiB archiving a {args.size_mib} MiB video",
+        "measured": ", ".join(
+            f"{m['store']}/{m['path']} {m['growth_mib']} MiB"
+            + ("" if m["archived_bytes_match"] else " (bytes wrong)")
+            for m in measurements
+        ),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

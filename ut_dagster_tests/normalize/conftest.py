@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.schema import ALL_TABLES, SCHEMA, Table
-from ut_dagster.lib.warehouse.ddl import create_schema_sql, create_table_sql
+from ut_dagster.lib.warehouse.ddl import create_table_sql, qualified_name
 
 # "ci" (the default) is derandomized, so a run is repeatable and a failure reproduces anywhere;
 # HYPOTHESIS_PROFILE=explore searches further with fresh random examples (minutes: add --timeout=0).
@@ -154,9 +154,9 @@ def warehouse() -> Iterator[Loader]:
     Each load starts from an empty table.
     """
     connection = duckdb.connect(":memory:", config={"threads": 1})
-    connection.execute(create_schema_sql())
+    connection.execute(f"CREATE SCHEMA {SCHEMA}")
     for table in ALL_TABLES.values():
-        connection.execute(create_table_sql(table, "duckdb"))
+        connection.execute(create_table_sql(table, "duckdb", qualified_name(SCHEMA, table.name)))
 
     def load(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         name = f"{SCHEMA}.{table.name}"

@@ -4,6 +4,7 @@ Each function returns rows whose keys are exactly the columns of a table in sche
 `to_frame` turns them into a DataFrame with stable dtypes.
 """
 
+from ut_dagster.lib.normalize.detail_frames import DetailFrames, details_frames
 from ut_dagster.lib.normalize.details import (
     demographic_values,
     details_rows,
@@ -25,10 +26,12 @@ from ut_dagster.lib.normalize.transcripts import (
 
 __all__ = [
     "Cue",
+    "DetailFrames",
     "MalformedPayloadError",
     "chunk_rows",
     "decode_transcript",
     "demographic_values",
+    "details_frames",
     "details_rows",
     "listing_rows",
     "parse_api_time",

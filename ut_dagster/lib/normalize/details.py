@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from ut_dagster.lib.normalize.answers import answer_text, nps_score, rating_value
@@ -67,6 +68,78 @@ def session_details_row(
     )
 
 
+# Rows are built as tuples in these orders (one allocation per row, no per-row key checks) and
+# zipped with the names; the check below makes a column added to or moved in schema.py fail at import
+# instead of shifting values into the wrong columns.
+_SESSION_FIELDS = (
+    "test_id",
+    "session_id",
+    "participant_id",
+    "audience_id",
+    "test_plan_id",
+    "task_count",
+    "task_group_count",
+    "demographic_count",
+    "extracted_at",
+)
+_DEMOGRAPHIC_FIELDS = (
+    "test_id",
+    "session_id",
+    "participant_id",
+    "demographic_id",
+    "demographic_code",
+    "label",
+    "value",
+    "values_json",
+    "type",
+    "position",
+    "extracted_at",
+)
+_TASK_GROUP_FIELDS = (
+    "test_id",
+    "session_id",
+    "participant_id",
+    "task_group_uuid",
+    "task_group_type",
+    "task_group_response",
+    "qx_score",
+    "comparison_sequence",
+    "position",
+    "extracted_at",
+)
+_TASK_FIELDS = (
+    "test_id",
+    "session_id",
+    "participant_id",
+    "task_uuid",
+    "task_text",
+    "task_type",
+    "position",
+    "start_time_ms",
+    "end_time_ms",
+    "duration_ms",
+    "skipped",
+    "answer_json",
+    "nps_score",
+    "rating_value",
+    "answer_text",
+    "extracted_at",
+)
+for _table, _fields in (
+    (SESSIONS, _SESSION_FIELDS),
+    (DEMOGRAPHICS, _DEMOGRAPHIC_FIELDS),
+    (TASK_GROUPS, _TASK_GROUP_FIELDS),
+    (TASKS, _TASK_FIELDS),
+):
+    if list(_fields) != _table.column_names:
+        raise ImportError(
+            f"normalize/details.py builds {_table.name} rows as {_fields}; schema.py says "
+            f"{_table.column_names}: update the tuple builders together with the schema"
+        )
+
+Tuples = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
 def details_rows(
     test_id: str, session_id: str, payload: object, extracted_at: datetime
 ) -> dict[str, list[dict[str, Any]]]:
@@ -75,6 +148,20 @@ def details_rows(
     Nulls anywhere (sessionParticipant, response, answer, any field) give null columns; only a
     structure that cannot be read (a list where an object belongs, a task that is a string) raises
     MalformedPayloadError naming the session and the place.
+    """
+    session, demographics, task_groups, tasks = details_tuples(test_id, session_id, payload, extracted_at)
+    return {
+        SESSIONS.name: [dict(zip(_SESSION_FIELDS, session, strict=True))],
+        DEMOGRAPHICS.name: [dict(zip(_DEMOGRAPHIC_FIELDS, row, strict=True)) for row in demographics],
+        TASK_GROUPS.name: [dict(zip(_TASK_GROUP_FIELDS, row, strict=True)) for row in task_groups],
+        TASKS.name: [dict(zip(_TASK_FIELDS, row, strict=True)) for row in tasks],
+    }
+
+
+def details_tuples(test_id: str, session_id: str, payload: object, extracted_at: datetime) -> Tuples:
+    """What details_rows returns, as tuples in table column order: (session, demographics, groups, tasks).
+
+    For building columns directly (`details_frames`) without a dict per row.
     """
     context = f"session {session_id}"
     details = require_object(payload, f"{context}: the details payload")
@@ -85,35 +172,26 @@ def details_rows(
     task_groups = objects_at(details.get("taskGroups"), f"{context}: taskGroups")
     tasks = objects_at(details.get("tasks"), f"{context}: tasks")
 
-    keys: dict[str, Any] = {
-        "test_id": test_id,
-        "session_id": session_id,
-        "participant_id": as_str(participant.get("participantId")),
-        "extracted_at": extracted_at,
-    }
-    session = table_row(
-        SESSIONS,
-        **keys,
-        audience_id=as_str(details.get("audienceId")),
-        test_plan_id=as_str(details.get("testPlanId")),
-        task_count=len(tasks),
-        task_group_count=len(task_groups),
-        demographic_count=len(demographics),
+    participant_id = _str(participant.get("participantId"))
+    keys = (test_id, session_id, participant_id)
+    session = (
+        *keys,
+        _str(details.get("audienceId")),
+        _str(details.get("testPlanId")),
+        len(tasks),
+        len(task_groups),
+        len(demographics),
+        extracted_at,
     )
-    return {
-        SESSIONS.name: [session],
-        DEMOGRAPHICS.name: [
-            _demographic_row(keys, index, item, f"{context}: sessionParticipant.demographicsInfo[{index}]")
+    return (
+        session,
+        [
+            _demographic_row(keys, index, item, extracted_at, context)
             for index, item in enumerate(demographics)
         ],
-        TASK_GROUPS.name: [
-            _task_group_row(keys, index, item, f"{context}: taskGroups[{index}]")
-            for index, item in enumerate(task_groups)
-        ],
-        TASKS.name: [
-            _task_row(keys, index, item, f"{context}: tasks[{index}]") for index, item in enumerate(tasks)
-        ],
-    }
+        [_task_group_row(keys, index, item, extracted_at, context) for index, item in enumerate(task_groups)],
+        [_task_row(keys, index, item, extracted_at, context) for index, item in enumerate(tasks)],
+    )
 
 
 def demographic_values(value: object, question_type: str | None) -> list[str] | None:
@@ -132,23 +210,40 @@ def demographic_values(value: object, question_type: str | None) -> list[str] | 
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
-def _demographic_row(keys: dict[str, Any], position: int, item: dict[str, Any], where: str) -> dict[str, Any]:
-    question_type = as_str(item.get("type"))
-    return table_row(
-        DEMOGRAPHICS,
-        **keys,
-        demographic_id=as_str(item.get("id")),
-        demographic_code=as_str(item.get("code")),
-        label=as_str(item.get("label")),
-        value=as_str(item.get("value")),
-        values_json=json_text(demographic_values(item.get("value"), question_type), f"{where}.value"),
-        type=question_type,
-        position=position,
+def _str(value: object) -> str | None:
+    # as_str with the common cases (null, a string) first: it runs for most columns of every row.
+    if value is None:
+        return None
+    if value.__class__ is str:
+        return valid_text(value)  # type: ignore[arg-type]
+    return as_str(value)
+
+
+def _demographic_row(
+    keys: tuple[Any, ...], position: int, item: dict[str, Any], extracted_at: datetime, context: str
+) -> tuple[Any, ...]:
+    question_type = _str(item.get("type"))
+    value = item.get("value")
+    return (
+        *keys,
+        _str(item.get("id")),
+        _str(item.get("code")),
+        _str(item.get("label")),
+        _str(value),
+        json_text(
+            demographic_values(value, question_type),
+            lambda: f"{context}: sessionParticipant.demographicsInfo[{position}].value",
+        ),
+        question_type,
+        position,
+        extracted_at,
     )
 
 
-def _task_group_row(keys: dict[str, Any], position: int, item: dict[str, Any], where: str) -> dict[str, Any]:
-    group_type = as_str(item.get("type"))
+def _task_group_row(
+    keys: tuple[Any, ...], position: int, item: dict[str, Any], extracted_at: datetime, context: str
+) -> tuple[Any, ...]:
+    group_type = _str(item.get("type"))
     response = item.get("response")
     # `response` is kept whole whatever it is; typed columns only read the documented shapes.
     fields = response if isinstance(response, dict) else {}
@@ -156,38 +251,53 @@ def _task_group_row(keys: dict[str, Any], position: int, item: dict[str, Any], w
     sequence = None
     if _is_type(group_type, "BALANCED_COMPARISON"):
         sequence = _sequence(fields.get("sequence"))
-    return table_row(
-        TASK_GROUPS,
-        **keys,
-        task_group_uuid=as_str(item.get("uuid")),
-        task_group_type=group_type,
-        task_group_response=json_text(response, f"{where}.response"),
-        qx_score=qx_score,
-        comparison_sequence=sequence,
-        position=position,
+    return (
+        *keys,
+        _str(item.get("uuid")),
+        group_type,
+        json_text(response, lambda: f"{context}: taskGroups[{position}].response"),
+        qx_score,
+        sequence,
+        position,
+        extracted_at,
     )
 
 
-def _task_row(keys: dict[str, Any], position: int, item: dict[str, Any], where: str) -> dict[str, Any]:
-    response = object_at(item.get("response"), f"{where}.response") or {}
+def _task_row(
+    keys: tuple[Any, ...], position: int, item: dict[str, Any], extracted_at: datetime, context: str
+) -> tuple[Any, ...]:
+    response = item.get("response")
+    if response is None:
+        response = {}
+    elif not isinstance(response, dict):
+        require_object(response, f"{context}: tasks[{position}].response")
     start = as_int(response.get("startTimeMs"))
     end = as_int(response.get("endTimeMs"))
     answer = response.get("answer")
-    return table_row(
-        TASKS,
-        **keys,
-        task_uuid=as_str(item.get("uuid")),
-        task_text=as_str(item.get("text")),
-        task_type=as_str(item.get("type")),
-        position=position,
-        start_time_ms=start,
-        end_time_ms=end,
-        duration_ms=_duration(start, end),
-        skipped=as_bool(response.get("skipped")),
-        answer_json=json_text(answer, f"{where}.response.answer"),
-        nps_score=nps_score(answer),
-        rating_value=rating_value(answer),
-        answer_text=answer_text(answer),
+    if answer.__class__ is dict:
+        # Only answers that are objects can hold the typed columns' keys; most hold one or none.
+        nps = nps_score(answer) if "nps" in answer else None
+        rating = rating_value(answer) if "ratingScale" in answer else None
+        text = answer_text(answer) if "written" in answer or "multipleChoice" in answer else None
+    elif isinstance(answer, dict):
+        nps, rating, text = nps_score(answer), rating_value(answer), answer_text(answer)
+    else:
+        nps = rating = text = None
+    return (
+        *keys,
+        _str(item.get("uuid")),
+        _str(item.get("text")),
+        _str(item.get("type")),
+        position,
+        start,
+        end,
+        _duration(start, end),
+        as_bool(response.get("skipped")),
+        json_text(answer, lambda: f"{context}: tasks[{position}].response.answer"),
+        nps,
+        rating,
+        text,
+        extracted_at,
     )
 
 
@@ -210,5 +320,11 @@ def _sequence(value: object) -> str | None:
 def _is_type(value: str | None, expected: str, *, suffix: bool = False) -> bool:
     if value is None:
         return False
-    normalized = value.strip().upper()
+    normalized = _normalized_type(value)
     return normalized.endswith(expected) if suffix else normalized == expected
+
+
+@lru_cache(maxsize=1024)
+def _normalized_type(value: str) -> str:
+    # A handful of type names repeat on every row: normalize each once.
+    return value.strip().upper()

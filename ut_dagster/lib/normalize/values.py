@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ut_dagster.lib.normalize.errors import MalformedPayloadError, kind_of
@@ -50,6 +51,8 @@ def as_number(value: object) -> int | float | None:
 
 def as_int(value: object) -> int | None:
     """An integer for a BIGINT column: 15000.0 -> 15000, 15000.4 -> 15000 (nearest); else None."""
+    if value.__class__ is int:  # the common case first: millisecond times, counts
+        return value if _INT64_MIN <= value <= _INT64_MAX else None  # type: ignore[operator]
     number = as_number(value)
     if number is None:
         return None
@@ -84,8 +87,8 @@ def as_percentage(value: object) -> float | None:
 
 def as_bool(value: object) -> bool | None:
     """A flag from a boolean, "true"/"false" or 0/1; None for anything else."""
-    if isinstance(value, bool):
-        return value
+    if value is True or value is False or value is None:
+        return value  # type: ignore[return-value]
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     if isinstance(value, int) and value in (0, 1):
@@ -116,34 +119,39 @@ def valid_text(value: str) -> str:
     return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
-def json_text(value: Any, where: str) -> str | None:
+def json_text(value: Any, where: str | Callable[[], str]) -> str | None:
     """Compact JSON text such that json.loads(text) == value, key order and unicode kept.
 
     None becomes SQL null, not the string "null", so "no answer" stays distinguishable in SQL.
     NaN and infinities are not JSON and warehouse JSON parsers reject them, so they become null.
     Lone surrogates are written as \\u escapes, which parse back to the same string.
+    `where` names the place for the error message; a callable is only called when there is an error
+    (building the text for every value costs more than encoding most of them).
     """
     if value is None:
         return None
     try:
         try:
-            text = _dumps(value, allow_nan=False)
+            text = _ENCODE(value)
         except ValueError:
             # json.loads turns the constants back into null in C: a Python walk of the value would
             # hit the recursion limit at half the depth json.loads itself accepted.
-            text = _dumps(json.loads(_dumps(value, allow_nan=True), parse_constant=lambda _: None))
+            text = _ENCODE(json.loads(_ENCODE_LENIENT(value), parse_constant=lambda _: None))
     except TypeError as error:
-        raise MalformedPayloadError(f"{where} holds a value that is not JSON: {error}") from error
+        place = where() if callable(where) else where
+        raise MalformedPayloadError(f"{place} holds a value that is not JSON: {error}") from error
     except RecursionError as error:
-        raise MalformedPayloadError(f"{where} is nested too deeply to store as JSON text") from error
+        place = where() if callable(where) else where
+        raise MalformedPayloadError(f"{place} is nested too deeply to store as JSON text") from error
     if text.isascii():
         return text
     # Outside string literals JSON text is ASCII, so every surrogate here is inside one.
     return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def _dumps(value: Any, allow_nan: bool = False) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=allow_nan)
+# json.dumps builds an encoder per call unless its arguments are the defaults; these are built once.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_ENCODE_LENIENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def object_at(value: object, where: str) -> dict[str, Any] | None:

@@ -1,0 +1,112 @@
+"""Many sessions' v3 payloads straight to typed DataFrames of the four session tables.
+
+The same frames as `to_frame(table, rows)` over every session's `details_rows`, built column by
+column from row tuples: no dict per row, no per-value type check (these values come from our own
+normalizers, whose types the tests pin), and timestamps converted once per distinct value rather
+than per row. About 4x faster on 10,000 sessions (bench/normalize_load.py), and half the memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ut_dagster.lib.normalize.details import DETAIL_TABLES, details_tuples
+from ut_dagster.lib.schema import BIGINT, BOOLEAN, DOUBLE, JSON, STRING, TIMESTAMP, Table
+
+# (session_id, payload, extracted_at): a payload already parsed from JSON.
+SessionPayload = tuple[str, object, datetime]
+
+
+@dataclass
+class DetailFrames:
+    """Typed frames keyed by table name, and the sessions whose payload could not be read (id -> why)."""
+
+    frames: dict[str, pd.DataFrame]
+    failures: dict[str, str] = field(default_factory=dict)
+    sessions: list[str] = field(default_factory=list)  # the sessions that made it into the frames
+
+
+def details_frames(test_id: str, payloads: Iterable[SessionPayload]) -> DetailFrames:
+    """Frames for sessions, demographics, task_groups and tasks; a malformed payload is left out and named."""
+    rows: list[list[tuple[Any, ...]]] = [[] for _ in DETAIL_TABLES]
+    failures: dict[str, str] = {}
+    sessions: list[str] = []
+    for session_id, payload, extracted_at in payloads:
+        try:
+            session, demographics, task_groups, tasks = details_tuples(
+                test_id, session_id, payload, extracted_at
+            )
+        except ValueError as exc:
+            failures[session_id] = str(exc)
+            continue
+        sessions.append(session_id)
+        rows[0].append(session)
+        rows[1].extend(demographics)
+        rows[2].extend(task_groups)
+        rows[3].extend(tasks)
+    frames = {
+        table.name: frame_from_tuples(table, table_rows)
+        for table, table_rows in zip(DETAIL_TABLES, rows, strict=True)
+    }
+    return DetailFrames(frames, failures, sessions)
+
+
+def frame_from_tuples(table: Table, rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows as tuples in column order -> the frame `to_frame` gives for the same rows as dicts."""
+    count = len(rows)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
+    data = {
+        column.name: pd.Series(_BUILDERS[column.type](values, count), copy=False)
+        for column, values in zip(table.columns, columns, strict=True)
+    }
+    return pd.DataFrame(data, columns=table.column_names)
+
+
+def _objects(values: Sequence[Any], count: int) -> np.ndarray:
+    array = np.empty(count, dtype=object)
+    array[:] = values
+    return array
+
+
+def _integers(values: Sequence[Any], count: int) -> pd.api.extensions.ExtensionArray:
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
+    data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=count)
+    return pd.arrays.IntegerArray(data, mask)
+
+
+def _floats(values: Sequence[Any], count: int) -> np.ndarray:
+    return np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=count)
+
+
+def _booleans(values: Sequence[Any], count: int) -> pd.api.extensions.ExtensionArray:
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
+    data = np.fromiter((bool(v) for v in values), dtype=bool, count=count)
+    return pd.arrays.BooleanArray(data, mask)
+
+
+def _timestamps(values: Sequence[Any], count: int) -> np.ndarray:
+    # Every row of a session shares one extracted_at: convert each distinct value once.
+    converted: dict[Any, np.datetime64] = {}
+    for value in set(values):
+        if value is None:
+            converted[value] = np.datetime64("NaT", "ns")
+        else:
+            naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+            converted[value] = np.datetime64(naive, "ns")
+    return np.fromiter((converted[v] for v in values), dtype="datetime64[ns]", count=count)
+
+
+_BUILDERS: dict[str, Callable[[Sequence[Any], int], Any]] = {
+    STRING: _objects,
+    JSON: _objects,
+    TIMESTAMP: _timestamps,
+    BIGINT: _integers,
+    DOUBLE: _floats,
+    BOOLEAN: _booleans,
+}
