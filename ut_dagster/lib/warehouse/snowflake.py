@@ -71,32 +71,33 @@ class UsertestingSnowflakeIOManager(WarehouseIOManager):
     login_timeout: int = Field(default=60, description="Seconds to keep trying to connect before failing.")
 
     def client(self) -> SnowflakeWarehouse:
-        return SnowflakeWarehouse(self.connect_kwargs(), self.account)
+        """The warehouse; also outside a run, where fields given as EnvVar are still unresolved."""
+        kwargs = self.connect_kwargs()
+        return SnowflakeWarehouse(kwargs, kwargs["account"])
 
     def connect_kwargs(self) -> dict[str, Any]:
+        fields = {name: _resolved(getattr(self, name)) for name in type(self).model_fields}
         kwargs: dict[str, Any] = {
-            "account": self.account,
-            "user": self.user,
-            "database": self.database,
+            "account": fields["account"],
+            "user": fields["user"],
+            "database": fields["database"],
             "schema": SCHEMA,
             "login_timeout": self.login_timeout,
             "application": "ut-dagster",
         }
-        optional = {
-            "role": self.role,
-            "warehouse": self.warehouse,
-            "host": self.host,
-            "port": self.port,
-            "protocol": self.protocol,
-        }
-        kwargs.update({k: v for k, v in optional.items() if v is not None})
-        if self.private_key or self.private_key_path:
+        optional = ("role", "warehouse", "host", "port", "protocol")
+        kwargs.update({k: fields[k] for k in optional if fields[k] is not None})
+        if fields["private_key"] or fields["private_key_path"]:
             kwargs["private_key"] = load_private_key(
-                self.private_key, self.private_key_path, self.private_key_password
+                fields["private_key"], fields["private_key_path"], fields["private_key_password"]
             )
-        elif self.password:
-            kwargs["password"] = self.password
+        elif fields["password"]:
+            kwargs["password"] = fields["password"]
         return kwargs
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_value() if isinstance(value, EnvVar) else value
 
 
 class SnowflakeWarehouse(WarehouseClient):
@@ -274,13 +275,9 @@ def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> Usertestin
     return UsertestingSnowflakeIOManager(**connection_config(environ))
 
 
-def snowflake_warehouse(environ: Mapping[str, str] | None = None) -> SnowflakeWarehouse:
-    """A SnowflakeWarehouse from SNOWFLAKE_* environment variables, resolved now (outside a run)."""
-    env = os.environ if environ is None else environ
-    config = {
-        k: (env[v.env_var_name] if isinstance(v, EnvVar) else v) for k, v in connection_config(env).items()
-    }
-    return UsertestingSnowflakeIOManager(**config).client()
+def snowflake_warehouse() -> SnowflakeWarehouse:
+    """A SnowflakeWarehouse from SNOWFLAKE_* environment variables, for work outside a run."""
+    return snowflake_io_manager().client()
 
 
 def snowflake_resource(environ: Mapping[str, str] | None = None) -> Any:
