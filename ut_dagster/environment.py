@@ -11,6 +11,8 @@ Everything is chosen by environment variables, so switching is configuration alo
                      unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
     UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
+    UT_RECONCILE_HOURS  walk each test's whole listing at least this often, removing sessions
+                     deleted upstream (default 24)
 
 Nothing else in the project branches on the environment: assets see only resources.
 """
@@ -39,6 +41,7 @@ class Settings:
     sync_cron: str
     freshness_hours: float
     s3_endpoint_url: str | None = None
+    reconcile_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             sync_cron=env.get("UT_SYNC_CRON") or "0 2 * * *",
             freshness_hours=float(env.get("UT_FRESHNESS_HOURS") or 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
+            reconcile_hours=float(env.get("UT_RECONCILE_HOURS") or 24),
         )
 
     @property
@@ -92,6 +96,7 @@ def warehouse_query_resource(settings: Settings) -> Any:
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     from ut_dagster.defs.research_marts.dbt import dbt_resource
+    from ut_dagster.defs.usertesting.resources import SyncSettings
 
     settings = settings or Settings.from_env()
     return {
@@ -101,4 +106,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "io_manager": warehouse_io_manager(settings),
         "warehouse": warehouse_query_resource(settings),
         "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
+        "sync_settings": SyncSettings(reconcile_hours=settings.reconcile_hours),
     }

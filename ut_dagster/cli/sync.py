@@ -71,7 +71,7 @@ def run_sync(
         for event in result.get_asset_materialization_events():
             materialization = event.materialization
             meta = materialization.metadata
-            rows = meta.get("rows_written")
+            rows = meta.get("dagster/row_count")
             requests = meta.get("api_requests")
             print(
                 f"  {materialization.asset_key.to_user_string():34} rows={_value(rows):>6}"

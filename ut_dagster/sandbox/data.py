@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
 from . import payload, vtt
 from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig, StudySpec
-from .models import QxGroup, SessionRecord, Study, new_uuid, to_ms
+from .models import PERSON_NAMES, QxGroup, SessionRecord, Study, new_uuid, to_ms
 from .tasks import task_plan
-from .texts import PERSON_NAMES
 from .video import video_chunks, video_sha256
 
 
@@ -49,6 +48,7 @@ class Dataset:
     def __init__(self, config: SandboxConfig) -> None:
         self.seed = config.seed
         self.video_size_bytes = config.video_size_bytes
+        self._config = config
         self._lock = threading.RLock()
         self.studies: list[Study] = [
             _study(config.seed, i, spec, config.history_end, config.history_days)
@@ -59,18 +59,31 @@ class Dataset:
         self.participants = [
             new_uuid(rng) for _ in range(max(10, sum(s.sessions for s in config.studies) // 2))
         ]
-        self._sessions: dict[str, SessionRecord] = {}
-        self._by_test: dict[str, list[SessionRecord]] = {s.test_id: [] for s in self.studies}
         self._payloads: dict[str, dict[str, Any]] = {}
         self._transcripts: dict[str, str] = {}
-        self._added = 0
-        for study, spec in zip(self.studies, config.studies, strict=True):
-            self._generate(study, spec.sessions, config.history_end, config.history_days)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the generated data: deletions, revocations and added sessions are undone."""
+        config = self._config
+        with self._lock:
+            self._sessions: dict[str, SessionRecord] = {}
+            self._by_test: dict[str, list[SessionRecord]] = {s.test_id: [] for s in self.studies}
+            self._ordinals = dict.fromkeys(self._by_test, 0)
+            self._deleted: dict[str, SessionRecord] = {}
+            self._revoked: dict[str, int] = {}
+            self._added = 0
+            self._deletions = 0
+            self._payloads.clear()
+            self._transcripts.clear()
+            for study, spec in zip(self.studies, config.studies, strict=True):
+                self._generate(study, spec.sessions, config.history_end, config.history_days)
 
     # -- building -----------------------------------------------------------------------------
 
     def _record(self, study: Study, rng: Random, finish: datetime | None, start: datetime) -> SessionRecord:
-        ordinal = len(self._by_test[study.test_id])
+        ordinal = self._ordinals[study.test_id]
+        self._ordinals[study.test_id] += 1
         # Now and then a recording failed to process: a session of a video kind without a video.
         has_video = study.kind in VIDEO_KINDS and ordinal % 16 != 13
         audience = None if ordinal % 7 == 4 or rng.random() < 0.05 else rng.choice(study.audience_ids)
@@ -117,6 +130,8 @@ class Dataset:
             for rank, record in zip((1, 3, 2), group, strict=True):
                 record.tie_rank = rank
 
+    # -- changing what is served (the sandbox's control features) ---------------------------------
+
     def add_sessions(self, test_id: str, count: int, finish_time: datetime | str | None = None) -> list[str]:
         """New COMPLETE sessions. Without finish_time they are the newest; with it, all share that time."""
         with self._lock:
@@ -127,16 +142,106 @@ class Dataset:
                 finish_time = finish_time.replace(tzinfo=UTC)
             ids = []
             for _ in range(count):
-                self._added += 1
-                rng = Random(f"{self.seed}:added:{self._added}")
                 finish = finish_time
                 if finish is None:
                     keys = [r.sort_key[0] for r in self._by_test[study.test_id]]
                     newest = max(keys, default=datetime.min.replace(tzinfo=UTC))
                     finish = max(to_ms(datetime.now(UTC)), newest + timedelta(milliseconds=1))
-                record = self._record(study, rng, finish, finish - self._duration(study, rng, -1))
-                ids.append(record.session_id)
+                ids.append(self._add(study, finish))
             return ids
+
+    def add_late_sessions(self, test_id: str, count: int, behind: int = 500) -> list[str]:
+        """Sessions that arrive now with an old finishTime: each listed behind `behind` newer sessions
+        (one full page of the listing), or last when the test has fewer."""
+        with self._lock:
+            study = self._require_study(test_id)
+            ids = []
+            for _ in range(count):
+                listed = self.sessions(study.test_id)
+                if len(listed) > behind > 0:
+                    finish = listed[behind - 1].sort_key[0] - timedelta(milliseconds=1)
+                elif listed:
+                    finish = listed[-1].sort_key[0] - timedelta(minutes=1)
+                else:
+                    finish = self._config.history_end - timedelta(days=self._config.history_days)
+                ids.append(self._add(study, finish))
+            return ids
+
+    def _add(self, study: Study, finish: datetime) -> str:
+        self._added += 1
+        rng = Random(f"{self.seed}:added:{self._added}")
+        return self._record(study, rng, finish, finish - self._duration(study, rng, -1)).session_id
+
+    def delete_sessions(
+        self, session_ids: Collection[str] = (), test_id: str | None = None, count: int = 0
+    ) -> list[str]:
+        """Delete these sessions, or `count` sessions of `test_id` picked by the seed. They leave the
+        listing (totalCount drops) and their details, transcript and video answer 404."""
+        with self._lock:
+            chosen = [i.lower() for i in session_ids]
+            if count and test_id is None:
+                raise ValueError("deleting a count of sessions needs the test_id to take them from")
+            if count:
+                listed = self.session_ids(self._require_study(test_id or "").test_id)
+                self._deletions += 1
+                chosen += Random(f"{self.seed}:delete:{self._deletions}").sample(
+                    listed, min(count, len(listed))
+                )
+            if missing := [i for i in chosen if i not in self._sessions]:
+                raise KeyError(f"no session {', '.join(missing)} in the sandbox (already deleted?)")
+            for session_id in chosen:
+                record = self._sessions.pop(session_id)
+                self._by_test[record.test_id].remove(record)
+                self._deleted[session_id] = record
+            return chosen
+
+    def restore_sessions(self, session_ids: Collection[str] = ()) -> list[str]:
+        """Bring deleted sessions back (all of them when no IDs are given)."""
+        with self._lock:
+            chosen = [i.lower() for i in session_ids] or list(self._deleted)
+            if missing := [i for i in chosen if i not in self._deleted]:
+                raise KeyError(f"session {', '.join(missing)} is not deleted")
+            for session_id in chosen:
+                record = self._deleted.pop(session_id)
+                self._sessions[session_id] = record
+                self._by_test[record.test_id].append(record)
+            return chosen
+
+    def deleted_session_ids(self, test_id: str | None = None) -> list[str]:
+        with self._lock:
+            return [i for i, r in self._deleted.items() if test_id is None or r.test_id == test_id.lower()]
+
+    def revoke_test(self, test_id: str, status: int = 404) -> None:
+        """Every endpoint about the test (listing, qxScores, its sessions' details, transcripts and
+        video links) answers `status`: 404 as when access is withdrawn, or 401."""
+        if status not in (401, 404):
+            raise ValueError("a revoked test answers 404 or 401")
+        with self._lock:
+            self._revoked[self._require_study(test_id).test_id] = status
+
+    def restore_test(self, test_id: str) -> None:
+        with self._lock:
+            self._revoked.pop(self._require_study(test_id).test_id, None)
+
+    def revoked_status(self, test_id: str) -> int | None:
+        """The status a revoked test answers with, or None when it is served."""
+        with self._lock:
+            return self._revoked.get(test_id.lower())
+
+    def churn(
+        self, deleted: int = 0, new: int = 0, late: int = 0, test_ids: Collection[str] | None = None
+    ) -> dict[str, dict[str, list[str]]]:
+        """What happens between two syncs, for each test: `deleted` sessions go, `new` newest ones and
+        `late` late arrivals (see add_late_sessions) come. Returns the IDs per test."""
+        with self._lock:
+            changes = {}
+            for test_id in test_ids or self.test_ids:
+                changes[test_id] = {
+                    "deleted": self.delete_sessions(test_id=test_id, count=deleted),
+                    "new": self.add_sessions(test_id, new),
+                    "late": self.add_late_sessions(test_id, late),
+                }
+            return changes
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -11,14 +11,13 @@ import socket
 import sys
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .app import SandboxApp
-from .config import LEGACY_TOKEN_PATH, TOKEN_PATH, SandboxConfig
+from .config import TOKEN_PATH, SandboxConfig
 from .data import Dataset
 from .responses import Request, Response
 
@@ -47,18 +46,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(self.server.app.handle(request))
 
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline().strip():  # trailers, up to the blank line
-                pass
-            return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    do_GET = do_POST = _serve
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -76,8 +67,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        if self.command == "HEAD":
-            return
         if isinstance(body, bytes):
             self.wfile.write(body)
         else:
@@ -146,6 +135,16 @@ class SandboxServer:
         self.config = config or SandboxConfig()
         self.dataset = Dataset(self.config)
         self.app = SandboxApp(self.config, self.dataset)
+        # Control, documented on Dataset; each is also POST /_sandbox/<name> (see admin.py).
+        data = self.dataset
+        self.add_sessions, self.add_late_sessions, self.churn = (
+            data.add_sessions,
+            data.add_late_sessions,
+            data.churn,
+        )
+        self.delete_sessions, self.restore_sessions = data.delete_sessions, data.restore_sessions
+        self.revoke_test, self.restore_test = data.revoke_test, data.restore_test
+        self.set_transcript_available = data.set_transcript_available
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -196,10 +195,6 @@ class SandboxServer:
         return self.url + TOKEN_PATH
 
     @property
-    def legacy_token_url(self) -> str:
-        return self.url + LEGACY_TOKEN_PATH
-
-    @property
     def static_token(self) -> str:
         return self.config.static_tokens[0]
 
@@ -228,12 +223,15 @@ class SandboxServer:
     def reset_requests(self) -> None:
         self.app.reset_log()
 
-    def add_sessions(self, test_id: str, count: int, finish_time: datetime | str | None = None) -> list[str]:
-        return self.dataset.add_sessions(test_id, count, finish_time)
+    def request_counts(self, kind: str | None = "api") -> dict[str, int]:
+        """Requests served per endpoint: list_sessions, session_details, transcript,
+        video_download_url, qx_scores, workspaces (kind "api"); "token" and "video" for the others."""
+        return self.app.request_counts(kind)
+
+    def reset(self) -> None:
+        """Generated data again, no revocations, empty request log, fresh rate-limit windows."""
+        self.app.reset()
 
     def revoke_tokens(self) -> None:
         """Invalidate every token issued so far (clients still holding one get 401s)."""
         self.app.tokens.revoke()
-
-    def set_transcript_available(self, session_id: str, available: bool) -> None:
-        self.dataset.set_transcript_available(session_id, available)

@@ -10,8 +10,7 @@ import json
 import pytest
 from dagster import AssetKey
 
-from ut_dagster.defs.usertesting.assets.session_tables import TABLES as SESSION_TABLE_DEFS
-from ut_dagster.lib.schema import ALL_TABLES, JSON
+from ut_dagster.lib.schema import ALL_TABLES, DEMOGRAPHICS, JSON, SESSIONS, TASK_GROUPS, TASKS
 
 pytestmark = [
     # dagster-snowflake's load runs pd.read_sql on a DB-API connection; fakesnow copies arrow output.
@@ -21,6 +20,7 @@ pytestmark = [
 
 SESSION_TABLES = ("raw_sessions", "session_details", "sessions", "demographics", "task_groups", "tasks")
 SYNC_TABLES = (*SESSION_TABLES, "transcripts", "transcript_chunks", "qx_scores")
+SESSION_TABLE_DEFS = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
 SESSION_TABLES_KEYS = [AssetKey(["usertesting", t.name]) for t in SESSION_TABLE_DEFS]
 
 

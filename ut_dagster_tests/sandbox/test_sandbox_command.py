@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
-from ut_dagster.sandbox import SandboxConfig
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxConfig, StudySpec
 from ut_dagster.sandbox.command import config_from_args, configure_parser
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +34,14 @@ def test_defaults_are_the_documented_behaviour() -> None:
         0.1,
         3_000_000_000,
     )
+
+
+def test_studies_are_chosen_on_the_command_line() -> None:
+    config = config_from_args(parse("--study", "survey:600", "--study", "THINK_OUT_LOUD:3"))
+    assert config.studies == (StudySpec(SURVEY, 600), StudySpec(THINK_OUT_LOUD, 3))
+    for wrong in ("SURVEY", "SURVEY:many", "POLL:3"):
+        with pytest.raises(ValueError):
+            config_from_args(parse("--study", wrong))
 
 
 def test_command_serves_until_sigterm() -> None:
@@ -62,6 +71,12 @@ def test_command_serves_until_sigterm() -> None:
             headers={"Authorization": "Bearer t0ken"},
         )
         assert response.status_code == 200
+        total = response.json()["meta"]["pagination"]["totalCount"]
+        # A sandbox in another process is driven over its admin routes.
+        churn = httpx.post(f"{url[1]}/_sandbox/churn", json={"deleted": 2, "new": 1, "test_ids": [test_id]})
+        assert churn.status_code == 200 and len(churn.json()["result"][test_id]["deleted"]) == 2
+        state = httpx.get(f"{url[1]}/_sandbox/state").json()
+        assert state["tests"][0]["total_count"] == total - 1 and state["requests"] == {"list_sessions": 1}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert "Sandbox stopped." in process.stdout.read()

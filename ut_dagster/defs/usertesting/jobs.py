@@ -12,7 +12,7 @@ SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
 # Ops whose run config (`full`, ...) controls what is requested from the API.
 API_OPS = (
     "usertesting__raw_sessions",
-    "usertesting__session_details",
+    "session_tables",
     "transcript_tables",
     "usertesting__qx_scores",
 )

@@ -4,11 +4,11 @@ import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
 
-from ut_dagster.defs.usertesting.assets.raw_sessions import stop_when_all_known
 from ut_dagster.defs.usertesting.jobs import usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.sync_policy import listing_stop
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 # Each check costs at least one request of the shared 10-per-minute budget: look at a few tests per
@@ -41,7 +41,7 @@ def new_sessions_sensor(
         if not known:
             yield RunRequest(partition_key=test_id, run_key=f"{test_id}:first-sync")
             continue
-        listing = client.list_sessions(test_id, stop_when=stop_when_all_known(known))
+        listing = client.list_sessions(test_id, stop_when=listing_stop(known, reconcile=False))
         new = sorted(s["sessionId"] for s in listing if s["sessionId"] not in known)
         if new:
             context.log.info(f"Test {test_id}: {len(new)} new sessions.")
