@@ -45,10 +45,6 @@ class LogicalType(StrEnum):
     BOOLEAN = "boolean"
 
     @property
-    def names(self) -> TypeNames:
-        return _TYPE_NAMES[self]
-
-    @property
     def duckdb(self) -> str:
         return _TYPE_NAMES[self].duckdb
 

@@ -1,7 +1,7 @@
 """The whole sync in the production configuration: sandbox API -> Dagster runs -> Snowflake + S3.
 
-The warehouse is fakesnow patched in-process, so dagster-snowflake-pandas' real write path runs
-(DELETE of the partition, then write_pandas); the landing area is a moto S3 server. Expectations are
+The warehouse is fakesnow patched in-process, so the Snowflake warehouse's real write path runs
+(write_pandas into a temporary table, then DELETE + INSERT in one transaction); the landing area is a moto S3 server. Expectations are
 those of the DuckDB pipeline tests: every table holds exactly what the API served, once.
 """
 

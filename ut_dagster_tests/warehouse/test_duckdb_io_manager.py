@@ -14,9 +14,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from ut_dagster.environment import Settings
 from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame
 from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, TASKS, column_schema
-from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError, duckdb_io_manager
+from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError, duckdb_io_manager, open_warehouse
 from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
 
 COUNTS = "SELECT test_id, count(*) FROM usertesting.tasks GROUP BY 1 ORDER BY 1"
@@ -167,6 +168,35 @@ def test_write_refused_by_the_warehouse_mid_partition_keeps_previous_rows(kit, t
     kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), kit.tasks_frame(kit.TEST_A, 2))
 
 
+KILLED_WRITER = """
+import sys
+import pandas as pd
+from ut_dagster.lib.schema import TASKS
+from ut_dagster.lib.warehouse import TableWrite
+from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
+
+warehouse = DuckDBWarehouse(sys.argv[1])
+held = warehouse.read(TASKS, sys.argv[2])
+rows = pd.concat([held] * 50_000, ignore_index=True)
+rows["session_id"] = [f"session-{i}" for i in range(len(rows))]
+print("writing", flush=True)
+warehouse.write(sys.argv[2], TableWrite(TASKS, rows))
+print("written", flush=True)
+"""
+
+
+def test_killed_write_leaves_previous_or_new_rows(kit, tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    DuckDBWarehouse(db).write(kit.TEST_A, TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 2)))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(db), kit.TEST_A], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    writer.kill()  # SIGKILL somewhere inside the write
+    writer.wait(timeout=30)
+    assert _rows(db, COUNTS) in ([(kit.TEST_A, 2)], [(kit.TEST_A, 100_000)])
+
+
 def test_locked_file_fails_with_what_to_do_and_next_run_loads(kit, instance, tmp_path: Path) -> None:
     db = tmp_path / "warehouse.duckdb"
     frames = {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 2)}
@@ -199,7 +229,7 @@ def test_locked_file_fails_with_what_to_do_and_next_run_loads(kit, instance, tmp
 
 
 def test_client_reads_and_deletes_a_test_in_every_table(kit, tmp_path: Path) -> None:
-    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse = open_warehouse(Settings.from_env({"UT_DATA_DIR": str(tmp_path)}))
     assert warehouse.delete_test(kit.TEST_A) == {}  # no file yet
     pd.testing.assert_frame_equal(warehouse.read(TASKS, kit.TEST_A), empty_frame(TASKS))
     for test_id in (kit.TEST_A, kit.TEST_B):
@@ -210,6 +240,7 @@ def test_client_reads_and_deletes_a_test_in_every_table(kit, tmp_path: Path) -> 
     assert len(warehouse.read(TASKS, kit.TEST_A)) == 0
     kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_B), kit.tasks_frame(kit.TEST_B, 2))
     kit.assert_same_frame(warehouse.read(TASKS), kit.tasks_frame(kit.TEST_B, 2))
+    assert _rows(tmp_path / "warehouse.duckdb", COUNTS) == [(kit.TEST_B, 2)]
 
 
 def test_a_table_without_sessions_is_only_written_whole(kit, tmp_path: Path) -> None:

@@ -219,6 +219,8 @@ def test_key_pair_preferred_over_password_and_secrets_only_referenced(password_e
 def test_password_auth_and_missing_settings(password_env, monkeypatch) -> None:
     manager = snowflake_io_manager()
     assert _env_var_name(manager.password) == "SNOWFLAKE_PASSWORD"
+    # Outside a run (the CLI's forget) the client resolves the variables itself.
+    assert manager.client().description == f"The Snowflake warehouse (account acme-test, database {DATABASE})"
     assert manager.private_key is None and manager.private_key_password is None
 
     monkeypatch.delenv("SNOWFLAKE_PASSWORD")

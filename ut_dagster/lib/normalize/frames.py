@@ -89,6 +89,10 @@ def _logical_type(table: Table, column: str, value: str) -> LogicalType:
 
 def _cast(series: pd.Series, logical_type: LogicalType) -> pd.Series:
     series = series.reset_index(drop=True)
+    if logical_type in (LogicalType.STRING, LogicalType.JSON):
+        return _text(series, logical_type)
+    if str(series.dtype) == logical_type.pandas:
+        return series  # already canonical: the normalizers' frames take this path
     if logical_type == LogicalType.TIMESTAMP:
         # utc=True converts aware values and takes naive ones as UTC (every time here is UTC).
         return pd.to_datetime(series, utc=True).dt.tz_localize(None).astype(logical_type.pandas)
@@ -99,13 +103,18 @@ def _cast(series: pd.Series, logical_type: LogicalType) -> pd.Series:
         return series.astype(logical_type.pandas)
     if logical_type == LogicalType.DOUBLE:
         return pd.to_numeric(series).astype(logical_type.pandas)
-    if logical_type == LogicalType.BOOLEAN:
-        return series.astype(logical_type.pandas)
+    return series.astype(logical_type.pandas)
+
+
+def _text(series: pd.Series, logical_type: LogicalType) -> pd.Series:
+    """Object dtype with None (not NaN/NA) for nulls, as the normalizers produce."""
+    # infer_dtype is one pass in C: a column of text only (the common case) needs nothing more.
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=False) == "string":
+        return series
     if logical_type == LogicalType.JSON:
         # Text is the contract, but a dict or list slipping through is serialised rather than
         # written as a struct the warehouse would store differently.
         series = series.map(lambda v: json.dumps(v) if isinstance(v, dict | list) else v)
-    # STRING and JSON: object dtype with None (not NaN/NA) for nulls, as the normalizers produce.
     return series.astype(object).where(series.notna(), None)
 
 

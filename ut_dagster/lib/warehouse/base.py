@@ -84,8 +84,8 @@ class PreparedWrite:
 def prepare_write(test_id: str, write: TableWrite) -> PreparedWrite:
     """The typed rows of `write`, checked to stay inside what the write deletes.
 
-    A row of another test, or of a session not being replaced, would survive the next rewrite of
-    its own rows and duplicate them: refused before anything reaches the warehouse.
+    A row of another test, or of a session the write does not list, would be inserted next to the
+    rows it should replace (a duplicate): refused before anything reaches the warehouse.
     """
     table = write.table
     frame = typed_frame(table, write.rows)

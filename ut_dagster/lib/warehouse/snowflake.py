@@ -2,23 +2,21 @@
 
 A write uploads its rows to a temporary table first (`write_pandas`: parquet, PUT, COPY), then runs
 DELETE + INSERT ... SELECT between BEGIN and COMMIT. The upload can fail or be killed without
-touching the table; a session that ends before COMMIT (a failure, a kill -9, a lost network) is
-rolled back by Snowflake, so a partition always holds its previous rows or its new ones.
+touching the table; a failure after BEGIN is rolled back, and the changes of a process killed
+before COMMIT are never visible, so a partition always holds its previous rows or its new ones.
+(A killed process leaves its transaction detached, holding the table's lock, until Snowflake aborts
+it; `SELECT SYSTEM$ABORT_TRANSACTION(<id>)` from SHOW TRANSACTIONS frees it sooner.)
 
 Only this module imports Snowflake packages, and only the connector (dagster_snowflake costs ~10 s
-more to import); the key pair is loaded here with `cryptography`, a dependency of the connector.
+more to import). Settings and the key pair: snowflake_config.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -40,14 +38,27 @@ from ut_dagster.lib.warehouse.base import (
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+from ut_dagster.lib.warehouse.snowflake_config import (
+    SnowflakeConfigError,
+    connection_config,
+    load_private_key,
+    normalise_private_key,
+    snowflake_resource,
+)
+
+__all__ = [
+    "SnowflakeConfigError",
+    "SnowflakeWarehouse",
+    "UsertestingSnowflakeIOManager",
+    "normalise_private_key",
+    "snowflake_io_manager",
+    "snowflake_resource",
+    "snowflake_warehouse",
+]
 
 # Session ids go to the DELETE as one JSON text parameter; batches keep each statement far below
 # Snowflake's 1 MB statement limit.
 _SESSION_BATCH = 5000
-
-
-class SnowflakeConfigError(ValueError):
-    """The SNOWFLAKE_* environment does not describe a usable connection."""
 
 
 class UsertestingSnowflakeIOManager(WarehouseIOManager):
@@ -71,32 +82,33 @@ class UsertestingSnowflakeIOManager(WarehouseIOManager):
     login_timeout: int = Field(default=60, description="Seconds to keep trying to connect before failing.")
 
     def client(self) -> SnowflakeWarehouse:
-        return SnowflakeWarehouse(self.connect_kwargs(), self.account)
+        """The warehouse; also outside a run, where fields given as EnvVar are still unresolved."""
+        kwargs = self.connect_kwargs()
+        return SnowflakeWarehouse(kwargs, kwargs["account"])
 
     def connect_kwargs(self) -> dict[str, Any]:
+        fields = {name: _resolved(getattr(self, name)) for name in type(self).model_fields}
         kwargs: dict[str, Any] = {
-            "account": self.account,
-            "user": self.user,
-            "database": self.database,
+            "account": fields["account"],
+            "user": fields["user"],
+            "database": fields["database"],
             "schema": SCHEMA,
             "login_timeout": self.login_timeout,
             "application": "ut-dagster",
         }
-        optional = {
-            "role": self.role,
-            "warehouse": self.warehouse,
-            "host": self.host,
-            "port": self.port,
-            "protocol": self.protocol,
-        }
-        kwargs.update({k: v for k, v in optional.items() if v is not None})
-        if self.private_key or self.private_key_path:
+        optional = ("role", "warehouse", "host", "port", "protocol")
+        kwargs.update({k: fields[k] for k in optional if fields[k] is not None})
+        if fields["private_key"] or fields["private_key_path"]:
             kwargs["private_key"] = load_private_key(
-                self.private_key, self.private_key_path, self.private_key_password
+                fields["private_key"], fields["private_key_path"], fields["private_key_password"]
             )
-        elif self.password:
-            kwargs["password"] = self.password
+        elif fields["password"]:
+            kwargs["password"] = fields["password"]
         return kwargs
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_value() if isinstance(value, EnvVar) else value
 
 
 class SnowflakeWarehouse(WarehouseClient):
@@ -178,9 +190,13 @@ class SnowflakeWarehouse(WarehouseClient):
         text = {c.name: "string" for c in table.columns if c.type in (STRING, JSON)}
         frame = prepared.frame.astype(text).rename(columns=str.upper)
         # Looked up at call time, so fakesnow's patch of the module attribute applies in tests.
-        snowflake.connector.pandas_tools.write_pandas(
+        success, _, copied, _ = snowflake.connector.pandas_tools.write_pandas(
             conn, frame, stage, quote_identifiers=True, auto_create_table=False, use_logical_type=True
         )
+        if not success or copied != len(frame):
+            raise RuntimeError(
+                f"Snowflake staged {copied} of {len(frame)} {table.name} rows; nothing was replaced"
+            )
         return stage
 
     @staticmethod
@@ -224,111 +240,11 @@ class SnowflakeWarehouse(WarehouseClient):
             conn.close()
 
 
-def normalise_private_key(value: str) -> str:
-    """PEM text as the key loader wants it.
-
-    Secrets stores and .env files often hold a PEM on one line with literal `\\n` sequences.
-    Base64 text passes through.
-    """
-    value = value.strip()
-    if value.startswith("-----BEGIN") and "\\n" in value:
-        value = value.replace("\\n", "\n").strip()
-    return value
-
-
-def load_private_key(text: str | None, path: str | None, passphrase: str | None) -> bytes:
-    """The private key as unencrypted PKCS#8 DER bytes, which the connector's `private_key` takes."""
-    from cryptography.hazmat.primitives import serialization
-
-    where = "SNOWFLAKE_PRIVATE_KEY_PATH" if path and not text else "SNOWFLAKE_PRIVATE_KEY"
-    try:
-        data = normalise_private_key(text).encode() if text else Path(path or "").expanduser().read_bytes()
-    except OSError as error:
-        raise SnowflakeConfigError(f"{where}: the key file cannot be read ({error.strerror}).") from None
-    if not data.lstrip().startswith(b"-----BEGIN"):
-        with suppress(binascii.Error, ValueError):
-            data = base64.b64decode(data, validate=False)
-    password = passphrase.encode() if passphrase else None
-    try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            key = serialization.load_pem_private_key(data, password)
-        else:
-            key = serialization.load_der_private_key(data, password)
-    except (ValueError, TypeError):
-        # The library's message is not repeated: it is not needed and must not risk quoting the key.
-        raise SnowflakeConfigError(
-            f"{where} is not a usable private key: a PEM or DER key, encrypted with "
-            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if it has one."
-        ) from None
-    return key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-_REQUIRED = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE")
-_OPTIONAL = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}
-
-
 def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UsertestingSnowflakeIOManager:
     """The Snowflake IO manager configured from SNOWFLAKE_* environment variables (see connection_config)."""
     return UsertestingSnowflakeIOManager(**connection_config(environ))
 
 
-def snowflake_warehouse(environ: Mapping[str, str] | None = None) -> SnowflakeWarehouse:
-    """A SnowflakeWarehouse from SNOWFLAKE_* environment variables, resolved now (outside a run)."""
-    env = os.environ if environ is None else environ
-    config = {
-        k: (env[v.env_var_name] if isinstance(v, EnvVar) else v) for k, v in connection_config(env).items()
-    }
-    return UsertestingSnowflakeIOManager(**config).client()
-
-
-def snowflake_resource(environ: Mapping[str, str] | None = None) -> Any:
-    """A dagster-snowflake `SnowflakeResource` (for queries, e.g. the research alerts), same settings."""
-    from dagster_snowflake import SnowflakeResource
-
-    return SnowflakeResource(**connection_config(environ))
-
-
-def connection_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Connection settings from SNOWFLAKE_* environment variables.
-
-    Every value is an `EnvVar`, resolved when a run starts, so no secret appears in run config or
-    the UI. `environ` only decides which variables to reference (an unset EnvVar fails config
-    resolution): key-pair auth (SNOWFLAKE_PRIVATE_KEY PEM text, else SNOWFLAKE_PRIVATE_KEY_PATH,
-    optional SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) wins over SNOWFLAKE_PASSWORD, because
-    dagster-snowflake refuses a config with both.
-    """
-    env = os.environ if environ is None else environ
-
-    def is_set(name: str) -> bool:
-        return bool(env.get(name, "").strip())
-
-    missing = [name for name in _REQUIRED if not is_set(name)]
-    auth: dict[str, Any]
-    if is_set("SNOWFLAKE_PRIVATE_KEY"):
-        auth = {"private_key": EnvVar("SNOWFLAKE_PRIVATE_KEY")}
-    elif is_set("SNOWFLAKE_PRIVATE_KEY_PATH"):
-        auth = {"private_key_path": EnvVar("SNOWFLAKE_PRIVATE_KEY_PATH")}
-    elif is_set("SNOWFLAKE_PASSWORD"):
-        auth = {"password": EnvVar("SNOWFLAKE_PASSWORD")}
-    else:
-        auth = {}
-        missing.append("SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_PRIVATE_KEY_PATH or SNOWFLAKE_PASSWORD")
-    if missing:
-        raise SnowflakeConfigError(
-            "Snowflake warehouse selected but these environment variables are not set: "
-            + "; ".join(missing)
-            + ". Key-pair auth (SNOWFLAKE_PRIVATE_KEY or SNOWFLAKE_PRIVATE_KEY_PATH, plus "
-            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if the key is encrypted) is used when set, else SNOWFLAKE_PASSWORD."
-        )
-    if "password" not in auth and is_set("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
-        auth["private_key_password"] = EnvVar("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
-    optional = {field: EnvVar(name) for field, name in _OPTIONAL.items() if is_set(name)}
-    return {
-        "account": EnvVar("SNOWFLAKE_ACCOUNT"),
-        "user": EnvVar("SNOWFLAKE_USER"),
-        "database": EnvVar("SNOWFLAKE_DATABASE"),
-        **auth,
-        **optional,
-    }
+def snowflake_warehouse() -> SnowflakeWarehouse:
+    """A SnowflakeWarehouse from SNOWFLAKE_* environment variables, for work outside a run."""
+    return snowflake_io_manager().client()
