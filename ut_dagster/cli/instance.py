@@ -34,7 +34,8 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     os.environ["DAGSTER_HOME"] = str(home)
     with FileLock(str(home / ".ut-dagster-instance.lock"), timeout=120):
         config = home / "dagster.yaml"
-        if not config.exists():
+        # Only in the home the CLI chose: a DAGSTER_HOME someone set is theirs to configure.
+        if settings.dagster_home_dir is None and not config.exists():
             _write_atomically(config, DEFAULT_INSTANCE_YAML)
         instance = DagsterInstance.get()
         # Touch each storage so its tables exist before the lock is released.
