@@ -6,8 +6,9 @@ Runs go into this instance, so they show in `dagster dev` like any other run.
 from __future__ import annotations
 
 import os
+import socket
 
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
 from filelock import FileLock
 
 from ut_dagster.cli.dagster_home import prepare_dagster_home
@@ -32,4 +33,43 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
         instance.get_runs(limit=1)
         instance.get_dynamic_partitions(test_partitions.name)
         instance.get_latest_materialization_event(AssetKey(["usertesting", "raw_sessions"]))
+        release_runs_of_dead_cli_processes(instance)
     return instance
+
+
+# Tags that let a later command tell a run whose CLI process was killed from one still going.
+HOST_TAG, PID_TAG = "ut/cli_host", "ut/cli_pid"
+_UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def cli_run_tags() -> dict[str, str]:
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def release_runs_of_dead_cli_processes(instance: DagsterInstance) -> list[str]:
+    """Mark runs of killed CLI syncs failed and free their pool slots; returns their run IDs.
+
+    A sync killed with SIGKILL never ends its run, so the run keeps its `usertesting_api` pool slot
+    and every later sync would wait for it forever: no daemon frees slots of in-process runs.
+    """
+    released = []
+    runs = instance.get_runs(RunsFilter(statuses=_UNFINISHED, tags={HOST_TAG: socket.gethostname()}))
+    for run in runs:
+        if _alive(int(run.tags.get(PID_TAG, "0"))):
+            continue
+        instance.report_run_failed(run, message="The `ut-dagster sync` process running it was killed.")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True

@@ -13,11 +13,14 @@ from typing import TextIO
 
 from dagster import DagsterInstance, Definitions
 
+from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
 from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception
-from ut_dagster.cli.instance import dagster_instance
+from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.progress_display import progress_display
 from ut_dagster.environment import Settings
 from ut_dagster.lib.usertesting_api.errors import UserTestingError
+
+__all__ = ["DEFAULT_INSTANCE_YAML", "dagster_instance", "list_tests", "run_sync"]
 
 RAW_SESSIONS_STEP = "usertesting__raw_sessions"
 
@@ -58,12 +61,17 @@ def run_sync(
     }
     log = RunLog(settings.data_dir / "logs", "sync")
     failures: list[Failure] = []
+    runs: list[tuple[str, str]] = []
     for test_id in test_ids:
         print(f"Syncing test {test_id} ...", file=out, flush=True)
         try:
             with progress_display(out):
                 result = job.execute_in_process(
-                    instance=instance, partition_key=test_id, run_config=run_config, raise_on_error=False
+                    instance=instance,
+                    partition_key=test_id,
+                    run_config=run_config,
+                    raise_on_error=False,
+                    tags=cli_run_tags(),
                 )
         except Exception as exc:  # a run that could not even start (bad run config, storage error)
             import traceback
@@ -72,7 +80,7 @@ def run_sync(
             failures.append(failure_of_exception(test_id, exc))
             print(f"  failed to start: {exc}", file=out, flush=True)
             continue
-        log.add_run(instance, test_id, result.run_id)
+        runs.append((test_id, result.run_id))
         _print_summary(result, out)
         if result.success:
             print(f"  run {result.run_id}: success", file=out, flush=True)
@@ -86,6 +94,9 @@ def run_sync(
         failures.append(failure)
         print(f"  run {result.run_id}: failure", file=out, flush=True)
     if failures:
+        # Written only when needed (from the instance, which keeps every event of every run).
+        for test_id, run_id in runs:
+            log.add_run(instance, test_id, run_id)
         for failure in failures:
             print(failure.line(), file=err)
         print(

@@ -54,3 +54,22 @@ def test_verbose_shows_the_dagster_events(make_cli, capfd):
     code, _, _ = cli.sync(cli.sandbox.test_ids[0], verbose=True)
     assert code == 1
     assert 'File "' in capfd.readouterr().err
+
+
+def test_sync_a_b_c_with_a_revoked_syncs_b_and_c_then_names_a(make_cli):
+    cli = make_cli()
+    a, b, c = cli.sandbox.test_ids[:3]
+    assert cli.sync(a)[0] == 0
+    cli.sandbox.dataset.revoke_test(a, 404)
+
+    code, out, err = cli.sync(a, b, c)
+    assert code == 1
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].startswith(f"FAILED {a}: ")
+    assert "ut-dagster forget TEST_ID" in failed[0]
+    assert out.count(": success") == 2
+    with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
+        synced = {r[0] for r in db.sql("select distinct test_id from usertesting.sessions").fetchall()}
+    assert synced == {a, b, c}
+    # A was synced before: it stays registered (and its data kept) until someone forgets it.
+    assert cli.registered() == {a, b, c}
