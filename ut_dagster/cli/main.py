@@ -23,6 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("test_ids", nargs="+", metavar="TEST_ID", help="UserTesting test IDs (UUIDs)")
     sync.add_argument("--full", action="store_true", help="refetch everything, not only what is new")
+    sync.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="walk the whole listing and remove sessions deleted upstream (also done every UT_RECONCILE_HOURS)",
+    )
+    sync.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rewrite the tables from the landing area (after an upgrade); asks the API only for what is new",
+    )
     sync.add_argument("--videos", action="store_true", help="also archive session videos")
     sync.add_argument("--verbose", action="store_true", help="also print Dagster's events and tracebacks")
 
@@ -85,7 +95,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sync":
         from ut_dagster.cli.sync import run_sync
 
-        return run_sync(test_ids, full=args.full, videos=args.videos, settings=settings, verbose=args.verbose)
+        return run_sync(
+            test_ids,
+            full=args.full,
+            reconcile=args.reconcile,
+            rebuild=args.rebuild,
+            videos=args.videos,
+            settings=settings,
+            verbose=args.verbose,
+        )
     if args.command == "status":
         from ut_dagster.cli.status import run_status
 

@@ -29,6 +29,8 @@ def run_sync(
     test_ids: list[str],
     *,
     full: bool = False,
+    reconcile: bool = False,
+    rebuild: bool = False,
     videos: bool = False,
     defs: Definitions | None = None,
     instance: DagsterInstance | None = None,
@@ -42,7 +44,7 @@ def run_sync(
     from ut_dagster.defs.usertesting.jobs import (
         SYNC_JOB_NAME,
         SYNC_WITH_VIDEOS_JOB_NAME,
-        full_sync_run_config,
+        sync_run_config,
     )
     from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
 
@@ -57,7 +59,7 @@ def run_sync(
         # Progress and the summary below are what a terminal needs; every event is in the log file,
         # the instance and the UI.
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
-        **(run_config or (full_sync_run_config(videos=videos) if full else {})),
+        **(run_config or sync_run_config(full=full, reconcile=reconcile, rebuild=rebuild, videos=videos)),
     }
     log = RunLog(settings.data_dir / "logs", "sync")
     failures: list[Failure] = []

@@ -57,7 +57,7 @@ def test_reconcile_finds_deletions_a_count_cannot_see_and_spends_only_list_pages
     new = pipeline.sandbox.add_sessions(test_id, 2)
     pipeline.sandbox.reset_requests()
 
-    assert pipeline.sync(run_config=_reconcile()) == 0
+    assert pipeline.sync(reconcile=True) == 0
 
     assert set(pipeline.table("sessions", test_id)["session_id"]) == set(
         pipeline.sandbox.dataset.session_ids(test_id)
@@ -117,10 +117,6 @@ def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_
     assert _detail_ids(pipeline) == sorted(new)
     assert set(new) <= set(pipeline.table("sessions", test_id)["session_id"])
     assert len(pipeline.table("sessions", test_id)) == 9
-
-
-def _reconcile() -> dict:
-    return {"ops": {"usertesting__raw_sessions": {"config": {"reconcile": True}}}}
 
 
 def test_forget_unregisters_a_test_and_with_delete_data_removes_its_rows_and_objects(make_pipeline):

@@ -144,8 +144,7 @@ def test_a_rebuild_rewrites_snowflake_rows_from_the_landing_area_without_api_req
     synced.query(f"UPDATE usertesting.sessions SET participant_id = 'damaged' WHERE test_id = '{test_id}'")
     synced.sandbox.reset_requests()
 
-    rebuild = {"ops": {op: {"config": {"rebuild": True}} for op in ("session_tables", "transcript_tables")}}
-    assert synced.sync([test_id], run_config=rebuild) == 0
+    assert synced.sync([test_id], rebuild=True) == 0
 
     assert {r["path"] for r in synced.sandbox.requests} <= {"/api/v2/sessionResults"}
     for name, frame in before.items():

@@ -15,13 +15,6 @@ from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_
 
 SYNC_JOB_NAME = "usertesting_sync"
 SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
-# Ops whose run config (`full`, ...) controls what is requested from the API.
-API_OPS = (
-    "usertesting__raw_sessions",
-    "session_tables",
-    "transcript_tables",
-    "usertesting__qx_scores",
-)
 
 usertesting_sync_job = define_asset_job(
     SYNC_JOB_NAME,
@@ -44,9 +37,16 @@ verify_videos_job = define_asset_job(
     description="Re-read archived videos and compare them with their recorded SHA-256.",
 )
 
-VIDEO_OPS = ("usertesting__session_videos",)
 
-
-def full_sync_run_config(videos: bool = False) -> dict:
-    ops = API_OPS + (VIDEO_OPS if videos else ())
-    return {"ops": {op: {"config": {"full": True}} for op in ops}}
+def sync_run_config(
+    *, full: bool = False, reconcile: bool = False, rebuild: bool = False, videos: bool = False
+) -> dict:
+    """Run config of a sync: `full` refetches everything, `reconcile` walks the whole listing to
+    remove sessions deleted upstream, `rebuild` rewrites the rows from the landing area."""
+    flags = {
+        name: True for name, on in (("full", full), ("reconcile", reconcile), ("rebuild", rebuild)) if on
+    }
+    if not flags:
+        return {}
+    assets = [*SYNC_ASSETS, *(VIDEO_ASSETS if videos else ())]
+    return {"ops": {asset.op.name: {"config": flags} for asset in assets}}

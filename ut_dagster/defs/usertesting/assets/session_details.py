@@ -32,6 +32,7 @@ from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import LandedObject, Landing, stamp, utc_now
 from ut_dagster.lib.normalize import details_rows, session_details_row
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 from ut_dagster.lib.sync_policy import consecutive_failures_exceeded, table_changes
 from ut_dagster.lib.usertesting_api.errors import (
@@ -121,7 +122,9 @@ def session_tables(
     fatal: UserTestingError | None = None
     maybe_gone: list[str] = []
     unavailable_in_a_row = 0
+    progress = SyncProgress(context.log, test_id, "session_details", len(to_fetch), client.stats)
     for session_id in to_fetch:
+        progress.advance()
         try:
             raw = client.get_session_details_raw(session_id)
         except UserTestingNotFoundError as exc:
@@ -156,6 +159,7 @@ def session_tables(
             context.log.warning(f"Session {session_id}: {exc}")
             continue
         landed[session_id] = landing.put_session_object(test_id, FOLDER, session_id, "json", raw, received_at)
+    progress.finish()
     if fatal is None:
         _confirm_gone(landing, test_id, maybe_gone, gone, landed)
 

@@ -27,6 +27,7 @@ from ut_dagster.lib.ids import validate_session_id, validate_test_id
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
+from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import SESSION_VIDEOS
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
@@ -81,7 +82,9 @@ def session_videos(
     archived = downloaded = no_video = skipped = 0
     failures: dict[str, str] = {}
     records = []
+    progress = SyncProgress(context.log, test_id, "session_videos", len(listed), client.stats, unit="videos")
     for session_id in listed:
+        progress.advance()
 
         def landed(suffix: str, session_id: str = session_id) -> bool:
             return video_key(test_id, session_id, suffix) in keys
@@ -118,6 +121,7 @@ def session_videos(
         downloaded += 1
         has_any = True
 
+    progress.finish()
     # Few rows per test, each one small: the test's partition is rewritten whole.
     frame = to_frame(SESSION_VIDEOS, [r for r in records if r is not None])
     yield Output(

@@ -24,6 +24,7 @@ from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import LandedObject, stamp, utc_now
 from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, transcript_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
 from ut_dagster.lib.sync_policy import table_changes, transcript_recheck_due, transcript_settled
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
@@ -98,7 +99,9 @@ def transcript_tables(
         if not _transcript(objs)
     )
     asked = found = skipped = 0
+    progress = SyncProgress(context.log, test_id, "transcripts", len(finished), client.stats)
     for session_id, finished_at in finished.items():
+        progress.advance()
         objects = landed.get(session_id, [])
         transcript = _transcript(objects)
         if transcript is not None and not (config.full and transcript.received_at < started):
@@ -124,6 +127,7 @@ def transcript_tables(
             _times([obj, *missing]), finished_at, utc_now(), config.transcript_wait_hours
         )
 
+    progress.finish()
     latest = {sid: t for sid, objs in landed.items() if (t := _transcript(objs)) is not None}
     current = {sid: stamp(obj.received_at) for sid, obj in latest.items()}
     changes = table_changes(current, landing.read_state(test_id, LOADED))
