@@ -6,6 +6,7 @@ Dagster instance as the demo's syncs, as automation would after a sync, so the r
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -16,11 +17,16 @@ if TYPE_CHECKING:
     from ut_dagster.environment import Settings
 
 MARTS = ("test_summary", "task_metrics", "task_option_shares", "session_summary")
-ALERTS_EXPLAINED = (
-    "Research alerts are warnings about the research, not failures of the pipeline: they flag what a "
-    "researcher should look at (tasks participants skip, a low NPS, a falling QXscore). The sandbox "
-    "generates answers at random, including skipped tasks, so some fire on its data."
-)
+# Why an alert fires on the sandbox's made-up answers (alerts are warnings: a run never fails on one).
+ALERTS_EXPLAINED = {
+    "nps_floor_alert": "The sandbox draws as many detractors (0-6) as promoters (9-10), so a test's NPS "
+    "hovers around 0 and can fall below the floor (UT_ALERT_MIN_NPS, default 0): the alert does on "
+    "sandbox data what it does on real data.",
+    "task_skip_rate_alert": "The sandbox's participants skip tasks at random, and a task skipped by "
+    "more than UT_ALERT_MAX_TASK_SKIP_RATE of them warns.",
+    "qx_score_drop_alert": "A test's QXscore fell by more than UT_ALERT_MAX_QX_SCORE_DROP points since "
+    "the previous build of the marts.",
+}
 
 
 def build_and_print_marts(settings: Settings, instance: DagsterInstance | None = None) -> int:
@@ -42,12 +48,16 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
         resources={k: v for k, v in build_resources(settings).items() if k in ("dbt", "warehouse")},
     )
     print("Building the research marts (dbt build, dbt tests, research alerts) ...", flush=True)
-    result = defs.resolve_job_def(RESEARCH_MARTS_JOB_NAME).execute_in_process(
-        instance=instance or dagster_instance(settings),
-        # dbt's own log lines are in the run's logs in the UI; the terminal gets the summary below.
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
-        raise_on_error=False,
-    )
+    # dagster-dbt echoes every dbt log line to stdout: to a file here (and to the run's logs in the
+    # UI); the terminal gets one summary.
+    dbt_log = settings.data_dir / "logs" / "research_marts_dbt.log"
+    dbt_log.parent.mkdir(parents=True, exist_ok=True)
+    with dbt_log.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        result = defs.resolve_job_def(RESEARCH_MARTS_JOB_NAME).execute_in_process(
+            instance=instance or dagster_instance(settings),
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            raise_on_error=False,
+        )
     alert_keys = {key: spec.description for check in alerts for key, spec in _specs(check)}
     evaluations = result.get_asset_check_evaluations()
     tests = [e for e in evaluations if e.asset_check_key not in alert_keys]
@@ -62,11 +72,10 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
     for evaluation in tests:
         if not evaluation.passed:
             print(f"  dbt test {evaluation.asset_check_key.name} on {evaluation.asset_key.to_user_string()}")
-    print(f"  research alerts: {len(fired)} of {len(alert_keys)} fired")
+    print(f"  dbt's log: {dbt_log}")
+    print(f"  research alerts (warnings, never failures): {len(fired)} of {len(alert_keys)} fired")
     for evaluation in fired:
         _print_alert(evaluation, alert_keys[evaluation.asset_check_key])
-    if fired:
-        print(f"  {ALERTS_EXPLAINED}")
     print()
     if result.success:
         print_marts(settings)
@@ -78,10 +87,13 @@ def _specs(check: object) -> list[tuple[AssetCheckKey, object]]:
 
 
 def _print_alert(evaluation: AssetCheckEvaluation, description: str | None) -> None:
-    print(f"  - {evaluation.asset_check_key.name} on {evaluation.asset_key.to_user_string()}: {description}")
+    name = evaluation.asset_check_key.name
+    print(f"  - {name} on {evaluation.asset_key.to_user_string()}: {description}")
     for value in evaluation.metadata.values():
         if isinstance(value, MarkdownMetadataValue):
             print("    " + value.value.strip().replace("\n", "\n    "))
+    if name in ALERTS_EXPLAINED:
+        print(f"    {ALERTS_EXPLAINED[name]}")
 
 
 def print_marts(settings: Settings, sample_rows: int = 5) -> None:
