@@ -48,8 +48,10 @@ class Rig:
         client = self.defs.resources["usertesting"].get_client()
         for test_id in test_ids:
             listing = client.list_sessions(test_id)
-            sessions = {s["sessionId"]: s for s in listing}
-            self.landing.write_listing(Listing(test_id, listing.progress.total_count, sessions))
+            listed_at = utc_now().isoformat()
+            sessions = {s["sessionId"]: {**s, "_listed_at": listed_at} for s in listing}
+            total = listing.progress.total_count
+            self.landing.write_listing(Listing(test_id, total, sessions, reconciled_at=listed_at))
             for session_id in sessions if details else ():
                 self.landing.put_session_object(
                     test_id, "session_details", session_id, "json", b"{}", utc_now()

@@ -1,0 +1,41 @@
+"""UT_SENSOR_* and UT_DISCOVER_* settings reach the sensors' definitions and policy."""
+
+import pytest
+
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor, check_policy
+from ut_dagster.environment import SensorSettings, Settings
+
+
+def test_settings_from_the_environment_shape_the_sensors():
+    env = {
+        "UT_SENSOR_RUNNING": "true",
+        "UT_SENSOR_INTERVAL_SECONDS": "30",
+        "UT_SENSOR_BATCH": "8",
+        "UT_SENSOR_ACTIVE_MINUTES": "15",
+        "UT_SENSOR_DORMANT_HOURS": "12",
+        "UT_SENSOR_ACTIVITY_DAYS": "3",
+        "UT_DISCOVER_WORKSPACES": "Research Team Workspace, Design Ops",
+        "UT_DISCOVER_TITLE_PATTERN": "^checkout",
+    }
+    settings = Settings.from_env(env).sensors
+    assert settings.discover_workspaces == ("Research Team Workspace", "Design Ops")
+    assert settings.discover_title_pattern == "^checkout"
+    policy = check_policy(settings)
+    assert (policy.active_interval_s, policy.dormant_interval_s, policy.activity_window_s) == (
+        900,
+        43200,
+        259200,
+    )
+    assert (policy.tick_interval_s, policy.batch) == (30, 8)
+    sensor = build_new_sessions_sensor(settings)
+    assert sensor.minimum_interval_seconds == 30 and sensor.default_status.value == "RUNNING"
+    assert build_new_sessions_sensor(SensorSettings()).default_status.value == "STOPPED"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("UT_SENSOR_BATCH", "many"), ("UT_SENSOR_RUNNING", "sometimes"), ("UT_SENSOR_BATCH", "0")],
+)
+def test_a_bad_setting_is_refused_with_its_name(name, value):
+    with pytest.raises(ValueError, match=name):
+        check_policy(Settings.from_env({name: value}).sensors)
