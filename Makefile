@@ -13,11 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
 
-# dbt's manifest is prepared here, never left to a user's first run.
+# dbt's manifest, by dagster-dbt's own preparation (`dbt parse`), again whenever the dbt project
+# changes. `dg dev` / `dagster dev` also prepare it on every load; a wheel carries its own.
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
-	$(BIN)/python -m ut_dagster.defs.research_marts.manifest prepare --force
+	$(BIN)/dagster-dbt project prepare-and-package --file ut_dagster/defs/research_marts/dbt.py
 
 install: $(STAMP) $(DBT_MANIFEST)
 
@@ -33,9 +34,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The Dagster UI on the instance `ut-dagster sync` uses: DAGSTER_HOME, else $UT_DATA_DIR/dagster_home.
 dev: install
-	mkdir -p .ut_data/dagster_home
-	DAGSTER_HOME=$(CURDIR)/.ut_data/dagster_home $(BIN)/dagster dev
+	DAGSTER_HOME="$$($(BIN)/python -m ut_dagster.cli.dagster_home)" $(BIN)/dg dev
 
 # Timing and memory targets (never part of `make test`); exits non-zero when one is missed.
 bench: $(STAMP)
@@ -43,4 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .ut_data
+	rm -rf $(VENV) .ut_data build dist

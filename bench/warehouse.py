@@ -64,8 +64,9 @@ class _IoManagerStepsWriter:
         self._connection = duckdb.connect(str(path))
 
     def write(self, test_id: str, table: Table, rows: pd.DataFrame, sessions: frozenset[str] | None) -> None:
-        from ut_dagster.lib.warehouse.ddl import create_schema_sql, create_table_sql, qualified_name
         from ut_dagster.lib.warehouse.frames import frame_for_write
+
+        from ut_dagster.lib.warehouse.ddl import create_schema_sql, create_table_sql, qualified_name
 
         con = self._connection
         frame = frame_for_write(table, rows)

@@ -7,8 +7,13 @@ from typing import Any
 from dagster import Definitions
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor, usertesting_dbt_assets
+from ut_dagster.defs.research_marts.dbt import (
+    research_marts_automation_sensor,
+    research_marts_job,
+    usertesting_dbt_assets,
+)
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
 from ut_dagster.defs.usertesting.freshness import build_freshness_check, build_freshness_schedule
 from ut_dagster.defs.usertesting.jobs import (
     usertesting_sync_job,
@@ -16,7 +21,7 @@ from ut_dagster.defs.usertesting.jobs import (
     verify_videos_job,
 )
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
 
 
@@ -24,10 +29,18 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
     freshness_check = build_freshness_check(settings.freshness_hours)
     return Definitions(
         assets=[*SYNC_ASSETS, *VIDEO_ASSETS, usertesting_dbt_assets],
-        asset_checks=[*VIDEO_CHECKS, freshness_check, *build_research_alert_checks()],
-        jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job],
+        asset_checks=[
+            *VIDEO_CHECKS,
+            freshness_check,
+            *build_research_alert_checks(settings.alert_thresholds),
+        ],
+        jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job, research_marts_job],
         schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
-        sensors=[new_sessions_sensor, research_marts_automation_sensor],
+        sensors=[
+            build_new_sessions_sensor(settings.sensors),
+            build_discovery_sensor(settings.sensors),
+            research_marts_automation_sensor,
+        ],
         resources={**build_resources(settings), **(resources or {})},
     )
 

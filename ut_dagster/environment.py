@@ -11,22 +11,80 @@ Everything is chosen by environment variables, so switching is configuration alo
                      unset means AWS S3 (credentials and region from the standard AWS chain)
     UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
     UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
+    UT_RECONCILE_HOURS  walk each test's whole listing at least this often, removing sessions
+                     deleted upstream (default 24)
+    UT_ALERT_*       research alert thresholds (see defs/research_marts/alerts.py)
+    DAGSTER_HOME     the Dagster instance (default $UT_DATA_DIR/dagster_home)
+    UT_SENSOR_*, UT_DISCOVER_*  the new-sessions and discovery sensors (see SensorSettings)
 
-Nothing else in the project branches on the environment: assets see only resources.
+A bad value fails here, at once, naming the variable: before any request and without retries.
+Besides this module, only the library's own configuration reads variables: USERTESTING_* in
+`UserTestingResource.from_env` and SNOWFLAKE_* in `lib/warehouse/snowflake.py` (both turn secrets
+into EnvVar references resolved at run time). Assets see only resources.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dagster import DagsterInvalidDefinitionError, ScheduleDefinition
+
+from ut_dagster.defs.research_marts.alerts import AlertThresholds
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 WAREHOUSES = ("duckdb", "snowflake")
+
+
+class SettingsError(ValueError):
+    """A setting is wrong: the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """How the sensors spend the API budget (UT_* variables; defaults in brackets)."""
+
+    running: bool = False  # UT_SENSOR_RUNNING: the new-sessions sensor starts running on deploy [false]
+    interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
+    tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
+    batch: int = 5  # UT_SENSOR_BATCH: tests checked per tick at most [5]
+    active_minutes: float = 60.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of active tests [60]
+    dormant_hours: float = 24.0  # UT_SENSOR_DORMANT_HOURS: check interval of the others [24]
+    activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: "active" = sessions within this [7]
+    discover_workspaces: tuple[str, ...] = ()  # UT_DISCOVER_WORKSPACES: names or UUIDs, comma-separated
+    discover_title_pattern: str | None = None  # UT_DISCOVER_TITLE_PATTERN: regex searched in titles
+    discover_hours: float = 24.0  # UT_DISCOVER_HOURS: how often workspaces are listed again [24]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SensorSettings:
+        def number(name: str, default: float) -> float:
+            value = env.get(name) or default
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(f"{name} must be a number; got {value!r}.") from None
+
+        workspaces = env.get("UT_DISCOVER_WORKSPACES") or ""
+        running = (env.get("UT_SENSOR_RUNNING") or "false").strip().lower()
+        if running not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"UT_SENSOR_RUNNING must be true or false; got {running!r}.")
+        return cls(
+            running=running in ("true", "1", "yes"),
+            interval_seconds=int(number("UT_SENSOR_INTERVAL_SECONDS", cls.interval_seconds)),
+            tick_seconds=number("UT_SENSOR_TICK_SECONDS", cls.tick_seconds),
+            batch=int(number("UT_SENSOR_BATCH", cls.batch)),
+            active_minutes=number("UT_SENSOR_ACTIVE_MINUTES", cls.active_minutes),
+            dormant_hours=number("UT_SENSOR_DORMANT_HOURS", cls.dormant_hours),
+            activity_days=number("UT_SENSOR_ACTIVITY_DAYS", cls.activity_days),
+            discover_workspaces=tuple(w.strip() for w in workspaces.split(",") if w.strip()),
+            discover_title_pattern=env.get("UT_DISCOVER_TITLE_PATTERN") or None,
+            discover_hours=number("UT_DISCOVER_HOURS", cls.discover_hours),
+        )
 
 
 @dataclass(frozen=True)
@@ -39,6 +97,10 @@ class Settings:
     sync_cron: str
     freshness_hours: float
     s3_endpoint_url: str | None = None
+    reconcile_hours: float = 24.0
+    dagster_home_dir: Path | None = None
+    alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    sensors: SensorSettings = SensorSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,10 +108,15 @@ class Settings:
         data_dir = Path(env.get("UT_DATA_DIR") or ".ut_data").expanduser().resolve()
         warehouse = (env.get("UT_WAREHOUSE") or "duckdb").strip().lower()
         if warehouse not in WAREHOUSES:
-            raise ValueError(f"UT_WAREHOUSE must be one of {', '.join(WAREHOUSES)}; got {warehouse!r}.")
+            raise SettingsError(f"UT_WAREHOUSE must be one of {', '.join(WAREHOUSES)}; got {warehouse!r}.")
         store = env.get("UT_OBJECT_STORE") or str(data_dir / "objects")
         if not store.startswith("s3://"):
             store = str(Path(store).expanduser().resolve())
+        home = env.get("DAGSTER_HOME")
+        try:
+            thresholds = AlertThresholds.from_env(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             data_dir=data_dir,
             warehouse=warehouse,
@@ -60,14 +127,61 @@ class Settings:
             # Beside the Dagster instance's data, so runs, the sensor and the CLI share one budget.
             rate_limit_store=env.get("USERTESTING_RATE_LIMIT_STORE")
             or str(data_dir / "usertesting-rate-limit.sqlite"),
-            sync_cron=env.get("UT_SYNC_CRON") or "0 2 * * *",
-            freshness_hours=float(env.get("UT_FRESHNESS_HOURS") or 26),
+            sync_cron=_cron(env.get("UT_SYNC_CRON") or "0 2 * * *"),
+            freshness_hours=_hours(env, "UT_FRESHNESS_HOURS", 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
+            reconcile_hours=_hours(env, "UT_RECONCILE_HOURS", 24),
+            dagster_home_dir=Path(home).expanduser().resolve() if home else None,
+            alert_thresholds=thresholds,
+            sensors=SensorSettings.from_env(env),
         )
 
     @property
     def dagster_home(self) -> Path:
-        return self.data_dir / "dagster_home"
+        return self.dagster_home_dir or self.data_dir / "dagster_home"
+
+    def check_writable(self) -> None:
+        """Fail at once when a local folder the sync writes to cannot be written (before any request)."""
+        places = [
+            ("UT_DATA_DIR", self.data_dir),
+            ("DAGSTER_HOME", self.dagster_home),
+            ("UT_DUCKDB_PATH", self.duckdb_path.parent) if self.warehouse == "duckdb" else None,
+            None if self.object_store.startswith("s3://") else ("UT_OBJECT_STORE", Path(self.object_store)),
+        ]
+        for variable, folder in filter(None, places):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as exc:
+                raise SettingsError(
+                    f"{variable}: cannot write to {folder} ({exc.strerror or exc}); "
+                    f"point {variable} at a folder you can write to."
+                ) from None
+
+
+def _cron(value: str) -> str:
+    # Validated the way the schedule will use it, so a bad cron fails here naming the variable.
+    try:
+        ScheduleDefinition(name="ut_sync_cron_check", cron_schedule=value, job_name="unused")
+    except DagsterInvalidDefinitionError:
+        raise SettingsError(
+            f"UT_SYNC_CRON must be a cron expression with 5 fields, such as '0 2 * * *'; got {value!r}."
+        ) from None
+    return value
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return float(default)
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not hours > 0 or hours == float("inf"):
+        raise SettingsError(f"{name} must be a positive number of hours; got {raw!r}.")
+    return hours
 
 
 def warehouse_io_manager(settings: Settings) -> Any:
@@ -92,6 +206,7 @@ def warehouse_query_resource(settings: Settings) -> Any:
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     from ut_dagster.defs.research_marts.dbt import dbt_resource
+    from ut_dagster.defs.usertesting.resources import SyncSettings
 
     settings = settings or Settings.from_env()
     return {
@@ -101,4 +216,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "io_manager": warehouse_io_manager(settings),
         "warehouse": warehouse_query_resource(settings),
         "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
+        "sync_settings": SyncSettings(reconcile_hours=settings.reconcile_hours),
     }

@@ -10,13 +10,22 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.defs.research_marts.manifest import prepare_manifest
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
 
-# A bare `pytest` works too: dbt's manifest is prepared (a no-op when current) before any test
-# module imports the definitions, which need it.
-prepare_manifest()
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    # dbt's manifest reflects the models as they are now (after an edit, on a fresh checkout), made
+    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it.
+    from filelock import Timeout
+
+    from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+
+    for _attempt in range(5):
+        try:
+            DBT_PROJECT.preparer.prepare(DBT_PROJECT)
+            break
+        except Timeout:  # another test session is parsing (each wait is 60 s): wait for it again
+            continue
 
 # Fast enough for tests, slow enough that the limiter is really exercised.
 FAST = {"requests_per_window": 50, "window_seconds": 1.0}

@@ -1,7 +1,8 @@
-"""`ut-dagster`: sync tests from the command line, run the API sandbox, or the end-to-end demo.
+"""`ut-dagster`: sync tests from the command line, see where they stand, run the API sandbox or the demo.
 
 Heavy imports (Dagster definitions, warehouse drivers) happen inside the commands, so `--help` and
-argument errors are instant.
+argument errors are instant. Settings are read and checked before anything else, so a configuration
+error ends the command at once, before any request.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from ut_dagster.lib.ids import InvalidIdError, validate_test_id
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ut-dagster", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -23,6 +24,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sync.add_argument("test_ids", nargs="+", metavar="TEST_ID", help="UserTesting test IDs (UUIDs)")
     sync.add_argument("--full", action="store_true", help="refetch everything, not only what is new")
     sync.add_argument("--videos", action="store_true", help="also archive session videos")
+    sync.add_argument("--verbose", action="store_true", help="also print Dagster's events and tracebacks")
+
+    commands.add_parser(
+        "status",
+        help="One line per registered test: listed vs landed, transcripts, videos, last sync, "
+        "what is left and the requests and time to catch up (no API request).",
+    )
+
+    forget = commands.add_parser("forget", help="Stop syncing a test (unregister its partition).")
+    forget.add_argument("test_id", metavar="TEST_ID", help="UserTesting test ID (UUID)")
+    forget.add_argument(
+        "--delete-data",
+        action="store_true",
+        help="also delete the test's rows, landed responses and archived videos",
+    )
 
     commands.add_parser("tests", help="List the tests your credential can see (legacy v1 workspaces API).")
 
@@ -35,28 +51,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo", help="Start the sandbox, sync all its tests into DuckDB, build dbt, print."
     )
     demo.add_argument("--no-dbt", action="store_true", help="skip the dbt build")
+    return parser
 
-    args = parser.parse_args(argv)
-    if args.command == "sync":
-        try:
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "sync":
             test_ids = [validate_test_id(t) for t in args.test_ids]
-        except InvalidIdError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        from ut_dagster.cli.sync import run_sync
-
-        return run_sync(test_ids, full=args.full, videos=args.videos)
-    if args.command == "tests":
-        from ut_dagster.cli.sync import list_tests
-
-        return list_tests()
+        if args.command == "forget":
+            test_id = validate_test_id(args.test_id)
+    except InvalidIdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "sandbox":
         from ut_dagster.sandbox.command import run
 
         return run(args)
-    from ut_dagster.cli.demo import run_demo
+    if args.command == "demo":
+        from ut_dagster.cli.demo import run_demo
 
-    return run_demo(build_dbt=not args.no_dbt)
+        return run_demo(build_dbt=not args.no_dbt)
+
+    from ut_dagster.environment import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        if args.command in ("sync", "forget"):
+            settings.check_writable()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "sync":
+        from ut_dagster.cli.sync import run_sync
+
+        return run_sync(test_ids, full=args.full, videos=args.videos, settings=settings, verbose=args.verbose)
+    if args.command == "status":
+        from ut_dagster.cli.status import run_status
+
+        return run_status(settings)
+    if args.command == "forget":
+        from ut_dagster.cli.forget import run_forget
+
+        return run_forget(test_id, delete_data=args.delete_data, settings=settings)
+    from ut_dagster.cli.sync import list_tests
+
+    return list_tests()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,50 +1,87 @@
 """`ut-dagster demo`'s last step: build the research marts in DuckDB through Dagster and print them.
 
-It materializes the dbt assets and the research alert checks in the same Dagster instance as the
-demo's syncs, exactly as declarative automation would after a sync, so the run shows in
-`dagster dev` too.
+It runs the `research_marts` job (dbt build, dbt tests as checks, research alerts) in the same
+Dagster instance as the demo's syncs, as automation would after a sync, so the run shows in the UI.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import duckdb
-from dagster import DagsterInstance, materialize
+from dagster import AssetCheckEvaluation, AssetCheckKey, DagsterInstance, Definitions, MarkdownMetadataValue
 
 if TYPE_CHECKING:
     from ut_dagster.environment import Settings
 
 MARTS = ("test_summary", "task_metrics", "task_option_shares", "session_summary")
+ALERTS_EXPLAINED = (
+    "Research alerts are warnings about the research, not failures of the pipeline: they flag what a "
+    "researcher should look at (tasks participants skip, a low NPS, a falling QXscore). The sandbox "
+    "generates answers at random, including skipped tasks, so some fire on its data."
+)
 
 
 def build_and_print_marts(settings: Settings, instance: DagsterInstance | None = None) -> int:
-    """`dbt build` of every model plus the alerts; print the marts; 0 when the run succeeded."""
+    """Run the research_marts job; print one summary and the marts; 0 when the run succeeded."""
     from ut_dagster.cli.sync import dagster_instance
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.dbt import (
+        RESEARCH_MARTS_JOB_NAME,
+        research_marts_job,
+        usertesting_dbt_assets,
+    )
     from ut_dagster.environment import build_resources
 
-    print("Building the research marts (dbt build) ...", flush=True)
-    result = materialize(
-        [usertesting_dbt_assets, *build_research_alert_checks()],
+    alerts = build_research_alert_checks()
+    defs = Definitions(
+        assets=[usertesting_dbt_assets],
+        asset_checks=alerts,
+        jobs=[research_marts_job],
         resources={k: v for k, v in build_resources(settings).items() if k in ("dbt", "warehouse")},
+    )
+    print("Building the research marts (dbt build, dbt tests, research alerts) ...", flush=True)
+    result = defs.resolve_job_def(RESEARCH_MARTS_JOB_NAME).execute_in_process(
         instance=instance or dagster_instance(settings),
+        # dbt's own log lines are in the run's logs in the UI; the terminal gets the summary below.
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
         raise_on_error=False,
     )
-    checks = result.get_asset_check_evaluations()
-    failed = [e for e in checks if not e.passed]
+    alert_keys = {key: spec.description for check in alerts for key, spec in _specs(check)}
+    evaluations = result.get_asset_check_evaluations()
+    tests = [e for e in evaluations if e.asset_check_key not in alert_keys]
+    fired = [e for e in evaluations if e.asset_check_key in alert_keys and not e.passed]
+    models = len(result.get_asset_materialization_events())
+    outcome = Counter("passed" if e.passed else f"failed ({e.severity.value.lower()})" for e in tests)
     print(
-        f"  run {result.run_id}: {'success' if result.success else 'failure'}; {len(checks)} checks, {len(failed)} not passed"
+        f"  run {result.run_id} of job {RESEARCH_MARTS_JOB_NAME}: {'success' if result.success else 'FAILURE'}; "
+        f"{models} dbt models built; {len(tests)} dbt tests: "
+        + ", ".join(f"{n} {state}" for state, n in sorted(outcome.items()))
     )
-    for evaluation in failed:
-        print(
-            f"  {evaluation.severity.value}: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
-        )
+    for evaluation in tests:
+        if not evaluation.passed:
+            print(f"  dbt test {evaluation.asset_check_key.name} on {evaluation.asset_key.to_user_string()}")
+    print(f"  research alerts: {len(fired)} of {len(alert_keys)} fired")
+    for evaluation in fired:
+        _print_alert(evaluation, alert_keys[evaluation.asset_check_key])
+    if fired:
+        print(f"  {ALERTS_EXPLAINED}")
     print()
     if result.success:
         print_marts(settings)
     return 0 if result.success else 1
+
+
+def _specs(check: object) -> list[tuple[AssetCheckKey, object]]:
+    return [(spec.key, spec) for spec in check.check_specs]  # type: ignore[attr-defined]
+
+
+def _print_alert(evaluation: AssetCheckEvaluation, description: str | None) -> None:
+    print(f"  - {evaluation.asset_check_key.name} on {evaluation.asset_key.to_user_string()}: {description}")
+    for value in evaluation.metadata.values():
+        if isinstance(value, MarkdownMetadataValue):
+            print("    " + value.value.strip().replace("\n", "\n    "))
 
 
 def print_marts(settings: Settings, sample_rows: int = 5) -> None:

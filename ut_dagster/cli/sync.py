@@ -1,38 +1,25 @@
-"""Running syncs outside the UI: register partitions and materialize them in the Dagster instance.
+"""`ut-dagster sync`: register tests as partitions and materialize them, one Dagster run each.
 
 Runs go into the instance of DAGSTER_HOME (default $UT_DATA_DIR/dagster_home), so they show in
-`dagster dev` like any other run.
+`dagster dev` like any other run. A failed test does not stop the others: the command syncs every
+test it was given, then ends with one line per failed test and exits non-zero.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import sys
-from pathlib import Path
+from typing import TextIO
 
 from dagster import DagsterInstance, Definitions
 
+from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception
+from ut_dagster.cli.instance import dagster_instance
+from ut_dagster.cli.progress_display import progress_display
 from ut_dagster.environment import Settings
 from ut_dagster.lib.usertesting_api.errors import UserTestingError
 
-# API steps of different runs queue for one slot, so parallel runs never compete for the budget.
-DEFAULT_INSTANCE_YAML = """\
-concurrency:
-  pools:
-    default_limit: 1
-"""
-
-
-def dagster_instance(settings: Settings) -> DagsterInstance:
-    if not os.environ.get("DAGSTER_HOME"):
-        home = settings.dagster_home
-        home.mkdir(parents=True, exist_ok=True)
-        config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(DEFAULT_INSTANCE_YAML)
-        os.environ["DAGSTER_HOME"] = str(home)
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    return DagsterInstance.get()
+RAW_SESSIONS_STEP = "usertesting__raw_sessions"
 
 
 def run_sync(
@@ -43,6 +30,10 @@ def run_sync(
     defs: Definitions | None = None,
     instance: DagsterInstance | None = None,
     run_config: dict | None = None,
+    settings: Settings | None = None,
+    verbose: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Materialize each test's partition; print a per-table summary; 0 when every run succeeded."""
     from ut_dagster.defs.usertesting.jobs import (
@@ -50,38 +41,91 @@ def run_sync(
         SYNC_WITH_VIDEOS_JOB_NAME,
         full_sync_run_config,
     )
-    from ut_dagster.defs.usertesting.partitions import add_tests
+    from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
 
+    out, err = out or sys.stdout, err or sys.stderr
+    settings = settings or Settings.from_env()
     if defs is None:
         from ut_dagster.definitions import defs
-    instance = instance or dagster_instance(Settings.from_env())
+    instance = instance or dagster_instance(settings)
     add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
     run_config = {
-        # The summary below is what a terminal needs; every event is in the instance and the UI.
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # Progress and the summary below are what a terminal needs; every event is in the log file,
+        # the instance and the UI.
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
         **(run_config or (full_sync_run_config(videos=videos) if full else {})),
     }
-    failed = 0
+    log = RunLog(settings.data_dir / "logs", "sync")
+    failures: list[Failure] = []
     for test_id in test_ids:
-        print(f"Syncing test {test_id} ...", flush=True)
-        result = job.execute_in_process(
-            instance=instance, partition_key=test_id, run_config=run_config, raise_on_error=False
+        print(f"Syncing test {test_id} ...", file=out, flush=True)
+        try:
+            with progress_display(out):
+                result = job.execute_in_process(
+                    instance=instance, partition_key=test_id, run_config=run_config, raise_on_error=False
+                )
+        except Exception as exc:  # a run that could not even start (bad run config, storage error)
+            import traceback
+
+            log.add_exception(test_id, traceback.format_exc())
+            failures.append(failure_of_exception(test_id, exc))
+            print(f"  failed to start: {exc}", file=out, flush=True)
+            continue
+        log.add_run(instance, test_id, result.run_id)
+        _print_summary(result, out)
+        if result.success:
+            print(f"  run {result.run_id}: success", file=out, flush=True)
+            continue
+        failure = failure_of(test_id, result)
+        if _never_listed(failure, test_id, defs, settings):
+            # A test whose very first listing is a 404 (a typo, no access) must not stay a partition
+            # that every schedule tick and sensor would try again.
+            instance.delete_dynamic_partition(test_partitions.name, test_id)
+            failure = dataclasses.replace(failure, note="It was not registered.")
+        failures.append(failure)
+        print(f"  run {result.run_id}: failure", file=out, flush=True)
+    if failures:
+        for failure in failures:
+            print(failure.line(), file=err)
+        print(
+            f"{len(failures)} of {len(test_ids)} tests failed. Details and tracebacks: {log.path}"
+            + ("" if verbose else " (or run again with --verbose)"),
+            file=err,
+            flush=True,
         )
-        for event in result.get_asset_materialization_events():
-            materialization = event.materialization
-            meta = materialization.metadata
-            rows = meta.get("rows_written")
-            requests = meta.get("api_requests")
-            print(
-                f"  {materialization.asset_key.to_user_string():34} rows={_value(rows):>6}"
-                + (f"  api_requests={_value(requests)}" if requests is not None else "")
-            )
-        if not result.success:
-            failed += 1
-            print(f"  FAILED: {_failure(result)}", file=sys.stderr)
-        print(f"  run {result.run_id}: {'success' if result.success else 'failure'}", flush=True)
-    return 1 if failed else 0
+    return 1 if failures else 0
+
+
+def _never_listed(failure: Failure, test_id: str, defs: Definitions, settings: Settings) -> bool:
+    if failure.step != RAW_SESSIONS_STEP or failure.error_class != "UserTestingNotFoundError":
+        return False
+    from ut_dagster.lib.landing import Landing
+
+    listing = Landing(_object_store(defs, settings).store()).read_listing(test_id)
+    return listing.total_count is None and not listing.sessions
+
+
+def _object_store(defs: Definitions, settings: Settings):
+    from ut_dagster.lib.object_store import ObjectStoreResource
+
+    configured = (defs.resources or {}).get("object_store")
+    if isinstance(configured, ObjectStoreResource):
+        return configured
+    return ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
+
+
+def _print_summary(result: object, out: TextIO) -> None:
+    for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
+        materialization = event.materialization
+        meta = materialization.metadata
+        rows = meta.get("dagster/row_count", meta.get("rows_written"))
+        requests = meta.get("api_requests")
+        print(
+            f"  {materialization.asset_key.to_user_string():34} rows={_value(rows):>6}"
+            + (f"  api_requests={_value(requests)}" if requests is not None else ""),
+            file=out,
+        )
 
 
 def list_tests() -> int:
@@ -106,12 +150,3 @@ def list_tests() -> int:
 
 def _value(entry: object) -> object:
     return getattr(entry, "value", entry) if entry is not None else "-"
-
-
-def _failure(result: object) -> str:
-    for event in result.all_events:  # type: ignore[attr-defined]
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            cause = error.cause or error
-            return f"{event.step_key}: {cause.message.strip()}"
-    return "see the run's logs in the Dagster UI"

@@ -8,10 +8,17 @@ Layout under the object store (local folder or S3), keys built only from validat
     raw/<test_id>/transcripts/<session_id>/<stamp>.vtt       WebVTT exactly as served
     raw/<test_id>/transcripts/<session_id>/<stamp>.missing   the API had no transcript (404) then
     raw/<test_id>/qx_scores/<stamp>.json                     QXscores payload
+    raw/<test_id>/state/<name>.json                          sync bookkeeping (see below)
 
-Objects are immutable and stamped with the time they were received (the stamp doubles as
+Responses are immutable and stamped with the time they were received (the stamp doubles as
 `extracted_at`), so a refetch never overwrites history and one key listing tells what is landed.
 Because each response is landed before the next request, a killed sync loses nothing it paid for.
+`listing.json` and the state files are the exceptions: rewritten in place, each write atomic.
+
+State files record, per asset, which version of each session is in the warehouse ("loaded_<asset>")
+and which sessions answered 404 ("gone"). They are written only after the warehouse write commits,
+so a run killed in between (or a warehouse that was down) is caught up by the next run from the
+landing area, without API requests.
 """
 
 from __future__ import annotations
@@ -58,9 +65,15 @@ class Listing:
     test_id: str
     total_count: int | None
     sessions: dict[str, dict[str, Any]]  # session_id -> summary as served, plus "_listed_at"
+    reconciled_at: str | None = None  # when every page was last walked and unlisted sessions removed
 
     def to_json(self) -> bytes:
-        body = {"test_id": self.test_id, "total_count": self.total_count, "sessions": self.sessions}
+        body = {
+            "test_id": self.test_id,
+            "total_count": self.total_count,
+            "reconciled_at": self.reconciled_at,
+            "sessions": self.sessions,
+        }
         return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -75,7 +88,9 @@ class Landing:
         if raw is None:
             return Listing(test_id, None, {})
         body = json.loads(raw)
-        return Listing(test_id, body.get("total_count"), dict(body.get("sessions") or {}))
+        return Listing(
+            test_id, body.get("total_count"), dict(body.get("sessions") or {}), body.get("reconciled_at")
+        )
 
     def write_listing(self, listing: Listing) -> None:
         self.store.put_bytes(
@@ -111,6 +126,41 @@ class Landing:
         with ThreadPoolExecutor(max_workers=_READ_THREADS) as pool:
             bodies = list(pool.map(lambda o: self.store.get_bytes(o.key), objects))
         return [(o, b) for o, b in zip(objects, bodies, strict=True) if b is not None]
+
+    def landed_session_ids(self, test_id: str) -> set[str]:
+        """Sessions whose details are landed (a readable payload, not only a rejected one)."""
+        landed = self.latest_by_session(test_id, "session_details")
+        return {sid for sid, objects in landed.items() if any(o.kind == "json" for o in objects)}
+
+    def delete_sessions(self, test_id: str, folder: str, session_ids: Iterable[str]) -> int:
+        """Remove every landed object of these sessions under `folder`; returns how many."""
+        removed = 0
+        for session_id in session_ids:
+            for key in self.store.list_keys(self._session_prefix(test_id, folder, session_id)):
+                self.store.delete(key)
+                removed += 1
+        return removed
+
+    def delete_test(self, test_id: str) -> int:
+        """Remove everything landed or archived for a test; returns how many objects."""
+        test_id = validate_test_id(test_id)
+        keys = [*self.store.list_keys(f"raw/{test_id}/"), *self.store.list_keys(f"videos/{test_id}/")]
+        for key in keys:
+            self.store.delete(key)
+        return len(keys)
+
+    # -- sync bookkeeping -------------------------------------------------------------------------
+    def read_state(self, test_id: str, name: str) -> dict[str, Any]:
+        raw = self.store.get_bytes(self._state_key(test_id, name))
+        return {} if raw is None else dict(json.loads(raw))
+
+    def write_state(self, test_id: str, name: str, state: dict[str, Any]) -> None:
+        body = json.dumps(state, ensure_ascii=False, sort_keys=True).encode()
+        self.store.put_bytes(self._state_key(test_id, name), body, "application/json")
+
+    @staticmethod
+    def _state_key(test_id: str, name: str) -> str:
+        return f"raw/{validate_test_id(test_id)}/state/{name}.json"
 
     # -- per-test responses -----------------------------------------------------------------------
     def put_test_object(self, test_id: str, folder: str, data: bytes, received_at: datetime) -> str:

@@ -9,28 +9,82 @@ column.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import TableSchema
 
 SCHEMA = "usertesting"
 PARTITION_COLUMN = "test_id"
+SESSION_COLUMN = "session_id"
 
-# Logical types; warehouse.py maps them to DuckDB and Snowflake types. JSON is kept as text in the
-# raw tables and parsed in dbt staging: a JSON string loaded into a Snowflake VARIANT through parquet
-# can end up as a string scalar.
-STRING, TIMESTAMP, BIGINT, DOUBLE, BOOLEAN, JSON = (
-    "string",
-    "timestamp",
-    "bigint",
-    "double",
-    "boolean",
-    "json",
-)
+
+@dataclass(frozen=True)
+class TypeNames:
+    duckdb: str
+    snowflake: str
+    pandas: str
+    dbt: str
+
+
+class LogicalType(StrEnum):
+    """A column's type, with its name in each place a table is spelled out.
+
+    JSON is kept as text in the raw tables and parsed in dbt staging: a JSON string loaded into a
+    Snowflake VARIANT through parquet can end up as a string scalar. Snowflake gets TIMESTAMP_NTZ
+    because frames carry naive UTC. The dbt type is valid in DuckDB and Snowflake alike (dbt docs,
+    Dagster's column schema, the casts of the source_or_empty macro).
+    """
+
+    STRING = "string"
+    JSON = "json"
+    TIMESTAMP = "timestamp"
+    BIGINT = "bigint"
+    DOUBLE = "double"
+    BOOLEAN = "boolean"
+
+    @property
+    def duckdb(self) -> str:
+        return _TYPE_NAMES[self].duckdb
+
+    @property
+    def snowflake(self) -> str:
+        return _TYPE_NAMES[self].snowflake
+
+    @property
+    def pandas(self) -> str:
+        return _TYPE_NAMES[self].pandas
+
+    @property
+    def dbt(self) -> str:
+        return _TYPE_NAMES[self].dbt
+
+
+_TYPE_NAMES: dict[LogicalType, TypeNames] = {
+    LogicalType.STRING: TypeNames("VARCHAR", "VARCHAR", "object", "varchar"),
+    LogicalType.JSON: TypeNames("VARCHAR", "VARCHAR", "object", "varchar"),
+    LogicalType.TIMESTAMP: TypeNames("TIMESTAMP", "TIMESTAMP_NTZ", "datetime64[ns]", "timestamp"),
+    LogicalType.BIGINT: TypeNames("BIGINT", "NUMBER(38,0)", "Int64", "bigint"),
+    LogicalType.DOUBLE: TypeNames("DOUBLE", "FLOAT", "float64", "double"),
+    LogicalType.BOOLEAN: TypeNames("BOOLEAN", "BOOLEAN", "boolean", "boolean"),
+}
+
+STRING = LogicalType.STRING
+JSON = LogicalType.JSON
+TIMESTAMP = LogicalType.TIMESTAMP
+BIGINT = LogicalType.BIGINT
+DOUBLE = LogicalType.DOUBLE
+BOOLEAN = LogicalType.BOOLEAN
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
+    type: LogicalType
     description: str
+    # False: the warehouse column is NOT NULL, so a row without it is refused by the warehouse too.
+    nullable: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,13 +97,35 @@ class Table:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def has_sessions(self) -> bool:
+        """Whether rows belong to sessions, so a write can replace some sessions of a test."""
+        return SESSION_COLUMN in self.column_names
 
-def _c(name: str, type_: str, description: str) -> Column:
-    return Column(name, type_, description)
+
+def column_schema(table: Table) -> TableSchema:
+    """The table's columns for Dagster's `dagster/column_schema` metadata: types, meaning, nullability."""
+    from dagster import TableColumn, TableColumnConstraints, TableSchema
+
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=c.name,
+                type=c.type.dbt,
+                description=c.description,
+                constraints=TableColumnConstraints(nullable=c.nullable),
+            )
+            for c in table.columns
+        ]
+    )
 
 
-TEST_ID = _c("test_id", STRING, "UserTesting test (study) the row belongs to; the partition key.")
-SESSION_ID = _c("session_id", STRING, "UserTesting session: one participant taking the test.")
+def _c(name: str, type_: LogicalType, description: str, nullable: bool = True) -> Column:
+    return Column(name, type_, description, nullable)
+
+
+TEST_ID = _c("test_id", STRING, "UserTesting test (study) the row belongs to; the partition key.", False)
+SESSION_ID = _c("session_id", STRING, "UserTesting session: one participant taking the test.", False)
 PARTICIPANT_ID = _c("participant_id", STRING, "Participant who took the session (null when not shared).")
 EXTRACTED_AT = _c("extracted_at", TIMESTAMP, "When ut-dagster received this data from the API (UTC).")
 

@@ -26,8 +26,9 @@ It follows the vendor's OpenAPI specs and docs; where they are silent it copies 
 the real API (NestJS for v2/v3, Okta for tokens, S3 for videos). Choices made where nothing is
 documented, so a client is tested against plausible behaviour rather than a convenient one:
 
-- Rate limit: a fixed window per credential from its first request; 429s count, 401s do not; no
-  Retry-After. All tokens of one client share a budget; each static token has its own.
+- Rate limit: 10 requests per 60 s by default, like the real API (`requests_per_window`,
+  `window_seconds`; `ut-dagster sandbox --requests-per-minute --window-seconds`); a fixed window per
+  credential from its first request; 429s count, 401s do not; x-ratelimit-* headers; no Retry-After. All tokens of one client share a budget; each static token has its own.
 - Token endpoint: never rate limited, never fails at random, logged in `token_requests`, not `requests`.
   The video store is logged in `video_requests`, needs no bearer token and is never rate limited.
 - Injected faults (error_rate): 500 as JSON with rate headers; 502/503 as a load balancer's HTML

@@ -1,37 +1,44 @@
 """The sandbox as a function from request to response, independent of the HTTP plumbing.
 
-Three hosts share one port: the OAuth2 token endpoint (not rate limited, no injected faults, logged
-as kind "token"), the video store under /_video/ (S3-like: no bearer token, no rate limit, no injected
-faults, kind "video"), and the API (everything else, kind "api").
+Four hosts share one port: the OAuth2 token endpoint (not rate limited, no injected faults, logged as
+kind "token"), the video store under /_video/ (S3-like: no bearer token, no rate limit, no injected
+faults, kind "video"), the admin routes under /_sandbox/ (not logged) and the API (kind "api").
 
-API pipeline: bearer token (401 costs nothing) -> rate limit (every counted request, 429s included,
-see ratelimit.py) -> injected fault (error_rate; after the budget is spent, as a failing upstream
-would be) -> latency -> route. Rate-limit headers go on every API response except the gateway's
-HTML 502/503 and dropped connections, which a client must survive without them.
+API pipeline: bearer token (401 costs nothing) -> rate limit -> injected fault (error_rate; after the
+budget is spent, as a failing upstream would be) -> route. Rate-limit headers go on every API response
+except the gateway's HTML 502/503 and dropped connections, which a client must survive without them.
+
+The rate limit is a fixed window per credential that opens at its first request, as @nestjs/throttler
+counts (the service is NestJS and the headers are throttler's): every authenticated request counts,
+429s included, so hammering keeps `remaining` at 0 without extending the window; no Retry-After.
 """
 
 from __future__ import annotations
 
-import re
+import math
 import threading
 import time
 import traceback
 from collections import Counter
-from hashlib import md5
 from random import Random
 from typing import Any
 
 from .admin import ADMIN_PREFIX, Admin
 from .auth import Tokens
-from .config import LEGACY_TOKEN_PATH, TOKEN_PATH, SandboxConfig
+from .config import TOKEN_PATH, SandboxConfig
 from .data import Dataset
 from .legacy import build_workspaces
-from .ratelimit import RateLimiter
 from .responses import API_HEADERS, Request, Response, error_for, gateway_error, nest_error
 from .routes import ApiRoutes, endpoint_of
-from .video import VideoLinks, parse_range, s3_error
+from .video import VideoLinks, VideoStore
 
-_VIDEO_PATH = re.compile(r"^/_video/([0-9a-f-]{36})\.mp4$")
+
+def rate_headers(limit: int, remaining: int, reset_seconds: float) -> list[tuple[str, str]]:
+    return [
+        ("x-ratelimit-limit", str(limit)),
+        ("x-ratelimit-remaining", str(max(0, remaining))),
+        ("x-ratelimit-reset", str(max(0, math.ceil(reset_seconds)))),
+    ]
 
 
 class SandboxApp:
@@ -40,16 +47,16 @@ class SandboxApp:
         self.dataset = dataset
         self.base_url = ""
         self.tokens = Tokens(config)
-        self.limiter = RateLimiter()
-        self.links = VideoLinks()
+        links = VideoLinks()
+        self.videos = VideoStore(config, dataset, links)
         workspaces = build_workspaces(dataset, config.legacy_studies)
-        self.routes = ApiRoutes(config, dataset, self.links, workspaces, lambda: self.base_url)
+        self.routes = ApiRoutes(config, dataset, links, workspaces, lambda: self.base_url)
+        self.admin = Admin(self)
         self._lock = threading.Lock()
+        self._windows: dict[str, tuple[float, int]] = {}  # credential -> (window start, hits)
         self._faults = Random(f"{config.seed}:faults")
         self._log: list[dict[str, Any]] = []
-        self._dropped_videos: set[str] = set()
         self.server_errors: list[str] = []
-        self.admin = Admin(self)
 
     def log(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -67,18 +74,19 @@ class SandboxApp:
         """As freshly started: generated data, no revocations, empty request log, fresh rate windows.
         Issued tokens stay valid."""
         self.dataset.reset()
-        self.limiter.reset()
-        self.reset_log()
+        with self._lock:
+            self._windows.clear()
+            self._log.clear()
 
     def handle(self, request: Request) -> Response:
         arrived = time.monotonic()
         credential = None
-        if request.path in (TOKEN_PATH, LEGACY_TOKEN_PATH):
+        if request.path.startswith(ADMIN_PREFIX):
+            return self.admin.handle(request)  # not logged: tests count the client's calls
+        if request.path == TOKEN_PATH:
             kind, response = "token", self.tokens.token_endpoint(request)
         elif request.path.startswith("/_video/"):
-            kind, response = "video", self._video(request)
-        elif request.path.startswith(ADMIN_PREFIX):
-            return self.admin.handle(request)  # not logged: tests count API calls, not their own
+            kind, response = "video", self.videos.serve(request)
         else:
             kind = "api"
             credential = self.tokens.credential_for(request)
@@ -97,6 +105,16 @@ class SandboxApp:
             self._log.append(record)
         return response
 
+    def _hit(self, credential: str, limit: int, window: float) -> tuple[bool, list[tuple[str, str]]]:
+        now = time.monotonic()
+        with self._lock:
+            start, hits = self._windows.get(credential, (now, 0))
+            if now >= start + window:
+                start, hits = now, 0
+            hits += 1
+            self._windows[credential] = (start, hits)
+        return hits <= limit, rate_headers(limit, limit - hits, start + window - now)
+
     def _fault(self) -> int | str | None:
         rate = self.config.error_rate
         if rate <= 0:
@@ -107,26 +125,23 @@ class SandboxApp:
             return self._faults.choice((500, 502, 503, "drop"))
 
     def _api(self, request: Request, credential: str | None) -> Response:
-        config = self.config
-        limit, window = config.requests_per_window, config.window_seconds
+        limit, window = self.config.requests_per_window, self.config.window_seconds
         if credential is None:
             response = error_for(request.path, 401, "Unauthorized")
-            response.headers += [*API_HEADERS, *RateLimiter.fresh(limit, window).headers()]
+            response.headers += [*API_HEADERS, *rate_headers(limit, limit, window)]
             return response
-        state = self.limiter.hit(credential, limit, window)
-        if not state.allowed:
+        allowed, headers = self._hit(credential, limit, window)
+        if not allowed:
             message = f"Too Many Requests: rate limit of {limit} requests per {window:g} seconds exceeded."
             response = error_for(request.path, 429, message)
         else:
             fault = self._fault()
-            if config.latency_seconds:
-                time.sleep(config.latency_seconds)
             if fault == "drop":
                 return Response(0, drop=True)
             if fault in (502, 503):
                 return gateway_error(int(fault))
             response = nest_error(500, "Internal server error") if fault == 500 else self._route(request)
-        response.headers += [*API_HEADERS, *state.headers()]
+        response.headers += [*API_HEADERS, *headers]
         return response
 
     def _route(self, request: Request) -> Response:
@@ -137,52 +152,3 @@ class SandboxApp:
             with self._lock:
                 self.server_errors.append(traceback.format_exc())
             return nest_error(500, "Internal server error")
-
-    def _video(self, request: Request) -> Response:
-        if request.method not in ("GET", "HEAD"):
-            return _s3_error(
-                405, "MethodNotAllowed", "The specified method is not allowed against this resource."
-            )
-        match = _VIDEO_PATH.match(request.path)
-        if not match:
-            return _s3_error(403, "AccessDenied", "Access Denied")
-        session_id = match[1]
-        problem = self.links.check(session_id, request.query.get("X-Amz-Signature", [""])[-1])
-        if problem:
-            return _s3_error(403, *problem)
-        size = self.dataset.video_size(session_id)
-        if size is None:  # the session was deleted since the link was issued
-            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
-        wanted = parse_range(request.header("Range"), size)
-        if wanted == "invalid":
-            response = _s3_error(416, "InvalidRange", "The requested range is not satisfiable")
-            response.headers.append(("Content-Range", f"bytes */{size}"))
-            return response
-        start, end = wanted if isinstance(wanted, tuple) else (0, size)
-        # A multipart-upload ETag: not the MD5 of the content, so a client must not treat it as one.
-        etag = f'"{md5(session_id.encode(), usedforsecurity=False).hexdigest()}-{max(1, size >> 23)}"'
-        headers = [
-            ("Content-Type", "video/mp4"),
-            ("Accept-Ranges", "bytes"),
-            ("ETag", etag),
-            ("Last-Modified", "Thu, 21 Nov 2024 12:30:00 GMT"),
-        ]
-        if isinstance(wanted, tuple):
-            headers.append(("Content-Range", f"bytes {start}-{end - 1}/{size}"))
-        chunks = self.dataset.video_chunks(session_id, start, end)
-        response = Response(206 if wanted else 200, headers, chunks, length=end - start)
-        drop_after = self.config.video_drop_after_bytes
-        with self._lock:
-            first_try = session_id not in self._dropped_videos
-        if drop_after is not None and first_try and drop_after < end - start:
-            response.drop_after = drop_after
-            response.on_drop = lambda: self._mark_dropped(session_id)
-        return response
-
-    def _mark_dropped(self, session_id: str) -> None:
-        with self._lock:
-            self._dropped_videos.add(session_id)
-
-
-def _s3_error(status: int, code: str, message: str) -> Response:
-    return Response(status, [("Content-Type", "application/xml")], s3_error(code, message))

@@ -1,6 +1,6 @@
 """Every knob of the sandbox, with defaults that match the documented behaviour of the real API.
 
-Knobs that shape behaviour (rate limit, errors, latency, lifetimes, arrivals, malformed sessions) are
+Knobs that shape behaviour (rate limit, errors, lifetimes, arrivals, malformed sessions) are
 read on every request, so a test may change them on a running sandbox (`sandbox.config.error_rate = 0`).
 Knobs that shape the data (seed, studies, history, video size) are used once, when the dataset is built.
 """
@@ -22,7 +22,6 @@ TRANSCRIPT_KINDS = frozenset({THINK_OUT_LOUD, LIVE_CONVERSATION})
 VIDEO_KINDS = frozenset({THINK_OUT_LOUD, LIVE_CONVERSATION, INTERACTION})
 
 TOKEN_PATH = "/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
-LEGACY_TOKEN_PATH = "/oauth2/default/v1/token"
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,10 @@ class SandboxConfig:
     history_end: datetime = datetime(2024, 11, 21, 12, 0, tzinfo=UTC)
     history_days: int = 30
 
-    # Fixed window per credential, starting at its first request (see ratelimit.py).
+    # The real API's 10 requests a minute: a fixed window per credential from its first request (app.py).
     requests_per_window: int = 10
     window_seconds: float = 60.0
     error_rate: float = 0.0
-    latency_seconds: float = 0.0
 
     token_lifetime_seconds: float = 3600.0
     video_link_lifetime_seconds: float = 3600.0
@@ -73,6 +71,8 @@ class SandboxConfig:
     # Below 500: the listing silently serves at most this many per page whatever `limit` asks.
     max_page_size: int = 500
     malformed_session_ids: Collection[str] = field(default_factory=frozenset)
+    # Details of these sessions answer 503 every time (a backend that cannot serve them).
+    failing_session_ids: Collection[str] = field(default_factory=frozenset)
 
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
@@ -82,13 +82,14 @@ class SandboxConfig:
         self.studies = tuple(self.studies)
         self.static_tokens = tuple(self.static_tokens)
         self.malformed_session_ids = frozenset(s.lower() for s in self.malformed_session_ids)
+        self.failing_session_ids = frozenset(s.lower() for s in self.failing_session_ids)
         if self.requests_per_window < 1 or self.window_seconds <= 0:
             raise ValueError("the rate limit needs at least one request per a positive window")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("error_rate is a fraction between 0 and 1")
         if self.video_size_bytes < 0 or (self.video_drop_after_bytes or 0) < 0:
             raise ValueError("video sizes cannot be negative")
-        if min(self.latency_seconds, self.token_lifetime_seconds, self.video_link_lifetime_seconds) < 0:
-            raise ValueError("latency and lifetimes cannot be negative")
+        if min(self.token_lifetime_seconds, self.video_link_lifetime_seconds) < 0:
+            raise ValueError("lifetimes cannot be negative")
         if self.history_end.tzinfo is None:
             raise ValueError("history_end must be timezone-aware")

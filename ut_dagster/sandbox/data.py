@@ -16,9 +16,8 @@ from typing import Any
 
 from . import payload, vtt
 from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig, StudySpec
-from .models import QxGroup, SessionRecord, Study, new_uuid, to_ms
+from .models import PERSON_NAMES, QxGroup, SessionRecord, Study, new_uuid, to_ms
 from .tasks import task_plan
-from .texts import PERSON_NAMES
 from .video import video_chunks, video_sha256
 
 

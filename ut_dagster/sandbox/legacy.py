@@ -3,7 +3,7 @@
 Workspaces: "Research Team Workspace" holds every sandbox test plus `legacy_studies` classic studies
 (which the v2 API does not serve: filter on `type`, compared case-insensitively, since the spec's own
 example writes classic types in lower case); "Design Ops" holds a few; "Archive" is empty.
-Each study carries a `cursor`; `after=<cursor>` returns the next 50, `before=<cursor>` the 50 before.
+Each study carries a `cursor`; `after=<cursor>` returns the next 50.
 """
 
 from __future__ import annotations
@@ -16,9 +16,15 @@ from random import Random
 from typing import Any
 
 from .data import Dataset
-from .models import new_uuid
+from .models import PERSON_NAMES, new_uuid
 from .responses import Request, Response, json_response, v1_error
-from .texts import LEGACY_TITLES, PERSON_NAMES
+
+LEGACY_TITLES = (
+    "Homepage first impressions (classic)",
+    "App store listing test",
+    "Pricing page — market insight",
+    "Prototype navigation (web)",
+)
 
 PAGE = 50
 
@@ -97,14 +103,10 @@ def workspaces_endpoint(workspaces: list[Workspace], request: Request, workspace
     found = next((w for w in workspaces if w.uuid == workspace_id.lower()), None)
     if found is None:
         return v1_error(404, "Workspace not found")
-    after, before = request.query.get("after"), request.query.get("before")
-    if after and before:
-        return v1_error(400, "Use either after or before, not both")
-    start, stop = 0, PAGE
-    if after or before:
-        position = _position((after or before or [""])[-1])
-        if position is None or not 1 <= position <= len(found.studies):
+    start = 0
+    if after := request.query.get("after"):
+        start = _position(after[-1])
+        if start is None or not 1 <= start <= len(found.studies):
             return v1_error(400, "Invalid cursor")
-        start, stop = (position, position + PAGE) if after else (max(0, position - 1 - PAGE), position - 1)
-    page = [_study_json(s, start + i + 1) for i, s in enumerate(found.studies[start:stop])]
+    page = [_study_json(s, start + i + 1) for i, s in enumerate(found.studies[start : start + PAGE])]
     return json_response(200, page)

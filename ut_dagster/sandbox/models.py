@@ -8,6 +8,14 @@ from datetime import UTC, datetime
 from random import Random
 from typing import Any
 
+PERSON_NAMES = (
+    ("Ana Souza", "ana.souza@example.com"),
+    ("Jürgen Müller", "juergen.mueller@example.com"),
+    ("Priya Raman", "priya.raman@example.com"),
+    ("陈静", "chen.jing@example.com"),
+    ("UT Employee", "support@usertesting.com"),
+)
+
 
 def new_uuid(rng: Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))

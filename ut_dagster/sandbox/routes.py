@@ -1,15 +1,14 @@
 """The API's endpoints, once the caller is authenticated and within its rate limit.
 
 Validation follows NestJS: query DTOs validated by class-validator (400, `message` a list naming every
-failed constraint, numbers parsed the way JavaScript's Number() does), path IDs by ParseUUIDPipe (400
-"Validation failed (uuid is expected)"), unknown routes "Cannot GET /path". qxScores for a test that is
-not an interaction test answers 404, like a test the caller may not see: the spec documents no other
-error for it and access denials look like 404 throughout this API.
+failed constraint), path IDs by ParseUUIDPipe (400 "Validation failed (uuid is expected)"), unknown
+routes "Cannot GET /path". qxScores of a test that is not an interaction test answers 404, like a test
+the caller may not see: the spec documents no other error for it and access denials look like 404
+throughout this API. A revoked test (Dataset.revoke_test) answers its status on all its endpoints.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 
@@ -17,50 +16,46 @@ from .config import SandboxConfig
 from .data import Dataset
 from .legacy import Workspace, workspaces_endpoint
 from .models import SessionRecord, api_time
-from .responses import Request, Response, json_bytes, json_response, nest_error
+from .responses import JSON_TYPE, Request, Response, gateway_error, json_bytes, json_response, nest_error
 from .video import VideoLinks
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SESSION_ROUTE = re.compile(r"^/api/v2/sessionResults/([^/]+)/(transcript|videoDownloadUrl)$")
-_V3_ROUTE = re.compile(r"^/api/v3/sessionResults/([^/]+)$")
-_QX_ROUTE = re.compile(r"^/api/v2/testResults/([^/]+)/qxScores$")
-_WORKSPACE_ROUTE = re.compile(r"^/usertesting/api/v1/workspaces(?:/([^/]+))?$")
 _BAD_UUID = "Validation failed (uuid is expected)"
+# Path -> endpoint, named as the client's RequestStats names them.
+_ROUTES = (
+    (re.compile(r"^/api/v2/sessionResults()$"), "list_sessions"),
+    (re.compile(r"^/api/v3/sessionResults/([^/]+)$"), "session_details"),
+    (re.compile(r"^/api/v2/sessionResults/([^/]+)/transcript$"), "transcript"),
+    (re.compile(r"^/api/v2/sessionResults/([^/]+)/videoDownloadUrl$"), "video_download_url"),
+    (re.compile(r"^/api/v2/testResults/([^/]+)/qxScores$"), "qx_scores"),
+    (re.compile(r"^/usertesting/api/v1/workspaces(?:/([^/]+))?$"), "workspaces"),
+)
+
+
+def route(path: str) -> tuple[str, str | None]:
+    """(endpoint, the ID in the path) for an API path; ("unknown", None) when none matches."""
+    for pattern, endpoint in _ROUTES:
+        if match := pattern.match(path.rstrip("/")):
+            return endpoint, match[1]
+    return "unknown", None
 
 
 def endpoint_of(path: str) -> str:
-    """The endpoint a path belongs to, named as the client's RequestStats names it."""
-    path = path.rstrip("/")
-    if path == "/api/v2/sessionResults":
-        return "list_sessions"
-    if _V3_ROUTE.match(path):
-        return "session_details"
-    if match := _SESSION_ROUTE.match(path):
-        return "transcript" if match[2] == "transcript" else "video_download_url"
-    if _QX_ROUTE.match(path):
-        return "qx_scores"
-    return "workspaces" if _WORKSPACE_ROUTE.match(path) else "unknown"
+    return route(path)[0]
 
 
 def _number(name: str, values: list[str] | None, low: int, high: int, default: int) -> tuple[int, list[str]]:
     if values is None:
         return default, []
     try:
-        # JavaScript's Number(): blank is 0, an array (repeated parameter) is NaN.
-        number = float(values[0].strip() or 0) if len(values) == 1 else math.nan
+        number = int(values[-1])
     except ValueError:
-        number = math.nan
-    if math.isnan(number):
-        constraints = [f"{name} must not be greater than {high}", f"{name} must not be less than {low}"]
-        return default, [*constraints, f"{name} must be a number conforming to the specified constraints"]
-    errors = []
-    if number > high:
-        errors.append(f"{name} must not be greater than {high}")
+        return default, [f"{name} must be an integer number"]
     if number < low:
-        errors.append(f"{name} must not be less than {low}")
-    if math.isfinite(number) and not number.is_integer():
-        errors.append(f"{name} must be an integer number")
-    return (int(number) if not errors else default), errors
+        return default, [f"{name} must not be less than {low}"]
+    if number > high:
+        return default, [f"{name} must not be greater than {high}"]
+    return number, []
 
 
 class ApiRoutes:
@@ -79,20 +74,31 @@ class ApiRoutes:
         self._base_url = base_url
 
     def handle(self, request: Request) -> Response:
-        path = request.path.rstrip("/") or "/"
-        if request.method not in ("GET", "HEAD"):
+        endpoint, item = route(request.path)
+        if request.method != "GET" or endpoint == "unknown":
             return nest_error(404, f"Cannot {request.method} {request.path}")
-        if path == "/api/v2/sessionResults":
+        if endpoint == "list_sessions":
             return self.list_sessions(request)
-        if match := _V3_ROUTE.match(path):
-            return self.session_details(match[1])
-        if match := _SESSION_ROUTE.match(path):
-            return self.transcript(match[1]) if match[2] == "transcript" else self.video_link(match[1])
-        if match := _QX_ROUTE.match(path):
-            return self.qx_scores(match[1])
-        if match := _WORKSPACE_ROUTE.match(path):
-            return workspaces_endpoint(self._workspaces, request, match[1])
-        return nest_error(404, f"Cannot GET {request.path}")
+        if endpoint == "workspaces":
+            return workspaces_endpoint(self._workspaces, request, item)
+        if not _UUID.match(item or ""):
+            return nest_error(400, _BAD_UUID)
+        if endpoint == "qx_scores":
+            return self.qx_scores(item or "")
+        record = self._dataset.session(item or "")
+        if record is None:
+            return nest_error(404, "Session not found")
+        if revoked := self._revoked(record.test_id):
+            return revoked
+        if endpoint == "session_details":
+            return self.session_details(record)
+        return self.transcript(record) if endpoint == "transcript" else self.video_link(record)
+
+    def _revoked(self, test_id: str) -> Response | None:
+        status = self._dataset.revoked_status(test_id)
+        if status is None:
+            return None
+        return nest_error(404, "Test not found") if status == 404 else nest_error(401, "Unauthorized")
 
     def list_sessions(self, request: Request) -> Response:
         given = request.query.get("testId", [])
@@ -126,57 +132,30 @@ class ApiRoutes:
             },
         )
 
-    def _revoked(self, test_id: str) -> Response | None:
-        status = self._dataset.revoked_status(test_id)
-        if status is None:
-            return None
-        return nest_error(404, "Test not found") if status == 404 else nest_error(401, "Unauthorized")
+    def session_details(self, record: SessionRecord) -> Response:
+        if record.session_id in self._config.failing_session_ids:
+            return gateway_error(503)  # a session the backend cannot serve, every time it is asked
+        body = json_bytes(self._dataset.served_payload(record.session_id))
+        if record.session_id in self._config.malformed_session_ids:
+            body = body[: len(body) // 2]  # cut mid-document, as a truncated upstream reply
+        return Response(200, [("Content-Type", JSON_TYPE)], body)
 
-    def _session(self, session_id: str, missing: str) -> SessionRecord | Response:
-        """The session a session endpoint is about, or the error it answers instead."""
-        if not _UUID.match(session_id):
-            return nest_error(400, _BAD_UUID)
-        record = self._dataset.session(session_id)
-        if record is None:
-            return nest_error(404, missing)
-        return self._revoked(record.test_id) or record
-
-    def session_details(self, session_id: str) -> Response:
-        record = self._session(session_id, "Session not found")
-        if isinstance(record, Response):
-            return record
-        response = json_response(200, self._dataset.served_payload(session_id))
-        if session_id.lower() in self._config.malformed_session_ids:
-            body = json_bytes(self._dataset.served_payload(session_id))
-            response.body = body[: len(body) // 2]  # cut mid-document, as a truncated upstream reply
-        return response
-
-    def transcript(self, session_id: str) -> Response:
-        record = self._session(session_id, "Transcript not found")
-        if isinstance(record, Response):
-            return record
-        text = self._dataset.transcript(session_id)
+    def transcript(self, record: SessionRecord) -> Response:
+        text = self._dataset.transcript(record.session_id)
         if text is None:
             return nest_error(404, "Transcript not found")
-        headers = [("Content-Type", "text/vtt; charset=utf-8"), ("Accept-Ranges", "bytes")]
-        return Response(200, headers, text.encode("utf-8"))
+        return Response(200, [("Content-Type", "text/vtt; charset=utf-8")], text.encode("utf-8"))
 
-    def video_link(self, session_id: str) -> Response:
-        record = self._session(session_id, "Video not found")
-        if isinstance(record, Response):
-            return record
+    def video_link(self, record: SessionRecord) -> Response:
         if not record.has_video:
             return nest_error(404, "Video not found")
-        url, expires = self._links.issue(
-            self._base_url(), record.session_id, self._config.video_link_lifetime_seconds
-        )
+        lifetime = self._config.video_link_lifetime_seconds
+        url, expires = self._links.issue(self._base_url(), record.session_id, lifetime)
         return json_response(
             200, {"videoUrl": url, "sessionId": record.session_id, "expiresAt": api_time(expires)}
         )
 
     def qx_scores(self, test_id: str) -> Response:
-        if not _UUID.match(test_id):
-            return nest_error(400, _BAD_UUID)
         if self._dataset.study(test_id) is None:
             return nest_error(404, "Test not found")
         if revoked := self._revoked(test_id):

@@ -10,15 +10,14 @@ import contextlib
 import socket
 import sys
 import threading
-from collections.abc import Collection, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .app import SandboxApp
-from .config import LEGACY_TOKEN_PATH, TOKEN_PATH, SandboxConfig
+from .config import TOKEN_PATH, SandboxConfig
 from .data import Dataset
 from .responses import Request, Response
 
@@ -47,18 +46,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(self.server.app.handle(request))
 
     def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline().strip():  # trailers, up to the blank line
-                pass
-            return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length > 0 else b""
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+    do_GET = do_POST = _serve
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -76,8 +67,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        if self.command == "HEAD":
-            return
         if isinstance(body, bytes):
             self.wfile.write(body)
         else:
@@ -146,6 +135,16 @@ class SandboxServer:
         self.config = config or SandboxConfig()
         self.dataset = Dataset(self.config)
         self.app = SandboxApp(self.config, self.dataset)
+        # Control, documented on Dataset; each is also POST /_sandbox/<name> (see admin.py).
+        data = self.dataset
+        self.add_sessions, self.add_late_sessions, self.churn = (
+            data.add_sessions,
+            data.add_late_sessions,
+            data.churn,
+        )
+        self.delete_sessions, self.restore_sessions = data.delete_sessions, data.restore_sessions
+        self.revoke_test, self.restore_test = data.revoke_test, data.restore_test
+        self.set_transcript_available = data.set_transcript_available
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -196,10 +195,6 @@ class SandboxServer:
         return self.url + TOKEN_PATH
 
     @property
-    def legacy_token_url(self) -> str:
-        return self.url + LEGACY_TOKEN_PATH
-
-    @property
     def static_token(self) -> str:
         return self.config.static_tokens[0]
 
@@ -233,38 +228,6 @@ class SandboxServer:
         video_download_url, qx_scores, workspaces (kind "api"); "token" and "video" for the others."""
         return self.app.request_counts(kind)
 
-    # -- control: each is also POST /_sandbox/<name> with the keyword arguments as a JSON body ----
-
-    def add_sessions(self, test_id: str, count: int, finish_time: datetime | str | None = None) -> list[str]:
-        """New sessions, the newest of the test (or all finishing at finish_time)."""
-        return self.dataset.add_sessions(test_id, count, finish_time)
-
-    def add_late_sessions(self, test_id: str, count: int, behind: int = 500) -> list[str]:
-        """Late arrivals: new sessions with an old finishTime, listed behind `behind` newer ones."""
-        return self.dataset.add_late_sessions(test_id, count, behind)
-
-    def delete_sessions(
-        self, session_ids: Collection[str] = (), test_id: str | None = None, count: int = 0
-    ) -> list[str]:
-        """Delete sessions (given, or `count` of `test_id` picked by the seed); returns their IDs."""
-        return self.dataset.delete_sessions(session_ids, test_id, count)
-
-    def restore_sessions(self, session_ids: Collection[str] = ()) -> list[str]:
-        return self.dataset.restore_sessions(session_ids)
-
-    def revoke_test(self, test_id: str, status: int = 404) -> None:
-        """Every endpoint about the test answers `status` (404 or 401) until restore_test."""
-        self.dataset.revoke_test(test_id, status)
-
-    def restore_test(self, test_id: str) -> None:
-        self.dataset.restore_test(test_id)
-
-    def churn(
-        self, deleted: int = 0, new: int = 0, late: int = 0, test_ids: Collection[str] | None = None
-    ) -> dict[str, dict[str, list[str]]]:
-        """Per test: delete `deleted` sessions, add `new` newest and `late` late arrivals."""
-        return self.dataset.churn(deleted, new, late, test_ids)
-
     def reset(self) -> None:
         """Generated data again, no revocations, empty request log, fresh rate-limit windows."""
         self.app.reset()
@@ -272,6 +235,3 @@ class SandboxServer:
     def revoke_tokens(self) -> None:
         """Invalidate every token issued so far (clients still holding one get 401s)."""
         self.app.tokens.revoke()
-
-    def set_transcript_available(self, session_id: str, available: bool) -> None:
-        self.dataset.set_transcript_available(session_id, available)

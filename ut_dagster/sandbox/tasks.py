@@ -27,7 +27,22 @@ from typing import Any
 
 from .config import INTERACTION, LIVE_CONVERSATION, SURVEY, THINK_OUT_LOUD
 from .models import TaskDef, new_uuid
-from .texts import WRITTEN_ANSWERS
+
+# Real participants type accents, emoji, CJK, commas, quotes and markup.
+WRITTEN_ANSWERS = (
+    "The checkout felt quick, but I wasn't sure the coupon had been applied.",
+    "Très clair, j'ai trouvé le bouton « Payer » tout de suite.",
+    "Me gustó el diseño, aunque la página tardó en cargar.",
+    "とても使いやすいです。でも文字が少し小さいです。",
+    "Love it 😍 but the font is tiny 🔍",
+    "Ich habe die Größentabelle nicht gefunden.",
+    "한국어 지원이 있으면 좋겠어요.",
+    'Not sure what "Klarna" means here… is that a bank?',
+    "First impression: clean.\nSecond: where is the search box?",
+    "Prices in € would help; I'm in Lisboa.",
+    "It's fine. <3 the colours & the dark mode.",
+    "",
+)
 
 ANSWER_KEYS = {
     "BLANK": "blank",

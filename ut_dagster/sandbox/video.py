@@ -1,14 +1,14 @@
-"""Session videos: deterministic bytes made on the fly, and S3-style pre-signed links to them.
+"""Session videos: deterministic bytes made on the fly, S3-style pre-signed links, and the store.
 
 A video is an MP4 skeleton (an `ftyp` box and a 64-bit `mdat` header) followed by pseudo-random bytes.
-Each 64 KiB block starts with its own index, so a resumed or reassembled download that lands on the
-wrong offset changes the checksum. Any byte range is produced without producing what comes before it,
-and memory stays at one 1 MiB pattern per response, whatever the size (several GB are fine).
+Each 64 KiB block starts with its own index, so bytes written at the wrong offset change the checksum.
+Memory stays at one 1 MiB pattern per response, whatever the size (several GB are fine).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import struct
 import threading
@@ -16,8 +16,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from .responses import Request, Response
+
+if TYPE_CHECKING:
+    from .config import SandboxConfig
+    from .data import Dataset
+
+_VIDEO_PATH = re.compile(r"^/_video/([0-9a-f-]{36})\.mp4$")
 BLOCK = 64 * 1024
 _PATTERN = 16 * BLOCK
 _FTYP = struct.pack(">I", 24) + b"ftypmp42" + b"\x00\x00\x00\x00" + b"mp42isom"
@@ -55,10 +63,6 @@ def video_sha256(seed: int, session_id: str, size: int) -> str:
     return digest.hexdigest()
 
 
-def _amz_date(moment: datetime) -> str:
-    return moment.strftime("%Y%m%dT%H%M%SZ")
-
-
 @dataclass(frozen=True)
 class _Link:
     session_id: str
@@ -87,7 +91,7 @@ class VideoLinks:
             {
                 "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
                 "X-Amz-Credential": f"AKIASANDBOXEXAMPLE/{now:%Y%m%d}/us-east-2/s3/aws4_request",
-                "X-Amz-Date": _amz_date(now),
+                "X-Amz-Date": now.strftime("%Y%m%dT%H%M%SZ"),
                 "X-Amz-Expires": str(max(0, round(lifetime))),
                 "X-Amz-SignedHeaders": "host",
                 "X-Amz-Signature": signature,
@@ -110,31 +114,48 @@ class VideoLinks:
         return None
 
 
-def s3_error(code: str, message: str) -> bytes:
+class VideoStore:
+    """The S3 bucket the links point at: GET only, no bearer token, no rate limit, no Range."""
+
+    def __init__(self, config: SandboxConfig, dataset: Dataset, links: VideoLinks) -> None:
+        self._config = config
+        self._dataset = dataset
+        self._links = links
+        self._lock = threading.Lock()
+        self._dropped: set[str] = set()
+
+    def serve(self, request: Request) -> Response:
+        match = _VIDEO_PATH.match(request.path)
+        if request.method != "GET" or not match:
+            return _s3_error(403, "AccessDenied", "Access Denied")
+        session_id = match[1]
+        problem = self._links.check(session_id, request.query.get("X-Amz-Signature", [""])[-1])
+        if problem:
+            return _s3_error(403, *problem)
+        size = self._dataset.video_size(session_id)
+        if size is None:  # the session was deleted since the link was issued
+            return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        chunks = self._dataset.video_chunks(session_id)
+        response = Response(200, [("Content-Type", "video/mp4")], chunks, length=size)
+        drop_after = self._config.video_drop_after_bytes
+        with self._lock:
+            first_try = session_id not in self._dropped
+        if drop_after is not None and first_try and drop_after < size:
+            # The first download of each video breaks off: a client must retry from the start.
+            response.drop_after = drop_after
+            response.on_drop = lambda: self._mark_dropped(session_id)
+        return response
+
+    def _mark_dropped(self, session_id: str) -> None:
+        with self._lock:
+            self._dropped.add(session_id)
+
+
+def _s3_error(status: int, code: str, message: str) -> Response:
     request_id = secrets.token_hex(8).upper()
-    return (
+    body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{message}</Message>"
         f"<RequestId>{request_id}</RequestId><HostId>sandbox</HostId></Error>"
-    ).encode()
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """Byte range [start, end) from a Range header; None for the whole file; "invalid" for a 416.
-
-    Like S3: one range only (a multi-range request gets the whole file), suffix ranges allowed.
-    """
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None
-    first, _, last = header[len("bytes=") :].strip().partition("-")
-    try:
-        if not first:
-            count = int(last)
-            return (max(0, size - count), size) if count > 0 and size else "invalid"
-        start = int(first)
-        end = int(last) + 1 if last else size
-    except ValueError:
-        return None
-    if start >= size or end <= start:
-        return "invalid"
-    return start, min(end, size)
+    )
+    return Response(status, [("Content-Type", "application/xml")], body.encode())

@@ -14,7 +14,32 @@ from random import Random
 
 from .config import LIVE_CONVERSATION
 from .models import SessionRecord
-from .texts import MODERATOR_LINES, SPOKEN_LINES
+
+SPOKEN_LINES = (
+    "Okay, so I'm on the home page now.",
+    "I'm looking for the running shoes… there's a menu at the top.",
+    "Hmm, I expected the filter to be on the left.",
+    "That was easier than I thought, honestly.",
+    "I'd probably pay with PayPal & not a card.",
+    "Wait, is this the total including shipping?",
+    "C'est un peu confus, la page de paiement.",
+    "この色はとても良いと思います。",
+    "I really like this 👍",
+    "Let me scroll down a bit.",
+    "The button says <Continue> but nothing happens.",
+    "¿Dónde está el carrito? Ah, there it is.",
+    "Honestly I would leave the site at this point.",
+    "So far so good, moving on to the next task.",
+    "I can't tell whether the coupon worked — it still says €49.99.",
+)
+
+MODERATOR_LINES = (
+    "Thanks for joining today. Can you see my screen?",
+    "Tell me what you'd expect to happen when you click that.",
+    "What would you call this feature in your own words?",
+    "How does that compare with the app you use today?",
+    "Great, let's move on to the sign-up flow.",
+)
 
 _HEADERS = ("WEBVTT", "WEBVTT - UserTesting transcript", "WEBVTT\nKind: captions\nLanguage: en-US")
 _SETTINGS = ("align:start position:10%", "line:85% align:center", "position:50% size:80%")

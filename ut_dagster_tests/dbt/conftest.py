@@ -14,18 +14,7 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.defs.research_marts.manifest import prepare_manifest
-from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
-
-# Logical type -> a SQL type both DuckDB and Snowflake accept.
-SQL_TYPES = {
-    STRING: "VARCHAR",
-    JSON: "VARCHAR",
-    TIMESTAMP: "TIMESTAMP",
-    BIGINT: "BIGINT",
-    DOUBLE: "DOUBLE",
-    BOOLEAN: "BOOLEAN",
-}
+from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, SCHEMA, TIMESTAMP
 
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
@@ -33,12 +22,6 @@ OLD, NEW = datetime(2025, 3, 1, 8, 0), datetime(2025, 3, 2, 8, 0)  # two extract
 START = datetime(2025, 2, 28, 9, 0)
 
 Row = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def dbt_manifest() -> None:
-    """dbt_project/target/manifest.json, current (ut_dagster.defs.research_marts.dbt loads it on import)."""
-    prepare_manifest()
 
 
 @pytest.fixture
@@ -326,7 +309,7 @@ def create_tables(execute: Callable[[str], Any], rows: Mapping[str, list[Row]], 
     execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for name, table_rows in rows.items():
         table = ALL_TABLES[name]
-        columns = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in table.columns)
+        columns = ", ".join(f"{c.name} {c.type.dbt}" for c in table.columns)
         execute(f"CREATE TABLE {SCHEMA}.{name} ({columns})")
         values = ",\n".join(
             "(" + ", ".join(_literal(row[c.name], c.type, dialect) for c in table.columns) + ")"

@@ -1,13 +1,8 @@
 """The dbt project as Dagster sees it, without running dbt: keys, lineage, checks, automation."""
 
-import os
-import time
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
-from ut_dagster.defs.research_marts.manifest import manifest_is_current
 from ut_dagster.defs.research_marts.sources import SOURCES_YML, render_sources_yml
 from ut_dagster.lib.schema import ALL_TABLES
 
@@ -21,7 +16,7 @@ MART_TABLES = {
 
 
 @pytest.fixture(scope="module")
-def dbt_defs(dbt_manifest: None) -> dg.AssetsDefinition:
+def dbt_defs() -> dg.AssetsDefinition:
     from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 
     return usertesting_dbt_assets
@@ -53,14 +48,36 @@ def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(
 def test_dbt_tests_are_asset_checks_blocking_only_when_severity_error(dbt_defs: dg.AssetsDefinition) -> None:
     checks = {spec.key: spec for spec in dbt_defs.check_specs}
     unique_summary = dg.AssetCheckKey(
-        dg.AssetKey(["usertesting_marts", "test_summary"]), "unique_test_summary_test_id"
+        dg.AssetKey(["usertesting_marts", "test_summary"]), "test_summary_one_row_per_test"
     )
     nps_range = dg.AssetCheckKey(
-        dg.AssetKey(["usertesting_staging", "stg_tasks"]), "accepted_range_stg_tasks_nps_score__10__0"
+        dg.AssetKey(["usertesting_staging", "stg_tasks"]), "stg_tasks_nps_score_within_0_10"
     )
     assert checks[unique_summary].blocking
     assert not checks[nps_range].blocking  # severity: warn
     assert len(checks) >= 30
+
+
+def test_the_ui_shows_dbt_descriptions_without_raw_sql_or_unserializable_metadata(
+    dbt_defs: dg.AssetsDefinition,
+) -> None:
+    for spec in dbt_defs.specs:
+        assert spec.description and "Raw SQL" not in spec.description, spec.key
+        assert not [v for v in spec.metadata.values() if type(v).__name__ == "DbtProject"], spec.key
+    # Every dbt test is named and described in the dbt project (no generated names).
+    for check in dbt_defs.check_specs:
+        assert check.description, check.key
+        assert check.name.startswith(check.asset_key.path[-1]), check.key
+
+
+def test_every_mart_column_is_documented_with_a_type(dbt_defs: dg.AssetsDefinition) -> None:
+    for spec in dbt_defs.specs:
+        if spec.key.path[0] != "usertesting_marts":
+            continue
+        columns = spec.metadata["dagster/column_schema"]
+        assert columns.columns, spec.key
+        for column in columns.columns:
+            assert column.type and column.type != "?" and column.description, (spec.key, column.name)
 
 
 def _stub_sync_assets(partitions: dg.DynamicPartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -127,19 +144,3 @@ def test_definitions_load_with_the_alert_checks_and_a_running_automation_sensor(
     sensor = defs.resolve_sensor_def("research_marts_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.asset_selection.resolve(defs.resolve_asset_graph()) == set(dbt_defs.keys)
-
-
-def test_manifest_is_stale_after_a_model_changes(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    (project / "models").mkdir(parents=True)
-    model = project / "models" / "m.sql"
-    model.write_text("select 1")
-    manifest = project / "target" / "manifest.json"
-    assert not manifest_is_current(project, manifest)
-    manifest.parent.mkdir()
-    manifest.write_text("{}")
-    (project / "target" / "run_results.json").write_text("{}")  # build output is no parse input
-    assert manifest_is_current(project, manifest)
-    later = time.time() + 5
-    os.utime(model, (later, later))
-    assert not manifest_is_current(project, manifest)

@@ -29,7 +29,7 @@ def _approx(value: float | None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def built(dbt_manifest: None, research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
+def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
     """One `dbt build` for the whole module: dbt invocations cost seconds each."""
     from ut_dagster.defs.research_marts.alerts import AlertThresholds, build_research_alert_checks
     from ut_dagster.defs.research_marts.dbt import dbt_resource, usertesting_dbt_assets
@@ -138,6 +138,37 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
         assert {k: tests[test_id][k] for k in want} == {
             k: _approx(v) if isinstance(v, float) else v for k, v in want.items()
         }
+
+
+def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(built: SimpleNamespace) -> None:
+    """What the UI shows of a mart: every column as dbt built it, documented and typed; its row count."""
+    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+
+    documented = {
+        spec.key: spec.metadata["dagster/column_schema"]
+        for spec in usertesting_dbt_assets.specs
+        if spec.key.path[0] == "usertesting_marts"
+    }
+    events = {
+        e.asset_key: e.materialization.metadata for e in built.result.get_asset_materialization_events()
+    }
+    for key, schema in documented.items():
+        table = ".".join(key.path)
+        with duckdb.connect(str(built.path), read_only=True) as connection:
+            actual = connection.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_schema = ? and table_name = ? order by ordinal_position",
+                list(key.path),
+            ).fetchall()
+            count = connection.execute(f"select count(*) from {table}").fetchall()[0][0]
+        assert [(c.name, c.type.upper()) for c in schema.columns] == [
+            (name, "TIMESTAMP" if kind.startswith("TIMESTAMP") else kind) for name, kind in actual
+        ], table
+        recorded = events[key]
+        assert recorded["dagster/row_count"].value == count, table
+        assert [c.name for c in recorded["dagster/column_schema"].schema.columns] == [n for n, _ in actual], (
+            table
+        )
 
 
 def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None:

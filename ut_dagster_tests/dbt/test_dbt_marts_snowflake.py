@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ut_dagster.defs.research_marts.manifest import DBT_PROJECT_DIR, dbt_executable
+from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+
+DBT_PROJECT_DIR = DBT_PROJECT.project_dir
 
 DBT_TIMEOUT_SECONDS = 180
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -47,9 +49,7 @@ def _approx(value: Any) -> Any:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning:fakesnow")
-def test_dbt_build_on_snowflake_via_fakesnow(
-    dbt_manifest: None, research: SimpleNamespace, tmp_path: Path
-) -> None:
+def test_dbt_build_on_snowflake_via_fakesnow(research: SimpleNamespace, tmp_path: Path) -> None:
     fakesnow = pytest.importorskip("fakesnow")
     import snowflake.connector
 
@@ -80,7 +80,7 @@ def test_dbt_build_on_snowflake_via_fakesnow(
         ):
             env.pop(name, None)
         command = [
-            dbt_executable(),
+            "dbt",  # on PATH: importing the dbt definitions puts this interpreter's bin/ there
             "build",
             "--target",
             "snowflake",

@@ -1,12 +1,34 @@
-"""Hand-written payloads shaped like the Results API spec examples (no sandbox server needed)."""
+"""Hand-written payloads shaped like the Results API spec examples (no sandbox server needed), the
+Hypothesis profiles of the property tests, and a real DuckDB database with the project's tables."""
 
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, settings
+
+from ut_dagster.lib.normalize import to_frame
+from ut_dagster.lib.schema import ALL_TABLES, SCHEMA, Table
+from ut_dagster.lib.warehouse.ddl import create_table_sql, qualified_name
+
+# "ci" (the default) is derandomized, so a run is repeatable and a failure reproduces anywhere;
+# HYPOTHESIS_PROFILE=explore searches further with fresh random examples (minutes: add --timeout=0).
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("explore", max_examples=1000, deadline=None, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"
@@ -117,3 +139,46 @@ def full_details() -> dict[str, Any]:
 @pytest.fixture
 def null_details() -> dict[str, Any]:
     return copy.deepcopy(NULL_DETAILS)
+
+
+Loader = Callable[[Table, Sequence[dict[str, Any]]], list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="module")
+def warehouse() -> Iterator[Loader]:
+    """Loads rows into real DuckDB tables created by the warehouse's own DDL and checks they read back.
+
+    Rows go through `to_frame` and the IO manager's positional `INSERT ... SELECT`, so a value the
+    warehouse refuses (text that is not UTF-8, an integer beyond BIGINT) fails here as it would in
+    a sync; every value must read back equal (timestamps as naive UTC). Returns the rows read back.
+    Each load starts from an empty table.
+    """
+    connection = duckdb.connect(":memory:", config={"threads": 1})
+    connection.execute(f"CREATE SCHEMA {SCHEMA}")
+    for table in ALL_TABLES.values():
+        connection.execute(create_table_sql(table, "duckdb", qualified_name(SCHEMA, table.name)))
+
+    def load(table: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        name = f"{SCHEMA}.{table.name}"
+        connection.register("rows_frame", to_frame(table, rows))
+        try:
+            connection.execute(f"INSERT INTO {name} SELECT * FROM rows_frame")
+            loaded = connection.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall()
+        finally:
+            connection.unregister("rows_frame")
+            connection.execute(f"DELETE FROM {name}")
+        assert loaded == [_as_loaded(row) for row in rows]
+        return loaded
+
+    yield load
+    connection.close()
+
+
+def _as_loaded(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A normalizer row as DuckDB gives it back: TIMESTAMP columns are naive UTC."""
+    return tuple(
+        value.astimezone(UTC).replace(tzinfo=None)
+        if isinstance(value, datetime) and value.tzinfo is not None
+        else value
+        for value in row.values()
+    )

@@ -1,4 +1,4 @@
-"""The sensor, the schedule and the code location, on a real Dagster instance."""
+"""The schedule and the code location, on a real Dagster instance (sensors: ut_dagster_tests/sensors/)."""
 
 import os
 import subprocess
@@ -6,43 +6,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import RunRequest, build_schedule_context, build_sensor_context, instance_for_test
+from dagster import build_schedule_context, instance_for_test
 
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def evaluate_sensor(pipeline, cursor=None):
-    resources = {k: pipeline.defs.resources[k] for k in ("usertesting", "object_store")}
-    with build_sensor_context(instance=pipeline.instance, cursor=cursor, resources=resources) as context:
-        return list(new_sessions_sensor(context)), context.cursor
-
-
-def test_sensor_requests_a_run_only_for_tests_with_new_sessions(make_pipeline):
-    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 5), StudySpec(SURVEY, 4)))
-    first, second = pipeline.sandbox.test_ids
-    add_tests(pipeline.instance, [first, second])
-    assert pipeline.sync([first]) == 0
-
-    requests, cursor = evaluate_sensor(pipeline)
-    # The never-synced test needs its first sync; the synced one is checked with one request.
-    assert [(r.partition_key, r.run_key) for r in requests] == [(second, f"{second}:first-sync")]
-    assert pipeline.sync([second]) == 0
-    pipeline.sandbox.reset_requests()
-
-    requests, cursor = evaluate_sensor(pipeline, cursor)
-    assert requests == [] or all(not isinstance(r, RunRequest) for r in requests)
-    assert len(pipeline.sandbox.requests) == 2  # one listing request per test
-
-    new = pipeline.sandbox.add_sessions(first, 2)
-    requests, _ = evaluate_sensor(pipeline, cursor)
-    run_requests = [r for r in requests if isinstance(r, RunRequest)]
-    assert [r.partition_key for r in run_requests] == [first]
-    assert min(new) in run_requests[0].run_key
 
 
 def test_schedule_requests_one_run_per_registered_test():

@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
-from ut_dagster.cli.sync import DEFAULT_INSTANCE_YAML, run_sync
+from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
+from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import Settings
@@ -35,7 +36,6 @@ BUCKET = "ut-landing"
 PREFIX = "usertesting/landing"
 # Same limiter settings as the suite's other sandbox tests: fast, but the limiter is exercised.
 RATE = {"requests_per_window": 50, "window_seconds": 1.0}
-WRITE_PANDAS_TARGET = "dagster_snowflake_pandas.snowflake_pandas_type_handler.write_pandas"
 
 
 @dataclass
@@ -160,7 +160,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionP
             env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(root / "aws-credentials"))
             for name in UNSET:
                 env.delenv(name, raising=False)
-            with fakesnow.patch(extra_targets=[WRITE_PANDAS_TARGET]):
+            with fakesnow.patch():
                 settings = Settings.from_env()
                 defs = build_definitions(settings)  # the production resources, no override
                 s3 = defs.resources["object_store"].s3_client()

@@ -1,17 +1,15 @@
 """The whole sync in the production configuration: sandbox API -> Dagster runs -> Snowflake + S3.
 
-The warehouse is fakesnow patched in-process, so dagster-snowflake-pandas' real write path runs
-(DELETE of the partition, then write_pandas); the landing area is a moto S3 server. Expectations are
+The warehouse is fakesnow patched in-process, so the Snowflake warehouse's real write path runs
+(write_pandas into a temporary table, then DELETE + INSERT in one transaction); the landing area is a moto S3 server. Expectations are
 those of the DuckDB pipeline tests: every table holds exactly what the API served, once.
 """
 
 import json
 
 import pytest
-from dagster import AssetKey
 
-from ut_dagster.defs.usertesting.assets.session_tables import TABLES as SESSION_TABLE_DEFS
-from ut_dagster.lib.schema import ALL_TABLES, JSON
+from ut_dagster.lib.schema import ALL_TABLES, DEMOGRAPHICS, JSON, SESSIONS, TASK_GROUPS, TASKS
 
 pytestmark = [
     # dagster-snowflake's load runs pd.read_sql on a DB-API connection; fakesnow copies arrow output.
@@ -21,7 +19,7 @@ pytestmark = [
 
 SESSION_TABLES = ("raw_sessions", "session_details", "sessions", "demographics", "task_groups", "tasks")
 SYNC_TABLES = (*SESSION_TABLES, "transcripts", "transcript_chunks", "qx_scores")
-SESSION_TABLES_KEYS = [AssetKey(["usertesting", t.name]) for t in SESSION_TABLE_DEFS]
+SESSION_TABLE_DEFS = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
 
 
 def _sorted(frame):
@@ -137,38 +135,25 @@ def test_reruns_rewrite_partitions_without_duplicates(synced):
     assert counts == sorted((t, len(synced.sandbox.dataset.session_ids(t))) for t in (first, second))
 
 
-def test_downstream_asset_loads_its_input_from_snowflake(synced):
-    """session_tables has no API or object store: its input can only come from Snowflake."""
-    dataset = synced.sandbox.dataset
+def test_a_rebuild_rewrites_snowflake_rows_from_the_landing_area_without_api_requests(synced):
+    """After a normalizer fix, or rows damaged in the warehouse: one rebuild, no detail requests."""
     test_id = synced.synced_test_ids[0]
-    session_id = next(
-        s for s in dataset.session_ids(test_id) if dataset.served_payload(s)["sessionParticipant"]
-    )
-    participant = dataset.served_payload(session_id)["sessionParticipant"]["participantId"]
-    stand_in = "00000000-0000-4000-8000-000000000000"
     before = {t.name: _sorted(synced.table(t.name, test_id)) for t in SESSION_TABLE_DEFS}
-
-    def replace_in_details(old: str, new: str) -> None:
-        synced.query(
-            f"UPDATE usertesting.session_details SET details_json = REPLACE(details_json, '{old}', '{new}') "
-            f"WHERE session_id = '{session_id}'"
-        )
-
+    session_id = synced.sandbox.dataset.session_ids(test_id)[0]
+    synced.query(f"DELETE FROM usertesting.tasks WHERE session_id = '{session_id}'")
+    synced.query(f"UPDATE usertesting.sessions SET participant_id = 'damaged' WHERE test_id = '{test_id}'")
     synced.sandbox.reset_requests()
-    replace_in_details(participant, stand_in)
-    try:
-        assert synced.materialize(SESSION_TABLES_KEYS, test_id).success
-        sessions = synced.table("sessions", test_id).set_index("session_id")
-        assert sessions.loc[session_id, "participant_id"] == stand_in
-        assert len(sessions) == len(before["sessions"])
-        tasks = synced.table("tasks", test_id)
-        assert set(tasks[tasks.session_id == session_id].participant_id) == {stand_in}
-    finally:
-        replace_in_details(stand_in, participant)
-        assert synced.materialize(SESSION_TABLES_KEYS, test_id).success
-    assert synced.sandbox.requests == []
+
+    rebuild = {"ops": {op: {"config": {"rebuild": True}} for op in ("session_tables", "transcript_tables")}}
+    assert synced.sync([test_id], run_config=rebuild) == 0
+
+    assert {r["path"] for r in synced.sandbox.requests} <= {"/api/v2/sessionResults"}
     for name, frame in before.items():
-        assert _sorted(synced.table(name, test_id)).equals(frame), name
+        assert (
+            _sorted(synced.table(name, test_id))
+            .drop(columns=["extracted_at"])
+            .equals(frame.drop(columns=["extracted_at"]))
+        ), name
 
 
 def test_empty_test_creates_every_table(production, monkeypatch, scratch_database):

@@ -71,6 +71,12 @@ def test_command_serves_until_sigterm() -> None:
             headers={"Authorization": "Bearer t0ken"},
         )
         assert response.status_code == 200
+        total = response.json()["meta"]["pagination"]["totalCount"]
+        # A sandbox in another process is driven over its admin routes.
+        churn = httpx.post(f"{url[1]}/_sandbox/churn", json={"deleted": 2, "new": 1, "test_ids": [test_id]})
+        assert churn.status_code == 200 and len(churn.json()["result"][test_id]["deleted"]) == 2
+        state = httpx.get(f"{url[1]}/_sandbox/state").json()
+        assert state["tests"][0]["total_count"] == total - 1 and state["requests"] == {"list_sessions": 1}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         assert "Sandbox stopped." in process.stdout.read()

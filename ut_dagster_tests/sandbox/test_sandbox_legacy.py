@@ -22,8 +22,6 @@ def test_legacy_workspaces_page_with_cursors(start_sandbox: Callable[..., Sandbo
         studies = [s for page in pages for s in page]
         assert [len(p) for p in pages] == [50, 50, 21] and len({s["uuid"] for s in studies}) == 121
         assert [s["uuid"] for s in studies if s["type"] == "STUDYV2"] == sandbox.test_ids
-        before = api.get(path, params={"before": pages[1][0]["cursor"]}).json()
-        assert before == pages[0]
         bad = api.get(path, params={"after": "!!"})
         assert bad.status_code == 400 and bad.json() == {
             "errorCode": "BAD_REQUEST",

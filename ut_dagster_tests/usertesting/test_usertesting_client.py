@@ -4,12 +4,17 @@ import logging
 import subprocess
 import sys
 import textwrap
-import threading
 
 import pytest
 
 from ut_dagster.lib.ids import InvalidIdError
-from ut_dagster.lib.usertesting_api.errors import UserTestingAuthError, UserTestingNotFoundError
+from ut_dagster.lib.usertesting_api.client import ListingProbe
+from ut_dagster.lib.usertesting_api.errors import (
+    BudgetUnavailableError,
+    UserTestingAuthError,
+    UserTestingConfigError,
+    UserTestingNotFoundError,
+)
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 UNKNOWN_TEST = "00000000-0000-4000-8000-000000000000"
@@ -73,14 +78,27 @@ def test_expired_token_is_renewed_once_and_the_call_succeeds(start_sandbox, api_
     assert len(sandbox.token_requests) == 2
 
 
-def test_token_is_renewed_before_it_expires(start_sandbox, api_resource):
-    # Tokens that live shorter than the renewal margin are renewed before every request: no 401s.
-    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 4),), token_lifetime_seconds=30)
+def test_short_lived_tokens_are_reused_until_shortly_before_they_expire(start_sandbox, api_resource):
+    # With 20 s tokens a fixed 120 s renewal margin fetched a token before every request (161 for 161).
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 5),), token_lifetime_seconds=20)
     client = api_resource(sandbox).get_client()
     for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
         client.get_session_details(session_id)
-    assert [r["status"] for r in sandbox.requests] == [200] * 4
-    assert len(sandbox.token_requests) == 4
+    assert [r["status"] for r in sandbox.requests] == [200] * 5
+    assert len(sandbox.token_requests) == 1
+
+
+def test_token_is_renewed_before_it_expires(start_sandbox, api_resource):
+    # Requests at least 1 s apart (the limiter) with 1 s tokens: each needs a new token, and gets it
+    # after waiting for budget and before it is sent, so the API never answers 401.
+    sandbox = start_sandbox(
+        studies=(StudySpec(SURVEY, 3),), token_lifetime_seconds=1, requests_per_window=1, window_seconds=0.5
+    )
+    client = api_resource(sandbox).get_client()
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    assert [r["status"] for r in sandbox.requests] == [200] * 3
+    assert len(sandbox.token_requests) == 3
 
 
 def test_refused_credentials_raise_clear_errors_without_secrets(start_sandbox, api_resource, caplog):
@@ -98,7 +116,11 @@ def test_refused_credentials_raise_clear_errors_without_secrets(start_sandbox, a
         ).get_client().get_session_details(session_id)
 
     assert "USERTESTING_CLIENT_SECRET" in str(bad_secret.value)
+    # A ready-made token cannot be renewed: say so, and what to set instead.
     assert "USERTESTING_ACCESS_TOKEN" in str(bad_token.value)
+    assert "expired or was revoked" in str(bad_token.value)
+    assert "USERTESTING_CLIENT_ID" in str(bad_token.value)
+    assert "even with a fresh" not in str(bad_token.value)
     for text in (str(bad_secret.value), str(bad_token.value), caplog.text):
         assert secret not in text and token not in text
         assert sandbox.config.client_secret not in text
@@ -137,21 +159,6 @@ def test_a_429_waits_for_the_window_instead_of_retrying_at_once(start_sandbox, a
     assert client.stats.rate_limited_responses == len(limited)
     # At most one refused request per window: after a 429 the whole budget waits out the window.
     assert len(limited) <= 3
-
-
-@pytest.fixture
-def redis_url():
-    """A Redis-protocol server (fakeredis) on 127.0.0.1, stopped by the test that started it."""
-    from fakeredis import TcpFakeServer
-
-    server = TcpFakeServer(("127.0.0.1", 0))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    host, port = server.server_address
-    yield f"redis://{host}:{port}/0"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
@@ -251,10 +258,14 @@ def test_sessions_beyond_offset_paging_are_reported(start_sandbox, api_resource,
     assert "100 older sessions cannot be listed" in caplog.text
 
 
-def test_workspace_tests_are_listed_through_the_legacy_api(start_sandbox, api_resource):
+def test_workspace_tests_are_listed_through_the_legacy_api_each_once(start_sandbox, api_resource):
+    # Some tests sit in several workspaces: `ut-dagster tests` showed them twice.
     sandbox = start_sandbox()
     studies = list(api_resource(sandbox).get_client().list_workspace_tests())
-    assert set(sandbox.test_ids) <= {s["uuid"] for s in studies}
+    uuids = [s["uuid"] for s in studies]
+    assert set(sandbox.test_ids) <= set(uuids)
+    assert len(uuids) == len(set(uuids))
+    assert len({r["path"] for r in sandbox.requests}) > 2  # several workspaces were read
     assert all(r["path"].startswith("/usertesting/api/v1/workspaces") for r in sandbox.requests)
 
 
@@ -267,3 +278,104 @@ def test_a_server_that_serves_smaller_pages_than_asked_loses_nothing(start_sandb
 
     assert sorted(ids) == sorted(sandbox.dataset.session_ids(test_id))
     assert [r["query"]["offset"] for r in listing_requests(sandbox)] == ["0", "100", "200"]
+
+
+def test_a_bounded_client_refuses_to_wait_longer_for_budget_than_allowed(start_sandbox, api_resource):
+    # The sensor's ticks must end within Dagster's timeout: with a bound, a request whose budget is
+    # further away than that raises at once, sends nothing and spends nothing.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3),), requests_per_window=2, window_seconds=60)
+    resource = api_resource(sandbox)
+    session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
+    bounded = resource.get_client(max_budget_wait=30)
+    bounded.get_session_details(session_ids[0])
+    resource.get_client().get_session_details(session_ids[1])
+
+    with pytest.raises(BudgetUnavailableError, match="frees up in about") as refused:
+        bounded.get_session_details(session_ids[2])
+
+    assert "nothing was sent" in str(refused.value)
+    assert len(sandbox.requests) == 2
+    assert bounded.stats.total_requests == 2  # one client's counters, whatever the bound
+
+
+def test_a_bounded_client_waits_for_budget_that_frees_up_within_the_bound(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2),), requests_per_window=1, window_seconds=0.2)
+    client = api_resource(sandbox).get_client(max_budget_wait=10)
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        client.get_session_details(session_id)
+    assert [r["status"] for r in sandbox.requests] == [200, 200]
+    assert client.stats.budget_wait_seconds > 0
+
+
+def test_a_listing_probe_costs_one_request_and_sees_new_sessions(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 30),))
+    client = api_resource(sandbox).get_client()
+    test_id = sandbox.test_ids[0]
+
+    probe = client.probe_listing(test_id)
+    newest = next(iter(client.list_sessions(test_id)))["sessionId"]
+    assert probe == ListingProbe(total_count=30, newest_session_id=newest)
+    assert listing_requests(sandbox)[0]["query"]["limit"] == "1"
+
+    added = sandbox.add_sessions(test_id, 2)
+    sandbox.reset_requests()
+    later = client.probe_listing(test_id)
+    assert later.total_count == 32 and later.newest_session_id in added
+    assert len(sandbox.requests) == 1
+
+
+def test_a_probe_of_a_test_without_sessions_has_no_newest(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 0),))
+    probe = api_resource(sandbox).get_client().probe_listing(sandbox.test_ids[0])
+    assert probe == ListingProbe(total_count=0, newest_session_id=None)
+
+
+def test_a_classic_test_is_explained_instead_of_a_bare_404(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1),), legacy_studies=1)
+    client = api_resource(sandbox).get_client()
+    classic = next(s["uuid"] for s in client.list_workspace_tests() if s["type"] != "STUDYV2")
+    sandbox.reset_requests()
+
+    with pytest.raises(UserTestingNotFoundError) as not_found:
+        list(client.list_sessions(classic))
+
+    message = str(not_found.value)
+    assert classic in message
+    assert "classic (v1) test" in message and "`ut-dagster tests`" in message
+    assert len(sandbox.requests) == 1  # explained without asking the API anything more
+
+
+def test_a_base_url_without_a_scheme_fails_at_once_naming_the_setting(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1),))
+    session_id = sandbox.dataset.session_ids(sandbox.test_ids[0])[0]
+    resource = api_resource(sandbox, base_url=sandbox.url.removeprefix("http://"))
+
+    with pytest.raises(UserTestingConfigError, match="USERTESTING_BASE_URL") as refused:
+        resource.get_client().get_session_details(session_id)
+
+    assert "https://" in str(refused.value)
+    assert sandbox.requests == [] and sandbox.token_requests == []
+
+
+def test_request_counts_are_separate_numbers_per_endpoint(start_sandbox, api_resource):
+    # One number per endpoint, so the Dagster UI plots each over time.
+    sandbox = start_sandbox(studies=(StudySpec(THINK_OUT_LOUD, 2),))
+    client = api_resource(sandbox).get_client()
+    before = client.stats.snapshot()
+    test_id = sandbox.test_ids[0]
+    for session in client.list_sessions(test_id):
+        client.get_session_details(session["sessionId"])
+        client.get_transcript(session["sessionId"])
+
+    spent = client.stats.since(before).as_metadata()
+
+    assert spent == {
+        "api_requests": 5,
+        "api_requests_list_sessions": 1,
+        "api_requests_session_details": 2,
+        "api_requests_transcript": 2,
+        "api_rate_limited": 0,
+        "api_retries": 0,
+        "api_budget_wait_seconds": spent["api_budget_wait_seconds"],
+    }
+    assert all(isinstance(value, int | float) for value in spent.values())

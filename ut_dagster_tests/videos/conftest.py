@@ -72,7 +72,9 @@ class VideoPipeline:
                 [raw_sessions, session_videos],
                 partition_key=test_id,
                 instance=self.instance,
-                resources={k: resources[k] for k in ("usertesting", "object_store", "io_manager")},
+                resources={
+                    k: resources[k] for k in ("usertesting", "object_store", "io_manager", "sync_settings")
+                },
                 run_config={"ops": {"usertesting__session_videos": {"config": {"full": full}}}},
             )
             assert result.success

@@ -69,4 +69,4 @@ def test_sync_archives_every_video_once_and_a_rerun_downloads_nothing(make_video
     assert after.drop(columns="downloaded_at").equals(before.drop(columns="downloaded_at"))
     metadata = _latest_video_metadata(pipeline, talk)
     assert metadata["videos_downloaded"] == 0 and metadata["videos_already_archived"] == 13
-    assert metadata["rows_written"] == 13 and metadata["sessions_without_video"] == 1
+    assert metadata["dagster/row_count"] == 13 and metadata["sessions_without_video"] == 1

@@ -13,7 +13,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ut_dagster.lib.normalize.frames import DTYPES
 from ut_dagster.lib.schema import TASKS
 
 PARTITIONS = dg.DynamicPartitionsDefinition(name="usertesting_test")
@@ -21,12 +20,18 @@ TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
 
 
-def tasks_frame(test_id: str, count: int, answer: dict[str, str] | None = None) -> pd.DataFrame:
-    """A tasks frame with the dtypes the normalizers produce, nulls included."""
+def tasks_frame(
+    test_id: str,
+    count: int,
+    answer: dict[str, str] | None = None,
+    sessions: list[str] | None = None,
+    extracted_at: datetime | None = None,
+) -> pd.DataFrame:
+    """A tasks frame with the dtypes the normalizers produce, nulls included; one task per session."""
     rows: list[dict[str, Any]] = [
         {
             "test_id": test_id,
-            "session_id": f"session-{i}",
+            "session_id": sessions[i] if sessions else f"session-{i}",
             "participant_id": None if i % 2 else f"participant-{i}",
             "task_uuid": f"task-{i}",
             "task_text": "Find the pricing page",
@@ -40,23 +45,24 @@ def tasks_frame(test_id: str, count: int, answer: dict[str, str] | None = None) 
             "nps_score": i,
             "rating_value": None if i % 2 else 4.5,
             "answer_text": None,
-            "extracted_at": datetime(2024, 5, 1, 12, 0, i),
+            "extracted_at": extracted_at or datetime(2024, 5, 1, 12, 0, i),
         }
-        for i in range(count)
+        for i in range(len(sessions) if sessions else count)
     ]
-    data = {c.name: pd.Series([r[c.name] for r in rows], dtype=DTYPES[c.type]) for c in TASKS.columns}
+    data = {c.name: pd.Series([r[c.name] for r in rows], dtype=c.type.pandas) for c in TASKS.columns}
     return pd.DataFrame(data, columns=TASKS.column_names)
 
 
-def build_assets(frames: dict[str, pd.DataFrame], loaded: dict[str, pd.DataFrame]) -> list[Any]:
-    """`usertesting/tasks` returns frames[partition]; a downstream asset records what it loads."""
+def build_assets(frames: dict[str, Any], loaded: dict[str, pd.DataFrame]) -> list[Any]:
+    """`usertesting/tasks` returns frames[partition] (a DataFrame or a TableWrite); a downstream
+    asset records what it loads."""
 
     @dg.asset(
         key=["usertesting", "tasks"],
         partitions_def=PARTITIONS,
         metadata={"partition_expr": "test_id"},
     )
-    def tasks(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    def tasks(context: dg.AssetExecutionContext) -> Any:
         return frames[context.partition_key]
 
     @dg.asset(
@@ -77,6 +83,10 @@ def instance() -> Any:
         yield inst
 
 
+def session_ids(n: int, start: int = 0) -> list[str]:
+    return [f"session-{i:05d}" for i in range(start, start + n)]
+
+
 def assert_same_frame(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     actual = actual.sort_values("session_id").reset_index(drop=True)
     expected = expected.sort_values("session_id").reset_index(drop=True)
@@ -92,6 +102,7 @@ def kit() -> SimpleNamespace:
         TEST_A=TEST_A,
         TEST_B=TEST_B,
         tasks_frame=tasks_frame,
+        session_ids=session_ids,
         build_assets=build_assets,
         assert_same_frame=assert_same_frame,
     )

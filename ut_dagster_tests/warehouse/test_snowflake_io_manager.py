@@ -1,13 +1,15 @@
 """UsertestingSnowflakeIOManager through real Dagster materializations against fakesnow.
 
-Its own module because importing dagster_snowflake and fakesnow is slow. fakesnow patches
-`snowflake.connector.connect` and `snowflake.connector.pandas_tools.write_pandas`; the pandas type
-handler imported write_pandas by name, so its module attribute is patched too (an "extra target").
+Its own module because importing the Snowflake connector and fakesnow is slow. fakesnow patches
+`snowflake.connector.connect` and `snowflake.connector.pandas_tools.write_pandas`, which the
+warehouse module looks up at call time.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,28 +22,27 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame
 from ut_dagster.lib.schema import ALL_TABLES, TASKS
+from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError
 from ut_dagster.lib.warehouse.snowflake import (
     SnowflakeConfigError,
     UsertestingSnowflakeIOManager,
     normalise_private_key,
     snowflake_io_manager,
+    snowflake_warehouse,
 )
 
-# Both warnings come from the libraries' read path (pd.read_sql on a DB-API connection; fakesnow's
-# arrow copy), not from this project.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:pandas only supports SQLAlchemy:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning"),
-]
+# fakesnow's arrow copy on its read path, not this project's.
+pytestmark = [pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")]
 
-WRITE_PANDAS_TARGET = "dagster_snowflake_pandas.snowflake_pandas_type_handler.write_pandas"
 DATABASE = "UT_DB"
+COUNTS = f"SELECT test_id, count(*) FROM {DATABASE}.usertesting.tasks GROUP BY 1 ORDER BY 1"
 
 
 @pytest.fixture
 def fake_snowflake() -> Iterator[None]:
-    with fakesnow.patch(extra_targets=[WRITE_PANDAS_TARGET]):
+    with fakesnow.patch():
         yield
 
 
@@ -60,13 +61,15 @@ def password_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _materialize(kit: SimpleNamespace, instance: Any, frames: dict, partition: str, loaded=None):
+def _materialize(
+    kit: SimpleNamespace, instance: Any, frames: dict, partition: str, loaded=None, manager=None
+):
     assets = kit.build_assets(frames, {} if loaded is None else loaded)
     return dg.materialize(
         assets if loaded is not None else assets[:1],
         partition_key=partition,
         instance=instance,
-        resources={"io_manager": snowflake_io_manager()},
+        resources={"io_manager": manager or snowflake_io_manager()},
     )
 
 
@@ -81,8 +84,8 @@ def test_empty_first_write_creates_table_with_project_types(
 ) -> None:
     _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
     described = _query(f"DESCRIBE TABLE {DATABASE}.usertesting.tasks")
-    print(described)
     assert [row[0] for row in described] == [c.upper() for c in TASKS.column_names]
+    assert [row[3] for row in described][:3] == ["N", "N", "Y"]  # test_id, session_id NOT NULL
     assert _query(f"SELECT count(*) FROM {DATABASE}.usertesting.tasks") == [(0,)]
 
 
@@ -93,12 +96,75 @@ def test_rewriting_a_partition_replaces_it_and_leaves_others(
     _materialize(kit, instance, frames, kit.TEST_A)
     _materialize(kit, instance, frames, kit.TEST_B)
     _materialize(kit, instance, frames, kit.TEST_A)  # rewrite: no duplicates
-    counts = f"SELECT test_id, count(*) FROM {DATABASE}.usertesting.tasks GROUP BY 1 ORDER BY 1"
-    assert _query(counts) == sorted([(kit.TEST_A, 3), (kit.TEST_B, 2)])
+    assert _query(COUNTS) == sorted([(kit.TEST_A, 3), (kit.TEST_B, 2)])
 
     frames[kit.TEST_B] = kit.tasks_frame(kit.TEST_B, 0)  # an empty partition clears its rows
     _materialize(kit, instance, frames, kit.TEST_B)
-    assert _query(counts) == [(kit.TEST_A, 3)]
+    assert _query(COUNTS) == [(kit.TEST_A, 3)]
+
+
+def test_session_write_replaces_only_those_sessions(kit, instance, fake_snowflake, password_env) -> None:
+    first, later = datetime(2024, 5, 1), datetime(2024, 6, 1)
+    frames: dict[str, Any] = {
+        kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0, sessions=kit.session_ids(10), extracted_at=first),
+        kit.TEST_B: kit.tasks_frame(kit.TEST_B, 2),
+    }
+    _materialize(kit, instance, frames, kit.TEST_A)
+    _materialize(kit, instance, frames, kit.TEST_B)
+
+    changed_and_new = ["session-00001", "session-00010"]
+    rows = kit.tasks_frame(kit.TEST_A, 0, sessions=changed_and_new, extracted_at=later)
+    frames[kit.TEST_A] = TableWrite(TASKS, rows, sessions=frozenset([*changed_and_new, "session-00003"]))
+    result = _materialize(kit, instance, frames, kit.TEST_A)
+
+    [materialization] = result.asset_materializations_for_node("usertesting__tasks")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    assert (metadata["rows_deleted"], metadata["rows_inserted"], metadata["dagster/row_count"]) == (2, 2, 10)
+    by_session = dict(
+        _query(
+            f"SELECT session_id, extracted_at FROM {DATABASE}.usertesting.tasks WHERE test_id = '{kit.TEST_A}'"
+        )
+    )
+    untouched = set(kit.session_ids(10)) - {"session-00001", "session-00003"}
+    assert by_session == {**dict.fromkeys(untouched, first), **dict.fromkeys(changed_and_new, later)}
+    assert (kit.TEST_B, 2) in _query(COUNTS)
+
+
+def test_refused_frame_keeps_previous_rows(kit, instance, fake_snowflake, password_env) -> None:
+    # The reported bug: the partition DELETE was committed before the frame was refused (0 rows left).
+    good = kit.tasks_frame(kit.TEST_A, 2)
+    _materialize(kit, instance, {kit.TEST_A: good}, kit.TEST_A)
+    with pytest.raises(FrameColumnsError):
+        _materialize(kit, instance, {kit.TEST_A: good.drop(columns=["task_text"])}, kit.TEST_A)
+    assert _query(COUNTS) == [(kit.TEST_A, 2)]
+
+
+def test_write_failing_mid_partition_keeps_previous_rows(kit, fake_snowflake, password_env) -> None:
+    warehouse = snowflake_warehouse()
+    warehouse.write(kit.TEST_A, TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 2)))
+    bad = kit.tasks_frame(kit.TEST_A, 3)
+    bad.loc[2, "session_id"] = None  # NOT NULL: refused by the INSERT, after the DELETE ran
+    with pytest.raises(Exception, match=r"(?i)not null"):
+        warehouse.write(kit.TEST_A, TableWrite(TASKS, bad))
+    kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), kit.tasks_frame(kit.TEST_A, 2))
+
+    assert warehouse.delete_test(kit.TEST_A)["tasks"] == 2
+    pd.testing.assert_frame_equal(warehouse.read(TASKS, kit.TEST_A), empty_frame(TASKS))
+
+
+def test_unreachable_snowflake_fails_with_what_to_do(kit, instance, password_env) -> None:
+    with socket.socket() as probe:  # a port on 127.0.0.1 that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    manager = snowflake_io_manager().model_copy(
+        update={"host": "127.0.0.1", "port": port, "protocol": "http", "login_timeout": 2}
+    )
+    with pytest.raises(WarehouseUnavailableError) as raised:
+        _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 1)}, kit.TEST_A, manager=manager)
+    message = str(raised.value)
+    assert "Snowflake warehouse (account acme-test, database UT_DB)" in message
+    assert "SNOWFLAKE_" in message and "landing area" in message
+    assert "hunter2" not in message
 
 
 def test_downstream_loads_partition_and_json_is_queryable_text(
@@ -148,13 +214,13 @@ def test_key_pair_preferred_over_password_and_secrets_only_referenced(password_e
     assert manager.private_key_path is None
     assert _env_var_name(manager.account) == "SNOWFLAKE_ACCOUNT"
     assert _env_var_name(manager.role) == "SNOWFLAKE_ROLE"
-    assert manager.schema_ is None  # the schema comes from the asset key prefix
-    assert not manager.store_timestamps_as_strings
 
 
 def test_password_auth_and_missing_settings(password_env, monkeypatch) -> None:
     manager = snowflake_io_manager()
     assert _env_var_name(manager.password) == "SNOWFLAKE_PASSWORD"
+    # Outside a run (the CLI's forget) the client resolves the variables itself.
+    assert manager.client().description == f"The Snowflake warehouse (account acme-test, database {DATABASE})"
     assert manager.private_key is None and manager.private_key_password is None
 
     monkeypatch.delenv("SNOWFLAKE_PASSWORD")
@@ -196,11 +262,10 @@ def test_normalise_private_key() -> None:
     assert normalise_private_key("TUlJQmFzZTY0") == "TUlJQmFzZTY0"  # base64 passes through
 
 
-def test_every_table_ddl_runs_in_fakesnow(fake_snowflake) -> None:
-    from ut_dagster.lib.warehouse.ddl import create_table_sql
-
-    with snowflake.connector.connect(database=DATABASE, schema="USERTESTING") as conn:
-        for table in ALL_TABLES.values():
-            conn.cursor().execute(create_table_sql(table, "snowflake", database=DATABASE))
-            described = conn.cursor().execute(f"DESCRIBE TABLE {DATABASE}.usertesting.{table.name}")
-            assert [row[0].lower() for row in described.fetchall()] == table.column_names
+def test_every_table_is_created_in_fakesnow(kit, fake_snowflake, password_env) -> None:
+    warehouse = snowflake_warehouse()
+    for table in ALL_TABLES.values():
+        warehouse.write(kit.TEST_A, TableWrite(table, empty_frame(table)))
+        pd.testing.assert_frame_equal(warehouse.read(table, kit.TEST_A), empty_frame(table))
+        described = _query(f"DESCRIBE TABLE {DATABASE}.usertesting.{table.name}")
+        assert [row[0].lower() for row in described] == table.column_names

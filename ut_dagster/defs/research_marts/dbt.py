@@ -1,68 +1,77 @@
 """The research marts: the dbt project in dbt_project/ as Dagster assets.
 
-Every dbt model is an asset keyed by its schema and name (`usertesting_staging/stg_tasks`,
-`usertesting_marts/task_metrics`); every dbt source table is the sync asset of the same name
-(`usertesting/tasks`), because the source is named after the schema. Every dbt test is an asset
-check on the model it tests (dagster-dbt's default), blocking when its severity is error.
+Every dbt model is an asset keyed by its schema and name (`usertesting_marts/task_metrics`); every
+dbt source table is the sync asset of the same name (`usertesting/tasks`), because the source is
+named after the schema. Every dbt test is an asset check on the model it tests, blocking when its
+severity is error.
 
-How dbt runs after a sync: declarative automation, not a step of the sync job. Each model carries
-an eager-like AutomationCondition: it is requested when any upstream asset (a `usertesting/*`
-table or another model) has been updated since the model last ran, once nothing upstream is still
-in progress. One sync run of a test therefore triggers one `dbt build` of exactly the models
-downstream of what it wrote, with their tests riding along; syncs of several tests running at once
-end in one dbt run after the last of them. The sync job stays a per-test partitioned job, while the
-marts are unpartitioned (they span all tests), so a separate run is the natural seam; it also
-means a manual materialization of marts in the UI does the same thing automation does.
-
-Unlike `AutomationCondition.eager()`, missing upstream assets do not block: `usertesting/
-session_videos` is only written by the optional video job, and one test partition never synced
-would otherwise hold back every mart. dbt copes with an absent raw table (macro source_or_empty).
-Conditions are evaluated by `research_marts_automation_sensor` below, which starts running (the
-implicit default automation sensor would start stopped): add it to the Definitions' sensors.
+Marts follow syncs by declarative automation rather than as a step of the (per-test partitioned)
+sync job: each model is requested once anything upstream was updated and nothing upstream is still
+in progress, so the syncs of several tests end in one `dbt build`. Unlike
+`AutomationCondition.eager()`, never-materialized upstream assets (session_videos is optional) do
+not block; dbt copes with an absent raw table (macro source_or_empty).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
 import json
-import logging
 import os
+import sysconfig
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSelection,
     AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
+    define_asset_job,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import default_description_fn
 
-from ut_dagster.defs.research_marts.manifest import (
-    DBT_PROJECT_DIR,
-    dbt_executable,
-    manifest_is_current,
-    prepare_manifest,
-)
+_HERE = Path(__file__).resolve()
+# A checkout (or an editable install) uses the repository's dbt_project/; a wheel carries a parsed
+# copy as package data (setup.py puts it there at build time).
+CHECKOUT_PROJECT_DIR = _HERE.parents[3] / "dbt_project"
+PACKAGED_PROJECT_DIR = _HERE.parents[2] / "dbt_project"
 
-logger = logging.getLogger(__name__)
 
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
-if os.getenv("DAGSTER_IS_DEV_CLI"):
-    # Under `dagster dev`, model edits show up on reload. Not DbtProject.prepare_if_dev(): it runs
-    # the `dbt` on PATH, and a venv's bin/ often is not (`make dev` runs .venv/bin/dagster).
-    prepare_manifest()
-elif not DBT_PROJECT.manifest_path.exists():
+def dbt_project_dir() -> Path:
+    """Where the dbt project of this installation is: the checkout's, else the packaged copy."""
+    if (CHECKOUT_PROJECT_DIR / "dbt_project.yml").exists():
+        return CHECKOUT_PROJECT_DIR
+    if (PACKAGED_PROJECT_DIR / "dbt_project.yml").exists():
+        return PACKAGED_PROJECT_DIR
     raise FileNotFoundError(
-        f"{DBT_PROJECT.manifest_path} is missing: run `python -m ut_dagster.defs.research_marts.manifest prepare` "
-        "(the Makefile's install step does) before loading the Dagster definitions."
+        f"No dbt project at {CHECKOUT_PROJECT_DIR} nor {PACKAGED_PROJECT_DIR}: install ut-dagster from a "
+        "wheel or a checkout (`pip install .`), not by copying the ut_dagster folder."
     )
-elif not manifest_is_current():
-    logger.warning(
-        "dbt_project/ changed after %s was written: the Dagster asset graph may be out of date; "
-        "run `python -m ut_dagster.defs.research_marts.manifest prepare`.",
-        DBT_PROJECT.manifest_path,
-    )
+
+
+def _put_dbt_on_path() -> None:
+    """Make the `dbt` installed beside this interpreter the one on PATH.
+
+    `dagster dev`, `dg` and Dagster's run workers run this interpreter, but a virtualenv's bin/ is
+    on PATH only when it is activated, and dagster-dbt (its project preparation included) runs
+    `dbt` from PATH.
+    """
+    scripts = sysconfig.get_path("scripts")
+    path = os.environ.get("PATH", "")
+    if (Path(scripts) / "dbt").exists() and scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
+
+
+_put_dbt_on_path()
+DBT_PROJECT = DbtProject(project_dir=dbt_project_dir())
+# Under `dagster dev` / `dg`, parse again so model edits show on reload.
+DBT_PROJECT.prepare_if_dev()
+if not DBT_PROJECT.manifest_path.exists():
+    # A checkout that was never prepared (`pip install -e .` and straight to `ut-dagster sync`);
+    # a wheel carries its manifest, and `make install` prepares it.
+    DBT_PROJECT.preparer.prepare(DBT_PROJECT)
 
 DBT_AUTOMATION_CONDITION = (
     AutomationCondition.eager()
@@ -72,10 +81,26 @@ DBT_AUTOMATION_CONDITION = (
 
 
 class ResearchMartsTranslator(DagsterDbtTranslator):
-    """dagster-dbt's defaults (asset keys, groups, checks) plus when each model runs."""
+    """dagster-dbt's defaults (asset keys, groups, checks) plus when each model runs.
+
+    Descriptions are the dbt ones, without the raw SQL dagster-dbt appends by default (the UI
+    shows the code elsewhere), and a dbt test's `description` becomes its check's description.
+    """
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
         return DBT_AUTOMATION_CONDITION
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return default_description_fn(dbt_resource_props, display_raw_sql=False)
+
+    def get_asset_check_spec(
+        self, asset_spec: Any, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        description = manifest["nodes"].get(unique_id, {}).get("description")
+        if spec is None or spec.description or not description:
+            return spec
+        return spec._replace(description=description)
 
 
 class WarehouseDbtCliResource(DbtCliResource):
@@ -103,21 +128,32 @@ def dbt_resource(target: str, duckdb_path: str | Path | None = None) -> Warehous
     return WarehouseDbtCliResource(
         project_dir=DBT_PROJECT,
         target=target,
-        dbt_executable=dbt_executable(),
         duckdb_path=str(Path(duckdb_path).resolve()) if duckdb_path else None,
     )
 
 
 @dbt_assets(
     manifest=DBT_PROJECT.manifest_path,
-    project=DBT_PROJECT,
     dagster_dbt_translator=ResearchMartsTranslator(),
     name="usertesting_dbt",
 )
 def usertesting_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """Build the selected models and run their tests (`dbt build`), reporting tests as checks."""
-    yield from dbt.cli(["build"], context=context).stream()
+    """Build the selected models and run their tests (`dbt build`), reporting tests as checks.
 
+    Each materialization records the table's row count and its column names and types as the
+    warehouse reports them.
+    """
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+
+
+RESEARCH_MARTS_JOB_NAME = "research_marts"
+research_marts_job = define_asset_job(
+    RESEARCH_MARTS_JOB_NAME,
+    selection=AssetSelection.assets(usertesting_dbt_assets),
+    description="`dbt build` of every research mart and its tests, then the research alerts: what "
+    "the automation sensor runs after syncs, for a rebuild by hand.",
+)
 
 # Dagster's implicit default_automation_condition_sensor starts STOPPED; this one starts running,
 # so marts follow syncs on a fresh deployment without a click in the UI.

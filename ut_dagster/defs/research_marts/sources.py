@@ -14,21 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, JSON, SCHEMA, STRING, TIMESTAMP
+from ut_dagster.lib.schema import ALL_TABLES, SCHEMA
 
 SOURCES_YML = Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "staging" / "_sources.yml"
-
-# SQL types valid in DuckDB and Snowflake alike: dbt docs and Dagster's column schema show them, and
-# the source_or_empty macro casts to them for a table the sync has not created yet (the DDL of the
-# real tables is warehouse/ddl.py's). JSON is stored as text.
-_DATA_TYPES = {
-    STRING: "varchar",
-    JSON: "varchar",
-    TIMESTAMP: "timestamp",
-    BIGINT: "bigint",
-    DOUBLE: "double",
-    BOOLEAN: "boolean",
-}
 
 _HEADER = (
     "# Generated from ut_dagster/lib/schema.py by `python -m ut_dagster.defs.research_marts.sources`: edit it, not this"
@@ -47,7 +35,7 @@ def render_sources_yml() -> str:
                 "name": table.name,
                 "description": table.description,
                 "columns": [
-                    {"name": c.name, "data_type": _DATA_TYPES[c.type], "description": c.description}
+                    {"name": c.name, "data_type": c.type.dbt, "description": c.description}
                     for c in table.columns
                 ],
             }

@@ -1,48 +1,185 @@
-"""A sensor that starts a test's sync when UserTesting lists sessions we have not landed yet."""
+"""The new-sessions sensor: starts a test's sync when UserTesting has sessions we have not landed.
 
-import json
+Per tick it checks a few due tests (see check_policy.py), each with one `limit=1` listing request
+however many sessions the test has, and compares the answer with what is landed. Guarantees:
+- one failing test (revoked, deleted, refused) is logged in one line and skipped; the others are checked;
+- a tick ends within `UT_SENSOR_TICK_SECONDS`: no request waits for rate budget past that, and tests
+  left unchecked stay due for the next tick;
+- no run is requested for a test whose sync is queued or running; after a failed sync run the test is
+  checked again at once and, if UserTesting still serves it, synced again (then after doubling delays
+  while runs keep failing). The run key names the test's latest run, so it changes once a run happened.
+"""
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SkipReason, sensor
+from __future__ import annotations
 
-from ut_dagster.defs.usertesting.assets.raw_sessions import stop_when_all_known
-from ut_dagster.defs.usertesting.jobs import usertesting_sync_job
+import time
+from datetime import UTC, datetime
+
+from dagster import (
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from ut_dagster.defs.usertesting import check_policy as policy_
+from ut_dagster.defs.usertesting.changes import session_changes
+from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
-# Each check costs at least one request of the shared 10-per-minute budget: look at a few tests per
-# tick, round robin, rather than all of them every time.
-TESTS_PER_TICK = 5
+PARTITION_TAG = "dagster/partition"
+REASON_TAG = "ut_dagster/reason"
+SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
+IN_FLIGHT = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
-@sensor(
-    name="usertesting_new_sessions",
-    job=usertesting_sync_job,
-    minimum_interval_seconds=15 * 60,
-    default_status=DefaultSensorStatus.STOPPED,
-    description="Starts a test's sync when its session listing shows sessions not landed yet.",
-)
-def new_sessions_sensor(
-    context: SensorEvaluationContext, usertesting: UserTestingResource, object_store: ObjectStoreResource
-):
-    tests = sorted(context.instance.get_dynamic_partitions(test_partitions.name))
+def check_policy(settings: SensorSettings) -> CheckPolicy:
+    return CheckPolicy(
+        active_interval_s=settings.active_minutes * 60,
+        dormant_interval_s=settings.dormant_hours * 3600,
+        activity_window_s=settings.activity_days * 86400,
+        tick_interval_s=settings.interval_seconds,
+        batch=settings.batch,
+    )
+
+
+def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
+    settings = settings or SensorSettings()
+    policy = check_policy(settings)
+
+    @sensor(
+        name="usertesting_new_sessions",
+        job=usertesting_sync_job,
+        minimum_interval_seconds=settings.interval_seconds,
+        # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on checks.
+        default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
+        description="Starts a test's sync when UserTesting lists sessions not landed yet; checks tests with "
+        "recent sessions hourly and the others daily (UT_SENSOR_* settings).",
+    )
+    def usertesting_new_sessions(
+        context: SensorEvaluationContext, usertesting: UserTestingResource, object_store: ObjectStoreResource
+    ) -> SensorResult:
+        return check_tests(context, usertesting, object_store, policy, settings.tick_seconds)
+
+    return usertesting_new_sessions
+
+
+def check_tests(
+    context: SensorEvaluationContext,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    policy: CheckPolicy,
+    tick_seconds: float,
+) -> SensorResult:
+    deadline = time.monotonic() + tick_seconds
+    now = time.time()
+    instance = context.instance
+    tests = sorted(instance.get_dynamic_partitions(test_partitions.name))
+    memory = SensorMemory.decode(context.cursor)
     if not tests:
-        yield SkipReason("No tests registered yet: run `ut-dagster sync TEST_ID` or add a partition.")
-        return
-    start = int(json.loads(context.cursor or "{}").get("next", 0)) % len(tests)
-    batch = (tests[start:] + tests[:start])[:TESTS_PER_TICK]
-    context.update_cursor(json.dumps({"next": start + len(batch)}))
+        return SensorResult(skip_reason="No tests registered yet: run `ut-dagster sync TEST_ID`.")
 
+    busy = _partitions_of(instance, RunsFilter(statuses=IN_FLIGHT))
+    if memory.last_tick is not None:
+        for test_id, succeeded in _run_outcomes(instance, since=memory.last_tick).items():
+            state = memory.tests.get(test_id, policy_.TestState())
+            memory.tests[test_id] = (
+                policy_.run_succeeded(state) if succeeded else policy_.run_failed(state, now, policy)
+            )
+
+    due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy))
     landing = Landing(object_store.store())
-    client = usertesting.get_client()
-    for test_id in batch:
-        known = set(landing.read_listing(test_id).sessions)
-        if not known:
-            yield RunRequest(partition_key=test_id, run_key=f"{test_id}:first-sync")
+    requests, failing, left = [], 0, 0
+    for position, test_id in enumerate(due):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            left = len(due) - position
+            break
+        try:
+            client = usertesting.get_client(max_budget_wait=remaining)
+            changes = session_changes(landing, client, test_id)
+        except BudgetUnavailableError:
+            left = len(due) - position
+            break
+        except (UserTestingError, ValueError) as exc:
+            failing += 1
+            context.log.warning(f"Test {test_id} skipped this tick: {_one_line(exc)}")
+            state = memory.tests.get(test_id, policy_.TestState())
+            memory.tests[test_id] = policy_.checked(state, now, None)
             continue
-        listing = client.list_sessions(test_id, stop_when=stop_when_all_known(known))
-        new = sorted(s["sessionId"] for s in listing if s["sessionId"] not in known)
-        if new:
-            context.log.info(f"Test {test_id}: {len(new)} new sessions.")
-            yield RunRequest(partition_key=test_id, run_key=f"{test_id}:{new[0]}:{len(known) + len(new)}")
+        state = memory.tests.get(test_id, policy_.TestState())
+        # After a failed run the warehouse may lag what landed, so sync again even if nothing is new.
+        reason = changes.reason or (
+            f"its last sync run failed ({state.failures}x)" if state.failures else None
+        )
+        activity = now if changes.reason else changes.newest_finish
+        memory.tests[test_id] = policy_.checked(state, now, activity)
+        if reason:
+            context.log.info(f"Test {test_id}: {reason}; requesting a sync.")
+            requests.append(
+                RunRequest(
+                    partition_key=test_id,
+                    run_key=f"{test_id}:after:{_latest_run_id(instance, test_id) or 'none'}",
+                    tags={REASON_TAG: reason[:200]},
+                )
+            )
+    if left:
+        context.log.info(f"{left} due tests left for the next tick (tick time or rate budget used up).")
+    memory.last_tick = now
+    cursor = memory.encode(tests)
+    if requests:
+        return SensorResult(run_requests=requests, cursor=cursor)
+    summary = f"Checked {len(due) - left} of {len(tests)} tests"
+    summary += f" ({failing} failing)" if failing else ""
+    summary += f"; {len(busy)} syncing" if busy else ""
+    return SensorResult(skip_reason=summary + ": nothing new.", cursor=cursor)
+
+
+def _partitions_of(instance: DagsterInstance, filters: RunsFilter) -> set[str]:
+    records = instance.get_run_records(filters)
+    return {
+        r.dagster_run.tags[PARTITION_TAG]
+        for r in records
+        if r.dagster_run.job_name in SYNC_JOBS and PARTITION_TAG in r.dagster_run.tags
+    }
+
+
+def _run_outcomes(instance: DagsterInstance, since: float) -> dict[str, bool]:
+    """Per test, whether its latest sync run that ended since `since` succeeded."""
+    filters = RunsFilter(
+        statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
+        updated_after=datetime.fromtimestamp(since, UTC),
+    )
+    outcomes: dict[str, bool] = {}
+    for record in sorted(instance.get_run_records(filters), key=lambda r: r.update_timestamp):
+        run = record.dagster_run
+        if run.job_name in SYNC_JOBS and PARTITION_TAG in run.tags:
+            outcomes[run.tags[PARTITION_TAG]] = run.status == DagsterRunStatus.SUCCESS
+    return outcomes
+
+
+def _latest_run_id(instance: DagsterInstance, test_id: str) -> str | None:
+    records = instance.get_run_records(RunsFilter(tags={PARTITION_TAG: test_id}), limit=1)
+    return records[0].dagster_run.run_id if records else None
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ut_dagster.lib.normalize.values import as_exact_int, as_float, as_number
+from ut_dagster.lib.normalize.values import as_exact_int, as_float, as_number, valid_text
 
 NPS_KEYS = ("score", "value", "rating", "selected", "selectedValue", "selectedOption", "answer", "nps")
 RATING_KEYS = ("value", "score", "rating", "selected", "selectedValue", "selectedOption", "answer")
@@ -58,10 +58,10 @@ def answer_text(answer: object) -> str | None:
     """
     if not isinstance(answer, dict):
         return None
-    written = _find_text(answer.get("written"), _DEPTH)
-    if written is not None:
-        return written
-    return _choice_text(answer.get("multipleChoice"), _DEPTH)
+    text = _find_text(answer.get("written"), _DEPTH)
+    if text is None:
+        text = _choice_text(answer.get("multipleChoice"), _DEPTH)
+    return None if text is None else valid_text(text)
 
 
 def _find_number(value: object, keys: tuple[str, ...], depth: int) -> int | float | None:

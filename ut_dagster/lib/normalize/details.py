@@ -6,11 +6,13 @@ the participant_id, so tasks and task groups join to demographics without going 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from ut_dagster.lib.normalize.answers import answer_text, nps_score, rating_value
+from ut_dagster.lib.normalize.errors import MalformedPayloadError
 from ut_dagster.lib.normalize.values import (
     as_bool,
     as_int,
@@ -21,10 +23,35 @@ from ut_dagster.lib.normalize.values import (
     objects_at,
     require_object,
     table_row,
+    valid_text,
 )
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 
 DETAIL_TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
+
+
+def parse_details(session_id: str, body: bytes | str) -> dict[str, Any]:
+    """The payload of a details response body as served (or of its stored `details_json` text).
+
+    Every way a body can be unreadable is a MalformedPayloadError naming the session, so a caller
+    catching ValueError records a failed session instead of failing the whole test: bytes that are
+    not UTF-8 (json.loads would take UTF-16 bytes, which the details_json text then cannot hold),
+    text that is not JSON, nesting deeper than the parser's recursion limit (a RecursionError,
+    not a ValueError), JSON that is not an object. A leading BOM is ignored, as RFC 8259 allows.
+    """
+    where = f"session {session_id}: the details body"
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedPayloadError(f"{where} is not UTF-8 text: {error}") from error
+    try:
+        payload = json.loads(body.removeprefix("\ufeff"))
+    except json.JSONDecodeError as error:
+        raise MalformedPayloadError(f"{where} is not JSON: {error}") from error
+    except RecursionError as error:
+        raise MalformedPayloadError(f"{where} is nested too deeply to read") from error
+    return require_object(payload, f"session {session_id}: the details payload")
 
 
 def session_details_row(
@@ -185,8 +212,10 @@ def demographic_values(value: object, question_type: str | None) -> list[str] | 
 
 def _str(value: object) -> str | None:
     # as_str with the common cases (null, a string) first: it runs for most columns of every row.
-    if value is None or value.__class__ is str:
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if value.__class__ is str:
+        return valid_text(value)  # type: ignore[arg-type]
     return as_str(value)
 
 
@@ -281,10 +310,10 @@ def _duration(start: int | None, end: int | None) -> int | None:
 
 def _sequence(value: object) -> str | None:
     if isinstance(value, str):
-        return value
+        return valid_text(value)
     # Tolerate the order served as a list of group labels, e.g. ["B", "A"] -> "BA".
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return "".join(value)
+        return valid_text("".join(value))
     return None
 
 

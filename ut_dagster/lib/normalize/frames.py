@@ -1,12 +1,15 @@
-"""Rows to pandas DataFrames with the exact columns and stable dtypes of a table.
+"""Typed DataFrames of schema.py tables: one pandas dtype per logical type, everywhere.
 
-The DuckDB IO manager inserts by column position and an empty first write creates no table, so
-every frame, empty or not, has the table's columns in order with one dtype per logical type:
-a partition with no tasks must look exactly like one with tasks.
+`to_frame` builds a table's frame from normalizer rows (and refuses values of the wrong type);
+`typed_frame` gives any frame of a table, written or loaded, the same columns and dtypes. Each
+warehouse hands back its own dtypes (DuckDB 1.x float64 for an integer column with nulls;
+Snowflake float for NUMBER, object for BOOLEAN, upper-case names), so without this a downstream
+asset would see a partition's dtypes change with its contents or its warehouse.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -16,16 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ut_dagster.lib.schema import BIGINT, BOOLEAN, DOUBLE, JSON, STRING, TIMESTAMP, Table
+from ut_dagster.lib.schema import LogicalType, Table
 
-DTYPES: dict[str, str] = {
-    STRING: "object",
-    JSON: "object",
-    TIMESTAMP: "datetime64[ns]",
-    BIGINT: "Int64",
-    DOUBLE: "float64",
-    BOOLEAN: "boolean",
-}
+
+class FrameColumnsError(ValueError):
+    """A DataFrame whose columns are not exactly its table's columns."""
 
 
 def to_frame(table: Table, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -34,8 +32,7 @@ def to_frame(table: Table, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     A key missing from a row is null. A key the table does not have, or a value of the wrong Python
     type, raises: both mean a normalizer and schema.py disagree, which must not reach the warehouse.
     """
-    names = table.column_names
-    known = set(names)
+    known = set(table.column_names)
     for index, row in enumerate(rows):
         extra = [key for key in row if key not in known]
         if extra:
@@ -43,9 +40,8 @@ def to_frame(table: Table, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
     data: dict[str, pd.Series] = {}
     for column in table.columns:
-        check = _CHECKS.get(column.type)
-        if check is None:
-            raise ValueError(f"{table.name}.{column.name} has unknown logical type {column.type!r}")
+        kind = _logical_type(table, column.name, column.type)
+        check = _CHECKS[kind]
         values = [_null_if_missing(row.get(column.name)) for row in rows]
         for index, value in enumerate(values):
             if value is not None and not check(value):
@@ -53,10 +49,73 @@ def to_frame(table: Table, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
                     f"{table.name} row {index}: {column.name} is {type(value).__name__} {value!r}, "
                     f"not a {column.type}"
                 )
-        if column.type == TIMESTAMP:
+        if kind == LogicalType.TIMESTAMP:
             values = [_naive_utc(v) for v in values]
-        data[column.name] = pd.Series(values, dtype=DTYPES[column.type])
-    return pd.DataFrame(data, columns=names)
+        data[column.name] = pd.Series(values, dtype=kind.pandas)
+    return pd.DataFrame(data, columns=table.column_names)
+
+
+def typed_frame(table: Table, frame: pd.DataFrame, *, from_warehouse: bool = False) -> pd.DataFrame:
+    """`frame` with the table's columns in table order and canonical dtypes.
+
+    Raises FrameColumnsError unless the columns are exactly the table's (any order: writes go by
+    column name). `from_warehouse` also accepts the upper-case names Snowflake reports.
+    """
+    if from_warehouse:
+        frame = frame.rename(columns=lambda c: str(c).lower())
+    actual = [str(c) for c in frame.columns]
+    if sorted(actual) != sorted(table.column_names):
+        missing = [c for c in table.column_names if c not in actual]
+        extra = [c for c in actual if c not in table.column_names]
+        duplicated = sorted({c for c in actual if actual.count(c) > 1})
+        raise FrameColumnsError(
+            f"DataFrame for {table.name} must have exactly the columns of ut_dagster.lib.schema: "
+            f"missing {missing}, unexpected {extra}" + (f", duplicated {duplicated}" if duplicated else "")
+        )
+    data = {c.name: _cast(frame[c.name], _logical_type(table, c.name, c.type)) for c in table.columns}
+    return pd.DataFrame(data, columns=table.column_names).reset_index(drop=True)
+
+
+def empty_frame(table: Table) -> pd.DataFrame:
+    return to_frame(table, [])
+
+
+def _logical_type(table: Table, column: str, value: str) -> LogicalType:
+    try:
+        return LogicalType(value)
+    except ValueError:
+        raise ValueError(f"{table.name}.{column} has unknown logical type {value!r}") from None
+
+
+def _cast(series: pd.Series, logical_type: LogicalType) -> pd.Series:
+    series = series.reset_index(drop=True)
+    if logical_type in (LogicalType.STRING, LogicalType.JSON):
+        return _text(series, logical_type)
+    if str(series.dtype) == logical_type.pandas:
+        return series  # already canonical: the normalizers' frames take this path
+    if logical_type == LogicalType.TIMESTAMP:
+        # utc=True converts aware values and takes naive ones as UTC (every time here is UTC).
+        return pd.to_datetime(series, utc=True).dt.tz_localize(None).astype(logical_type.pandas)
+    if logical_type == LogicalType.BIGINT:
+        if series.dtype == object:
+            # Snowflake may hand back Decimal; to_numeric keeps ints exact and maps None to NaN.
+            series = pd.to_numeric(series)
+        return series.astype(logical_type.pandas)
+    if logical_type == LogicalType.DOUBLE:
+        return pd.to_numeric(series).astype(logical_type.pandas)
+    return series.astype(logical_type.pandas)
+
+
+def _text(series: pd.Series, logical_type: LogicalType) -> pd.Series:
+    """Object dtype with None (not NaN/NA) for nulls, as the normalizers produce."""
+    # infer_dtype is one pass in C: a column of text only (the common case) needs nothing more.
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=False) == "string":
+        return series
+    if logical_type == LogicalType.JSON:
+        # Text is the contract, but a dict or list slipping through is serialised rather than
+        # written as a struct the warehouse would store differently.
+        series = series.map(lambda v: json.dumps(v) if isinstance(v, dict | list) else v)
+    return series.astype(object).where(series.notna(), None)
 
 
 def _null_if_missing(value: object) -> object:
@@ -82,11 +141,11 @@ def _is_float(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-_CHECKS: dict[str, Callable[[object], bool]] = {
-    STRING: lambda v: isinstance(v, str),
-    JSON: lambda v: isinstance(v, str),
-    TIMESTAMP: lambda v: isinstance(v, datetime),
-    BIGINT: _is_int,
-    DOUBLE: _is_float,
-    BOOLEAN: lambda v: isinstance(v, bool | np.bool_),
+_CHECKS: dict[LogicalType, Callable[[object], bool]] = {
+    LogicalType.STRING: lambda v: isinstance(v, str),
+    LogicalType.JSON: lambda v: isinstance(v, str),
+    LogicalType.TIMESTAMP: lambda v: isinstance(v, datetime),
+    LogicalType.BIGINT: _is_int,
+    LogicalType.DOUBLE: _is_float,
+    LogicalType.BOOLEAN: lambda v: isinstance(v, bool | np.bool_),
 }

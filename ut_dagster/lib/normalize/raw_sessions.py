@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ut_dagster.lib.normalize.errors import MalformedPayloadError, kind_of
-from ut_dagster.lib.normalize.values import as_str, require_object, table_row
+from ut_dagster.lib.normalize.values import as_str, require_object, table_row, valid_text
 from ut_dagster.lib.schema import RAW_SESSIONS
 
 # The range a datetime64[ns] column can hold. Sentinels such as 0001-01-01 or 9999-12-31 are
@@ -43,7 +43,8 @@ def listing_rows(test_id: str, sessions: Iterable[object], extracted_at: datetim
 
     Paging by offset while new sessions arrive shifts later pages, so the same session can be listed
     twice; the first occurrence wins. A session without a string sessionId cannot be fetched or
-    keyed, and the field is required by the spec, so it raises rather than being dropped silently.
+    keyed, and the field is required by the spec, so it raises rather than being dropped silently;
+    so does one that is not valid Unicode text (a lone surrogate escape), which no warehouse can key.
     """
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -55,6 +56,9 @@ def listing_rows(test_id: str, sessions: Iterable[object], extracted_at: datetim
             raise MalformedPayloadError(
                 f"{where}.sessionId is {kind_of(session_id)}, expected a non-empty string"
             )
+        if valid_text(session_id) != session_id:
+            # Replacing the lone surrogate would key the session under an ID the API does not know.
+            raise MalformedPayloadError(f"{where}.sessionId {session_id!r} is not valid Unicode text")
         if session_id in seen:
             continue
         seen.add(session_id)

@@ -7,6 +7,9 @@ real-world files are patched on a copy of the text before parsing: blank lines o
 "WEBVTT", and SRT-style commas in timestamps ("00:00:01,000"), which webvtt-py would otherwise drop
 without a word, silently losing the whole transcript. The library strips cue tags but leaves HTML
 entities, so they are decoded here, after the tags are gone (so "&lt;b&gt;" stays text).
+
+Bytes are decoded as the WebVTT standard's parser does: WebVTT is UTF-8 only, and a byte sequence
+that is not UTF-8 reads as U+FFFD instead of failing the file (see `decode_transcript`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import webvtt
 from webvtt.errors import MalformedFileError
 
 from ut_dagster.lib.normalize.errors import MalformedPayloadError, kind_of
-from ut_dagster.lib.normalize.values import table_row
+from ut_dagster.lib.normalize.values import table_row, valid_text
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
 
 DEFAULT_MAX_CHARS = 1500
@@ -43,21 +46,40 @@ class Cue:
     voice: str | None = None
 
 
-def parse_cues(vtt: str) -> list[Cue]:
-    """The cues of a WebVTT text, in file order.
+def decode_transcript(body: bytes) -> str:
+    """The text of a transcript as served, for the `transcript_vtt` column.
+
+    Valid UTF-8 decodes exactly (a BOM included: the text encodes back to the same bytes). Each
+    invalid byte sequence becomes U+FFFD, so one bad byte costs one character, not the session; the
+    bytes as served stay in the landing area.
+    """
+    return body.decode("utf-8", errors="replace")
+
+
+def _as_text(vtt: str | bytes) -> str:
+    if isinstance(vtt, bytes | bytearray):
+        return decode_transcript(bytes(vtt))
+    if isinstance(vtt, str):
+        return valid_text(vtt)
+    raise MalformedPayloadError(f"transcript is {kind_of(vtt)}, expected WebVTT text")
+
+
+def parse_cues(vtt: str | bytes) -> list[Cue]:
+    """The cues of a WebVTT text (or its bytes as served), in file order.
 
     Lines of a cue are joined with spaces and whitespace (including &nbsp;) collapsed. Cues with no
     text left are dropped: they carry nothing to read or embed. Raises MalformedPayloadError when
-    the text is not WebVTT at all (an HTML error page, JSON, an SRT file).
+    the text is not WebVTT at all (an HTML error page, JSON, an SRT file, UTF-16).
     """
-    if not isinstance(vtt, str):
-        raise MalformedPayloadError(f"transcript is {kind_of(vtt)}, expected WebVTT text")
+    vtt = _as_text(vtt)
     try:
         document = webvtt.from_string(_repair(vtt))
     except MalformedFileError as error:
         preview = vtt.lstrip("\ufeff")[:40]
+        # NUL bytes between letters: the usual way a transcript saved by a Windows tool looks.
+        hint = " (it looks UTF-16 encoded; WebVTT must be UTF-8)" if "\x00" in preview else ""
         raise MalformedPayloadError(
-            f"transcript is not WebVTT: it must start with 'WEBVTT' but starts with {preview!r}"
+            f"transcript is not WebVTT: it must start with 'WEBVTT' but starts with {preview!r}{hint}"
         ) from error
     cues: list[Cue] = []
     for caption in document.captions:
@@ -87,11 +109,15 @@ def plain_text(cues: list[Cue]) -> str:
     return CUE_SEPARATOR.join(cue.text for cue in cues)
 
 
-def transcript_rows(test_id: str, session_id: str, vtt: str, extracted_at: datetime) -> list[dict[str, Any]]:
-    """One TRANSCRIPTS row: the VTT exactly as given plus its plain text, cue count and duration.
+def transcript_rows(
+    test_id: str, session_id: str, vtt: str | bytes, extracted_at: datetime
+) -> list[dict[str, Any]]:
+    """One TRANSCRIPTS row: the VTT as served plus its plain text, cue count and duration.
 
-    duration_ms is the latest cue end (null without cues).
+    `vtt` is the text or the bytes as served (decoded by `decode_transcript`). duration_ms is the
+    latest cue end (null without cues).
     """
+    vtt = _as_text(vtt)
     cues = parse_cues(vtt)
     return [
         table_row(

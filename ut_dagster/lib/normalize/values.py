@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,9 @@ from ut_dagster.lib.schema import Table
 
 # BIGINT columns land in pandas Int64 and warehouse 64-bit integers; a larger value is garbage.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# JSON can escape a lone UTF-16 surrogate ("\ud800") and json.loads turns it into a Python str that
+# no warehouse text type can hold: one such character fails the write of the whole partition.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_number(value: object) -> int | float | None:
@@ -66,7 +70,13 @@ def as_exact_int(value: object) -> int | None:
 
 def as_float(value: object) -> float | None:
     number = as_number(value)
-    return None if number is None else float(number)
+    if number is None:
+        return None
+    try:
+        return float(number)
+    except OverflowError:
+        # An integer beyond a double's range (JSON allows 1 followed by 400 zeros) is garbage.
+        return None
 
 
 def as_percentage(value: object) -> float | None:
@@ -89,12 +99,24 @@ def as_bool(value: object) -> bool | None:
 def as_str(value: object) -> str | None:
     """Text for a STRING column.
 
-    Strings pass through untouched (unknown enum values included). Other JSON values are kept in
-    their JSON spelling, so an ID that arrives as a number or an odd object is not silently lost.
+    Strings pass through untouched (unknown enum values included) except for lone surrogates, which
+    become U+FFFD (see `valid_text`). Other JSON values are kept in their JSON spelling, so an ID
+    that arrives as a number or an odd object is not silently lost.
     """
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return valid_text(value)
     return json_text(value, "a string column")
+
+
+def valid_text(value: str) -> str:
+    """`value` with each lone surrogate replaced by U+FFFD, so a warehouse text column accepts it.
+
+    The JSON columns keep such characters exactly (escaped); only plain text columns lose them.
+    """
+    # isascii() reads a flag CPython keeps on every string: the usual case costs nothing.
+    return value if value.isascii() else _LONE_SURROGATE.sub("\ufffd", value)
 
 
 def json_text(value: Any, where: str | Callable[[], str]) -> str | None:
@@ -102,33 +124,34 @@ def json_text(value: Any, where: str | Callable[[], str]) -> str | None:
 
     None becomes SQL null, not the string "null", so "no answer" stays distinguishable in SQL.
     NaN and infinities are not JSON and warehouse JSON parsers reject them, so they become null.
+    Lone surrogates are written as \\u escapes, which parse back to the same string.
     `where` names the place for the error message; a callable is only called when there is an error
     (building the text for every value costs more than encoding most of them).
     """
     if value is None:
         return None
     try:
-        return _ENCODE(value)
-    except ValueError:
-        return _ENCODE_LENIENT(_finite_only(value))
+        try:
+            text = _ENCODE(value)
+        except ValueError:
+            # json.loads turns the constants back into null in C: a Python walk of the value would
+            # hit the recursion limit at half the depth json.loads itself accepted.
+            text = _ENCODE(json.loads(_ENCODE_LENIENT(value), parse_constant=lambda _: None))
     except TypeError as error:
         place = where() if callable(where) else where
         raise MalformedPayloadError(f"{place} holds a value that is not JSON: {error}") from error
+    except RecursionError as error:
+        place = where() if callable(where) else where
+        raise MalformedPayloadError(f"{place} is nested too deeply to store as JSON text") from error
+    if text.isascii():
+        return text
+    # Outside string literals JSON text is ASCII, so every surrogate here is inside one.
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 # json.dumps builds an encoder per call unless its arguments are the defaults; these are built once.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _ENCODE_LENIENT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _finite_only(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_only(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_only(v) for v in value]
-    return value
 
 
 def object_at(value: object, where: str) -> dict[str, Any] | None:

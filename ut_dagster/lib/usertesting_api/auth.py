@@ -1,7 +1,8 @@
 """Bearer tokens for the UserTesting API: a ready-made token, or OAuth2 client credentials.
 
 Client-credential tokens last an hour and come with no refresh token, so we ask for a new one a
-little before expiry, and once more when the API answers 401 (revoked or clock skew).
+little before expiry (a tenth of the token's lifetime, at most two minutes), and once more when the
+API answers 401 (revoked or clock skew).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import httpx
 
 from ut_dagster.lib.usertesting_api.errors import UserTestingAuthError, UserTestingUnavailableError
 
-# Renew this long before the token expires, so a request never leaves with a token about to die.
+# Renew a little before the token expires, so a request never leaves with a token about to die: a
+# fixed margin would renew short-lived tokens (seen: 20 s) before every request.
 RENEW_MARGIN_SECONDS = 120.0
+RENEW_MARGIN_FRACTION = 0.1
 
 
 class TokenProvider:
@@ -42,9 +45,8 @@ class TokenProvider:
         self._token_url = token_url
         self._scope = scope
         self._token: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
         self._lock = threading.Lock()
-        self.tokens_issued = 0
 
     @property
     def can_renew(self) -> bool:
@@ -52,14 +54,14 @@ class TokenProvider:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in logs or errors (used by redaction)."""
+        """Values that must never appear in logs or errors. Nothing here logs them; tests check that."""
         return tuple(s for s in (self._static, self._client_secret, self._token) if s)
 
     def token(self) -> str:
         if self._static:
             return self._static
         with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at - RENEW_MARGIN_SECONDS:
+            if self._token is None or time.monotonic() >= self._renew_at:
                 self._fetch()
             assert self._token is not None
             return self._token
@@ -104,5 +106,21 @@ class TokenProvider:
                 "The token endpoint's answer has no access_token: check USERTESTING_TOKEN_URL."
             ) from None
         self._token = str(token)
-        self._expires_at = time.monotonic() + lifetime
-        self.tokens_issued += 1
+        self._renew_at = (
+            time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime * RENEW_MARGIN_FRACTION)
+        )
+
+    def refused_message(self, what: str) -> str:
+        """What to do when the API refuses the credential (HTTP 401) for `what`."""
+        if self._static:
+            return (
+                f"UserTesting refused the token in USERTESTING_ACCESS_TOKEN for {what} (HTTP 401): it has "
+                "expired or was revoked, and a ready-made token cannot be renewed. Set a fresh token in "
+                "USERTESTING_ACCESS_TOKEN, or set USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET "
+                "instead (and unset USERTESTING_ACCESS_TOKEN) so tokens are renewed automatically."
+            )
+        return (
+            f"UserTesting refused the credential for {what} (HTTP 401) even with a freshly issued token. "
+            "Check that USERTESTING_CLIENT_ID's application may read results (USERTESTING_SCOPE) and "
+            "that USERTESTING_TOKEN_URL belongs to the same account as USERTESTING_BASE_URL."
+        )

@@ -6,13 +6,12 @@ it waits for the shared budget, renews tokens and retries what is worth retrying
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -23,7 +22,7 @@ from ut_dagster.lib.usertesting_api.errors import (
     UserTestingUnavailableError,
     VideoLinkExpiredError,
 )
-from ut_dagster.lib.usertesting_api.paging import MAX_PAGE_SIZE, ListingProgress, SessionListing
+from ut_dagster.lib.usertesting_api.paging import MAX_PAGE_SIZE, ListingPage, ListingProgress, SessionListing
 from ut_dagster.lib.usertesting_api.stats import RequestStats
 from ut_dagster.lib.usertesting_api.transport import ApiTransport
 
@@ -58,6 +57,14 @@ class VideoLink:
 
 
 @dataclass(frozen=True)
+class ListingProbe:
+    """The head of a test's listing, for one request: enough to tell whether anything changed."""
+
+    total_count: int
+    newest_session_id: str | None  # None when the test has no completed session yet
+
+
+@dataclass(frozen=True)
 class VideoDownload:
     content_type: str
     content_length: int | None
@@ -78,18 +85,45 @@ class UserTestingClient:
     def stats(self) -> RequestStats:
         return self._transport.stats
 
+    def with_budget_wait(self, max_budget_wait: float | None) -> UserTestingClient:
+        """This client, but a request whose budget is not free within `max_budget_wait` seconds raises
+        BudgetUnavailableError (nothing sent, nothing spent) instead of waiting; None waits as long as
+        it takes."""
+        return UserTestingClient(self._transport.bounded(max_budget_wait), self._downloads, self.page_size)
+
     # -- sessions ---------------------------------------------------------------------------------
     def list_sessions(
         self, test_id: str, stop_when: Callable[[ListingProgress], bool] | None = None
     ) -> SessionListing:
-        return SessionListing(self, validate_test_id(test_id), stop_when, self.page_size)
+        test_id = validate_test_id(test_id)
+        return SessionListing(
+            lambda limit, offset: self._listing_page(test_id, limit, offset),
+            test_id,
+            stop_when,
+            self.page_size,
+        )
 
-    def _listing_page(self, test_id: str, limit: int, offset: int) -> dict[str, Any]:
+    def probe_listing(self, test_id: str) -> ListingProbe:
+        """totalCount and the newest session of a test, in one `limit=1` request.
+
+        The listing is newest first: new sessions change the newest ID, deleted ones the count.
+        """
+        page = self._listing_page(validate_test_id(test_id), 1, 0)
+        newest = page.sessions[0]["sessionId"] if page.sessions else None
+        return ListingProbe(total_count=page.total_count, newest_session_id=newest)
+
+    def _listing_page(self, test_id: str, limit: int, offset: int) -> ListingPage:
         response = self._transport.get(
             "list_sessions",
             "/api/v2/sessionResults",
             what=f"sessions of test {test_id}",
             params={"testId": test_id, "limit": limit, "offset": offset},
+            not_found=(
+                f"Test {test_id} was not found by the Results API (HTTP 404). Either it does not exist, "
+                "this credential's account may not see it (UserTesting answers 404, not 403), or it is a "
+                "classic (v1) test, whose results the Results API does not serve: `ut-dagster tests` "
+                "lists the tests this credential can see and marks classic ones."
+            ),
         )
         body = _json(response, f"the session listing of test {test_id}")
         sessions = body.get("sessions") if isinstance(body, dict) else None
@@ -107,7 +141,7 @@ class UserTestingClient:
                 log.warning("Skipping a listed session of test %s without a valid sessionId.", test_id)
                 continue
             valid.append(item)
-        return {"sessions": valid, "total_count": int(total), "served": len(sessions)}
+        return ListingPage(sessions=valid, total_count=int(total), served=len(sessions))
 
     def get_session_details_raw(self, session_id: str) -> bytes:
         """The v3 result of a session exactly as served (land these bytes before parsing them)."""
@@ -182,16 +216,6 @@ class UserTestingClient:
                 f"The video download was interrupted ({type(exc).__name__})."
             ) from None
 
-    def download_video(self, link: VideoLink, sink: IO[bytes]) -> tuple[int, str]:
-        """Write a video into a writable binary sink; return (size in bytes, sha256 hex)."""
-        digest, size = hashlib.sha256(), 0
-        with self.open_video(link) as download:
-            for chunk in download.chunks:
-                sink.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        return size, digest.hexdigest()
-
     # -- tests ------------------------------------------------------------------------------------
     def get_qx_scores(self, test_id: str) -> dict[str, Any] | None:
         """QXscores of an interaction test; None when the API has none for this test (404)."""
@@ -211,11 +235,20 @@ class UserTestingClient:
             )
         return body
 
-    def list_workspace_tests(self) -> Iterator[dict[str, Any]]:
-        """Every test (study) in every workspace the credential can see, via the legacy v1 API."""
+    def list_workspace_tests(self, only: Collection[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every test (study) the credential can see, each once, via the legacy v1 API.
+
+        A test can sit in several workspaces; it is yielded with the first workspace that lists it
+        (`workspaceUuid`, `workspaceName`). `only`: walk just these workspaces (names or UUIDs, any case).
+        """
         response = self._transport.get("workspaces", f"{V1_PREFIX}/workspaces", what="the list of workspaces")
         workspaces = _json(response, "the list of workspaces")
+        wanted = {w.strip().lower() for w in only if w.strip()}
+        yielded: set[str] = set()
         for workspace in workspaces if isinstance(workspaces, list) else []:
+            names = {str(workspace.get(k) or "").lower() for k in ("uuid", "name")}
+            if wanted and not wanted & names:
+                continue
             workspace_id = validate_id(workspace.get("uuid"), "workspace ID")
             after: str | None = None
             while True:
@@ -231,7 +264,11 @@ class UserTestingClient:
                 if not isinstance(page, list) or not page:
                     break
                 for study in page:
-                    yield {**study, "workspaceUuid": workspace_id}
+                    key = str(study.get("uuid") or "").lower()
+                    if key and key in yielded:
+                        continue
+                    yielded.add(key)
+                    yield {**study, "workspaceUuid": workspace_id, "workspaceName": workspace.get("name")}
                 after = page[-1].get("cursor")
                 if len(page) < 50 or not after:
                     break

@@ -10,6 +10,10 @@ class UserTestingError(RuntimeError):
     """Base class: anything that went wrong talking to the UserTesting API."""
 
 
+class UserTestingConfigError(UserTestingError, ValueError):
+    """A setting is unusable (e.g. a base URL without a scheme): raised before any request is sent."""
+
+
 class UserTestingAuthError(UserTestingError):
     """The credential was refused (even after asking for a fresh token)."""
 
@@ -28,6 +32,13 @@ class UserTestingUnavailableError(UserTestingError):
 
 class UserTestingRateLimitError(UserTestingError):
     """429s that kept coming after waiting for the window to reset."""
+
+
+class BudgetUnavailableError(UserTestingError):
+    """A bounded caller (the sensor) would have had to wait longer for rate budget than it may.
+
+    Nothing was sent and no budget was spent; try again later.
+    """
 
 
 class MalformedResponseError(UserTestingError):

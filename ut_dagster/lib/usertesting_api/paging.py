@@ -9,16 +9,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ut_dagster.lib.usertesting_api.client import UserTestingClient
+from typing import Any
 
 log = logging.getLogger("ut_dagster.lib.usertesting_api")
 
 # The listing's documented bounds: offset 0-10000, limit 1-500, so paging reaches ~10,500 sessions.
 MAX_OFFSET = 10_000
 MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """One page of a test's listing: its sessions with valid IDs, and what the server said."""
+
+    sessions: list[dict[str, Any]]
+    total_count: int
+    served: int  # items the server sent, valid or not: paging advances by this
+
+
+# (limit, offset) -> that page of one test's listing.
+FetchPage = Callable[[int, int], ListingPage]
 
 
 @dataclass
@@ -38,12 +48,12 @@ class SessionListing:
 
     def __init__(
         self,
-        client: UserTestingClient,
+        fetch_page: FetchPage,
         test_id: str,
         stop_when: Callable[[ListingProgress], bool] | None,
         page_size: int,
     ) -> None:
-        self._client = client
+        self._fetch_page = fetch_page
         self._stop_when = stop_when
         self._page_size = page_size
         self.progress = ListingProgress(test_id)
@@ -56,11 +66,11 @@ class SessionListing:
         """Yield each page's sessions not seen on an earlier page (so callers can land page by page)."""
         progress, offset = self.progress, 0
         while True:
-            page = self._client._listing_page(progress.test_id, self._page_size, offset)
+            page = self._fetch_page(self._page_size, offset)
             progress.pages += 1
-            progress.total_count = page["total_count"]
+            progress.total_count = page.total_count
             new = []
-            for session in page["sessions"]:
+            for session in page.sessions:
                 if session["sessionId"] in progress.seen:
                     # Sessions that finished while we paged push older ones onto later pages.
                     progress.duplicates += 1
@@ -72,8 +82,8 @@ class SessionListing:
             yield new
             # Advance by what was served, not by what was asked: a server that caps pages below our
             # `limit` (one doc page says 100) would otherwise make us skip sessions.
-            offset += page["served"]
-            if not page["served"] or offset >= progress.total_count or offset > MAX_OFFSET:
+            offset += page.served
+            if not page.served or offset >= progress.total_count or offset > MAX_OFFSET:
                 return
             if self._stop_when is not None and self._stop_when(progress):
                 return

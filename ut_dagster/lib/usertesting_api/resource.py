@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr
 
 from ut_dagster.lib.usertesting_api.auth import TokenProvider
 from ut_dagster.lib.usertesting_api.client import MAX_PAGE_SIZE, UserTestingClient
+from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
 from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
 from ut_dagster.lib.usertesting_api.stats import RequestStats
 from ut_dagster.lib.usertesting_api.transport import ApiTransport, RetryPolicy
@@ -74,15 +75,60 @@ class UserTestingResource(ConfigurableResource):
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._client = None
+        self.check_settings()
+
+    def check_settings(self) -> None:
+        """Raise UserTestingConfigError naming the first unusable setting; sends nothing.
+
+        A wrong setting would otherwise surface as retried network errors (a base URL without a
+        scheme cost 5 retries and 53 s) or a confusing answer.
+        """
+        _check_url("USERTESTING_BASE_URL", self.base_url, DEFAULT_BASE_URL)
+        if not self.access_token:
+            _check_url("USERTESTING_TOKEN_URL", self.token_url, DEFAULT_TOKEN_URL)
+        minimums: list[tuple[str, float, float, bool]] = [
+            ("USERTESTING_REQUESTS_PER_MINUTE", self.requests_per_minute, 1, False),
+            ("USERTESTING_RATE_WINDOW_SECONDS", self.rate_window_seconds, 0, True),
+            ("USERTESTING_MAX_CONCURRENT_REQUESTS", self.max_concurrent_requests, 1, False),
+            ("USERTESTING_CONNECT_TIMEOUT_SECONDS", self.connect_timeout_seconds, 0, True),
+            ("USERTESTING_READ_TIMEOUT_SECONDS", self.read_timeout_seconds, 0, True),
+            ("USERTESTING_PAGE_SIZE", self.page_size, 1, False),
+            ("USERTESTING_MAX_RETRIES", self.max_retries, 0, False),
+            ("USERTESTING_BACKOFF_BASE_SECONDS", self.backoff_base_seconds, 0, False),
+            ("USERTESTING_BACKOFF_MAX_SECONDS", self.backoff_max_seconds, 0, False),
+        ]
+        for name, value, minimum, exclusive in minimums:
+            if value < minimum or (exclusive and value == minimum):
+                bound = f"more than {minimum:g}" if exclusive else f"at least {minimum:g}"
+                raise UserTestingConfigError(f"{name} must be {bound}, got {value:g}.")
+        if self.page_size > MAX_PAGE_SIZE:
+            raise UserTestingConfigError(
+                f"USERTESTING_PAGE_SIZE must be at most {MAX_PAGE_SIZE} (the API's limit), got {self.page_size}."
+            )
+        store = self.rate_limit_store
+        if store and "://" in store and not store.startswith(("redis://", "rediss://")):
+            # The value may hold a password: name the setting, never echo it.
+            raise UserTestingConfigError(
+                "USERTESTING_RATE_LIMIT_STORE must be a SQLite file path or a redis:// or rediss:// URL."
+            )
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         self.close()
 
-    def get_client(self) -> UserTestingClient:
-        """The client for this resource instance (created once; counters accumulate on it)."""
+    def get_client(self, max_budget_wait: float | None = None) -> UserTestingClient:
+        """The client for this resource instance (created once; counters accumulate on it).
+
+        `max_budget_wait` bounds how long one request may wait for the shared rate budget: past it,
+        the request raises BudgetUnavailableError without sending or spending anything. The sensor
+        uses it so a tick never outlives Dagster's sensor timeout; runs leave it None (wait).
+        """
+        if max_budget_wait is not None and max_budget_wait < 0:
+            raise ValueError(f"max_budget_wait must be at least 0 seconds, got {max_budget_wait}.")
         if self._client is None:
             self._client = self._build_client()
-        return self._client
+        if max_budget_wait is None:
+            return self._client
+        return self._client.with_budget_wait(max_budget_wait)
 
     def close(self) -> None:
         for close in self._closers:
@@ -91,6 +137,7 @@ class UserTestingResource(ConfigurableResource):
         self._client = None
 
     def _build_client(self) -> UserTestingClient:
+        self.check_settings()
         timeout = httpx.Timeout(self.read_timeout_seconds, connect=self.connect_timeout_seconds)
         api = httpx.Client(
             base_url=self.base_url.rstrip("/"),
@@ -119,3 +166,15 @@ class UserTestingResource(ConfigurableResource):
         transport = ApiTransport(api, tokens, limiter, RequestStats(), policy, self.max_concurrent_requests)
         self._closers = [api.close, downloads.close, limiter.close]
         return UserTestingClient(transport, downloads, self.page_size)
+
+
+def _check_url(name: str, value: str, example: str) -> None:
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise UserTestingConfigError(
+            f"{name} must be an http(s) URL with a host, such as {example}; got {value!r}. "
+            "Add the https:// scheme if it is missing."
+        )

@@ -54,11 +54,12 @@ class RequestStats:
             now.budget_wait_seconds - earlier.budget_wait_seconds,
         )
 
-    def as_metadata(self) -> dict[str, object]:
+    def as_metadata(self) -> dict[str, float | int]:
+        """Numbers only, one entry per endpoint, so the Dagster UI can plot each over time."""
         return {
             "api_requests": self.total_requests,
-            "api_requests_by_endpoint": dict(sorted(self.requests_by_endpoint.items())),
-            "api_429_responses": self.rate_limited_responses,
+            **{f"api_requests_{name}": count for name, count in sorted(self.requests_by_endpoint.items())},
+            "api_rate_limited": self.rate_limited_responses,
             "api_retries": self.retries,
             "api_budget_wait_seconds": round(self.budget_wait_seconds, 3),
         }

@@ -1,13 +1,15 @@
 """One logical API request: wait for budget, authenticate, send, retry what is worth retrying.
 
 - Budget is taken before sending (see rate_limit.py), so 429s should not happen at all.
-- A 429 spends the shared budget for the window and waits it out; no retry storm.
+- A 429 spends the shared budget for the window, and nothing is sent before its x-ratelimit-reset.
+- x-ratelimit-remaining below what we believe we have pulls the shared budget down to it.
 - 5xx, timeouts and dropped connections retry with bounded, jittered exponential backoff.
 - 401 gets one fresh token; 400, 404 and a second 401 are answers, not accidents: never retried.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_ran
 
 from ut_dagster.lib.usertesting_api.auth import TokenProvider
 from ut_dagster.lib.usertesting_api.errors import (
+    BudgetUnavailableError,
     UserTestingAuthError,
     UserTestingBadRequestError,
     UserTestingError,
@@ -59,6 +62,7 @@ class ApiTransport:
         stats: RequestStats,
         policy: RetryPolicy,
         max_concurrent_requests: int,
+        max_budget_wait: float | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
@@ -66,6 +70,13 @@ class ApiTransport:
         self.stats = stats
         self._policy = policy
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent_requests))
+        self.max_budget_wait = max_budget_wait
+
+    def bounded(self, max_budget_wait: float | None) -> ApiTransport:
+        """The same connection, credential, budget and counters, with another bound on budget waits."""
+        other = copy.copy(self)
+        other.max_budget_wait = max_budget_wait
+        return other
 
     def get(
         self,
@@ -75,10 +86,12 @@ class ApiTransport:
         what: str,
         params: dict | None = None,
         absent: tuple[int, ...] = (),
+        not_found: str | None = None,
     ) -> httpx.Response | None:
         """GET `path`; `what` names the thing asked for (e.g. "session 1f0…") in errors and logs.
 
-        Statuses in `absent` mean "there is none" (e.g. no transcript) and return None.
+        Statuses in `absent` mean "there is none" (e.g. no transcript) and return None. `not_found`
+        replaces the generic message of a 404 where the caller knows more about its causes.
         """
         retrying = Retrying(
             retry=retry_if_exception_type((_Transient, _RateLimited)),
@@ -90,7 +103,9 @@ class ApiTransport:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send(endpoint, path, what=what, params=params, absent=absent)
+                    return self._send(
+                        endpoint, path, what=what, params=params, absent=absent, not_found=not_found
+                    )
         except _Transient as exc:
             raise UserTestingUnavailableError(
                 f"UserTesting API did not answer for {what} after {self._policy.max_retries + 1} attempts "
@@ -107,11 +122,19 @@ class ApiTransport:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, endpoint: str, path: str, *, what: str, params: dict | None, absent: tuple[int, ...]
+        self,
+        endpoint: str,
+        path: str,
+        *,
+        what: str,
+        params: dict | None,
+        absent: tuple[int, ...],
+        not_found: str | None,
     ) -> httpx.Response | None:
         for renewed in (False, True):
+            # Budget first: a token taken before a long budget wait could expire during it.
+            self.stats.add_wait(self._limiter.acquire(self.max_budget_wait))
             token = self._tokens.token()
-            self.stats.add_wait(self._limiter.acquire())
             try:
                 with self._slots:
                     response = self._http.get(
@@ -129,11 +152,11 @@ class ApiTransport:
             if status == 401 and not renewed and self._tokens.can_renew:
                 self._tokens.invalidate(token)
                 continue
-            return self._check(response, what=what, absent=absent)
+            return self._check(response, what=what, absent=absent, not_found=not_found)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check(
-        self, response: httpx.Response, *, what: str, absent: tuple[int, ...]
+        self, response: httpx.Response, *, what: str, absent: tuple[int, ...], not_found: str | None
     ) -> httpx.Response | None:
         status = response.status_code
         if status < 300:
@@ -141,7 +164,14 @@ class ApiTransport:
         if status == 429:
             self.stats.count_rate_limited()
             self._limiter.exhaust()
-            raise _RateLimited(_header_number(response, "x-ratelimit-reset"))
+            reset = _header_number(response, "x-ratelimit-reset")
+            if self.max_budget_wait is not None and reset is not None and reset > self.max_budget_wait:
+                raise BudgetUnavailableError(
+                    f"UserTesting answered HTTP 429 for {what}: its budget frees up in {reset:g} s, longer "
+                    f"than this caller may wait ({self.max_budget_wait:g} s). Nothing was fetched; this "
+                    "check will try again later."
+                )
+            raise _RateLimited(reset)
         if status >= 500:
             raise _Transient(f"HTTP {status}")
         if status in absent:
@@ -151,15 +181,12 @@ class ApiTransport:
             return None
         if status == 404:
             raise UserTestingNotFoundError(
-                f"{what} was not found (HTTP 404): check the ID, and that this credential's account can "
+                not_found
+                or f"{what} was not found (HTTP 404): check the ID, and that this credential's account can "
                 "see it (UserTesting answers 404, not 403, for results you may not access)."
             )
         if status == 401:
-            raise UserTestingAuthError(
-                f"UserTesting refused the credential for {what} (HTTP 401) even with a fresh token. Check "
-                "USERTESTING_ACCESS_TOKEN, or USERTESTING_CLIENT_ID/USERTESTING_CLIENT_SECRET and "
-                "USERTESTING_SCOPE."
-            )
+            raise UserTestingAuthError(self._tokens.refused_message(what))
         if status == 400:
             raise UserTestingBadRequestError(
                 f"UserTesting rejected the request for {what} (HTTP 400: {_short_body(response)})."
@@ -167,10 +194,11 @@ class ApiTransport:
         raise UserTestingError(f"Unexpected HTTP {status} from UserTesting for {what}.")
 
     def _stay_in_step(self, response: httpx.Response) -> None:
-        # Another host on the same credential, or a limit lower than configured: when the server says
-        # the window is spent, everyone sharing our budget waits for it to reset.
-        if _header_number(response, "x-ratelimit-remaining") == 0 and response.status_code != 429:
-            self._limiter.exhaust()
+        # Another host on the same credential, or a limit lower than configured: when the server has
+        # less budget left than we believe, everyone sharing our budget gives up the difference.
+        remaining = _header_number(response, "x-ratelimit-remaining")
+        if remaining is not None and response.status_code != 429:
+            self._limiter.match_remaining(int(remaining))
 
     def _should_stop(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
@@ -182,12 +210,16 @@ class ApiTransport:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RateLimited) and exc.reset_seconds is not None:
-            # The limiter was exhausted on the 429, so the next acquire waits out the window.
-            return 0.0
+            # The limiter was exhausted on the 429, so the next acquire waits out our window; the
+            # server's reset can be later (a window configured shorter than the server's).
+            self.stats.add_wait(max(0.0, exc.reset_seconds))
+            return max(0.0, exc.reset_seconds)
         jitter = wait_random_exponential(
             multiplier=self._policy.backoff_base_seconds, max=self._policy.backoff_max_seconds
         )
-        return jitter(state)
+        # A bounded caller (the sensor) must stay short: no backoff longer than its budget wait.
+        bound = self.max_budget_wait
+        return jitter(state) if bound is None else min(jitter(state), bound)
 
     def _before_retry(self, state: RetryCallState, endpoint: str, what: str) -> None:
         self.stats.count_retry()

@@ -1,35 +1,50 @@
-"""Warehouse IO managers (DuckDB, Snowflake) that create schema.py tables with project-owned DDL.
+"""The warehouse (DuckDB or Snowflake): project-owned tables written one test partition at a time.
 
-Import cost matters here: `import dagster_snowflake` takes ~10 s, so neither this module nor
-`duckdb` imports anything Snowflake. `snowflake_io_manager` imports its module only when called.
+- `TableWrite`: what a sync hands over (a table's rows, and the sessions they replace, or None for
+  the whole test partition).
+- IO managers (`duckdb_io_manager`, `snowflake_io_manager`): public `ConfigurableIOManager`s that
+  accept a TableWrite or a plain DataFrame (= replace the partition) and load typed partitions.
+- `open_warehouse(settings)`: the same writes, reads and `delete_test` outside Dagster runs.
+- `WarehouseUnavailableError`: a locked DuckDB file or an unreachable Snowflake, with what to do.
+
+Import cost matters here: `import snowflake.connector` takes seconds, so neither this module nor
+`duckdb` imports anything Snowflake; the Snowflake module is imported only when chosen.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from ut_dagster.lib.warehouse.ddl import COLUMN_TYPES, create_schema_sql, create_table_sql, table_named
+from ut_dagster.lib.warehouse.base import TableWrite, WarehouseClient, WarehouseUnavailableError, WriteResult
 
 if TYPE_CHECKING:
     from ut_dagster.lib.warehouse.duckdb import UsertestingDuckDBIOManager
     from ut_dagster.lib.warehouse.snowflake import UsertestingSnowflakeIOManager
 
 __all__ = [
-    "COLUMN_TYPES",
-    "create_schema_sql",
-    "create_table_sql",
+    "TableWrite",
+    "WarehouseClient",
+    "WarehouseUnavailableError",
+    "WriteResult",
     "duckdb_io_manager",
+    "open_warehouse",
     "snowflake_io_manager",
-    "table_named",
 ]
 
 
-def duckdb_io_manager(path: str | Path) -> UsertestingDuckDBIOManager:
+class WarehouseSettings(Protocol):
+    """What open_warehouse reads from ut_dagster.environment.Settings."""
+
+    warehouse: str
+    duckdb_path: Path
+
+
+def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UsertestingDuckDBIOManager:
     """IO manager writing to the DuckDB file at `path`; its folder is created on first use."""
     from ut_dagster.lib.warehouse.duckdb import duckdb_io_manager as build
 
-    return build(path)
+    return build(path, lock_timeout_s)
 
 
 def snowflake_io_manager() -> UsertestingSnowflakeIOManager:
@@ -37,3 +52,14 @@ def snowflake_io_manager() -> UsertestingSnowflakeIOManager:
     from ut_dagster.lib.warehouse.snowflake import snowflake_io_manager as build
 
     return build()
+
+
+def open_warehouse(settings: WarehouseSettings) -> WarehouseClient:
+    """The configured warehouse, for work outside a Dagster run (the CLI, `forget`)."""
+    if settings.warehouse == "snowflake":
+        from ut_dagster.lib.warehouse.snowflake import snowflake_warehouse
+
+        return snowflake_warehouse()
+    from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings.duckdb_path)

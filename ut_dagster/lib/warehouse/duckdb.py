@@ -1,132 +1,183 @@
-"""DuckDB IO manager whose tables come from schema.py instead of from the first DataFrame written.
+"""The DuckDB warehouse: a local file, written one transaction per call.
 
-How the library writes (dagster/_core/storage/db_io_manager.py, DbIOManager.handle_output): one
-connection; `db_client.ensure_schema_exists`; `db_client.delete_table_slice` (`DELETE FROM
-schema.table WHERE test_id in ('...')` for a partition, so a rewrite never duplicates and other
-partitions stay); then the type handler. dagster_duckdb_pandas's handler skips empty frames (so an
-empty first write creates no table) and otherwise runs `create table if not exists ... as select *
-from obj`, falling back to `insert into ... select * from obj`: an insert by column position.
-
-Here `ensure_schema_exists` also creates the table from schema.py, the handler inserts by position
-into that table (safe: frames are checked to have the table's columns in order; empty frames are a
-no-op insert), and the whole write is one transaction. Tables not in schema.py keep the library's
-behaviour.
+DuckDB lets one process at a time open a file for writing. Steps of concurrent runs take turns
+(a lock held by another step is waited for, up to `lock_timeout_s`); a lock held longer, typically
+by a BI tool or a notebook keeping the file open, fails the write with WarehouseUnavailableError.
 
 This module must not import anything Snowflake: `import dagster_snowflake` costs ~10 s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import pandas as pd
-from dagster import InputContext, OutputContext
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+from pydantic import Field
 
-from ut_dagster.lib.warehouse.ddl import create_table_sql, qualified_name, table_named
-from ut_dagster.lib.warehouse.frames import frame_for_write, frame_from_load, output_metadata
+from ut_dagster.lib.normalize.frames import empty_frame, typed_frame
+from ut_dagster.lib.schema import ALL_TABLES, PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, Table
+from ut_dagster.lib.warehouse.base import (
+    TableWrite,
+    WarehouseClient,
+    WarehouseUnavailableError,
+    WriteResult,
+    as_test_ids,
+    prepare_write,
+)
+from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
+from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+
+_LOCKED = "Could not set lock"
+_FRAME = "ut_dagster_rows"
 
 
-class UsertestingDuckDbClient(DuckDbClient):
-    """DuckDbClient that also creates project-owned tables, and writes a partition in one transaction."""
+class DuckDBWarehouse(WarehouseClient):
+    def __init__(self, path: str | Path, lock_timeout_s: float = 60.0) -> None:
+        self.path = Path(path).expanduser()
+        self.lock_timeout_s = lock_timeout_s
 
-    @staticmethod
-    def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection: Any) -> None:
-        DuckDbClient.ensure_schema_exists(context, table_slice, connection)
-        table = table_named(table_slice.table)
-        if table is not None:
-            connection.execute(create_table_sql(table, "duckdb", schema=table_slice.schema))
+    @property
+    def description(self) -> str:
+        return f"The DuckDB warehouse {self.path}"
 
-    @staticmethod
-    def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection: Any) -> None:
-        # The library runs the DELETE and ignores the missing-table error, but inside our transaction
-        # a failed statement aborts everything after it: check first (only tables outside
-        # schema.py can be missing here, ours were just created).
-        exists = connection.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
-            [table_slice.schema, table_slice.table],
-        ).fetchone()
-        if exists and exists[0]:
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
+    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+        prepared = prepare_write(test_id, write)
+        table = prepared.table
+        name = qualified_name(SCHEMA, table.name)
+        with self._transaction() as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(SCHEMA)}")
+            conn.execute(create_table_sql(table, "duckdb", name))
+            if prepared.sessions is None:
+                deleted = conn.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ?", [test_id])
+            else:
+                deleted = conn.execute(
+                    f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ? "
+                    f"AND {SESSION_COLUMN} IN (SELECT unnest(?::VARCHAR[]))",
+                    [test_id, list(prepared.sessions)],
+                )
+            rows_deleted = _count(deleted)
+            if len(prepared.frame):
+                columns = column_list(table)
+                # Registered on this connection only, which is closed after the write.
+                conn.register(_FRAME, prepared.frame)
+                conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_FRAME}")
+            rows = _count(
+                conn.execute(f"SELECT count(*) FROM {name} WHERE {PARTITION_COLUMN} = ?", [test_id])
+            )
+        return prepared.result(rows_deleted, rows)
 
-    @staticmethod
+    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+        test_ids = as_test_ids(test_id)
+        if not self.path.exists():
+            return empty_frame(table)
+        with self._connection() as conn:
+            if not _table_exists(conn, table.name):
+                return empty_frame(table)
+            sql = f"SELECT {column_list(table)} FROM {qualified_name(SCHEMA, table.name)}"
+            if test_ids is None:
+                frame = conn.execute(sql).df()
+            else:
+                sql += f" WHERE {PARTITION_COLUMN} IN (SELECT unnest(?::VARCHAR[]))"
+                frame = conn.execute(sql, [test_ids]).df()
+        return typed_frame(table, frame, from_warehouse=True)
+
+    def delete_test(self, test_id: str) -> dict[str, int]:
+        if not self.path.exists():
+            return {}
+        deleted: dict[str, int] = {}
+        with self._transaction() as conn:
+            for table in ALL_TABLES.values():
+                if _table_exists(conn, table.name):
+                    name = qualified_name(SCHEMA, table.name)
+                    sql = f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ?"
+                    deleted[table.name] = _count(conn.execute(sql, [test_id]))
+        return deleted
+
     @contextmanager
-    def connect(context: OutputContext | InputContext, table_slice: TableSlice) -> Iterator[Any]:
-        # Schema + table creation, the partition delete and the insert share this connection. One
-        # transaction means readers never see a partition deleted but not yet rewritten, and a
-        # failed insert (a value the column type refuses) leaves the previous rows in place.
-        with DuckDbClient.connect(context, table_slice) as conn:
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # One transaction: readers never see a partition deleted but not rewritten, and a failure
+        # (or a kill) before COMMIT leaves the previous rows.
+        with self._connection() as conn:
             conn.begin()
             try:
                 yield conn
             except BaseException:
                 conn.rollback()
-                # The library closes the connection only on success; a connection left open would
-                # keep the database file locked for the rest of this process.
-                conn.close()
                 raise
             conn.commit()
 
-
-class UsertestingDuckDBPandasTypeHandler(DuckDBPandasTypeHandler):
-    """Checks columns before the positional insert and gives loads the dtypes the assets produce."""
-
-    def handle_output(
-        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
-    ) -> None:
-        table = table_named(table_slice.table)
-        if table is None:
-            super().handle_output(context, table_slice, obj, connection)
-            return
-        frame = frame_for_write(table, obj)
-        # The table exists (ensure_schema_exists created it), so this is the library's positional
-        # insert, made safe by frame_for_write's column check. Unlike the library it also runs for an
-        # empty frame: a no-op rather than a warning that no table will be created.
-        connection.register("ut_dagster_frame", frame)
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
         try:
-            connection.execute(
-                f"INSERT INTO {qualified_name(table_slice.schema, table.name)} SELECT * FROM ut_dagster_frame"
-            )
+            yield conn
         finally:
-            connection.unregister("ut_dagster_frame")
-        context.add_output_metadata(output_metadata(context, frame, "duckdb"))
+            # Closed on failure too: an open connection keeps the file locked for this process.
+            conn.close()
 
-    def load_input(self, context: InputContext, table_slice: TableSlice, connection: Any) -> pd.DataFrame:
-        frame = super().load_input(context, table_slice, connection)
-        table = table_named(table_slice.table)
-        return frame if table is None else frame_from_load(table, frame, table_slice.columns)
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as error:
+                locked = _LOCKED in str(error)
+                if locked and time.monotonic() + delay < deadline:
+                    # Another step of this or a concurrent run is writing; they are short.
+                    time.sleep(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise self._unavailable(error, locked) from error
 
-
-class UsertestingDuckDBIOManager(DuckDBPandasIOManager):
-    """DuckDBPandasIOManager with project-owned DDL; schema = asset key prefix, table = last component."""
-
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [UsertestingDuckDBPandasTypeHandler()]
-
-    def create_io_manager(self, context: Any) -> DbIOManager:
-        if self.database != ":memory:" and not self.database.startswith("md:"):
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        return DbIOManager(
-            db_client=UsertestingDuckDbClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
-            io_manager_name="UsertestingDuckDBIOManager",
+    def _unavailable(self, error: duckdb.IOException, locked: bool) -> WarehouseUnavailableError:
+        detail = str(error).removeprefix("IO Error: ").split(" See also ")[0]
+        if locked:
+            return WarehouseUnavailableError(
+                self.description,
+                f"another process holds its lock (waited {self.lock_timeout_s:g} s): {detail}",
+                "Close the program that has the file open (a BI tool, a notebook or a duckdb shell: "
+                "DuckDB lets one process at a time open a file for writing), then run the sync again.",
+            )
+        return WarehouseUnavailableError(
+            self.description,
+            f"it cannot be opened: {detail}",
+            "Check that the file and its folder are writable (UT_DUCKDB_PATH), then run the sync again.",
         )
 
 
-def duckdb_io_manager(path: str | Path) -> UsertestingDuckDBIOManager:
+def _count(result: duckdb.DuckDBPyConnection) -> int:
+    row = result.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [SCHEMA, name],
+    )
+    return _count(found) > 0
+
+
+class UsertestingDuckDBIOManager(WarehouseIOManager):
+    """Writes schema.py tables to a DuckDB file, one test partition per write (see io_manager.py)."""
+
+    database: str = Field(description="Path of the DuckDB file; it and its folder are created on first use.")
+    lock_timeout_s: float = Field(
+        default=60.0,
+        description="How long a write waits for another process to release the file before failing.",
+    )
+
+    def client(self) -> DuckDBWarehouse:
+        return DuckDBWarehouse(self.database, self.lock_timeout_s)
+
+
+def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UsertestingDuckDBIOManager:
     """The IO manager for a DuckDB file at `path` (its folder is created on first use)."""
-    return UsertestingDuckDBIOManager(database=str(Path(path).expanduser()))
+    return UsertestingDuckDBIOManager(database=str(Path(path).expanduser()), lock_timeout_s=lock_timeout_s)

@@ -1,132 +1,243 @@
-"""Snowflake IO manager whose tables come from schema.py instead of from the first DataFrame written.
+"""The Snowflake warehouse: the same writes as DuckDB's, each replacing rows in one transaction.
 
-The library's write path (dagster/_core/storage/db_io_manager.py, DbIOManager.handle_output): one
-connection; `ensure_schema_exists` (SHOW SCHEMAS, CREATE SCHEMA if missing); `delete_table_slice`
-(`DELETE FROM db.schema.table WHERE test_id in (...)`, ignoring only an error containing "does not
-exist or not authorized"); then dagster_snowflake_pandas's handler, which skips empty frames and
-otherwise calls `write_pandas(auto_create_table=True, use_logical_type=True, quote_identifiers=True)`
-with upper-cased names: a COPY INTO matched by column name. Creating the table in
-`ensure_schema_exists` fixes its column types (write_pandas would infer them from the first frame),
-makes an empty first write create the table and makes the DELETE always find it (fakesnow's
-missing-table error text differs from Snowflake's, so the library's ignore would not apply there).
+A write uploads its rows to a temporary table first (`write_pandas`: parquet, PUT, COPY), then runs
+DELETE + INSERT ... SELECT between BEGIN and COMMIT. The upload can fail or be killed without
+touching the table; a failure after BEGIN is rolled back, and the changes of a process killed
+before COMMIT are never visible, so a partition always holds its previous rows or its new ones.
+(A killed process leaves its transaction detached, holding the table's lock, until Snowflake aborts
+it; `SELECT SYSTEM$ABORT_TRANSACTION(<id>)` from SHOW TRANSACTIONS frees it sooner.)
 
-Only this module imports Snowflake packages (`import dagster_snowflake` costs ~10 s).
+Only this module imports Snowflake packages, and only the connector (dagster_snowflake costs ~10 s
+more to import). Settings and the key pair: snowflake_config.py.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping, Sequence
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from dagster import EnvVar, InputContext, OutputContext
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_snowflake import SnowflakeResource
-from dagster_snowflake.snowflake_io_manager import SnowflakeDbClient
-from dagster_snowflake_pandas import SnowflakePandasIOManager, SnowflakePandasTypeHandler
+import snowflake.connector
+import snowflake.connector.pandas_tools
+from dagster import EnvVar
+from pydantic import Field
 
-from ut_dagster.lib.schema import JSON, STRING
-from ut_dagster.lib.warehouse.ddl import create_table_sql, table_named
-from ut_dagster.lib.warehouse.frames import frame_for_write, frame_from_load, output_metadata
+from ut_dagster.lib.normalize.frames import empty_frame, typed_frame
+from ut_dagster.lib.schema import ALL_TABLES, JSON, PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, STRING, Table
+from ut_dagster.lib.warehouse.base import (
+    PreparedWrite,
+    TableWrite,
+    WarehouseClient,
+    WarehouseUnavailableError,
+    WriteResult,
+    as_test_ids,
+    prepare_write,
+)
+from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
+from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+from ut_dagster.lib.warehouse.snowflake_config import (
+    SnowflakeConfigError,
+    connection_config,
+    load_private_key,
+    normalise_private_key,
+    snowflake_resource,
+)
+
+__all__ = [
+    "SnowflakeConfigError",
+    "SnowflakeWarehouse",
+    "UsertestingSnowflakeIOManager",
+    "normalise_private_key",
+    "snowflake_io_manager",
+    "snowflake_resource",
+    "snowflake_warehouse",
+]
+
+# Session ids go to the DELETE as one JSON text parameter; batches keep each statement far below
+# Snowflake's 1 MB statement limit.
+_SESSION_BATCH = 5000
 
 
-class SnowflakeConfigError(ValueError):
-    """The SNOWFLAKE_* environment does not describe a usable connection."""
+class UsertestingSnowflakeIOManager(WarehouseIOManager):
+    """Writes schema.py tables to Snowflake, one test partition per write (see io_manager.py).
 
-
-def normalise_private_key(value: str) -> str:
-    """PEM text as Snowflake's loader wants it.
-
-    Secrets stores and .env files often hold a PEM on one line with literal `\\n` sequences;
-    dagster-snowflake would then fall back to base64-decoding it and fail. Base64 text passes through.
+    Give secrets as EnvVar (snowflake_io_manager does), so they stay out of run config and the UI.
     """
-    value = value.strip()
-    if value.startswith("-----BEGIN") and "\\n" in value:
-        value = value.replace("\\n", "\n").strip()
-    return value
 
+    account: str = Field(description="Snowflake account identifier (SNOWFLAKE_ACCOUNT).")
+    user: str = Field(description="User the sync connects as (SNOWFLAKE_USER).")
+    database: str = Field(description="Database holding the `usertesting` schema (SNOWFLAKE_DATABASE).")
+    password: str | None = Field(default=None, description="Password, when no key pair is set.")
+    private_key: str | None = Field(default=None, description="PEM (or base64) private key text.")
+    private_key_path: str | None = Field(default=None, description="Path of a PEM or DER private key.")
+    private_key_password: str | None = Field(default=None, description="Passphrase of an encrypted key.")
+    role: str | None = Field(default=None, description="Role to use (SNOWFLAKE_ROLE).")
+    warehouse: str | None = Field(default=None, description="Virtual warehouse (SNOWFLAKE_WAREHOUSE).")
+    host: str | None = Field(default=None, description="Host override (private link, tests).")
+    port: int | None = Field(default=None, description="Port override.")
+    protocol: str | None = Field(default=None, description="Protocol override (https unless set).")
+    login_timeout: int = Field(default=60, description="Seconds to keep trying to connect before failing.")
 
-class UsertestingSnowflakeDbClient(SnowflakeDbClient):
-    @staticmethod
-    @contextmanager
-    def connect(context: OutputContext | InputContext, table_slice: TableSlice) -> Iterator[Any]:
-        # As SnowflakeDbClient.connect (schema from the table slice), plus PEM normalisation.
-        config = {k: v for k, v in (context.resource_config or {}).items() if k != "schema"}
-        if config.get("private_key"):
-            config["private_key"] = normalise_private_key(config["private_key"])
-        with SnowflakeResource(schema=table_slice.schema, **config).get_connection(raw_conn=False) as conn:
-            yield conn
+    def client(self) -> SnowflakeWarehouse:
+        """The warehouse; also outside a run, where fields given as EnvVar are still unresolved."""
+        kwargs = self.connect_kwargs()
+        return SnowflakeWarehouse(kwargs, kwargs["account"])
 
-    @staticmethod
-    def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection: Any) -> None:
-        SnowflakeDbClient.ensure_schema_exists(context, table_slice, connection)
-        table = table_named(table_slice.table)
-        if table is not None:
-            sql = create_table_sql(
-                table, "snowflake", schema=table_slice.schema, database=table_slice.database
+    def connect_kwargs(self) -> dict[str, Any]:
+        fields = {name: _resolved(getattr(self, name)) for name in type(self).model_fields}
+        kwargs: dict[str, Any] = {
+            "account": fields["account"],
+            "user": fields["user"],
+            "database": fields["database"],
+            "schema": SCHEMA,
+            "login_timeout": self.login_timeout,
+            "application": "ut-dagster",
+        }
+        optional = ("role", "warehouse", "host", "port", "protocol")
+        kwargs.update({k: fields[k] for k in optional if fields[k] is not None})
+        if fields["private_key"] or fields["private_key_path"]:
+            kwargs["private_key"] = load_private_key(
+                fields["private_key"], fields["private_key_path"], fields["private_key_password"]
             )
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
+        elif fields["password"]:
+            kwargs["password"] = fields["password"]
+        return kwargs
 
 
-class UsertestingSnowflakePandasTypeHandler(SnowflakePandasTypeHandler):
-    """Checks columns and dtypes before write_pandas and gives loads the dtypes the assets produce."""
+def _resolved(value: Any) -> Any:
+    return value.get_value() if isinstance(value, EnvVar) else value
 
-    def handle_output(
-        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection: Any
-    ) -> Mapping[str, Any]:
-        table = table_named(table_slice.table)
-        if table is None:
-            return super().handle_output(context, table_slice, obj, connection)
-        frame = frame_for_write(table, obj)
-        if frame.empty:
-            # The table exists and the partition was deleted: nothing to copy. (The library would
-            # log that no table will be created.)
-            return output_metadata(context, frame, "snowflake")
+
+class SnowflakeWarehouse(WarehouseClient):
+    def __init__(self, connect_kwargs: Mapping[str, Any], account: str) -> None:
+        self._kwargs = dict(connect_kwargs)
+        self.account = account
+        self.database = str(connect_kwargs["database"])
+
+    @property
+    def description(self) -> str:
+        return f"The Snowflake warehouse (account {self.account}, database {self.database})"
+
+    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+        prepared = prepare_write(test_id, write)
+        table = prepared.table
+        name = qualified_name(self.database, SCHEMA, table.name)
+        with self._connection() as conn, conn.cursor() as cursor:
+            # DDL commits on its own in Snowflake, so it all runs before the transaction.
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(self.database, SCHEMA)}")
+            cursor.execute(create_table_sql(table, "snowflake", name))
+            cursor.execute(f"USE SCHEMA {qualified_name(self.database, SCHEMA)}")
+            stage = self._stage(conn, cursor, prepared)
+            cursor.execute("BEGIN")
+            try:
+                rows_deleted = self._delete(cursor, name, test_id, prepared.sessions)
+                if stage is not None:
+                    columns = column_list(table)
+                    cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
+                cursor.execute(f"SELECT count(*) FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+                rows = int(cursor.fetchone()[0])
+                cursor.execute("COMMIT")
+            except BaseException:
+                conn.rollback()
+                raise
+        return prepared.result(rows_deleted, rows)
+
+    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+        test_ids = as_test_ids(test_id)
+        with self._connection() as conn, conn.cursor() as cursor:
+            if not self._table_exists(cursor, table):
+                return empty_frame(table)
+            sql = f"SELECT {column_list(table)} FROM {qualified_name(self.database, SCHEMA, table.name)}"
+            params: tuple[str, ...] = ()
+            if test_ids is not None:
+                if not test_ids:
+                    return empty_frame(table)
+                sql += f" WHERE {PARTITION_COLUMN} IN ({', '.join(['%s'] * len(test_ids))})"
+                params = tuple(test_ids)
+            cursor.execute(sql, params)
+            frame = cursor.fetch_pandas_all()
+        return typed_frame(table, frame, from_warehouse=True)
+
+    def delete_test(self, test_id: str) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        with self._connection() as conn, conn.cursor() as cursor:
+            present = [t for t in ALL_TABLES.values() if self._table_exists(cursor, t)]
+            cursor.execute("BEGIN")
+            try:
+                for table in present:
+                    name = qualified_name(self.database, SCHEMA, table.name)
+                    cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+                    deleted[table.name] = int(cursor.rowcount or 0)
+                cursor.execute("COMMIT")
+            except BaseException:
+                conn.rollback()
+                raise
+        return deleted
+
+    def _stage(self, conn: Any, cursor: Any, prepared: PreparedWrite) -> str | None:
+        """The rows in a new temporary table (gone with the session), or None when there are none."""
+        if not len(prepared.frame):
+            return None
+        table = prepared.table
+        stage = f"UT_STAGE_{uuid.uuid4().hex.upper()}"
+        cursor.execute(create_table_sql(table, "snowflake", stage, temporary=True))
         # Real write_pandas goes through parquet, where an all-None object column has pyarrow's
-        # null type and nothing for Snowflake's INFER_SCHEMA to go on; the string dtype keeps it text.
+        # null type and nothing for COPY to go on; the string dtype keeps it text. Upper-case
+        # quoted names are what the unquoted DDL created.
         text = {c.name: "string" for c in table.columns if c.type in (STRING, JSON)}
-        return super().handle_output(context, table_slice, frame.astype(text), connection)
-
-    def load_input(self, context: InputContext, table_slice: TableSlice, connection: Any) -> pd.DataFrame:
-        frame = super().load_input(context, table_slice, connection)
-        table = table_named(table_slice.table)
-        return frame if table is None else frame_from_load(table, frame, table_slice.columns)
-
-
-class UsertestingSnowflakeIOManager(SnowflakePandasIOManager):
-    """SnowflakePandasIOManager with project-owned DDL; schema = asset key prefix, table = last component.
-
-    Keep `store_timestamps_as_strings` False: timestamps go through parquet logical types into
-    TIMESTAMP_NTZ columns (the frames carry naive UTC).
-    """
-
-    @classmethod
-    def _is_dagster_maintained(cls) -> bool:
-        return False
+        frame = prepared.frame.astype(text).rename(columns=str.upper)
+        # Looked up at call time, so fakesnow's patch of the module attribute applies in tests.
+        success, _, copied, _ = snowflake.connector.pandas_tools.write_pandas(
+            conn, frame, stage, quote_identifiers=True, auto_create_table=False, use_logical_type=True
+        )
+        if not success or copied != len(frame):
+            raise RuntimeError(
+                f"Snowflake staged {copied} of {len(frame)} {table.name} rows; nothing was replaced"
+            )
+        return stage
 
     @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [UsertestingSnowflakePandasTypeHandler()]
+    def _delete(cursor: Any, name: str, test_id: str, sessions: tuple[str, ...] | None) -> int:
+        if sessions is None:
+            cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+            return int(cursor.rowcount or 0)
+        deleted = 0
+        for start in range(0, len(sessions), _SESSION_BATCH):
+            batch = json.dumps(sessions[start : start + _SESSION_BATCH])
+            cursor.execute(
+                f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s AND {SESSION_COLUMN} IN "
+                "(SELECT value::VARCHAR FROM TABLE(FLATTEN(INPUT => PARSE_JSON(%s))))",
+                (test_id, batch),
+            )
+            deleted += int(cursor.rowcount or 0)
+        return deleted
 
-    def create_io_manager(self, context: Any) -> DbIOManager:
-        if self.store_timestamps_as_strings:
-            # The library would then require VARCHAR columns; ours are TIMESTAMP_NTZ.
-            raise ValueError("UsertestingSnowflakeIOManager needs store_timestamps_as_strings=False")
-        return DbIOManager(
-            db_client=UsertestingSnowflakeDbClient(),
-            io_manager_name="UsertestingSnowflakeIOManager",
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
+    def _table_exists(self, cursor: Any, table: Table) -> bool:
+        cursor.execute(
+            f"SELECT count(*) FROM {qualified_name(self.database)}.INFORMATION_SCHEMA.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (SCHEMA.upper(), table.name.upper()),
         )
+        return int(cursor.fetchone()[0]) > 0
 
-
-_REQUIRED = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE")
-_OPTIONAL = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        try:
+            conn = snowflake.connector.connect(**self._kwargs)
+        except snowflake.connector.errors.Error as error:
+            raise WarehouseUnavailableError(
+                self.description,
+                f"could not connect: {error}",
+                "Check the network and the SNOWFLAKE_* settings (account, user, key or password, role), "
+                "then run the sync again.",
+            ) from error
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UsertestingSnowflakeIOManager:
@@ -134,52 +245,6 @@ def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> Usertestin
     return UsertestingSnowflakeIOManager(**connection_config(environ))
 
 
-def snowflake_resource(environ: Mapping[str, str] | None = None) -> Any:
-    """A dagster-snowflake `SnowflakeResource` (for queries, e.g. the research alerts), same settings."""
-    from dagster_snowflake import SnowflakeResource
-
-    return SnowflakeResource(**connection_config(environ))
-
-
-def connection_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Connection settings from SNOWFLAKE_* environment variables.
-
-    Every value is an `EnvVar`, resolved when a run starts, so no secret appears in run config or
-    the UI. `environ` only decides which variables to reference (an unset EnvVar fails config
-    resolution): key-pair auth (SNOWFLAKE_PRIVATE_KEY PEM text, else SNOWFLAKE_PRIVATE_KEY_PATH,
-    optional SNOWFLAKE_PRIVATE_KEY_PASSPHRASE) wins over SNOWFLAKE_PASSWORD, because
-    dagster-snowflake refuses a config with both.
-    """
-    env = os.environ if environ is None else environ
-
-    def is_set(name: str) -> bool:
-        return bool(env.get(name, "").strip())
-
-    missing = [name for name in _REQUIRED if not is_set(name)]
-    auth: dict[str, Any]
-    if is_set("SNOWFLAKE_PRIVATE_KEY"):
-        auth = {"private_key": EnvVar("SNOWFLAKE_PRIVATE_KEY")}
-    elif is_set("SNOWFLAKE_PRIVATE_KEY_PATH"):
-        auth = {"private_key_path": EnvVar("SNOWFLAKE_PRIVATE_KEY_PATH")}
-    elif is_set("SNOWFLAKE_PASSWORD"):
-        auth = {"password": EnvVar("SNOWFLAKE_PASSWORD")}
-    else:
-        auth = {}
-        missing.append("SNOWFLAKE_PRIVATE_KEY, SNOWFLAKE_PRIVATE_KEY_PATH or SNOWFLAKE_PASSWORD")
-    if missing:
-        raise SnowflakeConfigError(
-            "Snowflake warehouse selected but these environment variables are not set: "
-            + "; ".join(missing)
-            + ". Key-pair auth (SNOWFLAKE_PRIVATE_KEY or SNOWFLAKE_PRIVATE_KEY_PATH, plus "
-            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE if the key is encrypted) is used when set, else SNOWFLAKE_PASSWORD."
-        )
-    if "password" not in auth and is_set("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"):
-        auth["private_key_password"] = EnvVar("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")
-    optional = {field: EnvVar(name) for field, name in _OPTIONAL.items() if is_set(name)}
-    return {
-        "account": EnvVar("SNOWFLAKE_ACCOUNT"),
-        "user": EnvVar("SNOWFLAKE_USER"),
-        "database": EnvVar("SNOWFLAKE_DATABASE"),
-        **auth,
-        **optional,
-    }
+def snowflake_warehouse() -> SnowflakeWarehouse:
+    """A SnowflakeWarehouse from SNOWFLAKE_* environment variables, for work outside a run."""
+    return snowflake_io_manager().client()

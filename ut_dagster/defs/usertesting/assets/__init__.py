@@ -2,12 +2,11 @@
 
 from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
-from ut_dagster.defs.usertesting.assets.session_details import session_details
-from ut_dagster.defs.usertesting.assets.session_tables import session_tables
+from ut_dagster.defs.usertesting.assets.session_details import session_tables
 from ut_dagster.defs.usertesting.assets.session_videos import archived_videos_match_checksums, session_videos
 from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
 
-SYNC_ASSETS = [raw_sessions, session_details, session_tables, transcript_tables, qx_scores]
+SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores]
 VIDEO_ASSETS = [session_videos]
 VIDEO_CHECKS = [archived_videos_match_checksums]
 
@@ -18,7 +17,6 @@ __all__ = [
     "archived_videos_match_checksums",
     "qx_scores",
     "raw_sessions",
-    "session_details",
     "session_tables",
     "session_videos",
     "transcript_tables",

@@ -3,17 +3,18 @@
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from dagster import Config, MetadataValue
 from pydantic import Field
 
 from ut_dagster.lib.ids import validate_test_id
 from ut_dagster.lib.landing import Landing
+from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table
+from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table, column_schema
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
+from ut_dagster.lib.warehouse import TableWrite
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA
@@ -28,6 +29,16 @@ class SyncConfig(Config):
     full: bool = Field(
         default=False,
         description="Refetch everything for the test instead of only what is not landed yet.",
+    )
+    reconcile: bool = Field(
+        default=False,
+        description="Walk the test's whole listing and remove sessions deleted upstream from every "
+        "table, the landing area and the video archive (also done every UT_RECONCILE_HOURS).",
+    )
+    rebuild: bool = Field(
+        default=False,
+        description="Rewrite the test's rows from the landing area (after a normalizer fix); "
+        "asks the API only for what is new.",
     )
 
 
@@ -50,25 +61,22 @@ def start_api_step(context, usertesting: UserTestingResource, object_store: Obje
     return ApiStep(partition_test_id(context), client, Landing(object_store.store()), client.stats.snapshot())
 
 
+def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[str] | None) -> TableWrite:
+    """The rows of the sessions that changed; `sessions=None` replaces the test's whole partition."""
+    return TableWrite(table, to_frame(table, rows), sessions)
+
+
 def table_metadata(table: Table) -> dict[str, Any]:
-    return {"partition_expr": PARTITION_COLUMN, "table": f"{SCHEMA}.{table.name}"}
+    """Where the table lives and its typed, described columns, as the UI shows them."""
+    return {
+        "partition_expr": PARTITION_COLUMN,
+        "dagster/table_name": f"{SCHEMA}.{table.name}",
+        "dagster/column_schema": column_schema(table),
+    }
 
 
 def partition_test_id(context) -> str:
     return validate_test_id(context.partition_key)
-
-
-def frame_metadata(frame: pd.DataFrame, preview_rows: int = 5) -> dict[str, Any]:
-    preview = frame.head(preview_rows).copy()
-    for column in preview.columns:
-        if preview[column].dtype == object:
-            preview[column] = preview[column].map(
-                lambda v: v[:80] + "…" if isinstance(v, str) and len(v) > 80 else v
-            )
-    return {
-        "rows_written": len(frame),
-        "preview": MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(no rows)"),
-    }
 
 
 def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:

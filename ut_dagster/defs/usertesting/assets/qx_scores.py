@@ -2,21 +2,20 @@
 
 import json
 
-import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, Output, asset
+from dagster import AssetExecutionContext, AssetKey, Output, asset
 
 from ut_dagster.defs.usertesting.assets.common import (
     API_POOL,
     GROUP,
     KEY_PREFIX,
     SyncConfig,
-    frame_metadata,
     start_api_step,
     table_metadata,
+    table_write,
 )
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import utc_now
-from ut_dagster.lib.normalize import qx_score_rows, to_frame
+from ut_dagster.lib.normalize import qx_score_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import QX_SCORES
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
@@ -29,7 +28,7 @@ FOLDER = "qx_scores"
     group_name=GROUP,
     partitions_def=test_partitions,
     pool=API_POOL,
-    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     metadata=table_metadata(QX_SCORES),
     kinds={"python", "usertesting"},
     description=QX_SCORES.description
@@ -40,14 +39,13 @@ def qx_scores(
     config: SyncConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    raw_sessions: pd.DataFrame,
 ):
     step = start_api_step(context, usertesting, object_store)
     test_id, client, landing = step.test_id, step.client, step.landing
 
     # The score only changes when sessions complete: with the same number of sessions as at the
     # last fetch, the landed answer is still the answer and costs no request.
-    sessions_now = len(raw_sessions)
+    sessions_now = len(landing.read_listing(test_id).sessions)
     previous = landing.latest_test_object(test_id, FOLDER)
     envelope = json.loads(previous[1]) if previous else None
     fetched = config.full or envelope is None or envelope.get("sessions_at_fetch") != sessions_now
@@ -60,11 +58,10 @@ def qx_scores(
     else:
         received_at = previous[0]
     payload = envelope.get("payload")
-    frame = to_frame(QX_SCORES, qx_score_rows(test_id, payload, received_at) if payload is not None else [])
+    rows = qx_score_rows(test_id, payload, received_at) if payload is not None else []
     yield Output(
-        frame,
+        table_write(QX_SCORES, rows, None),
         metadata={
-            **frame_metadata(frame),
             "qx_scores_refetched": fetched,
             "qx_available": payload is not None,
             **step.spent(),

@@ -1,8 +1,7 @@
 """`usertesting/raw_sessions`: the session listing of a test, paged and landed page by page."""
 
-from collections.abc import Callable
+from typing import Any
 
-import pandas as pd
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, Output, asset
 
 from ut_dagster.defs.usertesting.assets.common import (
@@ -10,28 +9,21 @@ from ut_dagster.defs.usertesting.assets.common import (
     GROUP,
     KEY_PREFIX,
     SyncConfig,
-    frame_metadata,
     start_api_step,
     table_metadata,
+    table_write,
 )
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.landing import utc_now
-from ut_dagster.lib.normalize import listing_rows, parse_api_time, to_frame
+from ut_dagster.lib.normalize import listing_rows, parse_api_time
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import RAW_SESSIONS
-from ut_dagster.lib.usertesting_api.paging import ListingProgress
+from ut_dagster.lib.sync_policy import deleted_upstream, listing_stop, reconcile_due, table_changes
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
-
-def stop_when_all_known(known: set[str]) -> Callable[[ListingProgress], bool]:
-    """Stop paging once every session the API counts is accounted for.
-
-    The listing is newest first but not documented as sorted by finishTime, so a checkpoint on
-    finishTime would lose late arrivals and ties. Counting instead: once the sessions we know plus
-    those seen this time reach totalCount, no unseen session is left, wherever it sits in the order.
-    An unchanged test therefore costs one request however large it is.
-    """
-    return lambda progress: len(known | progress.seen.keys()) >= (progress.total_count or 0)
+LOADED = "loaded_raw_sessions"
+GONE = "gone"  # sessions whose details answered 404 (written by session_details)
 
 
 @asset(
@@ -41,61 +33,95 @@ def stop_when_all_known(known: set[str]) -> Callable[[ListingProgress], bool]:
     pool=API_POOL,
     metadata=table_metadata(RAW_SESSIONS),
     kinds={"python", "usertesting"},
-    check_specs=[AssetCheckSpec("count_matches_api_total", asset=[*KEY_PREFIX, RAW_SESSIONS.name])],
+    check_specs=[
+        AssetCheckSpec(
+            "count_matches_api_total",
+            asset=[*KEY_PREFIX, RAW_SESSIONS.name],
+            description="raw_sessions holds as many sessions as UserTesting's totalCount at sync time; "
+            "sessions beyond the API's offset-paging reach are counted, never dropped silently.",
+        )
+    ],
     description=RAW_SESSIONS.description
-    + " One row per completed session (the API lists only COMPLETE ones), newest first.",
+    + " One row per completed session UserTesting lists now (the API lists only COMPLETE ones); "
+    "sessions deleted upstream are removed.",
 )
 def raw_sessions(
     context: AssetExecutionContext,
     config: SyncConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
+    sync_settings: SyncSettings,
 ):
     step = start_api_step(context, usertesting, object_store)
     test_id, client, landing = step.test_id, step.client, step.landing
+    started = utc_now()
 
     listing = landing.read_listing(test_id)
-    known = set(listing.sessions)
-    # Full mode pages to the end; both modes merge into what was listed before, so sessions that
-    # slipped past offset paging's reach are never dropped.
-    pages = client.list_sessions(test_id, stop_when=None if config.full else stop_when_all_known(known))
+    held = set(listing.sessions)
+    reconcile = (
+        config.full
+        or config.reconcile
+        or reconcile_due(listing.reconciled_at, started, sync_settings.reconcile_hours)
+    )
+    stop = listing_stop(held, reconcile)
+    pages = client.list_sessions(test_id, stop_when=stop)
     for page in pages.pages():
         listed_at = utc_now().isoformat()
         for session in page:
-            listing.sessions[session["sessionId"]] = {**session, "_listed_at": listed_at}
+            previous = listing.sessions.get(session["sessionId"])
+            # A session seen again unchanged keeps its row: rewriting it would cost warehouse work.
+            if previous is None or _as_served(previous) != session:
+                listing.sessions[session["sessionId"]] = {**session, "_listed_at": listed_at}
         listing.total_count = pages.progress.total_count
-        landing.write_listing(listing)
+        landing.write_listing(listing)  # landed before the next page is asked for
 
-    rows = []
-    for session in listing.sessions.values():
-        extracted_at = parse_api_time(session.get("_listed_at")) or utc_now()
-        rows.extend(listing_rows(test_id, [session], extracted_at))
-    frame = to_frame(RAW_SESSIONS, rows).sort_values(
-        ["finish_time", "session_id"], ascending=False, na_position="last", ignore_index=True
-    )
     progress = pages.progress
+    deleted = deleted_upstream(held, progress, stop)
+    for session_id in deleted:
+        del listing.sessions[session_id]
+    if not stop.stopped_early:
+        listing.reconciled_at = started.isoformat()
+    landing.write_listing(listing)
+
+    gone = landing.read_state(test_id, GONE)
+    current = {sid: s["_listed_at"] for sid, s in listing.sessions.items() if sid not in gone}
+    changes = table_changes(current, landing.read_state(test_id, LOADED))
+    written = current.keys() if config.rebuild else changes.write
+    rows = [
+        row
+        for sid in written
+        for row in listing_rows(test_id, [listing.sessions[sid]], parse_api_time(current[sid]) or started)
+    ]
     yield Output(
-        frame,
+        table_write(RAW_SESSIONS, rows, None if config.rebuild else changes.sessions),
         metadata={
-            **frame_metadata(frame),
             "api_total_count": progress.total_count,
-            "sessions_new": len(listing.sessions.keys() - known),
-            "sessions_known_before": len(known),
+            "sessions_new": len(listing.sessions.keys() - held),
+            "sessions_removed": len(changes.delete),
+            "sessions_known_before": len(held),
             "listing_pages": progress.pages,
+            "listing_reconciled": not stop.stopped_early,
             "listing_duplicates_skipped": progress.duplicates,
             "sessions_unreachable_by_paging": progress.unreachable,
             **step.spent(),
         },
     )
-    yield _count_check(frame, progress)
+    # Only now is the warehouse known to hold these rows (the IO manager committed above).
+    landing.write_state(test_id, LOADED, current)
 
-
-def _count_check(frame: pd.DataFrame, progress: ListingProgress) -> AssetCheckResult:
     total = progress.total_count or 0
-    return AssetCheckResult(
+    yield AssetCheckResult(
         check_name="count_matches_api_total",
-        passed=len(frame) == total,
+        passed=len(current) == total,
         severity=AssetCheckSeverity.WARN,
-        description="raw_sessions holds as many sessions as the API's totalCount at sync time.",
-        metadata={"rows": len(frame), "api_total_count": total},
+        metadata={
+            "rows": len(current),
+            "api_total_count": total,
+            "sessions_unreachable_by_paging": progress.unreachable,
+            "sessions_gone": len(gone),
+        },
     )
+
+
+def _as_served(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "_listed_at"}

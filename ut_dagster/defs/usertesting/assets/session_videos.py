@@ -10,7 +10,7 @@ import hashlib
 import json
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, AssetIn, Output, asset, asset_check
+from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Output, asset, asset_check
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.assets.common import (
@@ -19,7 +19,6 @@ from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     SyncConfig,
     failures_metadata,
-    frame_metadata,
     start_api_step,
     table_metadata,
 )
@@ -32,6 +31,7 @@ from ut_dagster.lib.schema import SESSION_VIDEOS
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.lib.warehouse import TableWrite
 
 
 class VideoConfig(SyncConfig):
@@ -52,7 +52,7 @@ def video_key(test_id: str, session_id: str, suffix: str) -> str:
     group_name=GROUP,
     partitions_def=test_partitions,
     pool=API_POOL,
-    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     metadata=table_metadata(SESSION_VIDEOS),
     kinds={"python", "usertesting", "s3"},
     description=SESSION_VIDEOS.description
@@ -63,18 +63,25 @@ def session_videos(
     config: VideoConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    raw_sessions: pd.DataFrame,
 ):
     step = start_api_step(context, usertesting, object_store)
     test_id, client, store = step.test_id, step.client, step.landing.store
+    listing = step.landing.read_listing(test_id)
+    gone = step.landing.read_state(test_id, "gone")
+    listed = [sid for sid in listing.sessions if sid not in gone]
     # One listing instead of a few lookups per session: on S3 that is the difference for big tests.
     keys = set(store.list_keys(f"videos/{test_id}"))
+    # Sessions deleted upstream take their recordings with them.
+    removed = {k.rsplit("/", 1)[1].split(".", 1)[0] for k in keys} - set(listed)
+    for key in [k for k in keys if k.rsplit("/", 1)[1].split(".", 1)[0] in removed]:
+        store.delete(key)
+        keys.discard(key)
     has_any = any(k.endswith(".json") for k in keys)
     nones = sum(k.endswith(".none") for k in keys)
     archived = downloaded = no_video = skipped = 0
     failures: dict[str, str] = {}
     records = []
-    for session_id in raw_sessions["session_id"]:
+    for session_id in listed:
 
         def landed(suffix: str, session_id: str = session_id) -> bool:
             return video_key(test_id, session_id, suffix) in keys
@@ -111,11 +118,12 @@ def session_videos(
         downloaded += 1
         has_any = True
 
-    frame = to_frame(SESSION_VIDEOS, records)
+    # Few rows per test, each one small: the test's partition is rewritten whole.
+    frame = to_frame(SESSION_VIDEOS, [r for r in records if r is not None])
     yield Output(
-        frame,
+        TableWrite(SESSION_VIDEOS, frame, None),
         metadata={
-            **frame_metadata(frame),
+            "videos_removed": len(removed),
             "videos_downloaded": downloaded,
             "videos_already_archived": archived,
             "sessions_without_video": no_video,

@@ -5,10 +5,9 @@ after the session completes. A 404 is therefore asked again on later syncs, with
 until `transcript_wait_hours` after the session finished; then it is final.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-import pandas as pd
-from dagster import AssetExecutionContext, AssetIn, AssetOut, Output, multi_asset
+from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, multi_asset
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.assets.common import (
@@ -17,18 +16,21 @@ from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     SyncConfig,
     failures_metadata,
-    frame_metadata,
     start_api_step,
     table_metadata,
+    table_write,
 )
 from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.lib.landing import LandedObject, utc_now
-from ut_dagster.lib.normalize import chunk_rows, parse_cues, to_frame, transcript_rows
+from ut_dagster.lib.landing import LandedObject, stamp, utc_now
+from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, transcript_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from ut_dagster.lib.sync_policy import table_changes, transcript_recheck_due, transcript_settled
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "transcripts"
+LOADED = "loaded_transcripts"
+GONE = "gone"
 
 
 class TranscriptConfig(SyncConfig):
@@ -46,34 +48,12 @@ class TranscriptConfig(SyncConfig):
     )
 
 
-def settled_without_transcript(
-    missing: list[LandedObject], finished_at: datetime | None, config: TranscriptConfig
-) -> bool:
-    """A 404 received after the wait window had passed: this session will not get a transcript."""
-    if not missing:
-        return False
-    since = finished_at if finished_at is not None else missing[-1].received_at
-    return missing[0].received_at - since > timedelta(hours=config.transcript_wait_hours)
-
-
-def recheck_due(
-    missing: list[LandedObject], finished_at: datetime | None, now: datetime, config: TranscriptConfig
-) -> bool:
-    """Whether a transcript that was missing (newest marker first) should be asked for again now."""
-    first_missing = missing[-1].received_at
-    since = finished_at if finished_at is not None else first_missing
-    if now - since > timedelta(hours=config.transcript_wait_hours):
-        return False
-    spacing = timedelta(hours=config.transcript_recheck_hours) * 2 ** (len(missing) - 1)
-    return now - missing[0].received_at >= spacing
-
-
 @multi_asset(
     name="transcript_tables",
     partitions_def=test_partitions,
     group_name=GROUP,
     pool=API_POOL,
-    ins={"raw_sessions": AssetIn(key=[*KEY_PREFIX, "raw_sessions"])},
+    deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     outs={
         TRANSCRIPTS.name: AssetOut(
             key_prefix=KEY_PREFIX,
@@ -95,34 +75,42 @@ def transcript_tables(
     config: TranscriptConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    raw_sessions: pd.DataFrame,
 ):
     step = start_api_step(context, usertesting, object_store)
     test_id, client, landing = step.test_id, step.client, step.landing
     started = utc_now()
 
+    listing = landing.read_listing(test_id)
+    gone = landing.read_state(test_id, GONE)
+    finished = {
+        sid: parse_api_time(s.get("finishTime")) for sid, s in listing.sessions.items() if sid not in gone
+    }
     landed = landing.latest_by_session(test_id, FOLDER)
-    finished = {r.session_id: _utc(r.finish_time) for r in raw_sessions.itertuples(index=False)}
+    landing.delete_sessions(test_id, FOLDER, landed.keys() - finished.keys())
+    landed = {sid: objs for sid, objs in landed.items() if sid in finished}
     # Only think-out-loud and live-conversation tests have transcripts, and the API does not say
     # which kind a test is: a test whose settled sessions all lack one costs `no_transcript_probe`
     # requests once, instead of one request per session forever.
     has_any = any(o.kind == "vtt" for objs in landed.values() for o in objs)
     settled = sum(
-        settled_without_transcript([o for o in objs if o.kind == "missing"], finished.get(sid), config)
+        transcript_settled(_times(_missing(objs)), finished.get(sid), started, config.transcript_wait_hours)
         for sid, objs in landed.items()
+        if not _transcript(objs)
     )
     asked = found = skipped = 0
     for session_id, finished_at in finished.items():
         objects = landed.get(session_id, [])
-        transcript = next((o for o in objects if o.kind == "vtt"), None)
+        transcript = _transcript(objects)
         if transcript is not None and not (config.full and transcript.received_at < started):
             continue
-        missing = [o for o in objects if o.kind == "missing"]
+        missing = _missing(objects)
         if not config.full:
             if not has_any and 0 < config.no_transcript_probe <= settled:
                 skipped += 1
                 continue
-            if transcript is None and missing and not recheck_due(missing, finished_at, utc_now(), config):
+            if missing and not transcript_recheck_due(
+                _times(missing), finished_at, utc_now(), _spacing(config)
+            ):
                 continue
         raw = client.get_transcript_raw(session_id)
         asked += 1
@@ -132,15 +120,17 @@ def transcript_tables(
         landed.setdefault(session_id, []).insert(0, obj)
         found += raw is not None
         has_any = has_any or raw is not None
-        settled += raw is None and settled_without_transcript([obj, *missing], finished_at, config)
+        settled += raw is None and transcript_settled(
+            _times([obj, *missing]), finished_at, utc_now(), config.transcript_wait_hours
+        )
 
-    latest = [
-        next(o for o in objs if o.kind == "vtt")
-        for objs in landed.values()
-        if any(o.kind == "vtt" for o in objs)
-    ]
+    latest = {sid: t for sid, objs in landed.items() if (t := _transcript(objs)) is not None}
+    current = {sid: stamp(obj.received_at) for sid, obj in latest.items()}
+    changes = table_changes(current, landing.read_state(test_id, LOADED))
+    written = set(current) if config.rebuild else set(changes.write)
     transcript_out, chunk_out, failures = [], [], {}
-    for obj, body in landing.read_many(latest):
+    for obj, body in landing.read_many(latest[sid] for sid in written):
+        # Decoded leniently: a stray invalid byte must not cost the whole transcript.
         vtt = body.decode("utf-8", errors="replace")
         try:
             transcript_out.extend(transcript_rows(test_id, obj.session_id, vtt, obj.received_at))
@@ -150,22 +140,35 @@ def transcript_tables(
         except ValueError as exc:
             # Kept in the landing area; a normalizer fix re-derives it without a new request.
             failures[obj.session_id] = str(exc)
-    transcripts = to_frame(TRANSCRIPTS, transcript_out)
-    chunks = to_frame(TRANSCRIPT_CHUNKS, chunk_out)
+            del current[obj.session_id]
+    sessions = None if config.rebuild else frozenset(changes.write | changes.delete)
     yield Output(
-        transcripts,
+        table_write(TRANSCRIPTS, transcript_out, sessions),
         output_name=TRANSCRIPTS.name,
         metadata={
-            **frame_metadata(transcripts),
             "transcripts_requested": asked,
             "transcripts_found": found,
             "transcripts_not_asked_test_has_none": skipped,
+            "sessions_removed": len(changes.delete),
             **failures_metadata(failures),
             **step.spent(),
         },
     )
-    yield Output(chunks, output_name=TRANSCRIPT_CHUNKS.name, metadata=frame_metadata(chunks))
+    yield Output(table_write(TRANSCRIPT_CHUNKS, chunk_out, sessions), output_name=TRANSCRIPT_CHUNKS.name)
+    landing.write_state(test_id, LOADED, current)
 
 
-def _utc(value: object) -> datetime | None:
-    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime().replace(tzinfo=UTC)
+def _transcript(objects: list[LandedObject]) -> LandedObject | None:
+    return next((o for o in objects if o.kind == "vtt"), None)
+
+
+def _missing(objects: list[LandedObject]) -> list[LandedObject]:
+    return [o for o in objects if o.kind == "missing"]
+
+
+def _times(objects: list[LandedObject]) -> list[datetime]:
+    return [o.received_at for o in objects]
+
+
+def _spacing(config: TranscriptConfig) -> tuple[float, float]:
+    return config.transcript_recheck_hours, config.transcript_wait_hours

@@ -1,0 +1,63 @@
+"""Build hook: a wheel carries the dbt project, parsed, as package data (ut_dagster/dbt_project/).
+
+dbt_project/ at the repository root is the one source; the wheel gets a copy with a manifest.json
+made at build time (dagster-dbt's "prepare and package", done here so that a plain `pip install .`
+or `uv build` produces a wheel that loads anywhere). Editable installs use dbt_project/ in place.
+Everything else about the package is in pyproject.toml.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+SOURCE = Path(__file__).resolve().parent / "dbt_project"
+# Build output and installed packages, never package data.
+NOT_PACKAGED = ("target", "logs", "dbt_packages", ".*")
+# Parsing needs a profile target but no connection; the manifest is the same for both targets and
+# `dbt build` re-parses with the real target at run time.
+PARSE_TARGET = "duckdb"
+
+
+class BuildPyWithDbtProject(build_py):
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        packaged = Path(self.build_lib).resolve() / "ut_dagster" / "dbt_project"
+        shutil.rmtree(packaged, ignore_errors=True)
+        shutil.copytree(SOURCE, packaged, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
+        _parse(packaged)
+
+
+def _parse(project_dir: Path) -> None:
+    """`dbt parse` in process, writing target/manifest.json inside the packaged project."""
+    from dbt.cli.main import dbtRunner
+
+    with tempfile.TemporaryDirectory() as logs:
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+                "--target",
+                PARSE_TARGET,
+                "--target-path",
+                str(project_dir / "target"),
+                "--log-path",
+                logs,
+                "--no-send-anonymous-usage-stats",
+            ]
+        )
+    if not result.success:
+        raise SystemExit(f"`dbt parse` of the packaged dbt project failed: {result.exception}")
+    # It records absolute paths of this build directory; dbt re-parses where it is installed.
+    (project_dir / "target" / "partial_parse.msgpack").unlink(missing_ok=True)
+
+
+setup(cmdclass={"build_py": BuildPyWithDbtProject})

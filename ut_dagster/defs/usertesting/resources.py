@@ -1,0 +1,14 @@
+"""Resources of the UserTesting sync that are not clients: how often to reconcile, and the like."""
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+
+class SyncSettings(ConfigurableResource):
+    """Sync policy set by the deployment (UT_* settings), the same for every run."""
+
+    reconcile_hours: float = Field(
+        default=24.0,
+        description="Walk each test's whole listing at least this often, to remove sessions deleted "
+        "upstream (UT_RECONCILE_HOURS).",
+    )

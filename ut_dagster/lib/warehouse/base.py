@@ -1,0 +1,158 @@
+"""What both warehouses share: the write a sync hands over, its result, and the errors a user sees."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ut_dagster.lib.normalize.frames import typed_frame
+from ut_dagster.lib.schema import ALL_TABLES, PARTITION_COLUMN, SESSION_COLUMN, Table
+
+# Said by every "warehouse unavailable" error: the user's worry is losing what was fetched.
+NOTHING_LOST = (
+    "Nothing fetched is lost: the API data is kept in the landing area, and the next run loads it "
+    "into the warehouse without new API requests."
+)
+
+
+class WarehouseUnavailableError(RuntimeError):
+    """The warehouse cannot be reached or opened; the message names it and says what to do."""
+
+    def __init__(self, warehouse: str, problem: str, action: str) -> None:
+        self.warehouse = warehouse
+        super().__init__(f"{warehouse} is unavailable: {problem}. {action} {NOTHING_LOST}")
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """Rows of one table for one test partition, and which rows they replace.
+
+    sessions None: replace the whole test partition with `rows`. A set: delete the rows of these
+    session_ids (new, changed and deleted sessions), then insert `rows`, which belong to these
+    sessions only.
+    """
+
+    table: Table
+    rows: pd.DataFrame
+    sessions: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.sessions is not None and not isinstance(self.sessions, frozenset):
+            object.__setattr__(self, "sessions", frozenset(self.sessions))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows_inserted: int
+    rows_deleted: int
+    partition_rows: int
+    sessions_replaced: int
+    whole_partition: bool
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            # dagster/row_count: the test partition's rows after the write (what a user looks for).
+            "dagster/row_count": self.partition_rows,
+            "dagster/partition_row_count": self.partition_rows,
+            "rows_inserted": self.rows_inserted,
+            "rows_deleted": self.rows_deleted,
+            "sessions_replaced": self.sessions_replaced,
+            "write_mode": "partition" if self.whole_partition else "sessions",
+        }
+
+
+@dataclass(frozen=True)
+class PreparedWrite:
+    table: Table
+    frame: pd.DataFrame
+    sessions: tuple[str, ...] | None  # sorted; None = the whole partition
+
+    def result(self, rows_deleted: int, partition_rows: int) -> WriteResult:
+        if self.sessions is not None:
+            replaced = len(self.sessions)
+        elif self.table.has_sessions:
+            replaced = int(self.frame[SESSION_COLUMN].nunique())
+        else:
+            replaced = 0
+        return WriteResult(len(self.frame), rows_deleted, partition_rows, replaced, self.sessions is None)
+
+
+def prepare_write(test_id: str, write: TableWrite) -> PreparedWrite:
+    """The typed rows of `write`, checked to stay inside what the write deletes.
+
+    A row of another test, or of a session the write does not list, would be inserted next to the
+    rows it should replace (a duplicate): refused before anything reaches the warehouse.
+    """
+    table = write.table
+    frame = typed_frame(table, write.rows)
+    foreign = frame.loc[frame[PARTITION_COLUMN] != test_id, PARTITION_COLUMN]
+    if len(foreign):
+        raise ValueError(
+            f"{table.name}: {len(foreign)} rows have test_id other than the partition {test_id!r} "
+            f"(e.g. {sorted({str(v) for v in foreign})[:3]})"
+        )
+    if write.sessions is None:
+        return PreparedWrite(table, frame, None)
+    if not table.has_sessions:
+        raise ValueError(
+            f"{table.name} has no session_id column: write it with sessions=None (replace the test's rows)"
+        )
+    stray = set(frame[SESSION_COLUMN].dropna()) - write.sessions
+    if stray:
+        raise ValueError(
+            f"{table.name}: rows of sessions not in the write's `sessions` (e.g. {sorted(stray)[:3]}); "
+            "list every session whose rows are written"
+        )
+    return PreparedWrite(table, frame, tuple(sorted(write.sessions)))
+
+
+def as_table_write(table: Table, obj: object) -> TableWrite:
+    """An IO manager's output as a TableWrite: a plain DataFrame replaces the partition."""
+    if isinstance(obj, TableWrite):
+        if obj.table.name != table.name:
+            raise ValueError(f"a TableWrite of {obj.table.name} was output for the asset of {table.name}")
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        return TableWrite(table, obj)
+    raise TypeError(f"the warehouse IO manager writes a TableWrite or a DataFrame, not {type(obj).__name__}")
+
+
+def table_named(name: str) -> Table:
+    """The schema.py table for an asset key's last component (Snowflake reports names upper-cased)."""
+    table = ALL_TABLES.get(name) or ALL_TABLES.get(name.lower())
+    if table is None:
+        raise ValueError(
+            f"{name!r} is not a table of ut_dagster.lib.schema; the warehouse IO manager writes only those"
+        )
+    return table
+
+
+def as_test_ids(test_id: str | Iterable[str] | None) -> list[str] | None:
+    if test_id is None or isinstance(test_id, str):
+        return None if test_id is None else [test_id]
+    return list(test_id)
+
+
+class WarehouseClient(ABC):
+    """Reads and writes the project's tables, one test partition at a time; each call is one transaction."""
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """The warehouse as messages name it, e.g. "The DuckDB warehouse /data/warehouse.duckdb"."""
+
+    @abstractmethod
+    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+        """Create the schema and table if missing, delete what `write` replaces, insert its rows."""
+
+    @abstractmethod
+    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+        """The rows of these tests (all rows for None) as a typed frame; empty if the table is missing."""
+
+    @abstractmethod
+    def delete_test(self, test_id: str) -> dict[str, int]:
+        """Delete the test's rows from every project table, in one transaction; rows deleted by table."""

@@ -1,0 +1,144 @@
+"""ut-dagster as a user installs it: a wheel in a fresh virtualenv, used from another directory.
+
+The wheel is built from a copy of the sources (nothing is left in the checkout) by `uv build`, as
+`pip install .` would build it. The new virtualenv borrows this environment's dependencies through a
+.pth file instead of installing them again, which would take minutes: what is under test is the
+package itself (its files, its dbt project, its entry point), not the resolver.
+"""
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ut_dagster.sandbox import SandboxServer
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "ut_dagster", "dbt_project")
+BUILD_TIMEOUT_SECONDS = 600
+# A build, a virtualenv and two cold starts of Dagster: a minute alone, far more on a shared CI host.
+pytestmark = pytest.mark.timeout(900)
+
+
+def _uv(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+    result = subprocess.run(
+        [uv, *map(str, args)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS, check=False
+    )
+    assert result.returncode == 0, f"uv {args[0]} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the wheel, the bin/ directory of a virtualenv where only it is installed)."""
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(REPO / name, source / name)
+    _uv("build", "--wheel", "--out-dir", root / "dist", source)
+    wheel = next((root / "dist").glob("ut_dagster-*.whl"))
+
+    venv = root / "venv"
+    _uv("venv", "--python", sys.executable, venv)
+    venv_python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [venv_python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # Dependencies from this environment, after the venv's own site-packages (plain paths in a .pth
+    # are appended to sys.path; this environment's editable install of ut_dagster is not loaded).
+    (Path(purelib) / "borrowed_dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    # The `dbt` script an installation of dbt-core puts beside the interpreter.
+    dbt = venv / "bin" / "dbt"
+    dbt.write_text(f"#!{venv_python}\nfrom dbt.cli.main import cli\n\ncli()\n")
+    dbt.chmod(0o755)
+    _uv("pip", "install", "--python", venv_python, "--no-deps", wheel)
+    return wheel, venv / "bin"
+
+
+def test_the_wheel_holds_the_package_and_its_parsed_dbt_project_only(
+    wheel_install: tuple[Path, Path],
+) -> None:
+    wheel, _ = wheel_install
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"ut_dagster", "ut_dagster-0.1.0.dist-info"}
+    assert "ut_dagster/dbt_project/dbt_project.yml" in names
+    assert "ut_dagster/dbt_project/models/marts/task_metrics.sql" in names
+    assert "ut_dagster/dbt_project/target/manifest.json" in names
+    assert not [n for n in names if "partial_parse" in n or "/logs/" in n or "__pycache__" in n]
+
+
+def _clean_env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "DAGSTER_HOME")}
+    env.update({"UT_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", **(extra or {})})
+    return env
+
+
+def test_definitions_load_from_another_directory(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
+    _, bin_dir = wheel_install
+    script = (
+        "import json, ut_dagster\n"
+        "from ut_dagster.definitions import defs\n"
+        "from ut_dagster.defs.research_marts.dbt import DBT_PROJECT\n"
+        "graph = defs.resolve_asset_graph()\n"
+        "print(json.dumps({'package': ut_dagster.__file__, 'dbt_project': str(DBT_PROJECT.project_dir),\n"
+        "    'marts': sorted(k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == 'usertesting_marts')}))\n"
+    )
+    result = subprocess.run(
+        [bin_dir / "python", "-c", script],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    installed = bin_dir.parent
+    assert Path(loaded["package"]).is_relative_to(installed)
+    assert Path(loaded["dbt_project"]).is_relative_to(installed)
+    assert "task_metrics" in loaded["marts"]
+    assert not (Path(loaded["dbt_project"]) / "target" / "partial_parse.msgpack").exists()  # not re-parsed
+
+
+def test_ut_dagster_sync_runs_from_the_installed_entry_point(
+    wheel_install: tuple[Path, Path],
+    tmp_path: Path,
+    start_sandbox: Callable[..., SandboxServer],
+    cli_env: Callable[[SandboxServer], dict[str, str]],
+) -> None:
+    _, bin_dir = wheel_install
+    sandbox = start_sandbox()
+    test_id = sandbox.test_ids[0]
+    env = cli_env(sandbox)
+    env = _clean_env(
+        tmp_path, {k: v for k, v in env.items() if k.startswith(("USERTESTING_", "UT_", "DAGSTER"))}
+    )
+    result = subprocess.run(
+        [bin_dir / "ut-dagster", "sync", test_id],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "usertesting/raw_sessions" in result.stdout
+    assert (Path(env["UT_DATA_DIR"]) / "warehouse.duckdb").exists()

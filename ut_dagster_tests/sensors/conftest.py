@@ -1,0 +1,102 @@
+"""A sensor rig: the sandbox over HTTP, a real Dagster instance, the sensors evaluated tick by tick."""
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    SensorResult,
+    build_sensor_context,
+    instance_for_test,
+)
+
+from ut_dagster.cli.sync import run_sync
+from ut_dagster.definitions import build_definitions
+from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
+from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
+from ut_dagster.environment import SensorSettings, Settings
+from ut_dagster.lib.landing import Landing, Listing, utc_now
+from ut_dagster.sandbox import SandboxServer
+
+
+@dataclass
+class Rig:
+    sandbox: SandboxServer
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+    cursors: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def landing(self) -> Landing:
+        return Landing(self.defs.resources["object_store"].store())
+
+    def register(self, *test_ids: str) -> None:
+        add_tests(self.instance, list(test_ids))
+
+    def registered(self) -> set[str]:
+        return set(self.instance.get_dynamic_partitions(test_partitions.name))
+
+    def land(self, *test_ids: str, details: bool = True) -> None:
+        """Leave what a successful sync leaves in the landing area (the sensor's view of "synced"):
+        the listing as served, and the details of every listed session. Quicker than a run."""
+        client = self.defs.resources["usertesting"].get_client()
+        for test_id in test_ids:
+            listing = client.list_sessions(test_id)
+            sessions = {s["sessionId"]: s for s in listing}
+            self.landing.write_listing(Listing(test_id, listing.progress.total_count, sessions))
+            for session_id in sessions if details else ():
+                self.landing.put_session_object(
+                    test_id, "session_details", session_id, "json", b"{}", utc_now()
+                )
+
+    def sync(self, *test_ids: str) -> int:
+        return run_sync(list(test_ids), defs=self.defs, instance=self.instance)
+
+    def tick(self, usertesting: object | None = None, **sensor_settings: object) -> SensorResult:
+        """One evaluation of the new-sessions sensor, carrying the cursor over from the last one."""
+        settings = replace(self.settings.sensors, **sensor_settings)
+        overrides = {"usertesting": usertesting} if usertesting is not None else {}
+        return self._evaluate(build_new_sessions_sensor(settings), ("usertesting", "object_store"), overrides)
+
+    def discover(self, **sensor_settings: object) -> SensorResult:
+        settings = replace(self.settings.sensors, **sensor_settings)
+        result = self._evaluate(build_discovery_sensor(settings), ("usertesting",))
+        for request in result.dynamic_partitions_requests or []:
+            add_tests(self.instance, list(request.partition_keys))  # what the daemon does
+        return result
+
+    def _evaluate(
+        self, sensor, resource_keys: tuple[str, ...], overrides: dict | None = None
+    ) -> SensorResult:
+        resources = {**{k: self.defs.resources[k] for k in resource_keys}, **(overrides or {})}
+        cursor = self.cursors.get(sensor.name)
+        with build_sensor_context(instance=self.instance, cursor=cursor, resources=resources) as context:
+            result = sensor(context)
+            if not isinstance(result, SensorResult):  # a generator of RunRequests and SkipReasons
+                requests = [r for r in result or [] if isinstance(r, RunRequest)]
+                result = SensorResult(run_requests=requests, cursor=context.cursor)
+            self.cursors[sensor.name] = result.cursor if result.cursor is not None else cursor
+        return result
+
+
+@pytest.fixture
+def make_rig(tmp_path, start_sandbox, api_resource) -> Iterator[Callable[..., Rig]]:
+    stack = ExitStack()
+
+    def make(sensors: SensorSettings | None = None, api: dict | None = None, **sandbox_config: object) -> Rig:
+        sandbox = start_sandbox(**sandbox_config)
+        settings = replace(
+            Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")}), sensors=sensors or SensorSettings()
+        )
+        resource = api_resource(sandbox, rate_limit_store=settings.rate_limit_store, **(api or {}))
+        instance = stack.enter_context(instance_for_test())
+        return Rig(sandbox, settings, build_definitions(settings, {"usertesting": resource}), instance)
+
+    with stack:
+        yield make

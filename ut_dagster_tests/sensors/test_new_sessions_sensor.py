@@ -1,0 +1,121 @@
+"""The new-sessions sensor on a real Dagster instance, against the sandbox over HTTP."""
+
+import logging
+
+from dagster import AssetKey
+
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
+from ut_dagster.sandbox import SURVEY, StudySpec
+
+ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
+
+
+def requested(result) -> list[str]:
+    return sorted(r.partition_key for r in result.run_requests or [])
+
+
+def test_a_failing_test_is_logged_once_per_tick_and_skipped_while_the_others_are_checked(make_rig, caplog):
+    rig = make_rig(studies=(StudySpec(SURVEY, 3), StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    revoked, *healthy = rig.sandbox.test_ids
+    rig.register(*rig.sandbox.test_ids)
+    rig.land(*rig.sandbox.test_ids)
+    rig.sandbox.revoke_test(revoked)
+
+    for tick in range(2):
+        for test_id in healthy:
+            rig.sandbox.add_sessions(test_id, 1)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            result = rig.tick(**ALWAYS_DUE)
+        assert requested(result) == sorted(healthy), f"tick {tick}"
+        lines = [r.getMessage() for r in caplog.records if revoked in r.getMessage()]
+        assert len(lines) == 1 and "\n" not in lines[0] and "404" in lines[0], lines
+
+
+def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(make_rig, api_resource, tmp_path):
+    rig = make_rig(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    tests = rig.sandbox.test_ids
+    rig.register(*tests)
+    rig.land(*tests)
+    for test_id in tests:
+        rig.sandbox.add_sessions(test_id, 1)
+    # The sensor's credential has 2 requests per 3 s, and another process just spent them.
+    tight = api_resource(
+        rig.sandbox, requests_per_minute=2, rate_window_seconds=3.0, rate_limit_store=str(tmp_path / "tight")
+    )
+    other = tight.get_client()
+    for test_id in tests:
+        other.probe_listing(test_id)
+    rig.sandbox.reset_requests()
+
+    result = rig.tick(usertesting=tight, tick_seconds=0.5)
+    assert requested(result) == [] and rig.sandbox.requests == []  # no wait, nothing sent
+
+    result = rig.tick(usertesting=tight, tick_seconds=30)
+    assert requested(result) == sorted(tests)  # the tests left over were due on the next tick
+
+
+def test_a_failed_run_is_requested_again_and_a_running_one_is_not(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    failing, running = rig.sandbox.test_ids
+    rig.register(failing, running)
+    first = rig.tick()
+    assert requested(first) == sorted([failing, running])
+    first_key = {r.partition_key: r.run_key for r in first.run_requests}[failing]
+
+    # One test's first sync lands its sessions, then fails writing the warehouse (a real failed run
+    # is in the daemon test); the other's is queued.
+    rig.land(failing)
+    job = rig.defs.resolve_job_def(SYNC_JOB_NAME)
+    rig.instance.report_run_failed(rig.instance.create_run_for_job(job, tags={"dagster/partition": failing}))
+    rig.instance.create_run_for_job(job, tags={"dagster/partition": running})
+
+    second = rig.tick()
+    assert requested(second) == [failing]
+    assert second.run_requests[0].run_key != first_key  # a new key: the daemon does not drop it
+    assert "failed" in second.run_requests[0].tags["ut_dagster/reason"]
+
+
+def test_sessions_listed_by_a_run_that_failed_before_their_details_landed_are_new(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 3),))
+    [test_id] = rig.sandbox.test_ids
+    rig.register(test_id)
+    rig.land(test_id)
+    assert requested(rig.tick()) == []
+    new = rig.sandbox.add_sessions(test_id, 2)
+    # A run lands the listing, then fails before the details of the new sessions land.
+    job = rig.defs.resolve_job_def(SYNC_JOB_NAME)
+    job.execute_in_process(
+        instance=rig.instance,
+        partition_key=test_id,
+        asset_selection=[AssetKey(["usertesting", "raw_sessions"])],
+    )
+    assert set(new) <= set(rig.landing.read_listing(test_id).sessions)
+
+    result = rig.tick(**ALWAYS_DUE)
+    assert requested(result) == [test_id]
+
+
+def test_a_test_beyond_offset_paging_costs_one_request_per_check(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 10_600),))
+    [test_id] = rig.sandbox.test_ids
+    rig.register(test_id)
+    # What a full sync leaves: the 10,500 sessions offset paging reaches, listed and landed. The
+    # details are written straight into the landing layout: the store's fsync per object would take
+    # minutes for 10,500 of them on a busy disk.
+    rig.land(test_id, details=False)
+    sessions = rig.landing.read_listing(test_id).sessions
+    assert len(sessions) == 10_500
+    root = rig.settings.data_dir / "objects" / "raw" / test_id / "session_details"
+    for session_id in sessions:
+        (root / session_id).mkdir(parents=True)
+        (root / session_id / "20241121T120000000000Z.json").write_bytes(b"{}")
+    assert len(rig.landing.latest_by_session(test_id, "session_details")) == 10_500
+    rig.sandbox.reset_requests()
+
+    assert requested(rig.tick()) == []
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}
+
+    rig.sandbox.add_sessions(test_id, 1)
+    assert requested(rig.tick(**ALWAYS_DUE)) == [test_id]
+    assert rig.sandbox.request_counts() == {"list_sessions": 2}

@@ -1,0 +1,84 @@
+"""The pure rules that decide what a sync asks for and what it writes."""
+
+from datetime import UTC, datetime, timedelta
+
+from ut_dagster.lib.sync_policy import (
+    REACHABLE_SESSIONS,
+    deleted_upstream,
+    listing_stop,
+    reconcile_due,
+    table_changes,
+    transcript_recheck_due,
+    transcript_settled,
+)
+from ut_dagster.lib.usertesting_api.paging import ListingProgress
+
+
+def _progress(total: int, seen: list[str], unreachable: int = 0) -> ListingProgress:
+    return ListingProgress("t", total, 1, {s: {} for s in seen}, 0, unreachable)
+
+
+def test_unchanged_listing_stops_after_the_first_page():
+    held = {f"s{i}" for i in range(600)}
+    stop = listing_stop(held, reconcile=False)
+    assert stop(_progress(600, [f"s{i}" for i in range(500)]))
+    assert stop.stopped_early
+
+
+def test_a_total_below_what_we_hold_walks_every_page_and_finds_deletions():
+    # 600 held, 10 deleted upstream, 2 new: a count-based stop would stop after page 1 and miss
+    # late arrivals further down; the total below what we hold proves deletions, so walk on.
+    held = {f"s{i}" for i in range(600)}
+    stop = listing_stop(held, reconcile=False)
+    page_one = ["n1", "n2", *[f"s{i}" for i in range(498)]]
+    assert not stop(_progress(592, page_one))
+    listed = page_one + [f"s{i}" for i in range(498, 590)]
+    assert not stop(_progress(592, listed))
+    assert deleted_upstream(held, _progress(592, listed), stop) == {f"s{i}" for i in range(590, 600)}
+
+
+def test_no_deletions_are_inferred_from_a_listing_that_stopped_early_or_could_not_reach_everything():
+    held = {"a", "b", "c"}
+    stop = listing_stop(held, reconcile=False)
+    assert stop(_progress(3, ["a", "b", "c"]))
+    assert deleted_upstream(held, _progress(3, ["a"]), stop) == set()
+    walked = listing_stop(held, reconcile=True)
+    assert deleted_upstream(held, _progress(20_000, ["a"], unreachable=9_500), walked) == set()
+
+
+def test_a_test_beyond_paging_reach_stops_once_everything_reachable_is_held():
+    held = {f"s{i}" for i in range(REACHABLE_SESSIONS)}
+    stop = listing_stop(held, reconcile=False)
+    assert stop(_progress(REACHABLE_SESSIONS + 100, [f"s{i}" for i in range(500)]))
+
+
+def test_reconcile_is_due_when_never_done_or_older_than_the_setting():
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    assert reconcile_due(None, now, 24)
+    assert reconcile_due((now - timedelta(hours=25)).isoformat(), now, 24)
+    assert not reconcile_due((now - timedelta(hours=23)).isoformat(), now, 24)
+
+
+def test_table_changes_write_new_and_changed_sessions_and_delete_unlisted_ones():
+    changes = table_changes({"a": "1", "b": "2", "c": "3"}, {"a": "1", "b": "1", "d": "1"})
+    assert changes.write == {"b", "c"}
+    assert changes.delete == {"d"}
+    assert changes.sessions == {"b", "c", "d"}
+
+
+def test_a_transcript_asked_within_its_window_is_settled_once_the_window_is_over():
+    # A test synced from its start asks within the window and stops asking at its end; judging by
+    # the last 404's time, no session would ever count as settled and surveys would cost requests forever.
+    finished = datetime(2026, 1, 1, tzinfo=UTC)
+    asked = [finished + timedelta(hours=h) for h in (63, 31, 15, 7, 3, 1)]
+    assert not transcript_settled(asked, finished, finished + timedelta(hours=71), 72)
+    assert transcript_settled(asked, finished, finished + timedelta(hours=73), 72)
+    assert not transcript_settled([], finished, finished + timedelta(hours=73), 72)
+
+
+def test_a_missing_transcript_is_rechecked_with_doubling_spacing_until_the_window_ends():
+    finished = datetime(2026, 1, 1, tzinfo=UTC)
+    asked = [finished + timedelta(hours=3), finished + timedelta(hours=1)]
+    assert not transcript_recheck_due(asked, finished, finished + timedelta(hours=4), (1, 72))
+    assert transcript_recheck_due(asked, finished, finished + timedelta(hours=5), (1, 72))
+    assert not transcript_recheck_due(asked, finished, finished + timedelta(hours=73), (1, 72))
