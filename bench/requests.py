@@ -111,6 +111,9 @@ def measure_test(sandbox: Any, test_id: str, kind: str, scenarios: list[str]) ->
             "minimum": least,
             "recipe": recipe(listed, new),
             "over_minimum": ours - least,
+            "new_sessions": new,
+            # Sessions a sync should have fetched but did not (e.g. beyond offset paging's reach).
+            "details_missing": max(0, new - counts.get("session_details", 0)),
             "by_endpoint": counts,
             "sync_succeeded": ok,
             "seconds": round(seconds, 1),
@@ -132,6 +135,9 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
         per_test[key] = per_test.get(key, 0) + row["over_minimum"]
     passed = all(r["sync_succeeded"] for r in rows) and all(v <= PROBE_ALLOWANCE for v in per_test.values())
     total = {key: sum(r[key] for r in rows) for key in ("ours", "minimum", "recipe")}
+    missing = {
+        f"{r['kind']} {r['test_size']}": r.get("details_missing", 0) for r in rows if r.get("details_missing")
+    }
     return write_result(
         "requests",
         target=f"all syncs of a test together <= minimum + {PROBE_ALLOWANCE} requests",
@@ -139,6 +145,7 @@ def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
             f"{total['ours']} requests over {len(rows)} syncs (minimum {total['minimum']}, recipe "
             f"{total['recipe']}); over the minimum per test: "
             + ", ".join(f"{k} {v:+d}" for k, v in per_test.items())
+            + "".join(f"; {k}: {v} sessions never fetched" for k, v in missing.items())
         ),
         passed=passed,
         note="Recipe: page size 100, a transcript request for every processed session, finishTime "
