@@ -4,6 +4,8 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 
 from ut_dagster.defs.usertesting.jobs import usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.titles import known_titles, title_tags
+from ut_dagster.lib.object_store import ObjectStoreResource
 
 
 def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
@@ -16,9 +18,12 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
         default_status=DefaultScheduleStatus.STOPPED,
         description="Incremental sync of every registered UserTesting test.",
     )
-    def _sync(context: ScheduleEvaluationContext):
+    def _sync(context: ScheduleEvaluationContext, object_store: ObjectStoreResource):
         tick = context.scheduled_execution_time.isoformat()
+        titles = known_titles(object_store)
         for test_id in sorted(context.instance.get_dynamic_partitions(test_partitions.name)):
-            yield RunRequest(partition_key=test_id, run_key=f"{test_id}:{tick}")
+            yield RunRequest(
+                partition_key=test_id, run_key=f"{test_id}:{tick}", tags=title_tags(titles, test_id)
+            )
 
     return _sync

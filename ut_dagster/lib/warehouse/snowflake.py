@@ -36,6 +36,7 @@ from ut_dagster.lib.warehouse.base import (
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
+    partition_filter,
     prepare_write,
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
@@ -109,7 +110,7 @@ class SnowflakeWarehouse(WarehouseClient):
     def description(self) -> str:
         return f"The Snowflake warehouse (account {self.account}, database {self.database})"
 
-    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
         prepared = prepare_write(test_id, write)
         table = prepared.table
         name = qualified_name(self.database, SCHEMA, table.name)
@@ -125,7 +126,8 @@ class SnowflakeWarehouse(WarehouseClient):
                 if stage is not None:
                     columns = column_list(table)
                     cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
-                cursor.execute(f"SELECT count(*) FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+                where, params = partition_filter(test_id, "%s")
+                cursor.execute(f"SELECT count(*) FROM {name}{where}", params)
                 rows = int(cursor.fetchone()[0])
                 cursor.execute("COMMIT")
             except BaseException:
@@ -184,9 +186,10 @@ class SnowflakeWarehouse(WarehouseClient):
         return stage
 
     @staticmethod
-    def _delete(cursor: Any, name: str, test_id: str, sessions: tuple[str, ...] | None) -> int:
+    def _delete(cursor: Any, name: str, test_id: str | None, sessions: tuple[str, ...] | None) -> int:
         if sessions is None:
-            cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+            where, params = partition_filter(test_id, "%s")
+            cursor.execute(f"DELETE FROM {name}{where}", params)
             return int(cursor.rowcount or 0)
         deleted = 0
         for start in range(0, len(sessions), _SESSION_BATCH):
