@@ -238,7 +238,8 @@ class UserTestingClient:
     def list_workspace_tests(self) -> Iterator[dict[str, Any]]:
         """Every test (study) the credential can see, each once, via the legacy v1 API.
 
-        A test can sit in several workspaces; it is yielded with the first workspace that lists it.
+        A test can sit in several workspaces; it is yielded with the first workspace that lists it
+        (added as `workspaceUuid` and `workspaceName`).
         """
         response = self._transport.get("workspaces", f"{V1_PREFIX}/workspaces", what="the list of workspaces")
         workspaces = _json(response, "the list of workspaces")
@@ -263,7 +264,7 @@ class UserTestingClient:
                     if key and key in yielded:
                         continue
                     yielded.add(key)
-                    yield {**study, "workspaceUuid": workspace_id}
+                    yield {**study, "workspaceUuid": workspace_id, "workspaceName": workspace.get("name")}
                 after = page[-1].get("cursor")
                 if len(page) < 50 or not after:
                     break
