@@ -264,6 +264,10 @@ def test_an_unpartitioned_table_is_replaced_whole_and_loaded_whole(kit, instance
     pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
     assert _rows(db, COUNTS) == [(kit.TEST_A, 2)]  # partitioned tables are untouched
 
+    # Forgetting a test deletes its data, not its entry in the test list (the API still lists it).
+    assert "tests" not in DuckDBWarehouse(db).delete_test(kit.TEST_B)
+    assert _rows(db, "SELECT test_id FROM usertesting.tests") == [(kit.TEST_B,)]
+
 
 def test_a_partitioned_table_needs_its_partition(kit, tmp_path: Path) -> None:
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")

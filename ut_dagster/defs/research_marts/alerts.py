@@ -6,6 +6,9 @@ Three signals a researcher wants to hear about without opening a dashboard:
 - a test whose Net Promoter Score is below a floor (test_summary.nps);
 - a test whose QXscore dropped between syncs by more than N points (test_summary.qx_score).
 
+Alerts name each test by its title and ID, "Checkout flow (3fa85f64-...)" (test_summary.title, from
+the usertesting/tests list; the ID alone for a test the list does not name yet).
+
 The checks carry no automation condition of their own, so they ride along with every run that
 materializes their mart, automated or manual, and they never block anything (severity WARN). They
 read the marts through the resource under `warehouse_resource_key`: anything whose

@@ -176,4 +176,5 @@ class WarehouseClient(ABC):
 
     @abstractmethod
     def delete_test(self, test_id: str) -> dict[str, int]:
-        """Delete the test's rows from every project table, in one transaction; rows deleted by table."""
+        """Delete the test's rows from every partitioned project table, in one transaction; rows
+        deleted by table. The test list (usertesting.tests) keeps its row until the next refresh."""
