@@ -9,8 +9,8 @@ import json
 
 import pytest
 from dagster import AssetKey
-from ut_dagster.defs.usertesting.assets.session_tables import TABLES as SESSION_TABLE_DEFS
 
+from ut_dagster.defs.usertesting.assets.session_tables import TABLES as SESSION_TABLE_DEFS
 from ut_dagster.lib.schema import ALL_TABLES, JSON
 
 pytestmark = [
