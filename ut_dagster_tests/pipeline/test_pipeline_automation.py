@@ -11,7 +11,6 @@ from dagster import RunRequest, build_schedule_context, build_sensor_context, in
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 from ut_dagster.defs.usertesting.sensors import new_sessions_sensor
-from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +46,8 @@ def test_sensor_requests_a_run_only_for_tests_with_new_sessions(make_pipeline):
 
 
 def test_schedule_requests_one_run_per_registered_test(tmp_path):
+    from ut_dagster.lib.object_store import ObjectStoreResource
+
     test_ids = ["3fa85f64-5717-4562-b3fc-2c963f66afa6", "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"]
     schedule = build_sync_schedule("0 3 * * *")
     tick = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)

@@ -238,8 +238,7 @@ class UserTestingClient:
     def list_workspace_tests(self) -> Iterator[dict[str, Any]]:
         """Every test (study) the credential can see, each once, via the legacy v1 API.
 
-        A test can sit in several workspaces; it is yielded with the first workspace that lists it
-        (added as `workspaceUuid` and `workspaceName`).
+        A test can sit in several workspaces; it is yielded with the first workspace that lists it.
         """
         response = self._transport.get("workspaces", f"{V1_PREFIX}/workspaces", what="the list of workspaces")
         workspaces = _json(response, "the list of workspaces")
