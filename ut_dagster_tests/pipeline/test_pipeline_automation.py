@@ -45,15 +45,16 @@ def test_sensor_requests_a_run_only_for_tests_with_new_sessions(make_pipeline):
     assert min(new) in run_requests[0].run_key
 
 
-def test_schedule_requests_one_run_per_registered_test(tmp_path):
-    from ut_dagster.lib.object_store import ObjectStoreResource
-
+def test_schedule_requests_one_run_per_registered_test():
     test_ids = ["3fa85f64-5717-4562-b3fc-2c963f66afa6", "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"]
     schedule = build_sync_schedule("0 3 * * *")
     tick = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     with instance_for_test() as instance:
         add_tests(instance, test_ids)
-        store = {"object_store": ObjectStoreResource(url=str(tmp_path))}  # titles for run tags
+        from ut_dagster.lib.object_store import ObjectStoreResource
+
+        # Where the landed test list would be (none here: no titles, no tags).
+        store = {"object_store": ObjectStoreResource(url=str(Path(instance.root_directory) / "store"))}
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick, resources=store)
         requests = list(schedule(context))
     assert sorted(r.partition_key for r in requests) == sorted(test_ids)
