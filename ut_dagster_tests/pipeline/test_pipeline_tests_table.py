@@ -1,13 +1,11 @@
-"""`usertesting/tests` over the sandbox's legacy v1 API into a real DuckDB file, and titles on run tags."""
+"""`usertesting/tests` over the sandbox's legacy v1 API into a real DuckDB file, and titles from it."""
 
 import json
-from datetime import UTC, datetime
 
 import dagster as dg
 
-from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 from ut_dagster.defs.usertesting.tests_refresh import TESTS_REFRESH_JOB_NAME
-from ut_dagster.defs.usertesting.titles import TITLE_TAG, known_titles, title_of
+from ut_dagster.defs.usertesting.titles import TITLE_TAG, known_titles, title_of, title_tags
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.sandbox.legacy import build_workspaces
 
@@ -65,16 +63,7 @@ def test_tests_table_holds_every_listed_test_once_as_served(make_pipeline):
     test_id = sandbox.test_ids[0]
     assert title_of(store, test_id) == expected[test_id][0]
     assert title_of(store, test_id.upper()) == expected[test_id][0]
-    schedule = build_sync_schedule()
-    with dg.instance_for_test() as instance:  # a schedule context needs a persistent instance
-        instance.add_dynamic_partitions("usertesting_tests", [test_id])
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=datetime(2025, 1, 1, 2, tzinfo=UTC),
-            resources={"object_store": ObjectStoreResource(url=pipeline.settings.object_store)},
-        )
-        [request] = list(schedule(context))
-    assert request.tags[TITLE_TAG] == expected[test_id][0]
+    assert title_tags(known_titles(store), test_id) == {TITLE_TAG: expected[test_id][0]}
 
 
 def test_the_sync_job_does_not_include_the_tests_table(make_pipeline):

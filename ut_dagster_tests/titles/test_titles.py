@@ -2,7 +2,12 @@
 
 from datetime import UTC, datetime
 
+import dagster as dg
+
+from ut_dagster.defs.usertesting.partitions import add_tests
+from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 from ut_dagster.defs.usertesting.titles import MAX_TAG_LENGTH, TITLE_TAG, known_titles, title_of, title_tags
+from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.object_store.local import LocalObjectStore
 from ut_dagster.lib.study_catalog import PREFIX, land_studies, latest_studies
 
@@ -36,3 +41,17 @@ def test_a_damaged_newest_list_falls_back_to_the_previous_one(tmp_path):
 def test_a_very_long_title_is_cut_for_the_tag():
     tags = title_tags({TEST_A: "x" * 500}, TEST_A)
     assert len(tags[TITLE_TAG]) == MAX_TAG_LENGTH and tags[TITLE_TAG].endswith("…")
+
+
+def test_the_scheduled_sync_tags_each_run_with_its_title(tmp_path):
+    land_studies(LocalObjectStore(tmp_path), [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
+    with dg.instance_for_test() as instance:
+        add_tests(instance, [TEST_A, TEST_B])
+        context = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=DAY_2,
+            resources={"object_store": ObjectStoreResource(url=str(tmp_path))},
+        )
+        tags = {r.partition_key: r.tags for r in build_sync_schedule()(context)}
+    assert tags[TEST_A][TITLE_TAG] == "Checkout"
+    assert TITLE_TAG not in tags[TEST_B]  # not in the list: no tag rather than a wrong one
