@@ -12,30 +12,41 @@ from ut_dagster.defs.research_marts.dbt import (
     research_marts_job,
     usertesting_dbt_assets,
 )
-from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
-from ut_dagster.defs.usertesting.discovery import build_discovery_sensor
-from ut_dagster.defs.usertesting.freshness import build_freshness_check, build_freshness_schedule
+from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
 from ut_dagster.defs.usertesting.jobs import (
+    freshness_job,
+    tests_refresh_job,
     usertesting_sync_job,
     usertesting_sync_with_videos_job,
     verify_videos_job,
 )
-from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor
+from ut_dagster.defs.usertesting.schedules import (
+    build_sync_schedule,
+    freshness_schedule,
+    tests_daily_schedule,
+)
+from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
 from ut_dagster.environment import Settings, build_resources
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
-    freshness_check = build_freshness_check(settings.freshness_hours)
     return Definitions(
-        assets=[*SYNC_ASSETS, *VIDEO_ASSETS, usertesting_dbt_assets],
+        assets=[*SYNC_ASSETS, *VIDEO_ASSETS, *TESTS_ASSETS, usertesting_dbt_assets],
         asset_checks=[
-            *VIDEO_CHECKS,
-            freshness_check,
+            archived_videos_match_checksums,
+            every_test_synced_recently,
             *build_research_alert_checks(settings.alert_thresholds),
         ],
-        jobs=[usertesting_sync_job, usertesting_sync_with_videos_job, verify_videos_job, research_marts_job],
-        schedules=[build_sync_schedule(settings.sync_cron), build_freshness_schedule(freshness_check)],
+        jobs=[
+            usertesting_sync_job,
+            usertesting_sync_with_videos_job,
+            verify_videos_job,
+            freshness_job,
+            tests_refresh_job,
+            research_marts_job,
+        ],
+        schedules=[build_sync_schedule(settings.sync_cron), freshness_schedule, tests_daily_schedule],
         sensors=[
             build_new_sessions_sensor(settings.sensors),
             build_discovery_sensor(settings.sensors),

@@ -216,5 +216,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "io_manager": warehouse_io_manager(settings),
         "warehouse": warehouse_query_resource(settings),
         "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
-        "sync_settings": SyncSettings(reconcile_hours=settings.reconcile_hours),
+        "sync_settings": SyncSettings(
+            reconcile_hours=settings.reconcile_hours, freshness_hours=settings.freshness_hours
+        ),
     }

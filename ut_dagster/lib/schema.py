@@ -92,6 +92,8 @@ class Table:
     name: str
     description: str
     columns: tuple[Column, ...]
+    # False: one table for the credential, not one partition per test; a write replaces all of it.
+    partitioned: bool = True
 
     @property
     def column_names(self) -> list[str]:
@@ -292,6 +294,39 @@ SESSION_VIDEOS = Table(
     ),
 )
 
+TESTS = Table(
+    "tests",
+    "Every test (study) the credential can see, from the legacy v1 workspaces API: title, kind and "
+    "workspace. Refreshed whole, daily; join on test_id to name tests.",
+    (
+        _c("test_id", STRING, "UserTesting test (study) ID; one row per test.", False),
+        _c("title", STRING, "The test's title as researchers named it."),
+        _c(
+            "product_type",
+            STRING,
+            "Kind of research, upper-cased: THINK_OUT_LOUD, LIVE_CONVERSATION, NON_THINK_OUT_LOUD, "
+            "INSIGHT_CORE (classic), ... or a newer value.",
+        ),
+        _c(
+            "study_type",
+            STRING,
+            "Delivery format (v1 `type`), upper-cased: STUDYV2 for tests the Results API serves; WEB, "
+            "APP, PROTOTYPE, LIVE, ... for classic ones.",
+        ),
+        _c("workspace_id", STRING, "UUID of the first workspace that lists the test."),
+        _c("workspace_name", STRING, "Name of that workspace."),
+        _c("ordered_at", TIMESTAMP, "When the test was ordered (launched) (UTC)."),
+        _c(
+            "syncable",
+            BOOLEAN,
+            "Whether the Results API serves the test's sessions (study_type STUDYV2); classic tests "
+            "cannot be synced.",
+        ),
+        EXTRACTED_AT,
+    ),
+    partitioned=False,
+)
+
 ALL_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -305,5 +340,6 @@ ALL_TABLES: dict[str, Table] = {
         TRANSCRIPT_CHUNKS,
         QX_SCORES,
         SESSION_VIDEOS,
+        TESTS,
     )
 }

@@ -20,6 +20,7 @@ TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
 OLD, NEW = datetime(2025, 3, 1, 8, 0), datetime(2025, 3, 2, 8, 0)  # two extractions
 START = datetime(2025, 2, 28, 9, 0)
+TITLE_A = "Checkout | flow"  # a pipe, which the alerts' Markdown tables must escape
 
 Row = dict[str, Any]
 
@@ -277,7 +278,23 @@ def raw_rows() -> tuple[dict[str, list[Row]], dict[tuple[str, str, str], set[str
             "downloaded_at": NEW,
         }
     ]
+    # The test list names test A only (B is not listed yet), and an old title of A was replaced.
+    tests = [
+        {
+            "test_id": TEST_A,
+            "title": title,
+            "product_type": "THINK_OUT_LOUD",
+            "study_type": "STUDYV2",
+            "workspace_id": TEST_B,
+            "workspace_name": "Research",
+            "ordered_at": START,
+            "syncable": True,
+            "extracted_at": extracted_at,
+        }
+        for title, extracted_at in (("Checkout (draft)", OLD), (TITLE_A, NEW))
+    ]
     rows = {
+        "tests": tests,
         "raw_sessions": raw_sessions,
         "sessions": sessions,
         "tasks": tasks,
@@ -451,7 +468,9 @@ def expected_test_summary(rows: Mapping[str, list[Row]]) -> dict[str, Row]:
         session_qx = [s["qx_score"] for s in own if s["qx_score"] is not None]
         api = [q["qx_score"] for q in api_qx if q["test_id"] == test_id]
         answered = [t for t in tasks if t["test_id"] == test_id and t["skipped"] is not None]
+        titles = _latest(rows.get("tests", []), lambda r: (r["test_id"].lower(),))
         result[test_id] = {
+            "title": next((t["title"] for t in titles if t["test_id"].lower() == test_id.lower()), None),
             "sessions": len(own),
             "nps": _nps(
                 [t["nps_score"] for t in tasks if t["test_id"] == test_id and t["nps_score"] is not None]

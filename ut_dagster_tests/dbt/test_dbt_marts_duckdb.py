@@ -180,7 +180,9 @@ def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None
     assert skip.metadata["tasks_over_threshold"].value == 1  # task-written, skipped by 2 of 4
     assert "Written task task-written" in skip.metadata["tasks"].value
     assert (nps.passed, nps.metadata["tests_below_floor"].value) == (False, 1)  # test B: NPS -100
-    assert TEST_B in nps.metadata["tests"].value
+    assert TEST_B in nps.metadata["tests"].value  # not in the test list: named by its ID
+    # Tests are named by title and ID; the title's pipe is escaped in the Markdown table.
+    assert f"| Checkout \\| flow ({TEST_A}) |" in skip.metadata["tasks"].value
     assert qx.passed  # first sync: nothing to compare with
     assert qx.metadata["qx_scores"].value == {TEST_A: 72.5, TEST_B: 45.0}
 
@@ -195,6 +197,7 @@ def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None
         ("qx_score_drop_alert", False, 1)
     ]
     assert "12.5" in dropped[0].metadata["tests"].value
+    assert f"Checkout \\| flow ({TEST_A})" in dropped[0].metadata["tests"].value
 
     # And the sync after that compares with 60: no new drop.
     assert all(e.passed for e in built.rerun_checks([qx_check]).get_asset_check_evaluations())

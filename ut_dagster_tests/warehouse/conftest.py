@@ -13,7 +13,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ut_dagster.lib.schema import TASKS
+from ut_dagster.lib.schema import TASKS, TESTS
+from ut_dagster.lib.warehouse import TableWrite
 
 PARTITIONS = dg.DynamicPartitionsDefinition(name="usertesting_test")
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -76,6 +77,41 @@ def build_assets(frames: dict[str, Any], loaded: dict[str, pd.DataFrame]) -> lis
     return [tasks, tasks_check]
 
 
+def tests_frame(titles: dict[str, str]) -> pd.DataFrame:
+    """`usertesting/tests` rows (one table for the credential, not per test) for these titles."""
+    rows = [
+        {
+            "test_id": test_id,
+            "title": title,
+            "product_type": "THINK_OUT_LOUD",
+            "study_type": "STUDYV2",
+            "workspace_id": TEST_B,
+            "workspace_name": "Research",
+            "ordered_at": datetime(2024, 4, 1, 9, 30),
+            "syncable": True,
+            "extracted_at": datetime(2024, 5, 1, 12, 0),
+        }
+        for test_id, title in titles.items()
+    ]
+    data = {c.name: pd.Series([r[c.name] for r in rows], dtype=c.type.pandas) for c in TESTS.columns}
+    return pd.DataFrame(data, columns=TESTS.column_names)
+
+
+def build_tests_assets(runs: list[dict[str, str]], loaded: list[pd.DataFrame]) -> list[Any]:
+    """Unpartitioned `usertesting/tests`: each materialization outputs the next titles of `runs`;
+    a downstream asset records the whole table it loads."""
+
+    @dg.asset(key=["usertesting", "tests"])
+    def tests() -> TableWrite:
+        return TableWrite(TESTS, tests_frame(runs.pop(0)), None)
+
+    @dg.asset(key=["usertesting", "tests_reader"], ins={"tests": dg.AssetIn(key=["usertesting", "tests"])})
+    def tests_reader(tests: pd.DataFrame) -> None:
+        loaded.append(tests)
+
+    return [tests, tests_reader]
+
+
 @pytest.fixture
 def instance() -> Any:
     with dg.instance_for_test() as inst:
@@ -104,5 +140,7 @@ def kit() -> SimpleNamespace:
         tasks_frame=tasks_frame,
         session_ids=session_ids,
         build_assets=build_assets,
+        tests_frame=tests_frame,
+        build_tests_assets=build_tests_assets,
         assert_same_frame=assert_same_frame,
     )

@@ -269,3 +269,38 @@ def test_asset_that_is_not_a_project_table_is_refused(instance, tmp_path: Path) 
         dg.materialize(
             [notes], instance=instance, resources={"io_manager": duckdb_io_manager(tmp_path / "w.duckdb")}
         )
+
+
+def test_an_unpartitioned_table_is_replaced_whole_and_loaded_whole(kit, instance, tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+    _materialize(kit, db, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 2)}, kit.TEST_A)
+    runs = [{kit.TEST_A: "Checkout", kit.TEST_B: "Pricing"}, {kit.TEST_B: "Pricing v2"}]
+    loaded: list[pd.DataFrame] = []
+    resources = {"io_manager": duckdb_io_manager(db)}
+
+    first = dg.materialize(kit.build_tests_assets(runs, loaded), instance=instance, resources=resources)
+    assert sorted(_rows(db, "SELECT test_id, title FROM usertesting.tests")) == sorted(
+        [(kit.TEST_A, "Checkout"), (kit.TEST_B, "Pricing")]
+    )
+    second = dg.materialize(kit.build_tests_assets(runs, loaded), instance=instance, resources=resources)
+
+    # The second write replaced every row, not only those of the tests it names.
+    assert _rows(db, "SELECT test_id, title FROM usertesting.tests") == [(kit.TEST_B, "Pricing v2")]
+    meta = {
+        k: v.value
+        for k, v in second.asset_materializations_for_node("usertesting__tests")[0].metadata.items()
+    }
+    assert (meta["dagster/row_count"], meta["rows_inserted"], meta["rows_deleted"]) == (1, 1, 2)
+    assert first.success and second.success
+    pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
+    assert _rows(db, COUNTS) == [(kit.TEST_A, 2)]  # partitioned tables are untouched
+
+    # Forgetting a test deletes its data, not its entry in the test list (the API still lists it).
+    assert "tests" not in DuckDBWarehouse(db).delete_test(kit.TEST_B)
+    assert _rows(db, "SELECT test_id FROM usertesting.tests") == [(kit.TEST_B,)]
+
+
+def test_a_partitioned_table_needs_its_partition(kit, tmp_path: Path) -> None:
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    with pytest.raises(ValueError, match="one test partition at a time"):
+        warehouse.write(None, TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 1)))

@@ -269,3 +269,24 @@ def test_every_table_is_created_in_fakesnow(kit, fake_snowflake, password_env) -
         pd.testing.assert_frame_equal(warehouse.read(table, kit.TEST_A), empty_frame(table))
         described = _query(f"DESCRIBE TABLE {DATABASE}.usertesting.{table.name}")
         assert [row[0].lower() for row in described] == table.column_names
+
+
+def test_an_unpartitioned_table_is_replaced_whole_in_fakesnow(
+    kit, instance, fake_snowflake, password_env
+) -> None:
+    _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 2)}, kit.TEST_A)
+    runs = [{kit.TEST_A: "Checkout", kit.TEST_B: "Pricing"}, {kit.TEST_B: "Pricing v2"}]
+    loaded: list[pd.DataFrame] = []
+    resources = {"io_manager": snowflake_io_manager()}
+
+    dg.materialize(kit.build_tests_assets(runs, loaded), instance=instance, resources=resources)
+    second = dg.materialize(kit.build_tests_assets(runs, loaded), instance=instance, resources=resources)
+
+    assert _query(f"SELECT test_id, title FROM {DATABASE}.usertesting.tests") == [(kit.TEST_B, "Pricing v2")]
+    meta = {
+        k: v.value
+        for k, v in second.asset_materializations_for_node("usertesting__tests")[0].metadata.items()
+    }
+    assert (meta["dagster/row_count"], meta["rows_inserted"], meta["rows_deleted"]) == (1, 1, 2)
+    pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
+    assert _query(COUNTS) == [(kit.TEST_A, 2)]

@@ -1,5 +1,6 @@
--- One row per test (study): sessions, NPS over all NPS answers, QXscore, task skip rate and how
--- many sessions have a transcript or a video. Rates and coverages are fractions (0-1).
+-- One row per test (study): its title (null until the test list names it), sessions, NPS over all
+-- NPS answers, QXscore, task skip rate and how many sessions have a transcript or a video. Rates
+-- and coverages are fractions (0-1).
 with sessions as (
     select
         test_id,
@@ -49,6 +50,7 @@ test_keys as (
 
 select
     k.test_id,
+    ut.title,
     coalesce(s.sessions, 0) as sessions,
     coalesce(s.participants, 0) as participants,
     s.first_session_started_at,
@@ -77,3 +79,4 @@ from test_keys as k
 left join sessions as s on k.test_id = s.test_id
 left join tasks as t on k.test_id = t.test_id
 left join api_qx as q on k.test_id = q.test_id
+left join {{ ref('stg_tests') }} as ut on lower(k.test_id) = lower(ut.test_id)

@@ -6,6 +6,9 @@ Three signals a researcher wants to hear about without opening a dashboard:
 - a test whose Net Promoter Score is below a floor (test_summary.nps);
 - a test whose QXscore dropped between syncs by more than N points (test_summary.qx_score).
 
+Alerts name each test by its title and ID, "Checkout flow (3fa85f64-...)" (test_summary.title, from
+the usertesting/tests list; the ID alone for a test the list does not name yet).
+
 The checks carry no automation condition of their own, so they ride along with every run that
 materializes their mart, automated or manual, and they never block anything (severity WARN). They
 read the marts through the resource under `warehouse_resource_key`: anything whose
@@ -144,6 +147,31 @@ def previous_qx_scores(context: AssetCheckExecutionContext, check_key: AssetChec
     return {str(k): float(v) for k, v in scores.items()} if isinstance(scores, dict) else {}
 
 
+def label_for_test(test_id: Any, title: Any) -> str:
+    """How alerts name a test: its title with the ID (what the UI and the CLI use), or the ID alone."""
+    return f"{title} ({test_id})" if title else str(test_id)
+
+
+def with_test_labels(rows: Sequence[Mapping[str, Any]], titles: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows with a `test` column naming their test (title from `titles` by test_id, else the row's)."""
+    return [
+        {**row, "test": label_for_test(row["test_id"], titles.get(str(row["test_id"])) or row.get("title"))}
+        for row in rows
+    ]
+
+
+def fetch_titles(warehouse: Any) -> dict[str, Any]:
+    """Title by test_id from test_summary; {} when it cannot be read (not built yet).
+
+    Titles only decorate an alert: the alert itself must not fail for want of them.
+    """
+    try:
+        rows = fetch_rows(warehouse, f"select test_id, title from {MARTS_SCHEMA}.test_summary")
+    except Exception:  # the DB-API error classes differ by warehouse (DuckDB, Snowflake)
+        return {}
+    return {str(row["test_id"]): row["title"] for row in rows if row["title"]}
+
+
 def _markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> MetadataValue:
     if not rows:
         return MetadataValue.md("(none)")
@@ -183,12 +211,14 @@ def build_research_alert_checks(
             f"select test_id, task_uuid, task_position, task_text, sessions, skip_rate from {MARTS_SCHEMA}.task_metrics",
         )
         found = skipped_tasks(rows, limits)
+        if found:
+            found = with_test_labels(found, fetch_titles(warehouse))
         return AssetCheckResult(
             passed=not found,
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "tasks_over_threshold": len(found),
-                "tasks": _markdown(found, ["test_id", "task_position", "task_text", "sessions", "skip_rate"]),
+                "tasks": _markdown(found, ["test", "task_position", "task_text", "sessions", "skip_rate"]),
             },
         )
 
@@ -201,14 +231,16 @@ def build_research_alert_checks(
     )
     def nps_floor_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
-        rows = fetch_rows(warehouse, f"select test_id, nps, nps_responses from {MARTS_SCHEMA}.test_summary")
-        found = low_nps_tests(rows, limits)
+        rows = fetch_rows(
+            warehouse, f"select test_id, title, nps, nps_responses from {MARTS_SCHEMA}.test_summary"
+        )
+        found = with_test_labels(low_nps_tests(rows, limits), {})
         return AssetCheckResult(
             passed=not found,
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "tests_below_floor": len(found),
-                "tests": _markdown(found, ["test_id", "nps", "nps_responses"]),
+                "tests": _markdown(found, ["test", "nps", "nps_responses"]),
             },
         )
 
@@ -222,17 +254,19 @@ def build_research_alert_checks(
     def qx_score_drop_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
         rows = fetch_rows(
-            warehouse, f"select test_id, qx_score from {MARTS_SCHEMA}.test_summary where qx_score is not null"
+            warehouse,
+            f"select test_id, title, qx_score from {MARTS_SCHEMA}.test_summary where qx_score is not null",
         )
         current = {str(row["test_id"]): float(row["qx_score"]) for row in rows}
+        titles = {str(row["test_id"]): row["title"] for row in rows}
         previous = previous_qx_scores(context, context.check_specs[0].key)
-        found = qx_score_drops(previous, current, limits.max_qx_score_drop)
+        found = with_test_labels(qx_score_drops(previous, current, limits.max_qx_score_drop), titles)
         return AssetCheckResult(
             passed=not found,
             severity=AssetCheckSeverity.WARN,
             metadata={
                 "tests_dropped": len(found),
-                "tests": _markdown(found, ["test_id", "previous", "current", "drop"]),
+                "tests": _markdown(found, ["test", "previous", "current", "drop"]),
                 # Tests absent from this sync keep their last score, so a later sync still compares.
                 QX_SCORES_METADATA_KEY: MetadataValue.json({**previous, **current}),
             },

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
+from dagster import SensorEvaluationContext, SensorResult
 
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.environment import SensorSettings
@@ -71,24 +71,6 @@ class DiscoveryMemory:
         if not isinstance(body, dict) or body.get("v") != 1:
             return cls()
         return cls(body.get("listed_at"), list(body.get("pending") or []), list(body.get("refused") or []))
-
-
-def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
-    settings = settings or SensorSettings()
-
-    @sensor(
-        name="usertesting_discover_tests",
-        minimum_interval_seconds=settings.interval_seconds,
-        default_status=DefaultSensorStatus.STOPPED,
-        description="Registers the tests of the credential's workspaces that the Results API serves "
-        "(UT_DISCOVER_* settings). Off by default.",
-    )
-    def usertesting_discover_tests(
-        context: SensorEvaluationContext, usertesting: UserTestingResource
-    ) -> SensorResult:
-        return discover_tests(context, usertesting, settings)
-
-    return usertesting_discover_tests
 
 
 def discover_tests(

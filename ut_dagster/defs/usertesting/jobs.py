@@ -1,4 +1,4 @@
-"""Jobs: the per-test sync (everything but videos) and the same with videos archived.
+"""Jobs: the per-test sync (everything but videos), the same with videos archived, checks, test list.
 
 The sync jobs run every step in the run's own process (in-process executor). A process per step
 cost 40-55 s of start-up for a run whose steps take under a second each, and API steps gain nothing
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
-from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, VIDEO_ASSETS, VIDEO_CHECKS
+from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
 
 SYNC_JOB_NAME = "usertesting_sync"
 SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
@@ -26,15 +27,29 @@ usertesting_sync_job = define_asset_job(
 usertesting_sync_with_videos_job = define_asset_job(
     SYNC_WITH_VIDEOS_JOB_NAME,
     # Checksum verification re-reads every archived video: it runs on its own job, not every sync.
-    selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS) - AssetSelection.checks(*VIDEO_CHECKS),
+    selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
+    - AssetSelection.checks(archived_videos_match_checksums),
     executor_def=in_process_executor,
     description="The sync plus archiving of every session video into the object store.",
 )
 
 verify_videos_job = define_asset_job(
     "usertesting_verify_videos",
-    selection=AssetSelection.checks(*VIDEO_CHECKS),
+    selection=AssetSelection.checks(archived_videos_match_checksums),
     description="Re-read archived videos and compare them with their recorded SHA-256.",
+)
+
+# Costs no API budget: it reads the Dagster instance only.
+freshness_job = define_asset_job(
+    "usertesting_freshness", selection=AssetSelection.checks(every_test_synced_recently)
+)
+
+# Its own job: the test list is not partitioned by test, so `ut-dagster sync` never waits for it.
+tests_refresh_job = define_asset_job(
+    "usertesting_tests_refresh",
+    selection=AssetSelection.assets(*TESTS_ASSETS),
+    description="Refresh usertesting/tests: every test the credential sees, with title and kind "
+    "(a handful of legacy v1 requests).",
 )
 
 

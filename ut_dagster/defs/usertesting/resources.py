@@ -12,3 +12,7 @@ class SyncSettings(ConfigurableResource):
         description="Walk each test's whole listing at least this often, to remove sessions deleted "
         "upstream (UT_RECONCILE_HOURS).",
     )
+    freshness_hours: float = Field(
+        default=26.0,
+        description="Warn when a registered test was not synced for this long (UT_FRESHNESS_HOURS).",
+    )

@@ -1,9 +1,11 @@
-"""The scheduled sync: every registered test, once per cron tick (nightly by default)."""
+"""Schedules: the nightly sync of every registered test, the hourly freshness check, the daily test list."""
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from ut_dagster.defs.usertesting.jobs import usertesting_sync_job
+from ut_dagster.defs.usertesting.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.titles import known_titles, title_tags
+from ut_dagster.lib.object_store import ObjectStoreResource
 
 
 def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
@@ -16,9 +18,33 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
         default_status=DefaultScheduleStatus.STOPPED,
         description="Incremental sync of every registered UserTesting test.",
     )
-    def _sync(context: ScheduleEvaluationContext):
+    def _sync(context: ScheduleEvaluationContext, object_store: ObjectStoreResource):
         tick = context.scheduled_execution_time.isoformat()
+        titles = known_titles(object_store)
         for test_id in sorted(context.instance.get_dynamic_partitions(test_partitions.name)):
-            yield RunRequest(partition_key=test_id, run_key=f"{test_id}:{tick}")
+            yield RunRequest(
+                partition_key=test_id, run_key=f"{test_id}:{tick}", tags=title_tags(titles, test_id)
+            )
 
     return _sync
+
+
+freshness_schedule = ScheduleDefinition(
+    name="usertesting_freshness_hourly",
+    job=freshness_job,
+    cron_schedule="17 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Checks every hour that each registered test was synced recently (no API request).",
+)
+
+# Before the default nightly sync, so that sync's runs are tagged with current titles.
+tests_daily_schedule = ScheduleDefinition(
+    name="usertesting_tests_daily",
+    job=tests_refresh_job,
+    cron_schedule="30 1 * * *",
+    execution_timezone="UTC",
+    # A few requests a day, and every title shown in the UI and the marts depends on it.
+    default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily refresh of the test list (titles) from the legacy v1 workspaces API.",
+)

@@ -30,6 +30,7 @@ from dagster import (
 from ut_dagster.defs.usertesting import check_policy as policy_
 from ut_dagster.defs.usertesting.changes import session_changes
 from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
+from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.environment import SensorSettings
@@ -183,3 +184,21 @@ def _latest_run_id(instance: DagsterInstance, test_id: str) -> str | None:
 def _one_line(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}"
+
+
+def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
+    settings = settings or SensorSettings()
+
+    @sensor(
+        name="usertesting_discover_tests",
+        minimum_interval_seconds=settings.interval_seconds,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Registers the tests of the credential's workspaces that the Results API serves "
+        "(UT_DISCOVER_* settings). Off by default.",
+    )
+    def usertesting_discover_tests(
+        context: SensorEvaluationContext, usertesting: UserTestingResource
+    ) -> SensorResult:
+        return discover_tests(context, usertesting, settings)
+
+    return usertesting_discover_tests

@@ -81,7 +81,7 @@ class PreparedWrite:
         return WriteResult(len(self.frame), rows_deleted, partition_rows, replaced, self.sessions is None)
 
 
-def prepare_write(test_id: str, write: TableWrite) -> PreparedWrite:
+def prepare_write(test_id: str | None, write: TableWrite) -> PreparedWrite:
     """The typed rows of `write`, checked to stay inside what the write deletes.
 
     A row of another test, or of a session the write does not list, would be inserted next to the
@@ -89,6 +89,8 @@ def prepare_write(test_id: str, write: TableWrite) -> PreparedWrite:
     """
     table = write.table
     frame = typed_frame(table, write.rows)
+    if test_id is None:
+        return _whole_table(table, frame, write)
     foreign = frame.loc[frame[PARTITION_COLUMN] != test_id, PARTITION_COLUMN]
     if len(foreign):
         raise ValueError(
@@ -108,6 +110,22 @@ def prepare_write(test_id: str, write: TableWrite) -> PreparedWrite:
             "list every session whose rows are written"
         )
     return PreparedWrite(table, frame, tuple(sorted(write.sessions)))
+
+
+def _whole_table(table: Table, frame: pd.DataFrame, write: TableWrite) -> PreparedWrite:
+    """An unpartitioned table's write: its rows replace every row of the table."""
+    if table.partitioned:
+        raise ValueError(f"{table.name} is written one test partition at a time: give the test_id")
+    if write.sessions is not None:
+        raise ValueError(f"{table.name} is replaced whole: write it with sessions=None")
+    return PreparedWrite(table, frame, None)
+
+
+def partition_filter(test_id: str | None, placeholder: str) -> tuple[str, list[str]]:
+    """The WHERE clause (and its parameters) selecting a test's rows; the whole table for None."""
+    if test_id is None:
+        return "", []
+    return f" WHERE {PARTITION_COLUMN} = {placeholder}", [test_id]
 
 
 def as_table_write(table: Table, obj: object) -> TableWrite:
@@ -146,8 +164,11 @@ class WarehouseClient(ABC):
         """The warehouse as messages name it, e.g. "The DuckDB warehouse /data/warehouse.duckdb"."""
 
     @abstractmethod
-    def write(self, test_id: str, write: TableWrite) -> WriteResult:
-        """Create the schema and table if missing, delete what `write` replaces, insert its rows."""
+    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
+        """Create the schema and table if missing, delete what `write` replaces, insert its rows.
+
+        test_id None: the table is unpartitioned (Table.partitioned False) and is replaced whole.
+        """
 
     @abstractmethod
     def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
@@ -155,4 +176,5 @@ class WarehouseClient(ABC):
 
     @abstractmethod
     def delete_test(self, test_id: str) -> dict[str, int]:
-        """Delete the test's rows from every project table, in one transaction; rows deleted by table."""
+        """Delete the test's rows from every partitioned project table, in one transaction; rows
+        deleted by table. The test list (usertesting.tests) keeps its row until the next refresh."""

@@ -27,6 +27,7 @@ from ut_dagster.lib.warehouse.base import (
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
+    partition_filter,
     prepare_write,
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
@@ -45,15 +46,16 @@ class DuckDBWarehouse(WarehouseClient):
     def description(self) -> str:
         return f"The DuckDB warehouse {self.path}"
 
-    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
         prepared = prepare_write(test_id, write)
         table = prepared.table
         name = qualified_name(SCHEMA, table.name)
         with self._transaction() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(SCHEMA)}")
             conn.execute(create_table_sql(table, "duckdb", name))
+            where, params = partition_filter(test_id, "?")
             if prepared.sessions is None:
-                deleted = conn.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ?", [test_id])
+                deleted = conn.execute(f"DELETE FROM {name}{where}", params)
             else:
                 deleted = conn.execute(
                     f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ? "
@@ -66,9 +68,7 @@ class DuckDBWarehouse(WarehouseClient):
                 # Registered on this connection only, which is closed after the write.
                 conn.register(_FRAME, prepared.frame)
                 conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_FRAME}")
-            rows = _count(
-                conn.execute(f"SELECT count(*) FROM {name} WHERE {PARTITION_COLUMN} = ?", [test_id])
-            )
+            rows = _count(conn.execute(f"SELECT count(*) FROM {name}{where}", params))
         return prepared.result(rows_deleted, rows)
 
     def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
@@ -91,7 +91,8 @@ class DuckDBWarehouse(WarehouseClient):
             return {}
         deleted: dict[str, int] = {}
         with self._transaction() as conn:
-            for table in ALL_TABLES.values():
+            # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
+            for table in (t for t in ALL_TABLES.values() if t.partitioned):
                 if _table_exists(conn, table.name):
                     name = qualified_name(SCHEMA, table.name)
                     sql = f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ?"

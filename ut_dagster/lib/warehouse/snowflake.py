@@ -34,6 +34,7 @@ from ut_dagster.lib.warehouse.base import (
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
+    partition_filter,
     prepare_write,
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
@@ -121,7 +122,7 @@ class SnowflakeWarehouse(WarehouseClient):
     def description(self) -> str:
         return f"The Snowflake warehouse (account {self.account}, database {self.database})"
 
-    def write(self, test_id: str, write: TableWrite) -> WriteResult:
+    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
         prepared = prepare_write(test_id, write)
         table = prepared.table
         name = qualified_name(self.database, SCHEMA, table.name)
@@ -137,7 +138,8 @@ class SnowflakeWarehouse(WarehouseClient):
                 if stage is not None:
                     columns = column_list(table)
                     cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
-                cursor.execute(f"SELECT count(*) FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+                where, params = partition_filter(test_id, "%s")
+                cursor.execute(f"SELECT count(*) FROM {name}{where}", params)
                 rows = int(cursor.fetchone()[0])
                 cursor.execute("COMMIT")
             except BaseException:
@@ -164,7 +166,8 @@ class SnowflakeWarehouse(WarehouseClient):
     def delete_test(self, test_id: str) -> dict[str, int]:
         deleted: dict[str, int] = {}
         with self._connection() as conn, conn.cursor() as cursor:
-            present = [t for t in ALL_TABLES.values() if self._table_exists(cursor, t)]
+            # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
+            present = [t for t in ALL_TABLES.values() if t.partitioned and self._table_exists(cursor, t)]
             cursor.execute("BEGIN")
             try:
                 for table in present:
@@ -200,9 +203,10 @@ class SnowflakeWarehouse(WarehouseClient):
         return stage
 
     @staticmethod
-    def _delete(cursor: Any, name: str, test_id: str, sessions: tuple[str, ...] | None) -> int:
+    def _delete(cursor: Any, name: str, test_id: str | None, sessions: tuple[str, ...] | None) -> int:
         if sessions is None:
-            cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+            where, params = partition_filter(test_id, "%s")
+            cursor.execute(f"DELETE FROM {name}{where}", params)
             return int(cursor.rowcount or 0)
         deleted = 0
         for start in range(0, len(sessions), _SESSION_BATCH):

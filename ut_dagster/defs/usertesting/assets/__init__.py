@@ -1,23 +1,26 @@
-"""The UserTesting assets, per test partition, prefix `usertesting` (= warehouse schema = dbt source)."""
+"""The UserTesting assets, prefix `usertesting` (= warehouse schema = dbt source); all but
+`usertesting/tests` are partitioned per test."""
 
 from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
 from ut_dagster.defs.usertesting.assets.session_details import session_tables
-from ut_dagster.defs.usertesting.assets.session_videos import archived_videos_match_checksums, session_videos
+from ut_dagster.defs.usertesting.assets.session_videos import session_videos
+from ut_dagster.defs.usertesting.assets.tests import workspace_tests
 from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
 
 SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores]
 VIDEO_ASSETS = [session_videos]
-VIDEO_CHECKS = [archived_videos_match_checksums]
+# Not partitioned by test: refreshed by its own daily job, never by the sync job.
+TESTS_ASSETS = [workspace_tests]
 
 __all__ = [
     "SYNC_ASSETS",
+    "TESTS_ASSETS",
     "VIDEO_ASSETS",
-    "VIDEO_CHECKS",
-    "archived_videos_match_checksums",
     "qx_scores",
     "raw_sessions",
     "session_tables",
     "session_videos",
     "transcript_tables",
+    "workspace_tests",
 ]

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 import pandas as pd
-from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, Output, asset, asset_check
+from dagster import AssetExecutionContext, AssetKey, Output, asset
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.assets.common import (
@@ -198,30 +198,3 @@ def _checksum(store: ObjectStore, test_id: str, session_id: str) -> tuple[int, s
         digest.update(chunk)
         size += len(chunk)
     return size, digest.hexdigest(), "video/mp4"
-
-
-@asset_check(
-    asset=session_videos,
-    name="archived_videos_match_checksums",
-    description="Re-reads every archived video and compares its SHA-256 with the recorded one.",
-)
-def archived_videos_match_checksums(object_store: ObjectStoreResource) -> AssetCheckResult:
-    store = object_store.store()
-    checked, mismatched = 0, []
-    for key in store.list_keys("videos/"):
-        if not key.endswith(".json"):
-            continue
-        record = json.loads(store.get_bytes(key) or b"{}")
-        video = key.removesuffix(".json") + ".mp4"
-        digest = hashlib.sha256()
-        if not store.exists(video):
-            mismatched.append(f"{video} (missing)")
-            continue
-        for chunk in store.iter_bytes(video):
-            digest.update(chunk)
-        checked += 1
-        if digest.hexdigest() != record.get("sha256"):
-            mismatched.append(video)
-    return AssetCheckResult(
-        passed=not mismatched, metadata={"videos_checked": checked, "mismatched": mismatched[:50]}
-    )

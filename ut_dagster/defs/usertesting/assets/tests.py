@@ -1,0 +1,54 @@
+"""`usertesting/tests`: every test the credential can see, with its title, from the legacy v1 API.
+
+One table for the credential, not per test partition: it names the tests the marts, alerts and run
+tags show. A handful of requests (the workspace list, then ~50 tests per page of each workspace),
+landed whole under raw/_workspaces/ before they are normalized, then the table is replaced.
+"""
+
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
+
+from ut_dagster.defs.usertesting.assets.common import API_POOL, GROUP, KEY_PREFIX
+from ut_dagster.lib.landing import utc_now
+from ut_dagster.lib.normalize import to_frame
+from ut_dagster.lib.normalize.studies import study_rows
+from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.schema import SCHEMA, TESTS, column_schema
+from ut_dagster.lib.study_catalog import land_studies
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.lib.warehouse import TableWrite
+
+
+@asset(
+    name=TESTS.name,
+    key_prefix=KEY_PREFIX,
+    group_name=GROUP,
+    pool=API_POOL,
+    metadata={
+        "dagster/table_name": f"{SCHEMA}.{TESTS.name}",
+        "dagster/column_schema": column_schema(TESTS),
+    },
+    kinds={"python", "usertesting"},
+    description=TESTS.description,
+)
+def workspace_tests(
+    context: AssetExecutionContext, usertesting: UserTestingResource, object_store: ObjectStoreResource
+):
+    client = usertesting.get_client()
+    before = client.stats.snapshot()
+    received_at = utc_now()
+    studies = list(client.list_workspace_tests())
+    key = land_studies(object_store.store(), studies, received_at)
+    rows = study_rows(studies, received_at)
+    skipped = len(studies) - len(rows)
+    if skipped:
+        context.log.warning(f"{skipped} listed studies had no valid UUID and were left out.")
+    metadata: dict[str, Any] = {
+        "tests": len(rows),
+        "syncable_tests": sum(1 for r in rows if r["syncable"]),
+        "studies_without_uuid": skipped,
+        "landed": MetadataValue.path(object_store.store().uri(key)),
+        **client.stats.since(before).as_metadata(),
+    }
+    yield Output(TableWrite(TESTS, to_frame(TESTS, rows), None), metadata=metadata)

@@ -1,0 +1,40 @@
+"""Test titles for run tags: a test is registered by UUID, its title comes from the landed test list.
+
+`usertesting/tests` lands every test the credential sees under raw/_workspaces/ (daily); these
+helpers read the newest landed list, so naming a run costs no API request and no warehouse query.
+Before the first refresh, or for a test the list does not hold, there is no title and no tag.
+
+Dagster 1.13 keeps nothing but keys for dynamic partitions (`add_dynamic_partitions` and
+`AddDynamicPartitionsRequest` take keys only), so a title cannot be partition metadata: it is a run
+tag, shown in the runs list and on each run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
+from ut_dagster.lib.study_catalog import landed_titles
+
+TITLE_TAG = "ut/test_title"
+# Tags are for the runs list: a very long title is cut rather than flooding it.
+MAX_TAG_LENGTH = 200
+
+
+def known_titles(object_store: ObjectStore | ObjectStoreResource) -> dict[str, str]:
+    """Title by test ID (lower-cased UUID) from the newest landed test list; {} before the first refresh."""
+    store = object_store.store() if isinstance(object_store, ObjectStoreResource) else object_store
+    return landed_titles(store)
+
+
+def title_of(object_store: ObjectStore | ObjectStoreResource, test_id: str) -> str | None:
+    """One test's title, or None when the landed test list does not name it."""
+    return known_titles(object_store).get(test_id.lower())
+
+
+def title_tags(titles: Mapping[str, str], test_id: str) -> dict[str, str]:
+    """`{"ut/test_title": title}` for a RunRequest or `execute_in_process(tags=...)`; {} if unknown."""
+    title = titles.get(test_id.lower())
+    if not title:
+        return {}
+    return {TITLE_TAG: title if len(title) <= MAX_TAG_LENGTH else title[: MAX_TAG_LENGTH - 1] + "…"}
