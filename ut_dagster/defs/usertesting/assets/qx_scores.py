@@ -28,7 +28,8 @@ FOLDER = "qx_scores"
     group_name=GROUP,
     partitions_def=test_partitions,
     pool=API_POOL,
-    deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
+    # After session_details: it notes whether the sessions carry QXscore groups.
+    deps=[AssetKey([*KEY_PREFIX, "session_details"])],
     metadata=table_metadata(QX_SCORES),
     kinds={"python", "usertesting"},
     description=QX_SCORES.description
@@ -43,12 +44,15 @@ def qx_scores(
     step = start_api_step(context, usertesting, object_store)
     test_id, client, landing = step.test_id, step.client, step.landing
 
-    # The score only changes when sessions complete: with the same number of sessions as at the
-    # last fetch, the landed answer is still the answer and costs no request.
+    # Only tests whose sessions carry QXscore groups have a QXscore (session_tables notes it), and
+    # the score only changes when sessions complete: with the same number of sessions as at the last
+    # fetch, the landed answer is still the answer and costs no request.
+    has_qx = bool(landing.read_state(test_id, "traits").get("qx_score_groups"))
     sessions_now = len(landing.read_listing(test_id).sessions)
     previous = landing.latest_test_object(test_id, FOLDER)
-    envelope = json.loads(previous[1]) if previous else None
-    fetched = config.full or envelope is None or envelope.get("sessions_at_fetch") != sessions_now
+    envelope = json.loads(previous[1]) if previous else {"payload": None}
+    changed = previous is None or envelope.get("sessions_at_fetch") != sessions_now
+    fetched = config.full or (has_qx and changed)
     if fetched:
         received_at = utc_now()
         envelope = {"sessions_at_fetch": sessions_now, "payload": client.get_qx_scores(test_id)}
@@ -56,7 +60,7 @@ def qx_scores(
             test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), received_at
         )
     else:
-        received_at = previous[0]
+        received_at = previous[0] if previous else utc_now()
     payload = envelope.get("payload")
     rows = qx_score_rows(test_id, payload, received_at) if payload is not None else []
     yield Output(
@@ -64,6 +68,7 @@ def qx_scores(
         metadata={
             "qx_scores_refetched": fetched,
             "qx_available": payload is not None,
+            "qx_score_groups_seen": has_qx,
             **step.spent(),
         },
     )

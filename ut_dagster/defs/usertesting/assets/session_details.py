@@ -45,6 +45,7 @@ from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 FOLDER = "session_details"
 LOADED = "loaded_session_details"
 GONE = "gone"
+TRAITS = "traits"  # what the payloads tell about the test, e.g. whether it has QXscore groups
 TABLES = (SESSION_DETAILS, SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
 RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
 SESSIONS_KEY = AssetKey([*KEY_PREFIX, SESSIONS.name])
@@ -164,6 +165,7 @@ def session_tables(
         _confirm_gone(landing, test_id, maybe_gone, gone, landed)
 
     fetched = len(normalized)
+    _remember_qx_groups(landing, test_id, normalized)
     current = {sid: stamp(obj.received_at) for sid, obj in landed.items()}
     changes = table_changes(current, landing.read_state(test_id, LOADED))
     written = set(current) if config.rebuild else set(changes.write)
@@ -205,6 +207,16 @@ def _rows(test_id: str, session_id: str, payload: object, received_at: datetime)
         SESSION_DETAILS.name: [session_details_row(test_id, session_id, payload, received_at)],
         **details_rows(test_id, session_id, payload, received_at),
     }
+
+
+def _remember_qx_groups(landing: Landing, test_id: str, normalized: dict[str, Rows]) -> None:
+    """Note once that the test's sessions carry QXscore groups: only then has it a QXscore to ask for."""
+    if any(
+        g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]
+    ):
+        traits = landing.read_state(test_id, TRAITS)
+        if not traits.get("qx_score_groups"):
+            landing.write_state(test_id, TRAITS, {**traits, "qx_score_groups": True})
 
 
 def _confirm_gone(
