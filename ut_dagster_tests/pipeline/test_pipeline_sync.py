@@ -174,3 +174,25 @@ def test_a_test_without_videos_stops_costing_video_link_requests(make_pipeline):
     assert pipeline.sync(videos=True) == 0
     assert pipeline.api_requests("/videoDownloadUrl") == []
     assert len(pipeline.table("session_videos")) == 0
+
+
+def test_qx_scores_are_asked_only_for_tests_with_qx_groups_and_only_when_sessions_change(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 4), StudySpec(INTERACTION, 4)))
+    survey, interaction = pipeline.sandbox.test_ids
+
+    assert pipeline.sync() == 0
+    assert [r["path"] for r in pipeline.api_requests("/qxScores")] == [
+        f"/api/v2/testResults/{interaction}/qxScores"
+    ]
+
+    for test_id in (survey, interaction):
+        pipeline.sandbox.add_sessions(test_id, 1)
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync() == 0
+    assert [r["path"] for r in pipeline.api_requests("/qxScores")] == [
+        f"/api/v2/testResults/{interaction}/qxScores"
+    ]
+
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync() == 0
+    assert pipeline.api_requests("/qxScores") == []
