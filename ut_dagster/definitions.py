@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions
+from dagster import Definitions, map_asset_specs
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
 from ut_dagster.defs.research_marts.dbt import (
@@ -31,8 +31,13 @@ from ut_dagster.environment import Settings, build_resources
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
+    def stored_in(*kinds: str):
+        return lambda spec: spec.merge_attributes(kinds=set(kinds))
+
+    tables = map_asset_specs(stored_in(settings.warehouse), [*SYNC_ASSETS, *TESTS_ASSETS])
+    videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
     return Definitions(
-        assets=[*SYNC_ASSETS, *VIDEO_ASSETS, *TESTS_ASSETS, usertesting_dbt_assets],
+        assets=[*tables, *videos, usertesting_dbt_assets],
         asset_checks=[
             archived_videos_match_checksums,
             every_test_synced_recently,

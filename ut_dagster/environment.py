@@ -137,6 +137,11 @@ class Settings:
         )
 
     @property
+    def object_store_kind(self) -> str:
+        """How the UI labels where the landing area and videos live."""
+        return "s3" if self.object_store.startswith("s3://") else "file"
+
+    @property
     def dagster_home(self) -> Path:
         return self.dagster_home_dir or self.data_dir / "dagster_home"
 

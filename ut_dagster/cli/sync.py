@@ -47,6 +47,8 @@ def run_sync(
         sync_run_config,
     )
     from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
+    from ut_dagster.defs.usertesting.titles import known_titles, title_tags
+    from ut_dagster.lib.object_store import ObjectStoreResource
 
     out, err = out or sys.stdout, err or sys.stderr
     settings = settings or Settings.from_env()
@@ -62,6 +64,9 @@ def run_sync(
         **(run_config or sync_run_config(full=full, reconcile=reconcile, rebuild=rebuild, videos=videos)),
     }
     log = RunLog(settings.data_dir / "logs", "sync")
+    titles = known_titles(
+        ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
+    )
     failures: list[Failure] = []
     runs: list[tuple[str, str]] = []
     for test_id in test_ids:
@@ -73,7 +78,7 @@ def run_sync(
                     partition_key=test_id,
                     run_config=run_config,
                     raise_on_error=False,
-                    tags=cli_run_tags(),
+                    tags={**cli_run_tags(), **title_tags(titles, test_id)},
                 )
         except Exception as exc:  # a run that could not even start (bad run config, storage error)
             import traceback

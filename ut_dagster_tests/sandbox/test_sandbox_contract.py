@@ -17,8 +17,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from ut_dagster.sandbox import SandboxServer
 from ut_dagster.sandbox.tasks import FUTURE_TASK_TYPES
 
-# Vendored (see specs/README.md): the contract tests run in every clone and never skip.
-SPECS = Path(__file__).resolve().parent / "specs"
+# Vendored (see ut_dagster_tests/specs/README.md): the contract tests run in every clone and never skip.
+SPECS = Path(__file__).resolve().parents[1] / "specs"
 RESULTS_SPEC = SPECS / "results-v2-openapi.yml"
 LEGACY_SPEC = SPECS / "legacy-v1-openapi.yml"
 _API_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")

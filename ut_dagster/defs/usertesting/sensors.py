@@ -33,6 +33,7 @@ from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -107,6 +108,7 @@ def check_tests(
 
     due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy))
     landing = Landing(object_store.store())
+    titles = known_titles(landing.store)
     requests, failing, left = [], 0, 0
     for position, test_id in enumerate(due):
         remaining = deadline - time.monotonic()
@@ -138,7 +140,7 @@ def check_tests(
                 RunRequest(
                     partition_key=test_id,
                     run_key=f"{test_id}:after:{_latest_run_id(instance, test_id) or 'none'}",
-                    tags={REASON_TAG: reason[:200]},
+                    tags={REASON_TAG: reason[:200], **title_tags(titles, test_id)},
                 )
             )
     if left:

@@ -55,7 +55,7 @@ def video_key(test_id: str, session_id: str, suffix: str) -> str:
     pool=API_POOL,
     deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     metadata=table_metadata(SESSION_VIDEOS),
-    kinds={"python", "usertesting", "s3"},
+    kinds={"python", "usertesting"},
     description=SESSION_VIDEOS.description
     + " Opt-in (videos are large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`.",
 )
