@@ -42,7 +42,6 @@ from dagster import (
     MetadataValue,
     asset_check,
 )
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 MARTS_SCHEMA = "usertesting_marts"
 TASK_METRICS = AssetKey([MARTS_SCHEMA, "task_metrics"])
@@ -136,12 +135,12 @@ def qx_score_drops(
 
 def previous_qx_scores(context: AssetCheckExecutionContext, check_key: AssetCheckKey) -> dict[str, float]:
     """The scores this check recorded when it last completed (this run's own record is only planned)."""
-    history = context.instance.event_log_storage.get_asset_check_execution_history(
-        check_key,
-        limit=1,
-        status={AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED},
+    # Newest first; this run's own record is planned, without an evaluation yet, so it is skipped.
+    history = context.instance.event_log_storage.get_asset_check_execution_history(check_key, limit=5)
+    evaluation = next(
+        (r.event.asset_check_evaluation for r in history if r.event and r.event.asset_check_evaluation),
+        None,
     )
-    evaluation = history[0].event.asset_check_evaluation if history and history[0].event else None
     recorded = evaluation.metadata.get(QX_SCORES_METADATA_KEY) if evaluation else None
     scores = recorded.value if recorded is not None else None
     return {str(k): float(v) for k, v in scores.items()} if isinstance(scores, dict) else {}
