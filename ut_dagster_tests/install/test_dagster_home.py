@@ -43,5 +43,5 @@ def test_a_fresh_home_limits_the_usertesting_api_pool_to_one_slot(tmp_path: Path
 def test_an_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    assert prepare_dagster_home(Settings.from_env({})) == tmp_path
+    assert prepare_dagster_home(Settings.from_env()) == tmp_path
     assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

@@ -48,7 +48,11 @@ def make_pipeline(tmp_path, start_sandbox, api_resource) -> Callable[..., Pipeli
         # Entered as a context manager: Dagster keeps the current instance's state storage in a
         # context variable, which must not point at another test's disposed instance.
         instance = stack.enter_context(DagsterInstance.ephemeral())
-        return Pipeline(sandbox, settings, build_definitions(settings, {"usertesting": resource}), instance)
+        defs = build_definitions(settings, {"usertesting": resource})
+        # Loaded now, while the current instance is this one: loading reads the current instance's
+        # definitions state, and a later load could find another test's disposed instance there.
+        defs.get_repository_def()
+        return Pipeline(sandbox, settings, defs, instance)
 
     with stack:
         yield make
