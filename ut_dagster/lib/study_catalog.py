@@ -52,3 +52,16 @@ def landed_titles(store: ObjectStore) -> dict[str, str]:
         if isinstance(test_id, str) and isinstance(title, str) and title.strip():
             titles.setdefault(test_id.lower(), title.strip())
     return titles
+
+
+def landed_product_types(store: ObjectStore) -> dict[str, str]:
+    """Product type (upper-cased) by test ID from the newest landed list; empty before the first refresh."""
+    latest = latest_studies(store)
+    kinds: dict[str, str] = {}
+    for study in latest[1] if latest else []:
+        if not isinstance(study, dict):
+            continue
+        test_id, kind = study.get("uuid"), study.get("productType")
+        if isinstance(test_id, str) and isinstance(kind, str) and kind.strip():
+            kinds.setdefault(test_id.lower(), kind.strip().upper())
+    return kinds

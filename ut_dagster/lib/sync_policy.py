@@ -78,6 +78,12 @@ def table_changes(current: Mapping[str, str], loaded: Mapping[str, str]) -> Tabl
     return TableChanges(write, frozenset(loaded.keys() - current.keys()))
 
 
+# Product types (legacy v1 `productType`) whose sessions have no narration to transcribe: the spec
+# describes NON_THINK_OUT_LOUD as "unmoderated without think-aloud"; surveys have no recording at all.
+# Other or unknown types are probed instead (see `no_transcript_probe`).
+WITHOUT_TRANSCRIPTS = frozenset({"NON_THINK_OUT_LOUD", "SURVEY"})
+
+
 def transcript_settled(
     asked_missing: list[datetime], finished_at: datetime | None, now: datetime, wait_hours: float
 ) -> bool:

@@ -71,3 +71,21 @@ def test_the_sync_job_does_not_include_the_tests_table(make_pipeline):
     sync_keys = pipeline.defs.resolve_job_def("usertesting_sync").asset_layer.selected_asset_keys
     assert dg.AssetKey(["usertesting", "tests"]) not in sync_keys
     assert dg.AssetKey(["usertesting", "raw_sessions"]) in sync_keys
+
+
+def test_a_test_whose_kind_has_no_narration_costs_no_transcript_request(make_pipeline):
+    from ut_dagster.sandbox import INTERACTION, THINK_OUT_LOUD, StudySpec
+
+    pipeline = make_pipeline(studies=(StudySpec(INTERACTION, 12), StudySpec(THINK_OUT_LOUD, 3)))
+    interaction, think_aloud = pipeline.sandbox.test_ids
+    assert (
+        pipeline.defs.resolve_job_def(tests_refresh_job.name)
+        .execute_in_process(instance=pipeline.instance)
+        .success
+    )
+
+    assert pipeline.sync() == 0
+
+    asked = {r["path"].split("/")[4] for r in pipeline.api_requests("/transcript")}
+    assert asked == set(pipeline.sandbox.dataset.session_ids(think_aloud))
+    assert not asked & set(pipeline.sandbox.dataset.session_ids(interaction))

@@ -26,7 +26,13 @@ from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, tra
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
-from ut_dagster.lib.sync_policy import table_changes, transcript_recheck_due, transcript_settled
+from ut_dagster.lib.study_catalog import landed_product_types
+from ut_dagster.lib.sync_policy import (
+    WITHOUT_TRANSCRIPTS,
+    table_changes,
+    transcript_recheck_due,
+    transcript_settled,
+)
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "transcripts"
@@ -93,6 +99,9 @@ def transcript_tables(
     # which kind a test is: a test whose settled sessions all lack one costs `no_transcript_probe`
     # requests once, instead of one request per session forever.
     has_any = any(o.kind == "vtt" for objs in landed.values() for o in objs)
+    # When the test list says what kind of test this is, a kind without narration costs nothing.
+    kind = landed_product_types(landing.store).get(test_id)
+    known_without = kind in WITHOUT_TRANSCRIPTS and not has_any
     settled = sum(
         transcript_settled(_times(_missing(objs)), finished.get(sid), started, config.transcript_wait_hours)
         for sid, objs in landed.items()
@@ -108,7 +117,7 @@ def transcript_tables(
             continue
         missing = _missing(objects)
         if not config.full:
-            if not has_any and 0 < config.no_transcript_probe <= settled:
+            if known_without or (not has_any and 0 < config.no_transcript_probe <= settled):
                 skipped += 1
                 continue
             if missing and not transcript_recheck_due(
@@ -153,6 +162,7 @@ def transcript_tables(
             "transcripts_requested": asked,
             "transcripts_found": found,
             "transcripts_not_asked_test_has_none": skipped,
+            "test_product_type": kind or "unknown",
             "sessions_removed": len(changes.delete),
             **failures_metadata(failures),
             **step.spent(),
