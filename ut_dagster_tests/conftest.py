@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dagster import DagsterInstance
 
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
@@ -29,6 +30,17 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
 
 # Fast enough for tests, slow enough that the limiter is really exercised.
 FAST = {"requests_per_window": 50, "window_seconds": 1.0}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def live_current_instance() -> Iterator[None]:
+    """Each test module starts with a live current Dagster instance.
+
+    Loading definitions reads the current instance's definitions state; an instance a previous
+    module made current and disposed of fails that read ("undefined DagsterInstance weakref").
+    """
+    with DagsterInstance.ephemeral():
+        yield
 
 
 @pytest.fixture
