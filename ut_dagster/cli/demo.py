@@ -34,8 +34,9 @@ def run_demo(build_dbt: bool = True) -> int:
         print(f"Sandbox API at {sandbox.url} with tests: {', '.join(sandbox.test_ids)}")
         print(f"Warehouse: {settings.duckdb_path}\nLanding area: {settings.object_store}\n")
 
-        from ut_dagster.cli.sync import run_sync
+        from ut_dagster.cli.sync import refresh_test_list, run_sync
 
+        refresh_test_list(settings)  # titles for run tags, the marts and the alerts
         code = run_sync(sandbox.test_ids)
         print(f"\nThe sandbox served {len(sandbox.requests)} API requests in this demo.\n")
     print_tables(settings)

@@ -168,3 +168,16 @@ def list_tests() -> int:
 
 def _value(entry: object) -> object:
     return getattr(entry, "value", entry) if entry is not None else "-"
+
+
+def refresh_test_list(settings: Settings) -> bool:
+    """Materialize `usertesting/tests` (a handful of v1 requests) in the CLI's instance."""
+    from ut_dagster.definitions import defs
+    from ut_dagster.defs.usertesting.jobs import tests_refresh_job
+
+    result = defs.resolve_job_def(tests_refresh_job.name).execute_in_process(
+        instance=dagster_instance(settings),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    return result.success
