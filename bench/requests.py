@@ -11,7 +11,9 @@ think-out-loud and an interaction test of --sessions sessions each:
 and for a survey test of --large sessions (more than offset paging reaches): first sync, rerun.
 
 Minimum for a test of N listed sessions: ceil(N/500) list requests + 1 detail per new session +
-1 transcript per new session of a kind that has transcripts (think-out-loud, live conversation).
+1 transcript per new session of a kind that has transcripts (think-out-loud, live conversation) +
+for an interaction test, 1 qxScores request per sync with new sessions (its QXscore summary is
+computed by UserTesting over all sessions, so it changes whenever sessions complete).
 Recipe (/work/shared/seeds/000_7b6b861847f83a83.txt): every run pages the whole listing 100 at a
 time (ceil(N/100) list requests), and asks details and a transcript for every session finishing
 after its checkpoint (its last max finishTime), whatever the test's kind. It never notices
@@ -36,10 +38,13 @@ from bench.common import exit_code, timed, write_result
 
 LIST_PAGE, RECIPE_PAGE, PROBE_ALLOWANCE = 500, 100, 10
 TRANSCRIPT_KINDS = {"THINK_OUT_LOUD", "LIVE_CONVERSATION"}
+QX_KINDS = {"NON_THINK_OUT_LOUD"}  # the sandbox's interaction tests, the only ones with QXscores
 
 
 def minimum(listed: int, new: int, kind: str) -> int:
-    return math.ceil(listed / LIST_PAGE) + new + (new if kind in TRANSCRIPT_KINDS else 0)
+    transcripts = new if kind in TRANSCRIPT_KINDS else 0
+    qx_scores = 1 if kind in QX_KINDS and new else 0
+    return math.ceil(listed / LIST_PAGE) + new + transcripts + qx_scores
 
 
 def recipe(listed: int, new: int) -> int:
