@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     measured: dict[str, Any] = {}
     errors: dict[str, str] = {}
     daemon_log = ""
-    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp, SandboxServer(config) as sandbox:
+    # The daemon may still be writing its history as it stops: leftovers must not fail the result.
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-overhead-", ignore_cleanup_errors=True) as tmp,
+        SandboxServer(config) as sandbox,
+    ):
         env = environment(sandbox, Path(tmp))
         [test_id] = sandbox.test_ids
         first = cli_sync(env, test_id)
