@@ -30,7 +30,7 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import LandedObject, Landing, stamp, utc_now
-from ut_dagster.lib.normalize import details_rows, session_details_row
+from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
@@ -149,8 +149,8 @@ def session_tables(
         unavailable_in_a_row = 0
         received_at = utc_now()
         try:
-            normalized[session_id] = _rows(test_id, session_id, json.loads(raw), received_at)
-        except ValueError as exc:  # JSONDecodeError and MalformedPayloadError both are ValueErrors
+            normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
+        except ValueError as exc:  # MalformedPayloadError: not UTF-8, not JSON, too deep, not an object
             # Kept for diagnosis but not counted as landed, so the next sync asks again.
             envelope = {"error": str(exc), "body": raw.decode("utf-8", errors="replace")}
             landing.put_session_object(
@@ -174,7 +174,9 @@ def session_tables(
     pending = [landed[sid] for sid in written - normalized.keys()]
     for obj, body in landing.read_many(pending):
         try:
-            normalized[obj.session_id] = _rows(test_id, obj.session_id, json.loads(body), obj.received_at)
+            normalized[obj.session_id] = _rows(
+                test_id, obj.session_id, parse_details(obj.session_id, body), obj.received_at
+            )
         except ValueError as exc:
             failures[obj.session_id] = str(exc)
             del current[obj.session_id]
