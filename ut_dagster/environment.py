@@ -1,26 +1,9 @@
 """The one place that decides where data goes: local (DuckDB + a folder) or production (Snowflake + S3).
 
-Everything is chosen by environment variables, so switching is configuration alone:
-
-    UT_DATA_DIR      local state root (default ./.ut_data): DuckDB file, landing area, limiter state
-    UT_WAREHOUSE     duckdb (default) or snowflake (then SNOWFLAKE_* settings apply)
-    UT_DUCKDB_PATH   DuckDB file (default $UT_DATA_DIR/warehouse.duckdb)
-    UT_OBJECT_STORE  landing area and video archive: a folder or s3://bucket/prefix
-                     (default $UT_DATA_DIR/objects)
-    UT_S3_ENDPOINT_URL  S3-compatible endpoint for an s3:// UT_OBJECT_STORE (MinIO, moto);
-                     unset means AWS S3 (credentials and region from the standard AWS chain)
-    UT_SYNC_CRON     when the scheduled sync runs (default 0 2 * * *, UTC)
-    UT_FRESHNESS_HOURS  warn when a test was not synced for this long (default 26)
-    UT_RECONCILE_HOURS  walk each test's whole listing at least this often, removing sessions
-                     deleted upstream (default 24)
-    UT_ALERT_*       research alert thresholds (see defs/research_marts/alerts.py)
-    DAGSTER_HOME     the Dagster instance (default $UT_DATA_DIR/dagster_home)
-    UT_SENSOR_*, UT_DISCOVER_*  the new-sessions and discovery sensors (see SensorSettings)
-
-A bad value fails here, at once, naming the variable: before any request and without retries.
-Besides this module, only the library's own configuration reads variables: USERTESTING_* in
-`UserTestingResource.from_env` and SNOWFLAKE_* in `lib/warehouse/snowflake.py` (both turn secrets
-into EnvVar references resolved at run time). Assets see only resources.
+Every `UT_*` variable is read here and nowhere else (the README's settings table lists them), so
+switching is configuration alone, and a bad value fails at once, naming the variable, before any
+request. `USERTESTING_*` and `SNOWFLAKE_*` are read by their own resources, which keep secrets as
+`EnvVar` references resolved at run time. Assets see only resources.
 """
 
 from __future__ import annotations

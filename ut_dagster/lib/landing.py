@@ -1,24 +1,19 @@
 """The raw landing area: every API response, kept durably the moment it arrives.
 
-Layout under the object store (local folder or S3), keys built only from validated UUIDs:
+Layout under the object store (local folder or S3):
 
-    raw/<test_id>/listing.json                               merged session listing, rewritten per page
+    raw/<test_id>/listing.json                               merged session listing (rewritten)
     raw/<test_id>/session_details/<session_id>/<stamp>.json  v3 payload exactly as served
     raw/<test_id>/session_details/<session_id>/<stamp>.rejected.json   malformed payload + error
     raw/<test_id>/transcripts/<session_id>/<stamp>.vtt       WebVTT exactly as served
-    raw/<test_id>/transcripts/<session_id>/<stamp>.missing   the API had no transcript (404) then
+    raw/<test_id>/transcripts/<session_id>/<stamp>.missing   the API had no transcript then
     raw/<test_id>/qx_scores/<stamp>.json                     QXscores payload
-    raw/<test_id>/state/<name>.json                          sync bookkeeping (see below)
+    raw/<test_id>/state/<name>.json                          sync bookkeeping (rewritten)
 
-Responses are immutable and stamped with the time they were received (the stamp doubles as
-`extracted_at`), so a refetch never overwrites history and one key listing tells what is landed.
-Because each response is landed before the next request, a killed sync loses nothing it paid for.
-`listing.json` and the state files are the exceptions: rewritten in place, each write atomic.
-
-State files record, per asset, which version of each session is in the warehouse ("loaded_<asset>")
-and which sessions answered 404 ("gone"). They are written only after the warehouse write commits,
-so a run killed in between (or a warehouse that was down) is caught up by the next run from the
-landing area, without API requests.
+Each response is landed before the next request, so a killed sync loses nothing it paid for, and
+is never overwritten (the stamp doubles as `extracted_at`). The state files say which version of
+each session the warehouse holds per asset, and which sessions are gone; they are written only
+after the warehouse commits, so the next run catches up from here without API requests.
 """
 
 from __future__ import annotations

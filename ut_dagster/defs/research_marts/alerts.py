@@ -1,29 +1,10 @@
-"""Research-signal alerts: warning-severity asset checks on the research marts.
+"""Research-signal alerts: warning-severity checks on the marts that a researcher wants to hear about.
 
-Three signals a researcher wants to hear about without opening a dashboard:
-
-- a task many participants skip (task_metrics.skip_rate above a threshold): a confusing or broken task;
-- a test whose Net Promoter Score is below a floor (test_summary.nps);
-- a test whose QXscore dropped between syncs by more than N points (test_summary.qx_score).
-
-Alerts name each test by its title and ID, "Checkout flow (3fa85f64-...)" (test_summary.title, from
-the usertesting/tests list; the ID alone for a test the list does not name yet).
-
-The checks carry no automation condition of their own, so they ride along with every run that
-materializes their mart, automated or manual, and they never block anything (severity WARN). They
-read the marts through the resource under `warehouse_resource_key`: anything whose
-`get_connection()` yields a DB-API connection, such as dagster_duckdb's DuckDBResource or
-dagster_snowflake's SnowflakeResource. Nothing Snowflake is imported here.
-
-The QXscore before the sync is the one the check itself recorded in its metadata last time it ran
-(read back from the Dagster instance): no extra warehouse table, the same code for DuckDB and
-Snowflake, and the history is visible in the check's UI. A test seen for the first time has no
-previous value and cannot alert; a wiped instance starts afresh.
-
-Thresholds come from the environment when the definitions load (AlertThresholds.from_env):
-UT_ALERT_MAX_TASK_SKIP_RATE (0.30), UT_ALERT_MIN_NPS (0), UT_ALERT_MAX_QX_SCORE_DROP (5 points)
-and UT_ALERT_MIN_SAMPLE_SIZE (1: the fewest sessions or NPS answers a task or test needs before
-its rate counts).
+A task many participants skip (a confusing or broken task), a Net Promoter Score below a floor, a
+QXscore that dropped between syncs. Tests are named "Title (uuid)". The previous QXscore is the one
+this check recorded in its own metadata last time, so no extra table is needed and the history is
+visible in the UI. Checks never block (WARN) and read the marts through any resource with a DB-API
+`get_connection()`, so the same code serves DuckDB and Snowflake. Thresholds: `UT_ALERT_*` (README).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the check functions' context annotation.

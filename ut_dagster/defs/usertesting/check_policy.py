@@ -2,13 +2,12 @@
 
 Every check costs one request of the credential's 10-per-minute budget (14,400 a day), shared with the
 runs that do the actual syncing, so checks go where sessions arrive. A test that received sessions within
-the activity window is checked every `active_interval_s`, any other every `dormant_interval_s`. With the
-defaults, 200 tests of which 20 are active cost 20 x 24 + 180 = 660 requests a day (about 5%).
+the activity window is checked every `active_interval_s`, any other every `dormant_interval_s`
+(docs/scale.md has what that costs at 200 tests).
 
 A test falls due one tick before its interval is up, so ticks arriving on time check it no later than
 its interval. Tests never checked go first (just registered), then active ones, then the longest
-overdue. A failed sync run makes its test due again
-at once, then after a doubling delay while runs keep failing (never later than the active interval).
+overdue. A failed sync run makes its test due again at once, then after a doubling delay while runs keep failing (never later than the active interval).
 """
 
 from __future__ import annotations
