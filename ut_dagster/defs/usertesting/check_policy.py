@@ -7,7 +7,8 @@ the activity window is checked every `active_interval_s`, any other every `dorma
 
 A test falls due one tick before its interval is up, so ticks arriving on time check it no later than
 its interval. Tests never checked go first (just registered), then active ones, then the longest
-overdue. A failed sync run makes its test due again at once, then after a doubling delay while runs keep failing (never later than the active interval).
+overdue. A failed sync run makes its test due again at once, then after a doubling delay while runs
+keep failing (never later than the active interval).
 """
 
 from __future__ import annotations
