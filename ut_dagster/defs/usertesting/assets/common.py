@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
-from dagster import Config, MetadataValue
+from dagster import AssetOut, Config, MetadataValue
 from pydantic import Field
 
+from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.ids import validate_test_id
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.normalize import to_frame
@@ -21,6 +22,12 @@ GROUP = SCHEMA
 # Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
 # (the shared rate limiter caps the requests themselves).
 API_POOL = "usertesting_api"
+# The decorator arguments of every asset that syncs one test (one partition) from the API.
+PER_TEST_API_ASSET: dict[str, Any] = {
+    "partitions_def": test_partitions,
+    "group_name": GROUP,
+    "pool": API_POOL,
+}
 
 
 class SyncConfig(Config):
@@ -64,6 +71,21 @@ def start_api_step(context, usertesting: UserTestingResource, object_store: Obje
 def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[str] | None) -> TableWrite:
     """The rows of the sessions that changed; `sessions=None` replaces the test's whole partition."""
     return TableWrite(table, to_frame(table, rows), sessions)
+
+
+def table_asset(table: Table, note: str = "", *, calls_api: bool = True) -> dict[str, Any]:
+    """Key, UI metadata, kinds and business description of the asset that is warehouse table `table`."""
+    return {
+        "key_prefix": KEY_PREFIX,
+        "metadata": table_metadata(table),
+        "kinds": {"python", "usertesting"} if calls_api else {"python"},
+        "description": f"{table.description} {note}".strip(),
+    }
+
+
+def table_out(table: Table, note: str = "", *, calls_api: bool = False) -> AssetOut:
+    """`table_asset` for one output of a multi-asset."""
+    return AssetOut(**table_asset(table, note, calls_api=calls_api))
 
 
 def table_metadata(table: Table) -> dict[str, Any]:

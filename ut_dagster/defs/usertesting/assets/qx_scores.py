@@ -5,15 +5,13 @@ import json
 from dagster import AssetExecutionContext, AssetKey, Output, asset
 
 from ut_dagster.defs.usertesting.assets.common import (
-    API_POOL,
-    GROUP,
     KEY_PREFIX,
+    PER_TEST_API_ASSET,
     SyncConfig,
     start_api_step,
-    table_metadata,
+    table_asset,
     table_write,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import qx_score_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -24,16 +22,13 @@ FOLDER = "qx_scores"
 
 
 @asset(
-    key_prefix=KEY_PREFIX,
-    group_name=GROUP,
-    partitions_def=test_partitions,
-    pool=API_POOL,
+    **PER_TEST_API_ASSET,
+    **table_asset(
+        QX_SCORES,
+        "Interaction tests only; other tests have no rows. Computed by UserTesting over all completed sessions.",
+    ),
     # After session_details: it notes whether the sessions carry QXscore groups.
     deps=[AssetKey([*KEY_PREFIX, "session_details"])],
-    metadata=table_metadata(QX_SCORES),
-    kinds={"python", "usertesting"},
-    description=QX_SCORES.description
-    + " Interaction tests only; other tests have no rows. Computed by UserTesting over all completed sessions.",
 )
 def qx_scores(
     context: AssetExecutionContext,

@@ -5,15 +5,13 @@ from typing import Any
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, Output, asset
 
 from ut_dagster.defs.usertesting.assets.common import (
-    API_POOL,
-    GROUP,
     KEY_PREFIX,
+    PER_TEST_API_ASSET,
     SyncConfig,
     start_api_step,
-    table_metadata,
+    table_asset,
     table_write,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import listing_rows, parse_api_time
@@ -27,12 +25,12 @@ GONE = "gone"  # sessions whose details answered 404 (written by session_details
 
 
 @asset(
-    key_prefix=KEY_PREFIX,
-    group_name=GROUP,
-    partitions_def=test_partitions,
-    pool=API_POOL,
-    metadata=table_metadata(RAW_SESSIONS),
-    kinds={"python", "usertesting"},
+    **PER_TEST_API_ASSET,
+    **table_asset(
+        RAW_SESSIONS,
+        "One row per completed session UserTesting lists now (the API lists only COMPLETE ones); "
+        "sessions deleted upstream are removed.",
+    ),
     check_specs=[
         AssetCheckSpec(
             "count_matches_api_total",
@@ -41,9 +39,6 @@ GONE = "gone"  # sessions whose details answered 404 (written by session_details
             "sessions beyond the API's offset-paging reach are counted, never dropped silently.",
         )
     ],
-    description=RAW_SESSIONS.description
-    + " One row per completed session UserTesting lists now (the API lists only COMPLETE ones); "
-    "sessions deleted upstream are removed.",
 )
 def raw_sessions(
     context: AssetExecutionContext,

@@ -13,22 +13,19 @@ from dagster import (
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
-    AssetOut,
     Output,
     multi_asset,
 )
 
 from ut_dagster.defs.usertesting.assets.common import (
-    API_POOL,
-    GROUP,
     KEY_PREFIX,
+    PER_TEST_API_ASSET,
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_metadata,
+    table_out,
     table_write,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import LandedObject, Landing, stamp, utc_now
 from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -59,24 +56,15 @@ Rows = dict[str, list[dict]]
 
 @multi_asset(
     name="session_tables",
-    partitions_def=test_partitions,
-    group_name=GROUP,
-    pool=API_POOL,
+    **PER_TEST_API_ASSET,
     deps=[RAW_SESSIONS_KEY],
     outs={
-        SESSION_DETAILS.name: AssetOut(
-            key_prefix=KEY_PREFIX,
-            metadata=table_metadata(SESSION_DETAILS),
-            kinds={"python", "usertesting"},
-            description=SESSION_DETAILS.description
-            + " Fetched once per session, so each sync asks only for sessions not landed yet.",
+        SESSION_DETAILS.name: table_out(
+            SESSION_DETAILS,
+            "Fetched once per session, so each sync asks only for sessions not landed yet.",
+            calls_api=True,
         ),
-        **{
-            t.name: AssetOut(
-                key_prefix=KEY_PREFIX, metadata=table_metadata(t), description=t.description, kinds={"python"}
-            )
-            for t in TABLES[1:]
-        },
+        **{t.name: table_out(t) for t in TABLES[1:]},
     },
     check_specs=[
         AssetCheckSpec(

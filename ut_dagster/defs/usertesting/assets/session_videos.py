@@ -14,15 +14,13 @@ from dagster import AssetExecutionContext, AssetKey, Output, asset
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.assets.common import (
-    API_POOL,
-    GROUP,
     KEY_PREFIX,
+    PER_TEST_API_ASSET,
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_metadata,
+    table_asset,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.ids import validate_session_id, validate_test_id
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
@@ -49,15 +47,12 @@ def video_key(test_id: str, session_id: str, suffix: str) -> str:
 
 
 @asset(
-    key_prefix=KEY_PREFIX,
-    group_name=GROUP,
-    partitions_def=test_partitions,
-    pool=API_POOL,
+    **PER_TEST_API_ASSET,
+    **table_asset(
+        SESSION_VIDEOS,
+        "Opt-in (videos are large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`.",
+    ),
     deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
-    metadata=table_metadata(SESSION_VIDEOS),
-    kinds={"python", "usertesting"},
-    description=SESSION_VIDEOS.description
-    + " Opt-in (videos are large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`.",
 )
 def session_videos(
     context: AssetExecutionContext,

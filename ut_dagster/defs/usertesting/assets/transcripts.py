@@ -7,20 +7,18 @@ until `transcript_wait_hours` after the session finished; then it is final.
 
 from datetime import datetime
 
-from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, multi_asset
+from dagster import AssetExecutionContext, AssetKey, Output, multi_asset
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.assets.common import (
-    API_POOL,
-    GROUP,
     KEY_PREFIX,
+    PER_TEST_API_ASSET,
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_metadata,
+    table_out,
     table_write,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.lib.landing import LandedObject, stamp, utc_now
 from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, transcript_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -57,24 +55,13 @@ class TranscriptConfig(SyncConfig):
 
 @multi_asset(
     name="transcript_tables",
-    partitions_def=test_partitions,
-    group_name=GROUP,
-    pool=API_POOL,
+    **PER_TEST_API_ASSET,
     deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     outs={
-        TRANSCRIPTS.name: AssetOut(
-            key_prefix=KEY_PREFIX,
-            metadata=table_metadata(TRANSCRIPTS),
-            kinds={"python", "usertesting"},
-            description=TRANSCRIPTS.description
-            + " Fetched once per session; a missing one is retried for a while.",
+        TRANSCRIPTS.name: table_out(
+            TRANSCRIPTS, "Fetched once per session; a missing one is retried for a while.", calls_api=True
         ),
-        TRANSCRIPT_CHUNKS.name: AssetOut(
-            key_prefix=KEY_PREFIX,
-            metadata=table_metadata(TRANSCRIPT_CHUNKS),
-            kinds={"python"},
-            description=TRANSCRIPT_CHUNKS.description,
-        ),
+        TRANSCRIPT_CHUNKS.name: table_out(TRANSCRIPT_CHUNKS),
     },
 )
 def transcript_tables(
