@@ -146,6 +146,7 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
 
     from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
     from ut_dagster.defs.usertesting.partitions import add_tests
+    from ut_dagster.defs.usertesting.resources import SyncSettings
     from ut_dagster.environment import Settings, warehouse_io_manager
 
     settings = Settings.from_env({"UT_DATA_DIR": str(Path(spec["work_dir"]) / "data")})
@@ -153,6 +154,7 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
         "usertesting": _api(spec),
         "object_store": _object_store(spec),
         "io_manager": warehouse_io_manager(settings),
+        "sync_settings": SyncSettings(),
     }
     with DagsterInstance.ephemeral() as instance:
         add_tests(instance, [spec["warmup_test_id"], spec["test_id"]])
