@@ -13,10 +13,11 @@ from dagster import DagsterInstance
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.forget import forget_test
 from ut_dagster.environment import Settings
+from ut_dagster.lib.ids import TestId
 
 
 def run_forget(
-    test_id: str,
+    test_id: TestId,
     *,
     delete_data: bool = False,
     settings: Settings | None = None,

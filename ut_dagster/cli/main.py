@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ut_dagster.lib.ids import InvalidIdError, validate_test_id
+from ut_dagster.lib.ids import InvalidIdError, TestId
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "sync":
-            test_ids = [validate_test_id(t) for t in args.test_ids]
+            test_ids = [TestId(t) for t in args.test_ids]
         if args.command == "forget":
-            test_id = validate_test_id(args.test_id)
+            test_id = TestId(args.test_id)
     except InvalidIdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

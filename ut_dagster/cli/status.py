@@ -19,6 +19,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.environment import Settings
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
 from ut_dagster.lib.progress import format_duration
@@ -81,7 +82,7 @@ class TestStatus:
 HEADERS = ["TEST", "LISTED/API", "LANDED", "TRANSCRIPTS", "VIDEOS", "LAST SYNC", "LAG", "TO CATCH UP"]
 
 
-def collect_status(instance: DagsterInstance, store: ObjectStore, test_id: str) -> TestStatus:
+def collect_status(instance: DagsterInstance, store: ObjectStore, test_id: TestId) -> TestStatus:
     landing = Landing(store)
     listing = landing.read_listing(test_id)
     details = landing.latest_by_session(test_id, "session_details")
@@ -129,7 +130,7 @@ def run_status(
         print("No test is registered yet: `ut-dagster sync TEST_ID` registers and syncs one.", file=out)
         return 0
     now = datetime.now(UTC)
-    statuses = [collect_status(instance, store, t) for t in test_ids]
+    statuses = [collect_status(instance, store, TestId(t)) for t in test_ids]
     rows = [s.row(api.page_size, api.requests_per_minute, now) for s in statuses]
     print(format_table(HEADERS, rows), file=out)
     requests = sum(s.requests_to_catch_up(api.page_size) for s in statuses)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from dagster import DagsterInstance, Definitions
@@ -18,6 +19,7 @@ from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exce
 from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.progress_display import progress_display
 from ut_dagster.environment import Settings
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.errors import UserTestingError
 
 __all__ = ["DEFAULT_INSTANCE_YAML", "dagster_instance", "list_tests", "run_sync"]
@@ -26,7 +28,7 @@ RAW_SESSIONS_STEP = "usertesting__raw_sessions"
 
 
 def run_sync(
-    test_ids: list[str],
+    test_ids: Sequence[str],
     *,
     full: bool = False,
     reconcile: bool = False,
@@ -55,7 +57,7 @@ def run_sync(
     if defs is None:
         from ut_dagster.definitions import defs
     instance = instance or dagster_instance(settings)
-    add_tests(instance, test_ids)
+    registered = add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
     run_config = {
         # Progress and the summary below are what a terminal needs; every event is in the log file,
@@ -68,14 +70,15 @@ def run_sync(
         ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
     )
     failures: list[Failure] = []
-    runs: list[tuple[str, str]] = []
-    for test_id in test_ids:
+    runs: list[tuple[TestId, str]] = []
+    for test_id in registered:
         print(f"Syncing test {test_id} ...", file=out, flush=True)
         try:
             with progress_display(out):
                 result = job.execute_in_process(
                     instance=instance,
-                    partition_key=test_id,
+                    # Dagster hands this very object to the IO managers: a plain str for the drivers.
+                    partition_key=str(test_id),
                     run_config=run_config,
                     raise_on_error=False,
                     tags={**cli_run_tags(), **title_tags(titles, test_id)},
@@ -115,7 +118,7 @@ def run_sync(
     return 1 if failures else 0
 
 
-def _never_listed(failure: Failure, test_id: str, defs: Definitions, settings: Settings) -> bool:
+def _never_listed(failure: Failure, test_id: TestId, defs: Definitions, settings: Settings) -> bool:
     if failure.step != RAW_SESSIONS_STEP or failure.error_class != "UserTestingNotFoundError":
         return False
     from ut_dagster.lib.landing import Landing

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ut_dagster.lib.ids import validate_session_id, validate_test_id
+from ut_dagster.lib.ids import SessionId, TestId
 from ut_dagster.lib.object_store import ObjectStore
 
 _STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -57,7 +57,7 @@ class LandedObject:
 class Listing:
     """Every session the listing has ever shown for a test, with the API's latest totalCount."""
 
-    test_id: str
+    test_id: TestId
     total_count: int | None
     sessions: dict[str, dict[str, Any]]  # session_id -> summary as served, plus "_listed_at"
     reconciled_at: str | None = None  # when every page was last walked and unlisted sessions removed
@@ -77,41 +77,41 @@ class Landing:
         self.store = store
 
     # -- listing ----------------------------------------------------------------------------------
-    def read_listing(self, test_id: str) -> Listing:
-        test_id = validate_test_id(test_id)
-        raw = self.store.get_bytes(f"raw/{test_id}/listing.json")
+    def read_listing(self, test_id: TestId) -> Listing:
+        raw = self.store.get_bytes(self._test_prefix(test_id) + "listing.json")
         if raw is None:
             return Listing(test_id, None, {})
         body = json.loads(raw)
-        return Listing(
-            test_id, body.get("total_count"), dict(body.get("sessions") or {}), body.get("reconciled_at")
-        )
+        sessions: dict[str, dict[str, Any]] = {
+            SessionId(sid): summary for sid, summary in (body.get("sessions") or {}).items()
+        }
+        return Listing(test_id, body.get("total_count"), sessions, body.get("reconciled_at"))
 
     def write_listing(self, listing: Listing) -> None:
         self.store.put_bytes(
-            f"raw/{validate_test_id(listing.test_id)}/listing.json", listing.to_json(), "application/json"
+            self._test_prefix(listing.test_id) + "listing.json", listing.to_json(), "application/json"
         )
 
     # -- per-session responses --------------------------------------------------------------------
     def put_session_object(
-        self, test_id: str, folder: str, session_id: str, kind: str, data: bytes, received_at: datetime
+        self, test_id: TestId, folder: str, session_id: str, kind: str, data: bytes, received_at: datetime
     ) -> LandedObject:
         key = self._session_prefix(test_id, folder, session_id) + f"{stamp(received_at)}.{kind}"
         self.store.put_bytes(key, data)
         return LandedObject(session_id, key, received_at, kind)
 
-    def latest_by_session(self, test_id: str, folder: str) -> dict[str, list[LandedObject]]:
+    def latest_by_session(self, test_id: TestId, folder: str) -> dict[str, list[LandedObject]]:
         """Landed objects per session under `folder`, newest first."""
-        prefix = f"raw/{validate_test_id(test_id)}/{folder}/"
+        prefix = self._test_prefix(test_id) + f"{folder}/"
         found: dict[str, list[LandedObject]] = {}
         for key in self.store.list_keys(prefix):
-            session_id, _, name = key[len(prefix) :].partition("/")
+            folder_name, _, name = key[len(prefix) :].partition("/")
             stamp_text, _, kind = name.partition(".")
             try:
-                landed = LandedObject(validate_session_id(session_id), key, parse_stamp(stamp_text), kind)
+                landed = LandedObject(SessionId(folder_name), key, parse_stamp(stamp_text), kind)
             except ValueError:
                 continue  # not ours (a stray file): ignore rather than fail the sync
-            found.setdefault(session_id, []).append(landed)
+            found.setdefault(landed.session_id, []).append(landed)
         for objects in found.values():
             objects.sort(key=lambda o: o.received_at, reverse=True)
         return found
@@ -122,12 +122,12 @@ class Landing:
             bodies = list(pool.map(lambda o: self.store.get_bytes(o.key), objects))
         return [(o, b) for o, b in zip(objects, bodies, strict=True) if b is not None]
 
-    def landed_session_ids(self, test_id: str) -> set[str]:
+    def landed_session_ids(self, test_id: TestId) -> set[str]:
         """Sessions whose details are landed (a readable payload, not only a rejected one)."""
         landed = self.latest_by_session(test_id, "session_details")
         return {sid for sid, objects in landed.items() if any(o.kind == "json" for o in objects)}
 
-    def delete_sessions(self, test_id: str, folder: str, session_ids: Iterable[str]) -> int:
+    def delete_sessions(self, test_id: TestId, folder: str, session_ids: Iterable[str]) -> int:
         """Remove every landed object of these sessions under `folder`; returns how many."""
         removed = 0
         for session_id in session_ids:
@@ -136,41 +136,47 @@ class Landing:
                 removed += 1
         return removed
 
-    def delete_test(self, test_id: str) -> int:
+    def delete_test(self, test_id: TestId) -> int:
         """Remove everything landed or archived for a test; returns how many objects."""
-        test_id = validate_test_id(test_id)
+        test_id = TestId(test_id)
         keys = [*self.store.list_keys(f"raw/{test_id}/"), *self.store.list_keys(f"videos/{test_id}/")]
         for key in keys:
             self.store.delete(key)
         return len(keys)
 
     # -- sync bookkeeping -------------------------------------------------------------------------
-    def read_state(self, test_id: str, name: str) -> dict[str, Any]:
+    def read_state(self, test_id: TestId, name: str) -> dict[str, Any]:
         raw = self.store.get_bytes(self._state_key(test_id, name))
         return {} if raw is None else dict(json.loads(raw))
 
-    def write_state(self, test_id: str, name: str, state: dict[str, Any]) -> None:
+    def write_state(self, test_id: TestId, name: str, state: dict[str, Any]) -> None:
         body = json.dumps(state, ensure_ascii=False, sort_keys=True).encode()
         self.store.put_bytes(self._state_key(test_id, name), body, "application/json")
 
-    @staticmethod
-    def _state_key(test_id: str, name: str) -> str:
-        return f"raw/{validate_test_id(test_id)}/state/{name}.json"
+    @classmethod
+    def _state_key(cls, test_id: TestId, name: str) -> str:
+        return cls._test_prefix(test_id) + f"state/{name}.json"
 
     # -- per-test responses -----------------------------------------------------------------------
-    def put_test_object(self, test_id: str, folder: str, data: bytes, received_at: datetime) -> str:
-        key = f"raw/{validate_test_id(test_id)}/{folder}/{stamp(received_at)}.json"
+    def put_test_object(self, test_id: TestId, folder: str, data: bytes, received_at: datetime) -> str:
+        key = self._test_prefix(test_id) + f"{folder}/{stamp(received_at)}.json"
         self.store.put_bytes(key, data, "application/json")
         return key
 
-    def latest_test_object(self, test_id: str, folder: str) -> tuple[datetime, bytes] | None:
-        prefix = f"raw/{validate_test_id(test_id)}/{folder}/"
+    def latest_test_object(self, test_id: TestId, folder: str) -> tuple[datetime, bytes] | None:
+        prefix = self._test_prefix(test_id) + f"{folder}/"
         keys = sorted(k for k in self.store.list_keys(prefix) if k.endswith(".json"))
         if not keys:
             return None
         data = self.store.get_bytes(keys[-1])
         return None if data is None else (parse_stamp(keys[-1][len(prefix) :].partition(".")[0]), data)
 
+    @classmethod
+    def _session_prefix(cls, test_id: TestId, folder: str, session_id: str) -> str:
+        return cls._test_prefix(test_id) + f"{folder}/{SessionId(session_id)}/"
+
     @staticmethod
-    def _session_prefix(test_id: str, folder: str, session_id: str) -> str:
-        return f"raw/{validate_test_id(test_id)}/{folder}/{validate_session_id(session_id)}/"
+    def _test_prefix(test_id: TestId) -> str:
+        # Every key of a test starts here. Free for a TestId; anything else is matched, so a raw
+        # string passed by mistake still cannot reach a key.
+        return f"raw/{TestId(test_id)}/"

@@ -1,8 +1,9 @@
 """The opt-in discovery sensor: registers the tests of the credential's workspaces (legacy v1 API)."""
 
 import logging
+import time
 
-from ut_dagster.defs.usertesting.discovery import select_tests
+from ut_dagster.defs.usertesting.discovery import DiscoveryMemory, select_tests
 from ut_dagster.sandbox.legacy import build_workspaces
 
 A, B, C = (f"{i}fa85f64-5717-4562-b3fc-2c963f66afa6" for i in (1, 2, 3))
@@ -65,3 +66,13 @@ def test_limited_to_named_workspaces_and_a_title_pattern(make_rig):
     survey = next(s for s in rig.sandbox.dataset.studies if "survey" in s.title.lower())
     rig.discover(discover_hours=0, discover_title_pattern="SURVEY")
     assert rig.registered() == expected | {survey.test_id}
+
+
+def test_a_cursor_candidate_that_is_not_a_test_id_is_never_probed_nor_registered(make_rig):
+    rig = make_rig()
+    served = rig.sandbox.test_ids[0]
+    memory = DiscoveryMemory(listed_at=time.time(), pending=["../../etc", served])  # no v1 listing due
+    rig.cursors["usertesting_discover_tests"] = memory.encode()
+    rig.discover()
+    assert rig.registered() == {served}
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}

@@ -32,6 +32,20 @@ def test_a_failing_test_is_logged_once_per_tick_and_skipped_while_the_others_are
         assert len(lines) == 1 and "\n" not in lines[0] and "404" in lines[0], lines
 
 
+def test_a_partition_key_that_is_not_a_test_id_is_skipped_without_a_request(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 2),))
+    (test_id,) = rig.sandbox.test_ids
+    rig.register(test_id)
+    rig.land(test_id)
+    rig.sandbox.add_sessions(test_id, 1)
+    # The UI's "add partition" accepts any text.
+    rig.instance.add_dynamic_partitions("usertesting_tests", ["../../etc"])
+    rig.sandbox.reset_requests()
+    result = rig.tick(**ALWAYS_DUE)
+    assert requested(result) == [test_id]
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}  # the valid test's probe only
+
+
 def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(make_rig, api_resource, tmp_path):
     rig = make_rig(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
     tests = rig.sandbox.test_ids

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing, Listing
 from ut_dagster.lib.normalize import parse_api_time
 from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
@@ -22,7 +23,7 @@ class Changes:
     newest_finish: float | None  # epoch seconds of the newest listed session, for the check policy
 
 
-def session_changes(landing: Landing, client: UserTestingClient, test_id: str) -> Changes:
+def session_changes(landing: Landing, client: UserTestingClient, test_id: TestId) -> Changes:
     probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
     handled = {

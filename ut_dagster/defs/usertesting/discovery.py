@@ -21,7 +21,7 @@ from dagster import SensorEvaluationContext, SensorResult
 
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.environment import SensorSettings
-from ut_dagster.lib.ids import validate_test_id
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.errors import (
     BudgetUnavailableError,
     UserTestingAuthError,
@@ -34,17 +34,17 @@ from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 RESULTS_API_TYPE = "STUDYV2"
 
 
-def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[str]:
+def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[TestId]:
     """Test IDs worth registering, in listing order, each once."""
     pattern = re.compile(title_pattern, re.IGNORECASE) if title_pattern else None
-    found: dict[str, None] = {}
+    found: dict[TestId, None] = {}
     for study in studies:
         if str(study.get("type") or "").upper() != RESULTS_API_TYPE:
             continue
         if pattern and not pattern.search(str(study.get("title") or "")):
             continue
         try:
-            found[validate_test_id(study.get("uuid"))] = None
+            found[TestId(study.get("uuid"))] = None
         except ValueError:
             continue
     return list(found)
@@ -53,7 +53,7 @@ def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None
 @dataclass
 class DiscoveryMemory:
     listed_at: float | None = None
-    pending: list[str] = field(default_factory=list)
+    pending: list[TestId] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
     def encode(self) -> str:
@@ -70,7 +70,18 @@ class DiscoveryMemory:
             body = {}
         if not isinstance(body, dict) or body.get("v") != 1:
             return cls()
-        return cls(body.get("listed_at"), list(body.get("pending") or []), list(body.get("refused") or []))
+        return cls(body.get("listed_at"), _test_ids(body.get("pending")), list(body.get("refused") or []))
+
+
+def _test_ids(values: object) -> list[TestId]:
+    """The cursor's candidates that are test IDs (a cursor edited by hand may hold anything else)."""
+    valid = []
+    for value in values if isinstance(values, list) else []:
+        try:
+            valid.append(TestId(value))
+        except ValueError:
+            continue
+    return valid
 
 
 def discover_tests(
@@ -95,7 +106,7 @@ def discover_tests(
         memory.pending += [t for t in found if t not in known]
         memory.listed_at = now
 
-    added: list[str] = []
+    added: list[TestId] = []
     while memory.pending and time.monotonic() < deadline:
         test_id = memory.pending[0]
         if test_id in registered:

@@ -1,15 +1,17 @@
 """One dynamic partition per UserTesting test, keyed by its testId (a UUID)."""
 
+from collections.abc import Iterable
+
 from dagster import DynamicPartitionsDefinition
 
-from ut_dagster.lib.ids import validate_test_id
+from ut_dagster.lib.ids import TestId
 
 test_partitions = DynamicPartitionsDefinition(name="usertesting_tests")
 
 
-def add_tests(instance, test_ids: list[str]) -> list[str]:
+def add_tests(instance, test_ids: Iterable[str]) -> list[TestId]:
     """Register tests as partitions (validated first: nothing is added if any ID is bad)."""
-    valid = [validate_test_id(t) for t in test_ids]
+    valid = [TestId(t) for t in test_ids]
     new = [t for t in dict.fromkeys(valid) if not instance.has_dynamic_partition(test_partitions.name, t)]
     if new:
         instance.add_dynamic_partitions(test_partitions.name, new)

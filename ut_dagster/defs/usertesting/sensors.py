@@ -35,6 +35,7 @@ from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
@@ -117,7 +118,7 @@ def check_tests(
             break
         try:
             client = usertesting.get_client(max_budget_wait=remaining)
-            changes = session_changes(landing, client, test_id)
+            changes = session_changes(landing, client, TestId(test_id))
         except BudgetUnavailableError:
             left = len(due) - position
             break

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ut_dagster.lib.ids import validate_test_id
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.normalize.raw_sessions import parse_api_time
 from ut_dagster.lib.normalize.values import as_str, table_row
 from ut_dagster.lib.schema import TESTS
@@ -31,7 +31,7 @@ def study_rows(studies: Iterable[object], extracted_at: datetime) -> list[dict[s
         if not isinstance(item, dict):
             continue
         try:
-            test_id = validate_test_id(item.get("uuid"))
+            test_id = TestId(item.get("uuid"))
         except ValueError:
             continue
         if test_id.lower() in seen:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ut_dagster.lib.ids import validate_id, validate_session_id, validate_test_id
+from ut_dagster.lib.ids import SessionId, TestId, WorkspaceId
 from ut_dagster.lib.usertesting_api.errors import (
     MalformedResponseError,
     UserTestingError,
@@ -93,9 +93,8 @@ class UserTestingClient:
 
     # -- sessions ---------------------------------------------------------------------------------
     def list_sessions(
-        self, test_id: str, stop_when: Callable[[ListingProgress], bool] | None = None
+        self, test_id: TestId, stop_when: Callable[[ListingProgress], bool] | None = None
     ) -> SessionListing:
-        test_id = validate_test_id(test_id)
         return SessionListing(
             lambda limit, offset: self._listing_page(test_id, limit, offset),
             test_id,
@@ -103,16 +102,17 @@ class UserTestingClient:
             self.page_size,
         )
 
-    def probe_listing(self, test_id: str) -> ListingProbe:
+    def probe_listing(self, test_id: TestId) -> ListingProbe:
         """totalCount and the newest session of a test, in one `limit=1` request.
 
         The listing is newest first: new sessions change the newest ID, deleted ones the count.
         """
-        page = self._listing_page(validate_test_id(test_id), 1, 0)
+        page = self._listing_page(test_id, 1, 0)
         newest = page.sessions[0]["sessionId"] if page.sessions else None
         return ListingProbe(total_count=page.total_count, newest_session_id=newest)
 
-    def _listing_page(self, test_id: str, limit: int, offset: int) -> ListingPage:
+    def _listing_page(self, test_id: TestId, limit: int, offset: int) -> ListingPage:
+        test_id = TestId(test_id)  # free for a TestId; a raw string is matched before it is sent
         response = self._transport.get(
             "list_sessions",
             "/api/v2/sessionResults",
@@ -136,18 +136,17 @@ class UserTestingClient:
         valid = []
         for item in sessions:
             try:
-                validate_session_id(item.get("sessionId") if isinstance(item, dict) else None)
+                session_id = SessionId(item.get("sessionId") if isinstance(item, dict) else None)
             except ValueError:
                 log.warning("Skipping a listed session of test %s without a valid sessionId.", test_id)
                 continue
-            valid.append(item)
+            valid.append({**item, "sessionId": session_id})
         return ListingPage(sessions=valid, total_count=int(total), served=len(sessions))
 
     def get_session_details_raw(self, session_id: str) -> bytes:
         """The v3 result of a session exactly as served (land these bytes before parsing them)."""
-        session_id = validate_session_id(session_id)
         response = self._transport.get(
-            "session_details", f"/api/v3/sessionResults/{session_id}", what=f"session {session_id}"
+            "session_details", _session_path("v3", session_id), what=f"session {session_id}"
         )
         return response.content
 
@@ -163,10 +162,9 @@ class UserTestingClient:
 
     def get_transcript_raw(self, session_id: str) -> bytes | None:
         """WebVTT bytes, or None when the session has no transcript (yet)."""
-        session_id = validate_session_id(session_id)
         response = self._transport.get(
             "transcript",
-            f"/api/v2/sessionResults/{session_id}/transcript",
+            _session_path("v2", session_id, "/transcript"),
             what=f"the transcript of session {session_id}",
             absent=NONE_THERE,
         )
@@ -179,10 +177,9 @@ class UserTestingClient:
     # -- videos -----------------------------------------------------------------------------------
     def get_video_download_url(self, session_id: str) -> VideoLink | None:
         """A fresh pre-signed link (valid about an hour), or None when the session has no video."""
-        session_id = validate_session_id(session_id)
         response = self._transport.get(
             "video_download_url",
-            f"/api/v2/sessionResults/{session_id}/videoDownloadUrl",
+            _session_path("v2", session_id, "/videoDownloadUrl"),
             what=f"the video of session {session_id}",
             absent=NONE_THERE,
         )
@@ -217,9 +214,9 @@ class UserTestingClient:
             ) from None
 
     # -- tests ------------------------------------------------------------------------------------
-    def get_qx_scores(self, test_id: str) -> dict[str, Any] | None:
+    def get_qx_scores(self, test_id: TestId) -> dict[str, Any] | None:
         """QXscores of an interaction test; None when the API has none for this test (404)."""
-        test_id = validate_test_id(test_id)
+        test_id = TestId(test_id)  # free for a TestId; a raw string is matched before it is sent
         response = self._transport.get(
             "qx_scores",
             f"/api/v2/testResults/{test_id}/qxScores",
@@ -249,7 +246,7 @@ class UserTestingClient:
             names = {str(workspace.get(k) or "").lower() for k in ("uuid", "name")}
             if wanted and not wanted & names:
                 continue
-            workspace_id = validate_id(workspace.get("uuid"), "workspace ID")
+            workspace_id = WorkspaceId(workspace.get("uuid"))
             after: str | None = None
             while True:
                 page = _json(
@@ -272,6 +269,11 @@ class UserTestingClient:
                 after = page[-1].get("cursor")
                 if len(page) < 50 or not after:
                     break
+
+
+def _session_path(version: str, session_id: str, suffix: str = "") -> str:
+    # Free for a SessionId; a raw string is matched before it is sent.
+    return f"/api/{version}/sessionResults/{SessionId(session_id)}{suffix}"
 
 
 def _json(response: httpx.Response | None, what: str) -> Any:

@@ -7,7 +7,7 @@ from dagster import AssetOut, Config, MetadataValue
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.lib.ids import validate_test_id
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -53,7 +53,7 @@ class SyncConfig(Config):
 class ApiStep:
     """What an API-calling asset works with for one test partition, and what it spent."""
 
-    test_id: str
+    test_id: TestId
     client: UserTestingClient
     landing: Landing
     stats_before: RequestStats
@@ -97,8 +97,9 @@ def table_metadata(table: Table) -> dict[str, Any]:
     }
 
 
-def partition_test_id(context) -> str:
-    return validate_test_id(context.partition_key)
+def partition_test_id(context) -> TestId:
+    """The run's test: where a partition key (any text the UI accepted) enters the asset code."""
+    return TestId(context.partition_key)
 
 
 def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:

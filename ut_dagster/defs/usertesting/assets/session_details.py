@@ -26,6 +26,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_out,
     table_write,
 )
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import LandedObject, Landing, stamp, utc_now
 from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -199,7 +200,7 @@ def _rows(test_id: str, session_id: str, payload: object, received_at: datetime)
     }
 
 
-def _remember_qx_groups(landing: Landing, test_id: str, normalized: dict[str, Rows]) -> None:
+def _remember_qx_groups(landing: Landing, test_id: TestId, normalized: dict[str, Rows]) -> None:
     """Note once that the test's sessions carry QXscore groups: only then has it a QXscore to ask for."""
     if any(
         g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]
@@ -210,7 +211,7 @@ def _remember_qx_groups(landing: Landing, test_id: str, normalized: dict[str, Ro
 
 
 def _confirm_gone(
-    landing: Landing, test_id: str, maybe_gone: list[str], gone: dict[str, str], landed: dict
+    landing: Landing, test_id: TestId, maybe_gone: list[str], gone: dict[str, str], landed: dict
 ) -> None:
     """A detail 404 means the session was deleted: never asked again, and removed everywhere."""
     if not maybe_gone:

@@ -21,7 +21,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     start_api_step,
     table_asset,
 )
-from ut_dagster.lib.ids import validate_session_id, validate_test_id
+from ut_dagster.lib.ids import SessionId, TestId
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
@@ -42,8 +42,9 @@ class VideoConfig(SyncConfig):
     )
 
 
-def video_key(test_id: str, session_id: str, suffix: str) -> str:
-    return f"videos/{validate_test_id(test_id)}/{validate_session_id(session_id)}{suffix}"
+def video_key(test_id: TestId, session_id: str, suffix: str) -> str:
+    # Free for typed IDs; anything else is matched before it can reach a key.
+    return f"videos/{TestId(test_id)}/{SessionId(session_id)}{suffix}"
 
 
 @asset(
@@ -135,7 +136,7 @@ def session_videos(
 
 
 def _archive(
-    client: UserTestingClient, store: ObjectStore, test_id: str, session_id: str, attempts: int
+    client: UserTestingClient, store: ObjectStore, test_id: TestId, session_id: str, attempts: int
 ) -> dict | None:
     link = client.get_video_download_url(session_id)
     if link is None:
@@ -163,7 +164,7 @@ def _archive(
 
 
 def _write_record(
-    store: ObjectStore, test_id: str, session_id: str, size: int, sha256: str, content_type: str
+    store: ObjectStore, test_id: TestId, session_id: str, size: int, sha256: str, content_type: str
 ) -> dict:
     record = {
         "test_id": test_id,
@@ -178,7 +179,7 @@ def _write_record(
     return _record_row(record)
 
 
-def _read_record(store: ObjectStore, test_id: str, session_id: str) -> dict | None:
+def _read_record(store: ObjectStore, test_id: TestId, session_id: str) -> dict | None:
     raw = store.get_bytes(video_key(test_id, session_id, ".json"))
     return None if raw is None else _record_row(json.loads(raw))
 
@@ -187,7 +188,7 @@ def _record_row(record: dict) -> dict:
     return {**record, "downloaded_at": pd.Timestamp(record["downloaded_at"]).to_pydatetime()}
 
 
-def _checksum(store: ObjectStore, test_id: str, session_id: str) -> tuple[int, str, str]:
+def _checksum(store: ObjectStore, test_id: TestId, session_id: str) -> tuple[int, str, str]:
     digest, size = hashlib.sha256(), 0
     for chunk in store.iter_bytes(video_key(test_id, session_id, ".mp4")):
         digest.update(chunk)
