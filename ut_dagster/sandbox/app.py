@@ -36,6 +36,9 @@ API_HEADERS = (
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 SCOPES = frozenset({"studies:read", "public_api.read"})
 ADMIN_PREFIX = "/_sandbox/"
+# Dataset methods a test may also call over HTTP: POST /_sandbox/<name>.
+DATASET_ACTIONS = ("add_sessions", "add_late_sessions", "delete_sessions", "restore_sessions", "churn")
+DATASET_ACTIONS += ("revoke_test", "restore_test", "set_transcript_available")
 
 
 def rate_headers(limit: int, remaining: int, reset_seconds: float) -> list[tuple[str, str]]:
@@ -63,18 +66,10 @@ class SandboxApp:
         self._log: list[dict[str, Any]] = []
         self.server_errors: list[str] = []
         self.actions: dict[str, Callable[..., Any]] = {  # POST /_sandbox/<action>
-            name: getattr(dataset, name)
-            for name in (
-                "delete_sessions",
-                "restore_sessions",
-                "revoke_test",
-                "restore_test",
-                "add_sessions",
-                "add_late_sessions",
-                "churn",
-                "set_transcript_available",
-            )
-        } | {"reset_requests": self.reset_log, "reset": self.reset}
+            **{name: getattr(dataset, name) for name in DATASET_ACTIONS},
+            "reset_requests": self.reset_log,
+            "reset": self.reset,
+        }
 
     # -- the request log --------------------------------------------------------------------------
 

@@ -99,7 +99,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--port", type=int, default=8077, help="port on 127.0.0.1; 0 picks a free one (default %(default)s)")
     for flag, (name, kind, text) in _FLAGS.items():
-        add(flag, type=kind, default=getattr(SandboxConfig, name), help=text + " (default %(default)s)")
+        add(
+            flag,
+            dest=name,
+            metavar=kind.__name__.upper(),
+            type=kind,
+            default=getattr(SandboxConfig, name),
+            help=f"{text} (default %(default)s)",
+        )
     add(
         "--study",
         action="append",
@@ -117,9 +124,7 @@ def _study(text: str) -> StudySpec:
 
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
-    fields: dict[str, Any] = {
-        name: getattr(args, flag[2:].replace("-", "_")) for flag, (name, *_) in _FLAGS.items()
-    }
+    fields: dict[str, Any] = {name: getattr(args, name) for name, *_ in _FLAGS.values()}
     if args.study:
         fields["studies"] = tuple(_study(text) for text in args.study)
     if args.static_token:

@@ -1,4 +1,4 @@
-"""What the sandbox serves about a session: v3 payload, QXscores, WebVTT transcript, video bytes.
+"""What the sandbox serves about a session (v3 payload) and a test (QXscores); media.py has the rest.
 
 Everything comes from RNGs seeded per session, so it is the same whatever the order it is made in. Edge
 cases a client must survive sit at fixed session ordinals (so every big-enough test has each one) and
@@ -8,11 +8,10 @@ client must keep `answer` whole and tolerate anything (including the unlisted ta
 
 from __future__ import annotations
 
-import hashlib
-import struct
+import json
 import uuid
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from random import Random
 from statistics import fmean
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -52,18 +51,6 @@ class QxGroup(NamedTuple):
 
 # -- tasks and answers ----------------------------------------------------------------------------
 
-ANSWER_KEYS = {
-    "BLANK": "blank",
-    "RATING_SCALE": "ratingScale",
-    "MULTIPLE_CHOICE": "multipleChoice",
-    "IMAGE": "image",
-    "NPS": "nps",
-    "URL": "url",
-    "RANK_ORDER": "rankOrder",
-    "WRITTEN": "written",
-    "FIGMA": "figma",
-    "MATRIX": "matrix",
-}
 FUTURE_TASK_TYPES = frozenset({"CARD_SORT"})
 # Real participants type accents, emoji, CJK, commas, quotes and markup.
 WRITTEN_ANSWERS = (
@@ -80,105 +67,56 @@ WRITTEN_ANSWERS = (
     "It's fine. <3 the colours & the dark mode.",
     "",
 )
-_AGREE = {"scale": {"min": 1, "max": 5, "minLabel": "Strongly disagree", "maxLabel": "Strongly agree"}}
-_EASE = {"scale": {"min": 1, "max": 5, "minLabel": "Very difficult", "maxLabel": "Very easy"}}
-_PAYMENT = ["Credit card", "PayPal", "Apple Pay", "Klarna — pay later", "Other"]
-_FEATURES = ["Transfers", "Card controls", "Statements", "Savings goals", "Crypto"]
-_BRANDS = ["Brüh & Co.", "Kaffeeklatsch", "珈琲ハウス", "Café Olé", "None of these"]
-_FLAVOURS = ["Chocolate", "Strawberry", "Vanilla", "Mint Chocolate", "Crème brûlée"]
-_STATEMENTS = ["It's good value", "It's sustainable", "It's for people like me"]
-_PLANS: dict[str, tuple[tuple[str, str, dict[str, Any]], ...]] = {
-    THINK_OUT_LOUD: (
-        (
-            "URL",
-            "Go to shop.example.com and find running shoes in your size.",
-            {"url": "https://shop.example.com/"},
-        ),
-        ("WRITTEN", "What is your first impression of the home page? Think out loud.", {}),
-        ("FIGMA", "Use the prototype to check out. Say what you expect at each step.", {"figma": True}),
-        ("RATING_SCALE", "How easy or difficult was it to check out?", _EASE),
-        ("MULTIPLE_CHOICE", "Which payment method would you use?", {"options": _PAYMENT, "multi": False}),
-        (
-            "IMAGE",
-            "Look at this banner. What do you notice first?",
-            {"imageUrl": "https://cdn.example.com/banners/größe-%C3%9F.png"},
-        ),
-        ("NPS", "How likely are you to recommend this store to a friend or colleague?", {}),
-        ("BLANK", "Thank you! You can stop sharing your screen now.", {}),
-    ),
-    INTERACTION: (
-        (
-            "URL",
-            "Open the banking app prototype and sign in with the test account.",
-            {"url": "https://bank.example.com/app?demo=1&lang=en"},
-        ),
-        (
-            "MULTIPLE_CHOICE",
-            "Which of these features do you use at least once a month? (up to 3)",
-            {"options": _FEATURES, "multi": True, "maxLimit": 3, "randomized": True},
-        ),
-        ("RATING_SCALE", "This app is easy to use.", _AGREE),
-        ("RATING_SCALE", "I trust this app with my information.", _AGREE),
-        ("RATING_SCALE", "This app is visually appealing.", _AGREE),
-        ("RATING_SCALE", "I would use this app again.", _AGREE),
-        (
-            "MATRIX",
-            "Rate each part of the app.",
-            {"rows": _FEATURES[:3], "columns": ["Poor", "Fair", "Good", "Excellent"]},
-        ),
-        (
-            "RANK_ORDER",
-            "Rank these features from most to least important.",
-            {"options": ["Instant transfers", "Spending insights", "Virtual cards", "Round-ups"]},
-        ),
-        (
-            "CARD_SORT",
-            "Sort these cards into groups that make sense to you.",
-            {"cards": ["Pay a friend", "Freeze card", "Download PDF", "Set a budget", "Change PIN"]},
-        ),
-        ("UNRECOGNIZED", "Record a short selfie video describing the app.", {}),
-    ),
-    SURVEY: (
-        (
-            "MULTIPLE_CHOICE",
-            "How often do you buy coffee out?",
-            {"options": ["Every day", "A few times a week", "Rarely", "Never"], "multi": False},
-        ),
-        (
-            "MULTIPLE_CHOICE",
-            "Which of these brands have you heard of?",
-            {"options": _BRANDS, "multi": True, "randomized": True},
-        ),
-        (
-            "RATING_SCALE",
-            "How would you rate the packaging?",
-            {"scale": {"min": 1, "max": 7, "minLabel": "Terrible", "maxLabel": "Excellent"}},
-        ),
-        ("NPS", "How likely are you to recommend Brüh & Co. to a friend?", {}),
-        ("WRITTEN", "In a few words, how would you describe the brand?", {}),
-        ("RANK_ORDER", "Rank these flavours, favourite first.", {"options": _FLAVOURS}),
-        (
-            "MATRIX",
-            "How much do you agree with each statement?",
-            {"rows": _STATEMENTS, "columns": ["Disagree", "Neutral", "Agree"], "multi": True},
-        ),
-        (
-            "IMAGE",
-            "Which logo do you prefer? Look at both before answering.",
-            {"imageUrl": "https://cdn.example.com/logos/a-vs-b.png"},
-        ),
-        ("BLANK", "That's all. Thanks for your time! 🙏", {}),
-    ),
-    LIVE_CONVERSATION: (
-        ("BLANK", "Introductions and consent", {}),
-        ("URL", "Walk through sign-up at app.example.com.", {"url": "https://app.example.com/signup"}),
-        ("WRITTEN", "Moderator notes", {}),
-    ),
+# Per product type, one task a line: TYPE: text {params as JSON}.
+_PLANS = {
+    THINK_OUT_LOUD: """
+URL: Go to shop.example.com and find running shoes in your size. {"url": "https://shop.example.com/"}
+WRITTEN: What is your first impression of the home page? Think out loud.
+FIGMA: Use the prototype to check out. Say what you expect at each step. {"figma": true}
+RATING_SCALE: How easy or difficult was it to check out? {"scale": {"min": 1, "max": 5, "minLabel": "Very difficult", "maxLabel": "Very easy"}}
+MULTIPLE_CHOICE: Which payment method would you use? {"options": ["Credit card", "PayPal", "Apple Pay", "Klarna — pay later", "Other"], "multi": false}
+IMAGE: Look at this banner. What do you notice first? {"imageUrl": "https://cdn.example.com/banners/größe-%C3%9F.png"}
+NPS: How likely are you to recommend this store to a friend or colleague?
+BLANK: Thank you! You can stop sharing your screen now.
+""",
+    INTERACTION: """
+URL: Open the banking app prototype and sign in with the test account. {"url": "https://bank.example.com/app?demo=1&lang=en"}
+MULTIPLE_CHOICE: Which of these features do you use at least once a month? (up to 3) {"options": ["Transfers", "Card controls", "Statements", "Savings goals", "Crypto"], "multi": true, "maxLimit": 3, "randomized": true}
+RATING_SCALE: This app is easy to use. {"scale": {"min": 1, "max": 5, "minLabel": "Strongly disagree", "maxLabel": "Strongly agree"}}
+RATING_SCALE: I trust this app with my information. {"scale": {"min": 1, "max": 5, "minLabel": "Strongly disagree", "maxLabel": "Strongly agree"}}
+RATING_SCALE: This app is visually appealing. {"scale": {"min": 1, "max": 5, "minLabel": "Strongly disagree", "maxLabel": "Strongly agree"}}
+RATING_SCALE: I would use this app again. {"scale": {"min": 1, "max": 5, "minLabel": "Strongly disagree", "maxLabel": "Strongly agree"}}
+MATRIX: Rate each part of the app. {"rows": ["Transfers", "Card controls", "Statements"], "columns": ["Poor", "Fair", "Good", "Excellent"]}
+RANK_ORDER: Rank these features from most to least important. {"options": ["Instant transfers", "Spending insights", "Virtual cards", "Round-ups"]}
+CARD_SORT: Sort these cards into groups that make sense to you. {"cards": ["Pay a friend", "Freeze card", "Download PDF", "Set a budget", "Change PIN"]}
+UNRECOGNIZED: Record a short selfie video describing the app.
+""",
+    SURVEY: """
+MULTIPLE_CHOICE: How often do you buy coffee out? {"options": ["Every day", "A few times a week", "Rarely", "Never"], "multi": false}
+MULTIPLE_CHOICE: Which of these brands have you heard of? {"options": ["Brüh & Co.", "Kaffeeklatsch", "珈琲ハウス", "Café Olé", "None of these"], "multi": true, "randomized": true}
+RATING_SCALE: How would you rate the packaging? {"scale": {"min": 1, "max": 7, "minLabel": "Terrible", "maxLabel": "Excellent"}}
+NPS: How likely are you to recommend Brüh & Co. to a friend?
+WRITTEN: In a few words, how would you describe the brand?
+RANK_ORDER: Rank these flavours, favourite first. {"options": ["Chocolate", "Strawberry", "Vanilla", "Mint Chocolate", "Crème brûlée"]}
+MATRIX: How much do you agree with each statement? {"rows": ["It's good value", "It's sustainable", "It's for people like me"], "columns": ["Disagree", "Neutral", "Agree"], "multi": true}
+IMAGE: Which logo do you prefer? Look at both before answering. {"imageUrl": "https://cdn.example.com/logos/a-vs-b.png"}
+BLANK: That's all. Thanks for your time! 🙏
+""",
+    LIVE_CONVERSATION: """
+BLANK: Introductions and consent
+URL: Walk through sign-up at app.example.com. {"url": "https://app.example.com/signup"}
+WRITTEN: Moderator notes
+""",
 }
 
 
 def task_plan(kind: str, rng: Random) -> tuple[TaskDef, ...]:
-    return tuple(TaskDef(new_uuid(rng), t, text, params) for t, text, params in _PLANS[kind])
+    tasks = []
+    for line in _PLANS[kind].strip().splitlines():
+        task_type, _, rest = line.partition(": ")
+        text, _, params = rest.partition(" {")
+        tasks.append(TaskDef(new_uuid(rng), task_type, text, json.loads("{" + params) if params else {}))
+    return tuple(tasks)
 
 
 def _choice(params: dict[str, Any], rng: Random) -> dict[str, Any]:
@@ -211,43 +149,36 @@ def _card_sort(params: dict[str, Any], rng: Random) -> dict[str, Any]:
     return {"groups": groups, "unsortedCards": cards[4:]}
 
 
-_FIGMA_URL = "https://www.figma.com/proto/AbC123xyz/Checkout?node-id=1-2&scaling=scale-down"
-# Task type -> (answer key, the answer under it); types not listed here fill no key.
-_ANSWERS: dict[str, tuple[str, Any]] = {
-    "BLANK": ("blank", lambda p, rng: {}),
-    "RATING_SCALE": (
-        "ratingScale",
-        lambda p, rng: {
-            "value": rng.randint(p["scale"]["min"], p["scale"]["max"]),
-            "scale": dict(p["scale"]),
-        },
-    ),
-    "MULTIPLE_CHOICE": ("multipleChoice", _choice),
-    "IMAGE": ("image", lambda p, rng: {"imageUrl": p["imageUrl"], "viewedMs": rng.randint(800, 15000)}),
-    "NPS": ("nps", lambda p, rng: {"score": rng.choice([0, 3, 5, 6, 7, 7, 8, 8, 9, 9, 10, 10])}),
-    "URL": (
-        "url",
-        lambda p, rng: {
-            "url": p["url"],
-            "visited": rng.random() > 0.1,
-            "durationMs": rng.randint(2000, 90000),
-        },
-    ),
-    "RANK_ORDER": ("rankOrder", lambda p, rng: {"ranking": rng.sample(p["options"], len(p["options"]))}),
-    "WRITTEN": ("written", lambda p, rng: {"text": rng.choice(WRITTEN_ANSWERS)}),
-    "FIGMA": (
-        "figma",
-        lambda p, rng: {
-            "prototypeUrl": _FIGMA_URL,
-            "figmaPrototypeTitle": "Checkout v3 — mobile",
-            "figmaPrototypeDisplaySetting": "FIT_WIDTH",
-            "completed": rng.random() > 0.2,
-            "screensVisited": rng.randint(1, 9),
-        },
-    ),
-    "MATRIX": ("matrix", _matrix),
-    "CARD_SORT": ("cardSort", _card_sort),
+_FIGMA = {
+    "prototypeUrl": "https://www.figma.com/proto/AbC123xyz/Checkout?node-id=1-2&scaling=scale-down",
+    "figmaPrototypeTitle": "Checkout v3 — mobile",
+    "figmaPrototypeDisplaySetting": "FIT_WIDTH",
 }
+# Task type -> its answer; the answer's key is the type in camelCase. Other types fill no key.
+_ANSWERS: dict[str, Callable[[dict[str, Any], Random], dict[str, Any]]] = {
+    "BLANK": lambda p, r: {},
+    "RATING_SCALE": lambda p, r: {
+        "value": r.randint(p["scale"]["min"], p["scale"]["max"]),
+        "scale": dict(p["scale"]),
+    },
+    "MULTIPLE_CHOICE": _choice,
+    "IMAGE": lambda p, r: {"imageUrl": p["imageUrl"], "viewedMs": r.randint(800, 15000)},
+    "NPS": lambda p, r: {"score": r.choice([0, 3, 5, 6, 7, 7, 8, 8, 9, 9, 10, 10])},
+    "URL": lambda p, r: {"url": p["url"], "visited": r.random() > 0.1, "durationMs": r.randint(2000, 90000)},
+    "RANK_ORDER": lambda p, r: {"ranking": r.sample(p["options"], len(p["options"]))},
+    "WRITTEN": lambda p, r: {"text": r.choice(WRITTEN_ANSWERS)},
+    "FIGMA": lambda p, r: {**_FIGMA, "completed": r.random() > 0.2, "screensVisited": r.randint(1, 9)},
+    "MATRIX": _matrix,
+    "CARD_SORT": _card_sort,
+}
+
+
+def _answer_key(kind: str) -> str:
+    first, *rest = kind.lower().split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+ANSWER_KEYS = {kind: _answer_key(kind) for kind in _ANSWERS if kind not in FUTURE_TASK_TYPES}
 
 
 def build_answer(task: TaskDef, rng: Random, style: str, anomaly: str | None = None) -> dict[str, Any]:
@@ -258,8 +189,8 @@ def build_answer(task: TaskDef, rng: Random, style: str, anomaly: str | None = N
     """
     answer: dict[str, Any] = dict.fromkeys(ANSWER_KEYS.values()) if style == "dto" else {}
     if task.type in _ANSWERS:
-        key, make = _ANSWERS[task.type]
-        value = make(task.params, rng)
+        value = _ANSWERS[task.type](task.params, rng)
+        key = _answer_key(task.type)
         if anomaly == "mismatch":
             key = "nps" if key != "nps" else "ratingScale"
         answer[key] = value
@@ -271,35 +202,15 @@ def build_answer(task: TaskDef, rng: Random, style: str, anomaly: str | None = N
 # -- the v3 session payload and the qxScores summary ----------------------------------------------
 
 SINGLE, MULTIPLE = "DEMOGRAPHIC_QUESTION_TYPE_SINGLE", "DEMOGRAPHIC_QUESTION_TYPE_MULTIPLE"
-_DEMOGRAPHICS = (
-    ("GENDER", "What is your gender?", SINGLE, ("Female", "Male", "Non-binary", "Prefer not to say")),
-    ("AGE_GROUP", "What is your age?", SINGLE, ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")),
-    ("COUNTRY", "Where do you live?", SINGLE, ("United States", "Deutschland", "México", "日本")),
+_DEMOGRAPHICS = (  # code, label, type, values ("|"-separated)
+    ("GENDER", "What is your gender?", SINGLE, "Female|Male|Non-binary|Prefer not to say"),
+    ("AGE_GROUP", "What is your age?", SINGLE, "18-24|25-34|35-44|45-54|55-64|65+"),
+    ("COUNTRY", "Where do you live?", SINGLE, "United States|Deutschland|México|日本"),
     # Commas inside single values: splitting on commas is only right for the MULTIPLE type.
-    (
-        "INCOME",
-        "What is your household income?",
-        SINGLE,
-        ("Under $25,000", "$25,000\u2013$99,999", "$100,000+"),
-    ),
-    (
-        "INTERESTS",
-        "Which topics interest you?",
-        MULTIPLE,
-        ("Technology", "Travel", "Cooking", "Sports", "Gaming"),
-    ),
-    (
-        "DEVICES",
-        "Which devices do you own?",
-        MULTIPLE,
-        ("iPhone", "Android phone", "Windows PC", "Mac", "Tablet"),
-    ),
-    (
-        "EMPLOYMENT",
-        "What is your employment status?",
-        "UNRECOGNIZED",
-        ("Self-employed", "Full-time", "Student"),
-    ),
+    ("INCOME", "What is your household income?", SINGLE, "Under $25,000|$25,000\u2013$99,999|$100,000+"),
+    ("INTERESTS", "Which topics interest you?", MULTIPLE, "Technology|Travel|Cooking|Sports|Gaming"),
+    ("DEVICES", "Which devices do you own?", MULTIPLE, "iPhone|Android phone|Windows PC|Mac|Tablet"),
+    ("EMPLOYMENT", "What is your employment status?", "UNRECOGNIZED", "Self-employed|Full-time|Student"),
 )
 # Session ordinal -> the edge case every study with that many sessions is sure to contain.
 _EDGE = {
@@ -322,9 +233,10 @@ def _participant(
         return None
     pid = None if edge == "no_participant_id" or rng.random() < 0.03 else rng.choice(participants)
     items = []
-    for index, (code, label, kind, values) in enumerate(_DEMOGRAPHICS if edge != "no_demographics" else ()):
+    for index, (code, label, kind, choices) in enumerate(_DEMOGRAPHICS if edge != "no_demographics" else ()):
         if index >= 3 and rng.random() < 0.5:
             continue
+        values = choices.split("|")
         picked = rng.sample(values, rng.randint(1, 3)) if kind == MULTIPLE else [rng.choice(values)]
         item = {"id": new_uuid(Random(f"{seed}:demographic:{code}")), "code": code, "label": label}
         item |= {"value": ", ".join(picked), "type": kind}
@@ -441,147 +353,3 @@ def qx_scores(seed: int, study: Study, sessions: Sequence[SessionRecord]) -> dic
         )
     meta = {"totalQxTasks": len(study.qx_groups), "completes": len(sessions)}
     return {"testId": study.test_id, "qxScores": items, "meta": meta}
-
-
-# -- WebVTT transcripts ---------------------------------------------------------------------------
-# The variety real files have, keyed on the session ordinal so every transcript study has each: header
-# text or metadata after WEBVTT, NOTE and STYLE blocks, cue identifiers and settings, voice tags (closed
-# or not), <i>/<b>, multi-line cues, mm:ss.ttt timestamps, hours in long interviews, overlapping cues,
-# entities, CRLF, extra blank lines, a BOM (ordinal 3) and a transcript without a cue (ordinal 7).
-
-SPOKEN_LINES = (
-    "Okay, so I'm on the home page now.",
-    "I'm looking for the running shoes… there's a menu at the top.",
-    "Hmm, I expected the filter to be on the left.",
-    "That was easier than I thought, honestly.",
-    "I'd probably pay with PayPal & not a card.",
-    "Wait, is this the total including shipping?",
-    "C'est un peu confus, la page de paiement.",
-    "この色はとても良いと思います。",
-    "I really like this 👍",
-    "Let me scroll down a bit.",
-    "The button says <Continue> but nothing happens.",
-    "¿Dónde está el carrito? Ah, there it is.",
-    "Honestly I would leave the site at this point.",
-    "So far so good, moving on to the next task.",
-    "I can't tell whether the coupon worked — it still says €49.99.",
-)
-MODERATOR_LINES = (
-    "Thanks for joining today. Can you see my screen?",
-    "Tell me what you'd expect to happen when you click that.",
-    "What would you call this feature in your own words?",
-    "How does that compare with the app you use today?",
-    "Great, let's move on to the sign-up flow.",
-)
-_HEADERS = ("WEBVTT", "WEBVTT - UserTesting transcript", "WEBVTT\nKind: captions\nLanguage: en-US")
-_SETTINGS = ("align:start position:10%", "line:85% align:center", "position:50% size:80%")
-_STYLE = (
-    "STYLE\n::cue {\n  color: #ffffff;\n  background-color: rgba(0, 0, 0, 0.6);\n}\n"
-    '::cue(v[voice="Participant"]) { color: yellow }'
-)
-
-
-def _timestamp(ms: int, short: bool) -> str:
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    seconds, millis = divmod(rest, 1000)
-    return (f"{hours:02d}:" if hours or not short else "") + f"{minutes:02d}:{seconds:02d}.{millis:03d}"
-
-
-def _cue_text(speaker: str | None, rng: Random) -> str:
-    line = rng.choice(MODERATOR_LINES if speaker == "Moderator" else SPOKEN_LINES)
-    words = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split(" ")
-    if len(words) > 3 and rng.random() < 0.2:
-        at, tag = rng.randrange(len(words)), rng.choice("ib")
-        words[at] = f"<{tag}>{words[at]}</{tag}>"
-    if len(words) > 6 and rng.random() < 0.4:
-        text = " ".join(words[: len(words) // 2]) + "\n" + " ".join(words[len(words) // 2 :])
-    else:
-        text = " ".join(words) + (" <i>[inaudible]</i>" if rng.random() < 0.08 else "")
-    if rng.random() < 0.05:
-        text = text.replace("€", "&nbsp;€", 1) if "€" in text else text + "&nbsp;…"
-    if speaker is None:
-        return text
-    return f"<v {speaker}>{text}{'</v>' if rng.random() < 0.2 else ''}"
-
-
-def _cues(record: SessionRecord, kind: str, rng: Random, ordinal: int) -> list[str]:
-    live, short = kind == LIVE_CONVERSATION, ordinal % 3 == 0
-    duration = 20 * 60_000
-    if record.finish_time is not None:
-        duration = max(60_000, int((record.finish_time - record.start_time) / timedelta(milliseconds=1)))
-    count = rng.randint(8, 24)
-    step = duration // (count + 1)
-    blocks, clock = [], 0
-    for n in range(1, count + 1):
-        length = rng.randint(1500, min(9000, max(1600, step)))
-        start = max(clock, (n - 1) * step + rng.randint(500, max(600, step // 3)))
-        if live and n > 1 and rng.random() < 0.15:
-            start = max(0, clock - rng.randint(200, 1200))  # crosstalk: cues overlap
-        end = start + length
-        if live:
-            speaker: str | None = "Moderator" if n % 2 else "Participant"
-        else:
-            speaker = "Participant" if rng.random() < 0.8 else None
-        identifier = ("", f"{n}\n", f"cue-{n}\n")[(ordinal // 2 + n) % 3 if ordinal % 4 else 0]
-        timing = f"{_timestamp(start, short)} --> {_timestamp(end, short)}"
-        if rng.random() < 0.15:
-            timing += " " + rng.choice(_SETTINGS)
-        blocks.append(f"{identifier}{timing}\n{_cue_text(speaker, rng)}")
-        if ordinal % 5 == 0 and n == count // 2:
-            blocks.append("NOTE the participant switched tabs here")
-        clock = end
-    return blocks
-
-
-def transcript(seed: int, record: SessionRecord, kind: str) -> str:
-    """The WebVTT text served for one session, exactly as it goes on the wire (decoded as UTF-8)."""
-    ordinal = record.ordinal
-    rng = Random(f"{seed}:vtt:{record.session_id}")
-    blocks = [_HEADERS[ordinal % 3]]
-    if ordinal % 2 == 0:
-        blocks.append("NOTE\nTranscribed automatically; speaker labels may be wrong.\nLanguage: en (94%)")
-    if ordinal % 5 == 2:
-        blocks.append(_STYLE)
-    if ordinal != 7:
-        blocks.extend(_cues(record, kind, rng, ordinal))
-    text = ("\n\n\n" if ordinal % 6 == 5 else "\n\n").join(blocks) + "\n"
-    if ordinal % 4 == 1:
-        text = text.replace("\n", "\r\n")
-    return "\ufeff" + text if ordinal == 3 else text
-
-
-# -- video bytes ----------------------------------------------------------------------------------
-# An MP4 skeleton (`ftyp` box, 64-bit `mdat` header) then pseudo-random bytes made on the fly, so a
-# video of several GB costs one 1 MiB pattern. Each 64 KiB block starts with its own index: bytes
-# written at the wrong offset change the checksum.
-
-BLOCK = 64 * 1024
-_PATTERN = 16 * BLOCK
-_FTYP = struct.pack(">I", 24) + b"ftypmp42" + b"\x00\x00\x00\x00" + b"mp42isom"
-
-
-def video_chunks(
-    seed: int, session_id: str, size: int, start: int = 0, end: int | None = None
-) -> Iterator[bytes]:
-    """Bytes [start, end) of a session's video (end defaults to the size), in chunks of at most 64 KiB."""
-    end = size if end is None else min(end, size)
-    pattern = hashlib.shake_128(f"{seed}:video:{session_id}".encode()).digest(_PATTERN)
-    header = _FTYP + struct.pack(">I", 1) + b"mdat" + struct.pack(">Q", max(0, size - len(_FTYP)))
-    position = start
-    while position < end:
-        index, offset = divmod(position, BLOCK)
-        base = (index * BLOCK) % _PATTERN
-        block = struct.pack(">Q", index) + pattern[base + 8 : base + BLOCK]
-        if index == 0:
-            block = header + block[len(header) :]
-        piece = block[offset : offset + (end - position)]
-        yield piece
-        position += len(piece)
-
-
-def video_sha256(seed: int, session_id: str, size: int) -> str:
-    digest = hashlib.sha256()
-    for chunk in video_chunks(seed, session_id, size):
-        digest.update(chunk)
-    return digest.hexdigest()

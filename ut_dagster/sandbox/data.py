@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
-from . import content
+from . import content, media
 from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig
 from .content import QxGroup, TaskDef, new_uuid, to_ms
 
@@ -395,7 +395,7 @@ class Dataset:
             record = self._sessions[session_id.lower()]
             if record.has_transcript and record.session_id not in self._transcripts:
                 kind = self._studies[record.test_id].kind
-                self._transcripts[record.session_id] = content.transcript(self.seed, record, kind)
+                self._transcripts[record.session_id] = media.transcript(self.seed, record, kind)
             return self._transcripts.get(record.session_id)
 
     def transcript(self, session_id: str) -> str | None:
@@ -408,10 +408,10 @@ class Dataset:
         return self.video_size_bytes if record and record.has_video else None
 
     def video_chunks(self, session_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        return content.video_chunks(self.seed, session_id.lower(), self.video_size_bytes, start, end)
+        return media.video_chunks(self.seed, session_id.lower(), self.video_size_bytes, start, end)
 
     def video_sha256(self, session_id: str) -> str:
-        return content.video_sha256(self.seed, session_id.lower(), self.video_size_bytes)
+        return media.video_sha256(self.seed, session_id.lower(), self.video_size_bytes)
 
     def qx_scores(self, test_id: str) -> dict[str, Any] | None:
         """The qxScores response for an interaction test; None for other kinds."""
