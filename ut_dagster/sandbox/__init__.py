@@ -19,9 +19,27 @@ it copies the frameworks behind the real API (NestJS, Okta, S3), so a client is 
 behaviour rather than a convenient one.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .config import INTERACTION, LIVE_CONVERSATION, SURVEY, THINK_OUT_LOUD, SandboxConfig, StudySpec
-from .data import Dataset
-from .server import SandboxServer
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .server import SandboxServer
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: `ut-dagster` builds its `sandbox` subcommand from config.py alone.
+    if name == "Dataset":
+        from .data import Dataset
+
+        return Dataset
+    if name == "SandboxServer":
+        from .server import SandboxServer
+
+        return SandboxServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "INTERACTION",
