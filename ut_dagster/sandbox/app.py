@@ -1,36 +1,44 @@
-"""The sandbox as a function from request to response, independent of the HTTP plumbing.
+"""The sandbox as a function from request to response: the gate in front of the endpoints, and the log.
 
-Four hosts share one port: the OAuth2 token endpoint (not rate limited, no injected faults, logged as
-kind "token"), the video store under /_video/ (S3-like: no bearer token, no rate limit, no injected
-faults, kind "video"), the admin routes under /_sandbox/ (not logged) and the API (kind "api").
+Four hosts share one port: the OAuth2 token endpoint (Okta-style; no rate limit or faults; logged as
+kind "token"), the video store under /_video/ (no token, no rate limit; kind "video"), the admin routes
+under /_sandbox/ (not logged) and the API (kind "api"): bearer token (a 401 costs nothing), rate limit,
+injected fault, route.
 
-API pipeline: bearer token (401 costs nothing) -> rate limit -> injected fault (error_rate; after the
-budget is spent, as a failing upstream would be) -> route. Rate-limit headers go on every API response
-except the gateway's HTML 502/503 and dropped connections, which a client must survive without them.
-
-The rate limit is a fixed window per credential that opens at its first request, as @nestjs/throttler
-counts (the service is NestJS and the headers are throttler's): every authenticated request counts,
-429s included, so hammering keeps `remaining` at 0 without extending the window; no Retry-After.
+The rate limit copies @nestjs/throttler, whose headers the API sends: a fixed window per credential that
+opens at its first request; every authenticated request counts, 429s too; no Retry-After. All tokens of
+one client share the credential "client:<id>"; each static token is "static:<n>", so logs show no secret.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import secrets
 import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from random import Random
 from typing import Any
+from urllib.parse import parse_qs
 
-from .admin import ADMIN_PREFIX, Admin
-from .auth import Tokens
 from .config import TOKEN_PATH, SandboxConfig
 from .data import Dataset
-from .legacy import build_workspaces
-from .responses import API_HEADERS, Request, Response, error_for, gateway_error, nest_error
-from .routes import ApiRoutes, endpoint_of
-from .video import VideoLinks, VideoStore
+from .routes import ApiRoutes, Request, Response, error_for, gateway_error, json_response, nest_error, route
+
+API_HEADERS = (
+    ("Cache-Control", "private, no-store"),
+    ("Pragma", "no-cache"),
+    ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"),
+)
+NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+SCOPES = frozenset({"studies:read", "public_api.read"})
+ADMIN_PREFIX = "/_sandbox/"
+# Dataset methods a test may also call over HTTP: POST /_sandbox/<name>.
+DATASET_ACTIONS = ("add_sessions", "add_late_sessions", "delete_sessions", "restore_sessions", "churn")
+DATASET_ACTIONS += ("revoke_test", "restore_test", "set_transcript_available")
 
 
 def rate_headers(limit: int, remaining: int, reset_seconds: float) -> list[tuple[str, str]]:
@@ -41,22 +49,29 @@ def rate_headers(limit: int, remaining: int, reset_seconds: float) -> list[tuple
     ]
 
 
+def _oauth(status: int, body: dict[str, Any]) -> Response:
+    response = json_response(status, body)
+    response.headers += NO_STORE
+    return response
+
+
 class SandboxApp:
     def __init__(self, config: SandboxConfig, dataset: Dataset) -> None:
-        self.config = config
-        self.dataset = dataset
-        self.base_url = ""
-        self.tokens = Tokens(config)
-        links = VideoLinks()
-        self.videos = VideoStore(config, dataset, links)
-        workspaces = build_workspaces(dataset, config.legacy_studies)
-        self.routes = ApiRoutes(config, dataset, links, workspaces, lambda: self.base_url)
-        self.admin = Admin(self)
+        self.config, self.dataset, self.base_url = config, dataset, ""
+        self.routes = ApiRoutes(config, dataset, lambda: self.base_url)
         self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (credential, monotonic expiry)
         self._windows: dict[str, tuple[float, int]] = {}  # credential -> (window start, hits)
         self._faults = Random(f"{config.seed}:faults")
         self._log: list[dict[str, Any]] = []
         self.server_errors: list[str] = []
+        self.actions: dict[str, Callable[..., Any]] = {  # POST /_sandbox/<action>
+            **{name: getattr(dataset, name) for name in DATASET_ACTIONS},
+            "reset_requests": self.reset_log,
+            "reset": self.reset,
+        }
+
+    # -- the request log --------------------------------------------------------------------------
 
     def log(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -71,33 +86,37 @@ class SandboxApp:
         return dict(Counter(r["endpoint"] for r in self.log(kind)))
 
     def reset(self) -> None:
-        """As freshly started: generated data, no revocations, empty request log, fresh rate windows.
-        Issued tokens stay valid."""
+        """As freshly started, except that issued tokens stay valid."""
         self.dataset.reset()
         with self._lock:
             self._windows.clear()
             self._log.clear()
 
+    def revoke_tokens(self) -> None:
+        """Forget every issued token, as a server-side revocation would; static tokens stay valid."""
+        with self._lock:
+            self._tokens.clear()
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
     def handle(self, request: Request) -> Response:
-        arrived = time.monotonic()
-        credential = None
+        arrived, credential = time.monotonic(), None
         if request.path.startswith(ADMIN_PREFIX):
-            return self.admin.handle(request)  # not logged: tests count the client's calls
+            return self.admin(request)  # not logged: tests count the client's calls
         if request.path == TOKEN_PATH:
-            kind, response = "token", self.tokens.token_endpoint(request)
+            kind, endpoint, response = "token", "token", self.token_endpoint(request)
         elif request.path.startswith("/_video/"):
-            kind, response = "video", self.videos.serve(request)
+            kind, endpoint, response = "video", "video", self.routes.video(request)
         else:
-            kind = "api"
-            credential = self.tokens.credential_for(request)
-            response = self._api(request, credential)
-        record: dict[str, Any] = {
+            credential = self.credential_for(request)
+            kind, endpoint, response = "api", route(request.path)[0], self._api(request, credential)
+        record = {
             "kind": kind,
-            "endpoint": kind if kind != "api" else endpoint_of(request.path),
+            "endpoint": endpoint,
             "method": request.method,
             "path": request.path,
             "query": {k: v[0] if len(v) == 1 else list(v) for k, v in request.query.items()},
-            "status": None if response.drop else response.status,
+            "status": response.status or None,
             "time": arrived,
             "credential": credential,
         }
@@ -105,43 +124,36 @@ class SandboxApp:
             self._log.append(record)
         return response
 
-    def _hit(self, credential: str, limit: int, window: float) -> tuple[bool, list[tuple[str, str]]]:
-        now = time.monotonic()
-        with self._lock:
-            start, hits = self._windows.get(credential, (now, 0))
-            if now >= start + window:
-                start, hits = now, 0
-            hits += 1
-            self._windows[credential] = (start, hits)
-        return hits <= limit, rate_headers(limit, limit - hits, start + window - now)
-
-    def _fault(self) -> int | str | None:
-        rate = self.config.error_rate
-        if rate <= 0:
-            return None
-        with self._lock:
-            if self._faults.random() >= rate:
-                return None
-            return self._faults.choice((500, 502, 503, "drop"))
-
     def _api(self, request: Request, credential: str | None) -> Response:
         limit, window = self.config.requests_per_window, self.config.window_seconds
         if credential is None:
             response = error_for(request.path, 401, "Unauthorized")
             response.headers += [*API_HEADERS, *rate_headers(limit, limit, window)]
             return response
-        allowed, headers = self._hit(credential, limit, window)
-        if not allowed:
+        now = time.monotonic()
+        with self._lock:
+            start, hits = self._windows.get(credential, (now, 0))
+            start, hits = (now, 1) if now >= start + window else (start, hits + 1)
+            self._windows[credential] = (start, hits)
+            fault = None
+            if (
+                hits <= limit
+                and self.config.error_rate > 0
+                and self._faults.random() < self.config.error_rate
+            ):
+                fault = self._faults.choice((500, 502, 503, "drop"))  # after the budget, as upstream fails
+        if hits > limit:
             message = f"Too Many Requests: rate limit of {limit} requests per {window:g} seconds exceeded."
             response = error_for(request.path, 429, message)
+        elif fault == "drop":
+            return Response(0)
+        elif fault in (502, 503):
+            return gateway_error(int(fault))  # from the load balancer: HTML, no rate headers
+        elif fault == 500:
+            response = nest_error(500, "Internal server error")
         else:
-            fault = self._fault()
-            if fault == "drop":
-                return Response(0, drop=True)
-            if fault in (502, 503):
-                return gateway_error(int(fault))
-            response = nest_error(500, "Internal server error") if fault == 500 else self._route(request)
-        response.headers += [*API_HEADERS, *headers]
+            response = self._route(request)
+        response.headers += [*API_HEADERS, *rate_headers(limit, limit - hits, start + window - now)]
         return response
 
     def _route(self, request: Request) -> Response:
@@ -152,3 +164,97 @@ class SandboxApp:
             with self._lock:
                 self.server_errors.append(traceback.format_exc())
             return nest_error(500, "Internal server error")
+
+    # -- tokens -----------------------------------------------------------------------------------
+
+    def credential_for(self, request: Request) -> str | None:
+        """The credential behind a request's bearer token, or None when it must get a 401."""
+        scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if token in self.config.static_tokens:
+            return f"static:{self.config.static_tokens.index(token)}"
+        with self._lock:
+            credential, expires_at = self._tokens.get(token, (None, 0.0))
+        return credential if time.monotonic() < expires_at else None
+
+    def token_endpoint(self, request: Request) -> Response:
+        form = {
+            k: v[0]
+            for k, v in parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True).items()
+        }
+        if "client_id" not in form:
+            return _oauth(
+                401, {"error": "invalid_client", "error_description": "No client credentials found."}
+            )
+        if (form["client_id"], form.get("client_secret")) != (
+            self.config.client_id,
+            self.config.client_secret,
+        ):
+            description = "The client secret supplied for a confidential client is invalid."
+            return _oauth(401, {"error": "invalid_client", "error_description": description})
+        grant = form.get("grant_type", "")
+        if request.method != "POST" or grant != "client_credentials":
+            description = f"The authorization grant type is not supported: {grant}"
+            return _oauth(400, {"error": "unsupported_grant_type", "error_description": description})
+        scope = form.get("scope", "").strip() or "studies:read"
+        if not set(scope.split()) <= SCOPES:
+            description = "One or more scopes are not configured for the server."
+            return _oauth(400, {"error": "invalid_scope", "error_description": description})
+        lifetime, token = self.config.token_lifetime_seconds, secrets.token_urlsafe(48)
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
+            self._tokens[token] = (f"client:{form['client_id']}", now + lifetime)
+        body = {
+            "token_type": "Bearer",
+            "expires_in": math.ceil(lifetime),
+            "access_token": token,
+            "scope": scope,
+        }
+        return _oauth(200, body)
+
+    # -- admin: GET /_sandbox/state, GET /_sandbox/requests, POST /_sandbox/<action> ----------------
+
+    def state(self) -> dict[str, Any]:
+        tests = [
+            {
+                "test_id": study.test_id,
+                "kind": study.kind,
+                "title": study.title,
+                "total_count": len(listed := self.dataset.session_ids(study.test_id)),
+                "revoked": self.dataset.revoked_status(study.test_id),
+                "session_ids": listed,
+                "deleted_session_ids": self.dataset.deleted_session_ids(study.test_id),
+            }
+            for study in self.dataset.studies
+        ]
+        return {"tests": tests, "requests": self.request_counts()}
+
+    def admin(self, request: Request) -> Response:
+        """No token, no rate limit. Answers `{"result": ...}`, or `{"error"}` with 400 for bad arguments
+        and 404 for an unknown test, session or action."""
+        action = request.path[len(ADMIN_PREFIX) :].strip("/")
+        if request.method == "GET" and action == "state":
+            return json_response(200, self.state())
+        if request.method == "GET" and action == "requests":
+            log = self.log("api")
+            by_status = Counter(str(r["status"]) for r in log)
+            return json_response(
+                200, {"total": len(log), "by_endpoint": self.request_counts(), "by_status": by_status}
+            )
+        if request.method != "POST" or action not in self.actions:
+            return json_response(404, {"error": f"no sandbox action {request.method} {request.path}"})
+        try:
+            arguments = json.loads(request.body or b"{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            return json_response(400, {"error": "the body must be a JSON object of keyword arguments"})
+        try:
+            return json_response(200, {"result": self.actions[action](**arguments)})
+        except KeyError as error:
+            return json_response(404, {"error": str(error.args[0] if error.args else error)})
+        except (TypeError, ValueError) as error:
+            return json_response(400, {"error": str(error)})

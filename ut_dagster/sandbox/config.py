@@ -1,26 +1,29 @@
-"""Every knob of the sandbox, with defaults that match the documented behaviour of the real API.
+"""What a sandbox serves and how it misbehaves, from code (SandboxConfig) or `ut-dagster sandbox`.
 
-Knobs that shape behaviour (rate limit, errors, lifetimes, arrivals, malformed sessions) are
-read on every request, so a test may change them on a running sandbox (`sandbox.config.error_rate = 0`).
-Knobs that shape the data (seed, studies, history, video size) are used once, when the dataset is built.
+Behaviour fields (rate limit, faults, lifetimes, arrivals, broken sessions) are read on every request, so
+a test may change them on a running sandbox; data fields (seed, studies, video size) are read once.
 """
 
 from __future__ import annotations
 
+import argparse
+import signal
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import SandboxServer
 
 THINK_OUT_LOUD = "THINK_OUT_LOUD"
 INTERACTION = "NON_THINK_OUT_LOUD"
 SURVEY = "SURVEY"
 LIVE_CONVERSATION = "LIVE_CONVERSATION"
 KINDS = (THINK_OUT_LOUD, INTERACTION, SURVEY, LIVE_CONVERSATION)
-
 # What each product type records, as the spec's "Compatibility" notes describe it.
 TRANSCRIPT_KINDS = frozenset({THINK_OUT_LOUD, LIVE_CONVERSATION})
 VIDEO_KINDS = frozenset({THINK_OUT_LOUD, LIVE_CONVERSATION, INTERACTION})
-
 TOKEN_PATH = "/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
 
 
@@ -39,57 +42,142 @@ class StudySpec:
             raise ValueError("a study cannot have a negative number of sessions")
 
 
-DEFAULT_STUDIES: tuple[StudySpec, ...] = (
-    StudySpec(THINK_OUT_LOUD, 25, "Checkout redesign: think-out-loud"),
-    StudySpec(INTERACTION, 20, "Mobile banking app: QXscore benchmark"),
-    StudySpec(SURVEY, 30, "Brand perception survey — Q4 ☕"),
-    StudySpec(LIVE_CONVERSATION, 6, "Onboarding interviews (live)"),
-)
-
-
 @dataclass
 class SandboxConfig:
     seed: int = 7
-    studies: tuple[StudySpec, ...] = DEFAULT_STUDIES
-    # Classic (v1) studies that only the legacy workspace listing shows; the v2 API answers 404 for them.
+    studies: tuple[StudySpec, ...] = (
+        StudySpec(THINK_OUT_LOUD, 25, "Checkout redesign: think-out-loud"),
+        StudySpec(INTERACTION, 20, "Mobile banking app: QXscore benchmark"),
+        StudySpec(SURVEY, 30, "Brand perception survey — Q4 ☕"),
+        StudySpec(LIVE_CONVERSATION, 6, "Onboarding interviews (live)"),
+    )
+    # Classic (v1) studies only the legacy workspace listing shows; the v2 API answers 404 for them.
     legacy_studies: int = 2
-    # The newest generated session finishes shortly before this; the rest spread over history_days.
-    history_end: datetime = datetime(2024, 11, 21, 12, 0, tzinfo=UTC)
-    history_days: int = 30
-
-    # The real API's 10 requests a minute: a fixed window per credential from its first request (app.py).
+    # The real API's 10 requests a minute: a fixed window per credential from its first request.
     requests_per_window: int = 10
     window_seconds: float = 60.0
-    error_rate: float = 0.0
-
+    error_rate: float = 0.0  # injected 500, 502, 503 or hang-up, after the rate limit
     token_lifetime_seconds: float = 3600.0
     video_link_lifetime_seconds: float = 3600.0
     video_size_bytes: int = 256 * 1024
-    video_drop_after_bytes: int | None = None
-
-    arrivals_per_list_request: int = 0
-    # Below 500: the listing silently serves at most this many per page whatever `limit` asks.
-    max_page_size: int = 500
-    malformed_session_ids: Collection[str] = field(default_factory=frozenset)
-    # Details of these sessions answer 503 every time (a backend that cannot serve them).
-    failing_session_ids: Collection[str] = field(default_factory=frozenset)
-
+    video_drop_after_bytes: int | None = None  # the first download of each video breaks off here
+    arrivals_per_list_request: int = 0  # new sessions before each listing page: pages shift
+    max_page_size: int = 500  # below 500 the listing serves fewer than `limit` asks
+    malformed_session_ids: Collection[str] = field(default_factory=frozenset)  # details cut in half
+    failing_session_ids: Collection[str] = field(default_factory=frozenset)  # details always 503
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
     static_tokens: tuple[str, ...] = ("sandbox-token",)
 
     def __post_init__(self) -> None:
-        self.studies = tuple(self.studies)
-        self.static_tokens = tuple(self.static_tokens)
+        self.studies, self.static_tokens = tuple(self.studies), tuple(self.static_tokens)
         self.malformed_session_ids = frozenset(s.lower() for s in self.malformed_session_ids)
         self.failing_session_ids = frozenset(s.lower() for s in self.failing_session_ids)
         if self.requests_per_window < 1 or self.window_seconds <= 0:
             raise ValueError("the rate limit needs at least one request per a positive window")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("error_rate is a fraction between 0 and 1")
-        if self.video_size_bytes < 0 or (self.video_drop_after_bytes or 0) < 0:
+        if min(self.video_size_bytes, self.video_drop_after_bytes or 0) < 0:
             raise ValueError("video sizes cannot be negative")
         if min(self.token_lifetime_seconds, self.video_link_lifetime_seconds) < 0:
             raise ValueError("lifetimes cannot be negative")
-        if self.history_end.tzinfo is None:
-            raise ValueError("history_end must be timezone-aware")
+
+
+# `ut-dagster sandbox`: flag -> (SandboxConfig field, type, help).
+_FLAGS: dict[str, tuple[str, type, str]] = {
+    "--seed": ("seed", int, "seed of the generated data"),
+    "--requests-per-minute": ("requests_per_window", int, "requests per window per credential"),
+    "--window-seconds": ("window_seconds", float, "rate-limit window, s"),
+    "--error-rate": ("error_rate", float, "fraction of API requests failing (5xx, hang-up)"),
+    "--token-lifetime": ("token_lifetime_seconds", float, "access token lifetime, s"),
+    "--video-link-lifetime": ("video_link_lifetime_seconds", float, "video link lifetime, s"),
+    "--video-size": ("video_size_bytes", int, "bytes per session video (GBs are fine)"),
+}
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--port", type=int, default=8077, help="port on 127.0.0.1; 0 picks a free one (default %(default)s)")
+    for flag, (name, kind, text) in _FLAGS.items():
+        add(
+            flag,
+            dest=name,
+            metavar=kind.__name__.upper(),
+            type=kind,
+            default=getattr(SandboxConfig, name),
+            help=f"{text} (default %(default)s)",
+        )
+    add(
+        "--study",
+        action="append",
+        metavar="KIND:SESSIONS",
+        help=f"a test, e.g. SURVEY:600 ({', '.join(KINDS)})",
+    )
+    add("--static-token", action="append", help="ready-made bearer token (repeatable)")
+
+
+def _study(text: str) -> StudySpec:
+    kind, _, count = text.partition(":")
+    if not count.isdigit():
+        raise ValueError(f"--study takes KIND:SESSIONS such as SURVEY:600, not {text!r}")
+    return StudySpec(kind.upper(), int(count))
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    fields: dict[str, Any] = {name: getattr(args, name) for name, *_ in _FLAGS.values()}
+    if args.study:
+        fields["studies"] = tuple(_study(text) for text in args.study)
+    if args.static_token:
+        fields["static_tokens"] = tuple(args.static_token)
+    return SandboxConfig(**fields)
+
+
+def describe(sandbox: SandboxServer) -> str:
+    config = sandbox.config
+    lines = [
+        f"UserTesting sandbox API: {sandbox.url}",
+        f"  token URL:     {sandbox.token_url}  (scope studies:read)",
+        f"  client id:     {config.client_id}",
+        f"  client secret: {config.client_secret}",
+        f"  access token:  {sandbox.static_token}  (never expires)",
+        f"  rate limit:    {config.requests_per_window} requests per {config.window_seconds:g} seconds per credential",
+        f"  control:       {sandbox.url}/_sandbox/state  (admin routes: see the ut_dagster.sandbox docstring)",
+        "  tests:",
+    ]
+    for study in sandbox.dataset.studies:
+        count = len(sandbox.dataset.sessions(study.test_id))
+        lines.append(f"    {study.test_id}  {study.kind:<18} {count:>4} sessions  {study.title}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve in the foreground until Ctrl-C or SIGTERM."""
+    from .server import SandboxServer
+
+    try:
+        config = config_from_args(args)
+    except ValueError as error:
+        print(f"sandbox: {error}")
+        return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with SandboxServer(config, port=args.port) as sandbox:
+            print(describe(sandbox), "Serving until Ctrl-C.", sep="\n", flush=True)
+            while not stop.wait(0.5):  # short waits keep Ctrl-C responsive on every platform
+                pass
+    except OSError as error:
+        print(f"sandbox: cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}")
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("Sandbox stopped.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ut-dagster sandbox", description=run.__doc__)
+    configure_parser(parser)
+    return run(parser.parse_args(argv))

@@ -1,8 +1,7 @@
-"""The sandbox's dataset: tests, their sessions, and everything served about them.
+"""The dataset: tests, their sessions and workspaces, built from the seed, and the changes a test makes.
 
-Built deterministically from the seed. Session payloads and transcripts are made on first use from
-per-session RNGs (so they do not depend on build order and a 12,000-session test starts instantly),
-then kept. All methods are thread-safe; tests read the same object the server serves from.
+Payloads and transcripts are made on first use and kept (a 12,000-session test starts instantly). All
+methods are thread-safe; tests read the same object the server serves from.
 """
 
 from __future__ import annotations
@@ -10,20 +9,98 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
-from . import payload, vtt
-from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig, StudySpec
-from .models import PERSON_NAMES, QxGroup, SessionRecord, Study, new_uuid, to_ms
-from .tasks import task_plan
-from .video import video_chunks, video_sha256
+from . import content, media
+from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig
+from .content import QxGroup, TaskDef, new_uuid, to_ms
+
+# The newest generated session finishes shortly before HISTORY_END; the rest spread over HISTORY_DAYS.
+HISTORY_END, HISTORY_DAYS = datetime(2024, 11, 21, 12, 0, tzinfo=UTC), 30
+PERSON_NAMES = (
+    ("Ana Souza", "ana.souza@example.com"),
+    ("Jürgen Müller", "juergen.mueller@example.com"),
+    ("Priya Raman", "priya.raman@example.com"),
+    ("陈静", "chen.jing@example.com"),
+    ("UT Employee", "support@usertesting.com"),
+)
+LEGACY_TITLES = (
+    "Homepage first impressions (classic)",
+    "App store listing test",
+    "Pricing page — market insight",
+    "Prototype navigation (web)",
+)
 
 
-def _study(seed: int, index: int, spec: StudySpec, history_end: datetime, days: int) -> Study:
+@dataclass(frozen=True)
+class Study:
+    test_id: str
+    kind: str
+    title: str
+    ordered_at: datetime
+    ordered_by: tuple[str, str]
+    test_plan_id: str | None
+    audience_ids: tuple[str, ...]
+    tasks: tuple[TaskDef, ...]
+    qx_groups: tuple[QxGroup, ...]
+    balanced_comparison_group: str | None
+    answer_style: str  # "dto": every answer key, unused ones null; "sparse": only the set ones
+
+
+@dataclass
+class SessionRecord:
+    session_id: str
+    test_id: str
+    ordinal: int  # creation order within the study: the generators key their edge cases on it
+    audience_id: str | None
+    start_time: datetime
+    finish_time: datetime | None
+    tie_rank: int  # breaks finishTime ties in an order no field a client sees explains
+    has_video: bool
+    has_transcript: bool
+    transcript_available: bool
+    status: str = "COMPLETE"
+
+    @property
+    def sort_key(self) -> tuple[datetime, int]:
+        return (self.finish_time or self.start_time, self.tie_rank)  # listed newest first
+
+    def summary(self) -> dict[str, Any]:
+        """The session as GET /api/v2/sessionResults lists it."""
+        finish = content.api_time(self.finish_time) if self.finish_time else None
+        return {
+            "sessionId": self.session_id,
+            "audienceId": self.audience_id,
+            "status": self.status,
+            "startTime": content.api_time(self.start_time),
+            "finishTime": finish,
+        }
+
+
+@dataclass(frozen=True)
+class WorkspaceStudy:
+    uuid: str
+    title: str
+    type: str
+    product_type: str
+    ordered_at: datetime
+    ordered_by: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    uuid: str
+    studies: tuple[WorkspaceStudy, ...]
+
+
+def _study(seed: int, index: int, kind: str, title: str) -> Study:
     rng = Random(f"{seed}:study:{index}")
-    interaction = spec.kind == INTERACTION
+    interaction = kind == INTERACTION
     qx_groups = (
         (QxGroup(new_uuid(rng), "QXscore 1", 3), QxGroup(new_uuid(rng), "QXscore 2", 0))
         if interaction
@@ -31,17 +108,45 @@ def _study(seed: int, index: int, spec: StudySpec, history_end: datetime, days: 
     )
     return Study(
         test_id=new_uuid(rng),
-        kind=spec.kind,
-        title=spec.title or f"{spec.kind.replace('_', ' ').title()} test {index + 1}",
-        ordered_at=to_ms(history_end - timedelta(days=days + 2, minutes=rng.randint(0, 5000))),
+        kind=kind,
+        title=title or f"{kind.replace('_', ' ').title()} test {index + 1}",
+        ordered_at=to_ms(HISTORY_END - timedelta(days=HISTORY_DAYS + 2, minutes=rng.randint(0, 5000))),
         ordered_by=rng.choice(PERSON_NAMES),
         test_plan_id=new_uuid(rng),
         audience_ids=tuple(new_uuid(rng) for _ in range(rng.randint(1, 2))),
-        tasks=task_plan(spec.kind, rng),
+        tasks=content.task_plan(kind, rng),
         qx_groups=qx_groups,
         balanced_comparison_group=new_uuid(rng) if interaction else None,
         answer_style="sparse" if index % 2 else "dto",
     )
+
+
+def build_workspaces(dataset: Dataset, legacy_studies: int) -> list[Workspace]:
+    """The v1 workspaces: one holds every test plus `legacy_studies` classic studies (which the v2 API
+    does not serve), one holds a few, one is empty."""
+    rng = Random(f"{dataset.seed}:workspaces")
+    current = [
+        WorkspaceStudy(s.test_id, s.title, "STUDYV2", s.kind, s.ordered_at, s.ordered_by)
+        for s in dataset.studies
+    ]
+    oldest = min((s.ordered_at for s in current), default=datetime(2024, 10, 1, tzinfo=UTC))
+    classic = [
+        WorkspaceStudy(
+            new_uuid(rng),
+            f"{LEGACY_TITLES[i % len(LEGACY_TITLES)]} #{i + 1}",
+            rng.choice(("web", "app", "prototype")),  # lower case, as in the spec's own example
+            rng.choice(("insight_core", "product_insight", "market_insight")),
+            oldest - timedelta(days=i + 1, minutes=rng.randint(0, 1000)),
+            rng.choice(PERSON_NAMES),
+        )
+        for i in range(legacy_studies)
+    ]
+    everything = tuple(sorted(current + classic, key=lambda s: s.ordered_at, reverse=True))
+    return [
+        Workspace("12345", "Research Team Workspace", new_uuid(rng), everything),
+        Workspace("12346", "Design Ops", new_uuid(rng), everything[1::3]),
+        Workspace("12347", "Archive", new_uuid(rng), ()),
+    ]
 
 
 class Dataset:
@@ -50,10 +155,7 @@ class Dataset:
         self.video_size_bytes = config.video_size_bytes
         self._config = config
         self._lock = threading.RLock()
-        self.studies: list[Study] = [
-            _study(config.seed, i, spec, config.history_end, config.history_days)
-            for i, spec in enumerate(config.studies)
-        ]
+        self.studies = [_study(config.seed, i, s.kind, s.title) for i, s in enumerate(config.studies)]
         self._studies = {s.test_id: s for s in self.studies}
         rng = Random(f"{config.seed}:participants")
         self.participants = [
@@ -65,27 +167,24 @@ class Dataset:
 
     def reset(self) -> None:
         """Back to the generated data: deletions, revocations and added sessions are undone."""
-        config = self._config
         with self._lock:
             self._sessions: dict[str, SessionRecord] = {}
             self._by_test: dict[str, list[SessionRecord]] = {s.test_id: [] for s in self.studies}
             self._ordinals = dict.fromkeys(self._by_test, 0)
             self._deleted: dict[str, SessionRecord] = {}
             self._revoked: dict[str, int] = {}
-            self._added = 0
-            self._deletions = 0
+            self._added = self._deletions = 0
             self._payloads.clear()
             self._transcripts.clear()
-            for study, spec in zip(self.studies, config.studies, strict=True):
-                self._generate(study, spec.sessions, config.history_end, config.history_days)
+            for study, spec in zip(self.studies, self._config.studies, strict=True):
+                self._generate(study, spec.sessions)
 
-    # -- building -----------------------------------------------------------------------------
+    # -- building -------------------------------------------------------------------------------
 
     def _record(self, study: Study, rng: Random, finish: datetime | None, start: datetime) -> SessionRecord:
         ordinal = self._ordinals[study.test_id]
         self._ordinals[study.test_id] += 1
-        # Now and then a recording failed to process: a session of a video kind without a video.
-        has_video = study.kind in VIDEO_KINDS and ordinal % 16 != 13
+        transcript = study.kind in TRANSCRIPT_KINDS
         audience = None if ordinal % 7 == 4 or rng.random() < 0.05 else rng.choice(study.audience_ids)
         record = SessionRecord(
             session_id=new_uuid(rng),
@@ -95,10 +194,9 @@ class Dataset:
             start_time=to_ms(start),
             finish_time=to_ms(finish) if finish else None,
             tie_rank=rng.getrandbits(32),
-            has_video=has_video,
-            has_transcript=study.kind in TRANSCRIPT_KINDS,
-            # A few transcripts are still being produced when the sandbox starts.
-            transcript_available=study.kind in TRANSCRIPT_KINDS and ordinal % 12 != 9,
+            has_video=study.kind in VIDEO_KINDS and ordinal % 16 != 13,  # now and then a recording failed
+            has_transcript=transcript,
+            transcript_available=transcript and ordinal % 12 != 9,  # a few are still being produced
         )
         self._sessions[record.session_id] = record
         self._by_test[study.test_id].append(record)
@@ -110,52 +208,48 @@ class Dataset:
         # The first interview overruns past an hour, so its transcript needs hour timestamps.
         return timedelta(minutes=rng.uniform(80, 90) if ordinal == 0 else rng.uniform(30, 75))
 
-    def _generate(self, study: Study, count: int, history_end: datetime, days: int) -> None:
+    def _generate(self, study: Study, count: int) -> None:
         rng = Random(f"{self.seed}:sessions:{study.test_id}")
-        span = timedelta(days=days).total_seconds()
+        span = timedelta(days=HISTORY_DAYS).total_seconds()
         # Ordinals 2 (and 3 in larger tests) finish in the same millisecond as ordinal 1.
         tied = {2, 3} if count > 5 else {2} if count > 3 else set()
-        tie_time = history_end
+        tie_time = HISTORY_END
         for ordinal in range(count):
-            finish = history_end - timedelta(seconds=rng.uniform(60, span), milliseconds=rng.randint(0, 999))
+            finish = HISTORY_END - timedelta(seconds=rng.uniform(60, span), milliseconds=rng.randint(0, 999))
             if ordinal == 1:
                 tie_time = finish
             finish = tie_time if ordinal in tied else finish
             start = finish - self._duration(study, rng, ordinal)
-            # Ordinal 9 is COMPLETE yet has no finishTime: the spec allows it.
-            self._record(study, rng, None if ordinal == 9 else finish, start)
+            self._record(study, rng, None if ordinal == 9 else finish, start)  # COMPLETE, no finishTime
         group = sorted(self._by_test[study.test_id][1 : 2 + len(tied)], key=lambda r: r.session_id)
         if len(group) == 3:
             # Listed middle, highest, lowest ID: a client that breaks ties by ID, either way, is caught.
             for rank, record in zip((1, 3, 2), group, strict=True):
                 record.tie_rank = rank
 
-    # -- changing what is served (the sandbox's control features) ---------------------------------
+    # -- changing what is served (also POST /_sandbox/<method>) ---------------------------------
 
     def add_sessions(self, test_id: str, count: int, finish_time: datetime | str | None = None) -> list[str]:
         """New COMPLETE sessions. Without finish_time they are the newest; with it, all share that time."""
+        if isinstance(finish_time, str):
+            finish_time = datetime.fromisoformat(finish_time.replace("Z", "+00:00"))
+        if finish_time is not None and finish_time.tzinfo is None:
+            finish_time = finish_time.replace(tzinfo=UTC)
         with self._lock:
-            study = self._require_study(test_id)
-            if isinstance(finish_time, str):
-                finish_time = datetime.fromisoformat(finish_time.replace("Z", "+00:00"))
-            if finish_time is not None and finish_time.tzinfo is None:
-                finish_time = finish_time.replace(tzinfo=UTC)
-            ids = []
+            study, ids = self._require_study(test_id), []
             for _ in range(count):
                 finish = finish_time
                 if finish is None:
-                    keys = [r.sort_key[0] for r in self._by_test[study.test_id]]
-                    newest = max(keys, default=datetime.min.replace(tzinfo=UTC))
+                    newest = max((r.sort_key[0] for r in self._by_test[study.test_id]), default=HISTORY_END)
                     finish = max(to_ms(datetime.now(UTC)), newest + timedelta(milliseconds=1))
                 ids.append(self._add(study, finish))
             return ids
 
     def add_late_sessions(self, test_id: str, count: int, behind: int = 500) -> list[str]:
-        """Sessions that arrive now with an old finishTime: each listed behind `behind` newer sessions
-        (one full page of the listing), or last when the test has fewer."""
+        """Sessions arriving now with an old finishTime, each listed behind `behind` newer sessions (one
+        full listing page), or last when the test has fewer."""
         with self._lock:
-            study = self._require_study(test_id)
-            ids = []
+            study, ids = self._require_study(test_id), []
             for _ in range(count):
                 listed = self.sessions(study.test_id)
                 if len(listed) > behind > 0:
@@ -163,7 +257,7 @@ class Dataset:
                 elif listed:
                     finish = listed[-1].sort_key[0] - timedelta(minutes=1)
                 else:
-                    finish = self._config.history_end - timedelta(days=self._config.history_days)
+                    finish = HISTORY_END - timedelta(days=HISTORY_DAYS)
                 ids.append(self._add(study, finish))
             return ids
 
@@ -175,8 +269,8 @@ class Dataset:
     def delete_sessions(
         self, session_ids: Collection[str] = (), test_id: str | None = None, count: int = 0
     ) -> list[str]:
-        """Delete these sessions, or `count` sessions of `test_id` picked by the seed. They leave the
-        listing (totalCount drops) and their details, transcript and video answer 404."""
+        """Delete these sessions, or `count` of `test_id`'s picked by the seed: they leave the listing
+        (totalCount drops); their details, transcript, video link and video answer 404."""
         with self._lock:
             chosen = [i.lower() for i in session_ids]
             if count and test_id is None:
@@ -190,9 +284,8 @@ class Dataset:
             if missing := [i for i in chosen if i not in self._sessions]:
                 raise KeyError(f"no session {', '.join(missing)} in the sandbox (already deleted?)")
             for session_id in chosen:
-                record = self._sessions.pop(session_id)
+                record = self._deleted[session_id] = self._sessions.pop(session_id)
                 self._by_test[record.test_id].remove(record)
-                self._deleted[session_id] = record
             return chosen
 
     def restore_sessions(self, session_ids: Collection[str] = ()) -> list[str]:
@@ -202,8 +295,7 @@ class Dataset:
             if missing := [i for i in chosen if i not in self._deleted]:
                 raise KeyError(f"session {', '.join(missing)} is not deleted")
             for session_id in chosen:
-                record = self._deleted.pop(session_id)
-                self._sessions[session_id] = record
+                record = self._sessions[session_id] = self._deleted.pop(session_id)
                 self._by_test[record.test_id].append(record)
             return chosen
 
@@ -212,8 +304,7 @@ class Dataset:
             return [i for i, r in self._deleted.items() if test_id is None or r.test_id == test_id.lower()]
 
     def revoke_test(self, test_id: str, status: int = 404) -> None:
-        """Every endpoint about the test (listing, qxScores, its sessions' details, transcripts and
-        video links) answers `status`: 404 as when access is withdrawn, or 401."""
+        """Every endpoint about the test (listing, qxScores, its sessions') answers 404 or 401."""
         if status not in (401, 404):
             raise ValueError("a revoked test answers 404 or 401")
         with self._lock:
@@ -224,34 +315,39 @@ class Dataset:
             self._revoked.pop(self._require_study(test_id).test_id, None)
 
     def revoked_status(self, test_id: str) -> int | None:
-        """The status a revoked test answers with, or None when it is served."""
         with self._lock:
             return self._revoked.get(test_id.lower())
 
     def churn(
         self, deleted: int = 0, new: int = 0, late: int = 0, test_ids: Collection[str] | None = None
     ) -> dict[str, dict[str, list[str]]]:
-        """What happens between two syncs, for each test: `deleted` sessions go, `new` newest ones and
-        `late` late arrivals (see add_late_sessions) come. Returns the IDs per test."""
+        """What happens between two syncs, on each test: `deleted` go, `new` newest and `late` late
+        arrivals come. Returns the IDs per test."""
         with self._lock:
-            changes = {}
-            for test_id in test_ids or self.test_ids:
-                changes[test_id] = {
+            return {
+                test_id: {
                     "deleted": self.delete_sessions(test_id=test_id, count=deleted),
                     "new": self.add_sessions(test_id, new),
                     "late": self.add_late_sessions(test_id, late),
                 }
-            return changes
+                for test_id in test_ids or self.test_ids
+            }
 
-    # -- reading ------------------------------------------------------------------------------
+    def set_transcript_available(self, session_id: str, available: bool) -> None:
+        with self._lock:
+            record = self._sessions[session_id.lower()]
+            if available and not record.has_transcript:
+                raise ValueError(f"session {session_id} is of a kind without transcripts")
+            record.transcript_available = available
+
+    # -- reading --------------------------------------------------------------------------------
 
     @property
     def test_ids(self) -> list[str]:
         return [s.test_id for s in self.studies]
 
     def _require_study(self, test_id: str) -> Study:
-        study = self._studies.get(test_id.lower())
-        if study is None:
+        if (study := self.study(test_id)) is None:
             raise KeyError(f"no test {test_id} in the sandbox")
         return study
 
@@ -271,67 +367,55 @@ class Dataset:
     def session_ids(self, test_id: str) -> list[str]:
         return [r.session_id for r in self.sessions(test_id)]
 
+    def tie_groups(self, test_id: str) -> list[list[str]]:
+        """Session IDs sharing a finishTime, in listing order."""
+        groups: dict[datetime, list[str]] = {}
+        for record in self.sessions(test_id):
+            if record.finish_time is not None:
+                groups.setdefault(record.finish_time, []).append(record.session_id)
+        return [ids for ids in groups.values() if len(ids) > 1]
+
     def payload(self, session_id: str) -> dict[str, Any]:
         """The v3 detail payload (a copy: change it freely)."""
         return copy.deepcopy(self.served_payload(session_id))
 
     def served_payload(self, session_id: str) -> dict[str, Any]:
-        """The v3 detail payload the server sends (shared with the server: read, do not change)."""
+        """The v3 detail payload the server sends (shared with the server: do not change it)."""
         with self._lock:
             record = self._sessions[session_id.lower()]
             if record.session_id not in self._payloads:
                 study = self._studies[record.test_id]
-                self._payloads[record.session_id] = payload.session_payload(
-                    self.seed, study, record, self.participants
-                )
+                made = content.session_payload(self.seed, study, record, self.participants)
+                self._payloads[record.session_id] = made
             return self._payloads[record.session_id]
 
     def transcript_text(self, session_id: str) -> str | None:
-        """The session's transcript whether or not it is available yet; None if the kind has none."""
+        """The session's transcript, available yet or not; None if its kind has none."""
         with self._lock:
             record = self._sessions[session_id.lower()]
-            if not record.has_transcript:
-                return None
-            if record.session_id not in self._transcripts:
+            if record.has_transcript and record.session_id not in self._transcripts:
                 kind = self._studies[record.test_id].kind
-                self._transcripts[record.session_id] = vtt.transcript(self.seed, record, kind)
-            return self._transcripts[record.session_id]
+                self._transcripts[record.session_id] = media.transcript(self.seed, record, kind)
+            return self._transcripts.get(record.session_id)
 
     def transcript(self, session_id: str) -> str | None:
         """What the transcript endpoint serves now: the WebVTT text, or None (a 404)."""
         record = self.session(session_id)
-        if record is None or not record.transcript_available:
-            return None
-        return self.transcript_text(session_id)
-
-    def set_transcript_available(self, session_id: str, available: bool) -> None:
-        with self._lock:
-            record = self._sessions[session_id.lower()]
-            if available and not record.has_transcript:
-                raise ValueError(f"session {session_id} is of a kind without transcripts")
-            record.transcript_available = available
+        return self.transcript_text(session_id) if record and record.transcript_available else None
 
     def video_size(self, session_id: str) -> int | None:
         record = self.session(session_id)
         return self.video_size_bytes if record and record.has_video else None
 
     def video_chunks(self, session_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        return video_chunks(self.seed, session_id.lower(), self.video_size_bytes, start, end)
+        return media.video_chunks(self.seed, session_id.lower(), self.video_size_bytes, start, end)
 
     def video_sha256(self, session_id: str) -> str:
-        return video_sha256(self.seed, session_id.lower(), self.video_size_bytes)
+        return media.video_sha256(self.seed, session_id.lower(), self.video_size_bytes)
 
     def qx_scores(self, test_id: str) -> dict[str, Any] | None:
         """The qxScores response for an interaction test; None for other kinds."""
         study = self._require_study(test_id)
-        if study.kind != INTERACTION:
-            return None
-        return payload.qx_scores(self.seed, study, self.sessions(test_id))
-
-    def tie_groups(self, test_id: str) -> list[list[str]]:
-        """Session IDs sharing a finishTime, in listing order: handy for tests about ties."""
-        groups: dict[datetime, list[str]] = {}
-        for record in self.sessions(test_id):
-            if record.finish_time is not None:
-                groups.setdefault(record.finish_time, []).append(record.session_id)
-        return [ids for ids in groups.values() if len(ids) > 1]
+        return (
+            content.qx_scores(self.seed, study, self.sessions(test_id)) if study.kind == INTERACTION else None
+        )

@@ -1,26 +1,35 @@
-"""The API's endpoints, once the caller is authenticated and within its rate limit.
+"""The API's endpoints and the video store, once app.py has let a request through.
 
-Validation follows NestJS: query DTOs validated by class-validator (400, `message` a list naming every
-failed constraint), path IDs by ParseUUIDPipe (400 "Validation failed (uuid is expected)"), unknown
-routes "Cannot GET /path". qxScores of a test that is not an interaction test answers 404, like a test
-the caller may not see: the spec documents no other error for it and access denials look like 404
-throughout this API. A revoked test (Dataset.revoke_test) answers its status on all its endpoints.
+Behaviour the docs leave open copies the frameworks behind the real API. v2/v3 is NestJS: errors read
+`{"statusCode", "message", "error"}`, query validation (class-validator) answers 400 with `message` a
+list naming every failed constraint, path IDs go through ParseUUIDPipe, unknown routes "Cannot GET /x".
+The legacy v1 service answers `{"errorCode", "errorMessage"}`. Videos live on S3: pre-signed links,
+XML errors. Access denials look like 404 throughout, so qxScores of a non-interaction test is a 404.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
-from collections.abc import Callable
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
 
 from .config import SandboxConfig
-from .data import Dataset
-from .legacy import Workspace, workspaces_endpoint
-from .models import SessionRecord, api_time
-from .responses import JSON_TYPE, Request, Response, gateway_error, json_bytes, json_response, nest_error
-from .video import VideoLinks
+from .content import api_time
+from .data import Dataset, SessionRecord, WorkspaceStudy, build_workspaces
 
+JSON_TYPE = "application/json; charset=utf-8"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_BAD_UUID = "Validation failed (uuid is expected)"
 # Path -> endpoint, named as the client's RequestStats names them.
 _ROUTES = (
     (re.compile(r"^/api/v2/sessionResults()$"), "list_sessions"),
@@ -30,6 +39,64 @@ _ROUTES = (
     (re.compile(r"^/api/v2/testResults/([^/]+)/qxScores$"), "qx_scores"),
     (re.compile(r"^/usertesting/api/v1/workspaces(?:/([^/]+))?$"), "workspaces"),
 )
+_VIDEO_PATH = re.compile(r"^/_video/([0-9a-f-]{36})\.mp4$")
+V1_PAGE = 50
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    status: int  # 0: hang up without answering (a network failure)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | Iterable[bytes] = b""
+    length: int | None = None  # of an iterable body
+    hang_up: bool = False  # close the connection once the body is out (a broken download)
+
+
+def json_bytes(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(status: int, data: Any) -> Response:
+    return Response(status, [("Content-Type", JSON_TYPE)], json_bytes(data))
+
+
+def nest_error(status: int, message: str | list[str]) -> Response:
+    payload: dict[str, Any] = {"statusCode": status, "message": message}
+    if status != 500:
+        payload["error"] = HTTPStatus(status).phrase
+    return json_response(status, payload)
+
+
+def error_for(path: str, status: int, message: str) -> Response:
+    """An error in the style of the service that owns the path."""
+    if path.startswith("/usertesting/api/v1/"):
+        code = HTTPStatus(status).phrase.upper().replace(" ", "_")
+        return json_response(status, {"errorCode": code, "errorMessage": message})
+    return nest_error(status, message)
+
+
+def gateway_error(status: int) -> Response:
+    """What a load balancer in front of the API sends: HTML, no rate-limit headers."""
+    title = f"{status} {HTTPStatus(status).phrase}"
+    body = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    return Response(status, [("Content-Type", "text/html")], body.encode())
+
+
+def s3_error(status: int, code: str, message: str) -> Response:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+        f"<RequestId>{secrets.token_hex(8).upper()}</RequestId><HostId>sandbox</HostId></Error>"
+    )
+    return Response(status, [("Content-Type", "application/xml")], body.encode())
 
 
 def route(path: str) -> tuple[str, str | None]:
@@ -38,10 +105,6 @@ def route(path: str) -> tuple[str, str | None]:
         if match := pattern.match(path.rstrip("/")):
             return endpoint, match[1]
     return "unknown", None
-
-
-def endpoint_of(path: str) -> str:
-    return route(path)[0]
 
 
 def _number(name: str, values: list[str] | None, low: int, high: int, default: int) -> tuple[int, list[str]]:
@@ -58,20 +121,38 @@ def _number(name: str, values: list[str] | None, low: int, high: int, default: i
     return number, []
 
 
+def _cursor(position: int) -> str:
+    return base64.b64encode(str(position).encode()).decode().rstrip("=")
+
+
+def _position(cursor: str) -> int | None:
+    try:
+        return int(base64.b64decode(cursor + "=" * (-len(cursor) % 4), validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _v1_study(study: WorkspaceStudy, position: int) -> dict[str, Any]:
+    name, email = study.ordered_by
+    return {
+        "cursor": _cursor(position),
+        "orderedAt": study.ordered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "orderedBy": {"email": email, "name": name},
+        "productType": study.product_type,
+        "title": study.title,
+        "type": study.type,
+        "uuid": study.uuid,
+    }
+
+
 class ApiRoutes:
-    def __init__(
-        self,
-        config: SandboxConfig,
-        dataset: Dataset,
-        links: VideoLinks,
-        workspaces: list[Workspace],
-        base_url: Callable[[], str],
-    ) -> None:
-        self._config = config
-        self._dataset = dataset
-        self._links = links
-        self._workspaces = workspaces
-        self._base_url = base_url
+    def __init__(self, config: SandboxConfig, dataset: Dataset, base_url: Callable[[], str]) -> None:
+        self._config, self._dataset, self._base_url = config, dataset, base_url
+        self._workspaces = build_workspaces(dataset, config.legacy_studies)
+        self._lock = threading.Lock()
+        # Pre-signed links, checked server-side: X-Amz-Date has whole seconds, tests use sub-second lifetimes.
+        self._links: dict[str, tuple[str, float]] = {}  # signature -> (session ID, monotonic expiry)
+        self._dropped: set[str] = set()  # videos whose first download broke off
 
     def handle(self, request: Request) -> Response:
         endpoint, item = route(request.path)
@@ -80,9 +161,9 @@ class ApiRoutes:
         if endpoint == "list_sessions":
             return self.list_sessions(request)
         if endpoint == "workspaces":
-            return workspaces_endpoint(self._workspaces, request, item)
+            return self.workspaces(request, item)
         if not _UUID.match(item or ""):
-            return nest_error(400, _BAD_UUID)
+            return nest_error(400, "Validation failed (uuid is expected)")
         if endpoint == "qx_scores":
             return self.qx_scores(item or "")
         record = self._dataset.session(item or "")
@@ -110,8 +191,7 @@ class ApiRoutes:
                 errors.append("testId should not be empty")
         limit, limit_errors = _number("limit", request.query.get("limit"), 1, 500, 25)
         offset, offset_errors = _number("offset", request.query.get("offset"), 0, 10000, 0)
-        errors += limit_errors + offset_errors
-        if errors:
+        if errors := errors + limit_errors + offset_errors:
             return nest_error(400, errors)
         study = self._dataset.study(test_id)
         if study is None:
@@ -121,8 +201,7 @@ class ApiRoutes:
         if self._config.arrivals_per_list_request:
             self._dataset.add_sessions(study.test_id, self._config.arrivals_per_list_request)
         records = self._dataset.sessions(study.test_id)
-        # Some servers serve fewer than asked (a doc page says 100); clients must page by what came.
-        limit = min(limit, self._config.max_page_size)
+        limit = min(limit, self._config.max_page_size)  # clients must page by what came, not by `limit`
         return json_response(
             200,
             {
@@ -150,10 +229,20 @@ class ApiRoutes:
         if not record.has_video:
             return nest_error(404, "Video not found")
         lifetime = self._config.video_link_lifetime_seconds
-        url, expires = self._links.issue(self._base_url(), record.session_id, lifetime)
-        return json_response(
-            200, {"videoUrl": url, "sessionId": record.session_id, "expiresAt": api_time(expires)}
-        )
+        now, signature = datetime.now(UTC), secrets.token_hex(32)
+        with self._lock:
+            self._links[signature] = (record.session_id, time.monotonic() + lifetime)
+        query = {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": f"AKIASANDBOXEXAMPLE/{now:%Y%m%d}/us-east-2/s3/aws4_request",
+            "X-Amz-Date": now.strftime("%Y%m%dT%H%M%SZ"),
+            "X-Amz-Expires": str(max(0, round(lifetime))),
+            "X-Amz-SignedHeaders": "host",
+            "X-Amz-Signature": signature,
+        }
+        url = f"{self._base_url()}/_video/{record.session_id}.mp4?{urlencode(query)}"
+        expires = api_time(now + timedelta(seconds=lifetime))
+        return json_response(200, {"videoUrl": url, "sessionId": record.session_id, "expiresAt": expires})
 
     def qx_scores(self, test_id: str) -> Response:
         if self._dataset.study(test_id) is None:
@@ -164,3 +253,50 @@ class ApiRoutes:
         if scores is None:
             return nest_error(404, "QXscores are only available for interaction tests")
         return json_response(200, scores)
+
+    def workspaces(self, request: Request, workspace_id: str | None) -> Response:
+        """v1: the workspaces, or one's studies 50 at a time, each with the `cursor` to pass as `after`."""
+        if workspace_id is None:
+            return json_response(
+                200, [{"id": w.id, "name": w.name, "uuid": w.uuid} for w in self._workspaces]
+            )
+        found = next((w for w in self._workspaces if w.uuid == workspace_id.lower()), None)
+        if found is None:
+            return error_for(request.path, 404, "Workspace not found")
+        start = 0
+        if after := request.query.get("after"):
+            start = _position(after[-1]) or 0
+            if not 1 <= start <= len(found.studies):
+                return error_for(request.path, 400, "Invalid cursor")
+        page = found.studies[start : start + V1_PAGE]
+        return json_response(200, [_v1_study(s, start + i + 1) for i, s in enumerate(page)])
+
+    def video(self, request: Request) -> Response:
+        """The S3 bucket the links point at: GET only, the link is the credential, no Range."""
+        match = _VIDEO_PATH.match(request.path)
+        if request.method != "GET" or not match:
+            return s3_error(403, "AccessDenied", "Access Denied")
+        session_id = match[1]
+        with self._lock:
+            link = self._links.get(request.query.get("X-Amz-Signature", [""])[-1])
+            first_try = session_id not in self._dropped
+        if link is None or link[0] != session_id:
+            message = "The request signature we calculated does not match the signature you provided. "
+            return s3_error(403, "SignatureDoesNotMatch", message + "Check your key and signing method.")
+        if time.monotonic() >= link[1]:
+            return s3_error(403, "AccessDenied", "Request has expired")
+        size = self._dataset.video_size(session_id)
+        if size is None:  # the session was deleted since the link was issued
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        drop_after = self._config.video_drop_after_bytes
+        if drop_after is None or not first_try or drop_after >= size:
+            return Response(
+                200, [("Content-Type", "video/mp4")], self._dataset.video_chunks(session_id), size
+            )
+
+        def broken() -> Iterable[bytes]:  # the first download of each video breaks off: retry from the start
+            yield from self._dataset.video_chunks(session_id, 0, drop_after)
+            with self._lock:
+                self._dropped.add(session_id)
+
+        return Response(200, [("Content-Type", "video/mp4")], broken(), size, hang_up=True)

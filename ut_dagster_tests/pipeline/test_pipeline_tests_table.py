@@ -7,7 +7,7 @@ import dagster as dg
 from ut_dagster.defs.usertesting.jobs import tests_refresh_job
 from ut_dagster.defs.usertesting.titles import TITLE_TAG, known_titles, title_of, title_tags
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.sandbox.legacy import build_workspaces
+from ut_dagster.sandbox.data import build_workspaces
 
 # More than a v1 page (50) in the big workspace, so the cursor is followed.
 LEGACY_STUDIES = 60

@@ -16,8 +16,8 @@ import pytest
 import webvtt
 
 from ut_dagster.sandbox import INTERACTION, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+from ut_dagster.sandbox.content import ANSWER_KEYS
 from ut_dagster.sandbox.data import Dataset
-from ut_dagster.sandbox.tasks import ANSWER_KEYS
 
 
 def all_sessions(client: httpx.Client, test_id: str, limit: int) -> list[dict[str, Any]]:
