@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from ut_dagster.lib.normalize import to_frame
+from ut_dagster.lib.normalize.frames import typed_frame
 from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, RAW_SESSIONS, TASKS, Column, Table
 
 EXPECTED_DTYPES = {
@@ -107,3 +108,27 @@ def test_utc_datetimes_are_stored_naive() -> None:
     frame = to_frame(RAW_SESSIONS, [{"extracted_at": datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)}])
     assert frame["extracted_at"].dt.tz is None
     assert frame["extracted_at"][0] == pd.Timestamp("2025-01-02 03:04:05")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        ("task_text", float("nan"), None),
+        ("task_text", pd.NA, None),
+        ("answer_json", {"nps": 9}, '{"nps": 9}'),  # serialised, not written as a Python repr
+    ],
+)
+def test_typed_frame_fixes_what_to_frame_would_not_produce(
+    column: str, value: object, expected: object
+) -> None:
+    frame = to_frame(TASKS, [{"test_id": "t", "session_id": "s1"}, {"test_id": "t", "session_id": "s2"}])
+    frame[column] = pd.Series(["text", value], dtype=object)
+    typed = typed_frame(TASKS, frame)
+    assert typed[column].tolist() == ["text", expected]
+    pd.testing.assert_frame_equal(typed_frame(TASKS, typed), typed)  # a typed frame stays as it is
+
+
+def test_typed_frame_numbers_rows_from_zero() -> None:
+    frame = to_frame(TASKS, [{"test_id": "t", "session_id": "s1"}, {"test_id": "t", "session_id": "s2"}])
+    typed = typed_frame(TASKS, frame.set_axis([5, 6]))
+    pd.testing.assert_frame_equal(typed, frame)

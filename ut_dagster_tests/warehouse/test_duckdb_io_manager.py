@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from ut_dagster.environment import Settings
-from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame
-from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, TASKS, column_schema
+from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
+from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, SESSIONS, TASKS, column_schema
 from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError, duckdb_io_manager, open_warehouse
 from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
 
@@ -166,6 +166,59 @@ def test_write_refused_by_the_warehouse_mid_partition_keeps_previous_rows(kit, t
     with pytest.raises(duckdb.ConstraintException, match="session_id"):
         warehouse.write(kit.TEST_A, TableWrite(TASKS, bad))
     kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), kit.tasks_frame(kit.TEST_A, 2))
+
+
+def test_write_many_commits_every_table_or_none(kit, tmp_path: Path) -> None:
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    tasks = kit.tasks_frame(kit.TEST_A, 2)
+    sessions = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": f"session-{i}"} for i in range(2)])
+    results = warehouse.write_many(kit.TEST_A, [TableWrite(TASKS, tasks), TableWrite(SESSIONS, sessions)])
+    assert [(r.rows_inserted, r.rows_deleted, r.partition_rows) for r in results] == [(2, 0, 2), (2, 0, 2)]
+
+    # The sessions rows are refused by their INSERT (NOT NULL), after the tasks were replaced.
+    no_session = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": None}])
+    writes = [TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 3)), TableWrite(SESSIONS, no_session)]
+    with pytest.raises(duckdb.ConstraintException, match="session_id"):
+        warehouse.write_many(kit.TEST_A, writes)
+    kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), tasks)
+    kit.assert_same_frame(warehouse.read(SESSIONS, kit.TEST_A), sessions)
+
+    # A second write of a table would delete the rows the first one inserted.
+    with pytest.raises(ValueError, match="one write per table"):
+        warehouse.write_many(kit.TEST_A, [TableWrite(TASKS, tasks), TableWrite(TASKS, tasks)])
+
+
+# Exit status 3 when another process holds the DuckDB file.
+LOCK_PROBE = """
+import sys
+import duckdb
+try:
+    duckdb.connect(sys.argv[1]).close()
+except duckdb.IOException:
+    sys.exit(3)
+"""
+
+
+def test_with_block_keeps_one_connection_and_frees_the_file_at_its_end(kit, tmp_path: Path) -> None:
+    db = tmp_path / "warehouse.duckdb"
+
+    def other_process_opens() -> bool:
+        probe = subprocess.run([sys.executable, "-c", LOCK_PROBE, str(db)], timeout=120, check=False)
+        assert probe.returncode in (0, 3)
+        return probe.returncode == 0
+
+    with DuckDBWarehouse(db) as warehouse:
+        warehouse.write(kit.TEST_A, TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 2)))
+        bad = kit.tasks_frame(kit.TEST_A, 3)
+        bad.loc[2, "session_id"] = None
+        with pytest.raises(duckdb.ConstraintException):
+            warehouse.write(kit.TEST_A, TableWrite(TASKS, bad))
+        # The connection goes on after a rolled-back write.
+        warehouse.write(kit.TEST_B, TableWrite(TASKS, kit.tasks_frame(kit.TEST_B, 1)))
+        kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), kit.tasks_frame(kit.TEST_A, 2))
+        assert not other_process_opens()  # held for the whole block
+    assert other_process_opens()
+    assert _rows(db, COUNTS) == sorted([(kit.TEST_A, 2), (kit.TEST_B, 1)])
 
 
 KILLED_WRITER = """

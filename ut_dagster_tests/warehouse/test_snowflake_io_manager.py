@@ -22,8 +22,8 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame
-from ut_dagster.lib.schema import ALL_TABLES, TASKS
+from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
+from ut_dagster.lib.schema import ALL_TABLES, SESSIONS, TASKS
 from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError
 from ut_dagster.lib.warehouse.snowflake import (
     SnowflakeConfigError,
@@ -150,6 +150,20 @@ def test_write_failing_mid_partition_keeps_previous_rows(kit, fake_snowflake, pa
 
     assert warehouse.delete_test(kit.TEST_A)["tasks"] == 2
     pd.testing.assert_frame_equal(warehouse.read(TASKS, kit.TEST_A), empty_frame(TASKS))
+
+
+def test_write_many_in_a_with_block_commits_every_table_or_none(kit, fake_snowflake, password_env) -> None:
+    tasks = kit.tasks_frame(kit.TEST_A, 2)
+    sessions = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": f"session-{i}"} for i in range(2)])
+    no_session = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": None}])
+    with snowflake_warehouse() as warehouse:  # one connection for every call
+        results = warehouse.write_many(kit.TEST_A, [TableWrite(TASKS, tasks), TableWrite(SESSIONS, sessions)])
+        assert [(r.rows_inserted, r.partition_rows) for r in results] == [(2, 2), (2, 2)]
+        writes = [TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 3)), TableWrite(SESSIONS, no_session)]
+        with pytest.raises(Exception, match=r"(?i)not null"):
+            warehouse.write_many(kit.TEST_A, writes)
+        kit.assert_same_frame(warehouse.read(TASKS, kit.TEST_A), tasks)
+        kit.assert_same_frame(warehouse.read(SESSIONS, kit.TEST_A), sessions)
 
 
 def test_unreachable_snowflake_fails_with_what_to_do(kit, instance, password_env) -> None:

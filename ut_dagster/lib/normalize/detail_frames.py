@@ -8,6 +8,7 @@ than per row. About 4x faster on 10,000 sessions (bench/normalize_load.py), and 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,38 +60,42 @@ def details_frames(test_id: str, payloads: Iterable[SessionPayload]) -> DetailFr
 
 def frame_from_tuples(table: Table, rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     """Rows as tuples in column order -> the frame `to_frame` gives for the same rows as dicts."""
-    count = len(rows)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
+    count, width = len(rows), len(table.columns)
+    # One pass over the rows into a row-major array and one transposing copy give every column as
+    # a contiguous array: cheaper than zip(*rows) then an array per column, which walks the
+    # scattered row tuples once per column.
+    cells = np.fromiter(itertools.chain.from_iterable(rows), dtype=object, count=count * width)
+    columns = np.ascontiguousarray(cells.reshape(count, width).T)
     data = {
-        column.name: pd.Series(_BUILDERS[column.type](values, count), copy=False)
+        column.name: pd.Series(_BUILDERS[column.type](values), copy=False)
         for column, values in zip(table.columns, columns, strict=True)
     }
-    return pd.DataFrame(data, columns=table.column_names)
+    # copy=False keeps each column's array: the default would copy the text columns into one
+    # 2D block, touching every string object again.
+    return pd.DataFrame(data, columns=table.column_names, copy=False)
 
 
-def _objects(values: Sequence[Any], count: int) -> np.ndarray:
-    array = np.empty(count, dtype=object)
-    array[:] = values
-    return array
+def _objects(values: np.ndarray) -> np.ndarray:
+    # A copy, not a view: a view would keep the whole transposed array alive with the frame, and
+    # with it the Python objects of every numeric column.
+    return values.copy()
 
 
-def _integers(values: Sequence[Any], count: int) -> pd.api.extensions.ExtensionArray:
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
-    data = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=count)
-    return pd.arrays.IntegerArray(data, mask)
+def _integers(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    mask = np.equal(values, None)
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
 
 
-def _floats(values: Sequence[Any], count: int) -> np.ndarray:
-    return np.fromiter((np.nan if v is None else v for v in values), dtype=np.float64, count=count)
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.where(np.equal(values, None), np.nan, values).astype(np.float64)
 
 
-def _booleans(values: Sequence[Any], count: int) -> pd.api.extensions.ExtensionArray:
-    mask = np.fromiter((v is None for v in values), dtype=bool, count=count)
-    data = np.fromiter((bool(v) for v in values), dtype=bool, count=count)
-    return pd.arrays.BooleanArray(data, mask)
+def _booleans(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    mask = np.equal(values, None)
+    return pd.arrays.BooleanArray(np.where(mask, False, values).astype(bool), mask)
 
 
-def _timestamps(values: Sequence[Any], count: int) -> np.ndarray:
+def _timestamps(values: np.ndarray) -> np.ndarray:
     # Every row of a session shares one extracted_at: convert each distinct value once.
     converted: dict[Any, np.datetime64] = {}
     for value in set(values):
@@ -99,10 +104,10 @@ def _timestamps(values: Sequence[Any], count: int) -> np.ndarray:
         else:
             naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
             converted[value] = np.datetime64(naive, "ns")
-    return np.fromiter((converted[v] for v in values), dtype="datetime64[ns]", count=count)
+    return np.fromiter((converted[v] for v in values), dtype="datetime64[ns]", count=len(values))
 
 
-_BUILDERS: dict[str, Callable[[Sequence[Any], int], Any]] = {
+_BUILDERS: dict[str, Callable[[np.ndarray], Any]] = {
     STRING: _objects,
     JSON: _objects,
     TIMESTAMP: _timestamps,

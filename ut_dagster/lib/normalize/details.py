@@ -215,7 +215,8 @@ def _str(value: object) -> str | None:
     if value is None:
         return None
     if value.__class__ is str:
-        return valid_text(value)  # type: ignore[arg-type]
+        # ASCII (the usual case) cannot hold a lone surrogate: valid_text only for the rest.
+        return value if value.isascii() else valid_text(value)  # type: ignore[union-attr,arg-type]
     return as_str(value)
 
 

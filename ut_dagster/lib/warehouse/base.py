@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import pandas as pd
 
@@ -112,6 +114,15 @@ def prepare_write(test_id: str | None, write: TableWrite) -> PreparedWrite:
     return PreparedWrite(table, frame, tuple(sorted(write.sessions)))
 
 
+def prepare_writes(test_id: str | None, writes: Sequence[TableWrite]) -> list[PreparedWrite]:
+    """Every write prepared (and so checked) before a transaction starts; at most one per table."""
+    names = [write.table.name for write in writes]
+    if len(set(names)) != len(names):
+        # The second write's DELETE would remove the rows the first one inserted.
+        raise ValueError(f"one write per table in a transaction, got tables {names}")
+    return [prepare_write(test_id, write) for write in writes]
+
+
 def _whole_table(table: Table, frame: pd.DataFrame, write: TableWrite) -> PreparedWrite:
     """An unpartitioned table's write: its rows replace every row of the table."""
     if table.partitioned:
@@ -156,18 +167,66 @@ def as_test_ids(test_id: str | Iterable[str] | None) -> list[str] | None:
 
 
 class WarehouseClient(ABC):
-    """Reads and writes the project's tables, one test partition at a time; each call is one transaction."""
+    """Reads and writes the project's tables, one test partition at a time; each call is one transaction.
+
+    Each call connects and disconnects, so a DuckDB file stays free for other processes between
+    calls. Inside `with client:` every call uses one connection, opened at the start of the block
+    and closed at its end: for many writes in a row (a test's tables, a rebuild), where connecting
+    costs more than a small write (DuckDB starts a database instance and checkpoints on closing).
+    """
+
+    _held: Any = None  # the connection of a `with client:` block
+
+    def __enter__(self) -> Self:
+        if self._held is None:
+            self._held = self._connect()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection a `with client:` block holds (nothing otherwise)."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self._held is not None:
+            yield self._held
+            return
+        conn = self._connect()
+        try:
+            yield conn
+        finally:
+            # Closed on failure too: an open DuckDB connection keeps the file locked.
+            conn.close()
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A new connection; WarehouseUnavailableError when the warehouse cannot be reached."""
 
     @property
     @abstractmethod
     def description(self) -> str:
         """The warehouse as messages name it, e.g. "The DuckDB warehouse /data/warehouse.duckdb"."""
 
-    @abstractmethod
     def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
         """Create the schema and table if missing, delete what `write` replaces, insert its rows.
 
         test_id None: the table is unpartitioned (Table.partitioned False) and is replaced whole.
+        """
+        return self.write_many(test_id, [write])[0]
+
+    @abstractmethod
+    def write_many(self, test_id: str | None, writes: Sequence[TableWrite]) -> list[WriteResult]:
+        """`write` for several tables of the same partition, all in one transaction.
+
+        Readers see every table's new rows or none (a test's tasks never without their sessions),
+        and one commit costs less than one per table.
         """
 
     @abstractmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,13 +22,14 @@ from pydantic import Field
 from ut_dagster.lib.normalize.frames import empty_frame, typed_frame
 from ut_dagster.lib.schema import ALL_TABLES, PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, Table
 from ut_dagster.lib.warehouse.base import (
+    PreparedWrite,
     TableWrite,
     WarehouseClient,
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
     partition_filter,
-    prepare_write,
+    prepare_writes,
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
@@ -46,30 +47,11 @@ class DuckDBWarehouse(WarehouseClient):
     def description(self) -> str:
         return f"The DuckDB warehouse {self.path}"
 
-    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
-        prepared = prepare_write(test_id, write)
-        table = prepared.table
-        name = qualified_name(SCHEMA, table.name)
+    def write_many(self, test_id: str | None, writes: Sequence[TableWrite]) -> list[WriteResult]:
+        prepared = prepare_writes(test_id, writes)
         with self._transaction() as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(SCHEMA)}")
-            conn.execute(create_table_sql(table, "duckdb", name))
-            where, params = partition_filter(test_id, "?")
-            if prepared.sessions is None:
-                deleted = conn.execute(f"DELETE FROM {name}{where}", params)
-            else:
-                deleted = conn.execute(
-                    f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ? "
-                    f"AND {SESSION_COLUMN} IN (SELECT unnest(?::VARCHAR[]))",
-                    [test_id, list(prepared.sessions)],
-                )
-            rows_deleted = _count(deleted)
-            if len(prepared.frame):
-                columns = column_list(table)
-                # Registered on this connection only, which is closed after the write.
-                conn.register(_FRAME, prepared.frame)
-                conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_FRAME}")
-            rows = _count(conn.execute(f"SELECT count(*) FROM {name}{where}", params))
-        return prepared.result(rows_deleted, rows)
+            return [_replace(conn, test_id, write) for write in prepared]
 
     def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
         test_ids = as_test_ids(test_id)
@@ -112,17 +94,8 @@ class DuckDBWarehouse(WarehouseClient):
                 raise
             conn.commit()
 
-    @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self._connect()
-        try:
-            yield conn
-        finally:
-            # Closed on failure too: an open connection keeps the file locked for this process.
-            conn.close()
-
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.05
         while True:
@@ -151,6 +124,32 @@ class DuckDBWarehouse(WarehouseClient):
             f"it cannot be opened: {detail}",
             "Check that the file and its folder are writable (UT_DUCKDB_PATH), then run the sync again.",
         )
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, test_id: str | None, prepared: PreparedWrite) -> WriteResult:
+    """Inside the caller's transaction: create the table if missing, delete, insert, count."""
+    table = prepared.table
+    name = qualified_name(SCHEMA, table.name)
+    conn.execute(create_table_sql(table, "duckdb", name))
+    where, params = partition_filter(test_id, "?")
+    if prepared.sessions is None:
+        deleted = conn.execute(f"DELETE FROM {name}{where}", params)
+    else:
+        deleted = conn.execute(
+            f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ? "
+            f"AND {SESSION_COLUMN} IN (SELECT unnest(?::VARCHAR[]))",
+            [test_id, list(prepared.sessions)],
+        )
+    rows_deleted = _count(deleted)
+    if len(prepared.frame):
+        columns = column_list(table)
+        conn.register(_FRAME, prepared.frame)
+        conn.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_FRAME}")
+        # A held connection outlives the write: do not keep the frame alive with it. (After a
+        # failed INSERT only a rollback is allowed; the next write's `register` replaces it.)
+        conn.unregister(_FRAME)
+    rows = _count(conn.execute(f"SELECT count(*) FROM {name}{where}", params))
+    return prepared.result(rows_deleted, rows)
 
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:

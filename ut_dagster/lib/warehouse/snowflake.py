@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -35,7 +34,7 @@ from ut_dagster.lib.warehouse.base import (
     WriteResult,
     as_test_ids,
     partition_filter,
-    prepare_write,
+    prepare_writes,
 )
 from ut_dagster.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
@@ -122,30 +121,32 @@ class SnowflakeWarehouse(WarehouseClient):
     def description(self) -> str:
         return f"The Snowflake warehouse (account {self.account}, database {self.database})"
 
-    def write(self, test_id: str | None, write: TableWrite) -> WriteResult:
-        prepared = prepare_write(test_id, write)
-        table = prepared.table
-        name = qualified_name(self.database, SCHEMA, table.name)
+    def write_many(self, test_id: str | None, writes: Sequence[TableWrite]) -> list[WriteResult]:
+        prepared = prepare_writes(test_id, writes)
+        schema = qualified_name(self.database, SCHEMA)
         with self._connection() as conn, conn.cursor() as cursor:
             # DDL commits on its own in Snowflake, so it all runs before the transaction.
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(self.database, SCHEMA)}")
-            cursor.execute(create_table_sql(table, "snowflake", name))
-            cursor.execute(f"USE SCHEMA {qualified_name(self.database, SCHEMA)}")
-            stage = self._stage(conn, cursor, prepared)
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for write in prepared:
+                cursor.execute(create_table_sql(write.table, "snowflake", self._name(write.table)))
+            cursor.execute(f"USE SCHEMA {schema}")
+            stages = [self._stage(conn, cursor, write) for write in prepared]
             cursor.execute("BEGIN")
             try:
-                rows_deleted = self._delete(cursor, name, test_id, prepared.sessions)
-                if stage is not None:
-                    columns = column_list(table)
-                    cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
-                where, params = partition_filter(test_id, "%s")
-                cursor.execute(f"SELECT count(*) FROM {name}{where}", params)
-                rows = int(cursor.fetchone()[0])
+                results = [
+                    self._replace(cursor, test_id, write, stage)
+                    for write, stage in zip(prepared, stages, strict=True)
+                ]
                 cursor.execute("COMMIT")
             except BaseException:
                 conn.rollback()
                 raise
-        return prepared.result(rows_deleted, rows)
+            if self._held is not None:
+                # A temporary table lasts as long as its connection: a held one would keep every
+                # write's rows until the `with` block ends.
+                for stage in filter(None, stages):
+                    cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        return results
 
     def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
         test_ids = as_test_ids(test_id)
@@ -179,6 +180,23 @@ class SnowflakeWarehouse(WarehouseClient):
                 conn.rollback()
                 raise
         return deleted
+
+    def _name(self, table: Table) -> str:
+        return qualified_name(self.database, SCHEMA, table.name)
+
+    def _replace(
+        self, cursor: Any, test_id: str | None, prepared: PreparedWrite, stage: str | None
+    ) -> WriteResult:
+        """Inside the caller's transaction: delete what the write replaces, insert the stage, count."""
+        table = prepared.table
+        name = self._name(table)
+        rows_deleted = self._delete(cursor, name, test_id, prepared.sessions)
+        if stage is not None:
+            columns = column_list(table)
+            cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
+        where, params = partition_filter(test_id, "%s")
+        cursor.execute(f"SELECT count(*) FROM {name}{where}", params)
+        return prepared.result(rows_deleted, int(cursor.fetchone()[0]))
 
     def _stage(self, conn: Any, cursor: Any, prepared: PreparedWrite) -> str | None:
         """The rows in a new temporary table (gone with the session), or None when there are none."""
@@ -227,10 +245,9 @@ class SnowflakeWarehouse(WarehouseClient):
         )
         return int(cursor.fetchone()[0]) > 0
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connect(self) -> Any:
         try:
-            conn = snowflake.connector.connect(**self._kwargs)
+            return snowflake.connector.connect(**self._kwargs)
         except snowflake.connector.errors.Error as error:
             raise WarehouseUnavailableError(
                 self.description,
@@ -238,10 +255,6 @@ class SnowflakeWarehouse(WarehouseClient):
                 "Check the network and the SNOWFLAKE_* settings (account, user, key or password, role), "
                 "then run the sync again.",
             ) from error
-        try:
-            yield conn
-        finally:
-            conn.close()
 
 
 def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UsertestingSnowflakeIOManager:
