@@ -22,6 +22,7 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
 from ut_dagster.lib.schema import ALL_TABLES, SESSIONS, TASKS
 from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError
@@ -304,3 +305,28 @@ def test_an_unpartitioned_table_is_replaced_whole_in_fakesnow(
     assert (meta["dagster/row_count"], meta["rows_inserted"], meta["rows_deleted"]) == (1, 1, 2)
     pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
     assert _query(COUNTS) == [(kit.TEST_A, 2)]
+
+
+def test_typed_ids_are_bound_as_the_real_connector_binds_them(
+    kit, fake_snowflake, password_env, monkeypatch
+) -> None:
+    # The real connector binds parameters client-side and refuses a type it does not know by its exact
+    # class, a str subclass such as TestId included; fakesnow skips that step, so it is put back here.
+    from fakesnow.cursor import FakeSnowflakeCursor
+    from snowflake.connector.converter import SnowflakeConverter
+
+    converter, execute = SnowflakeConverter(), FakeSnowflakeCursor.execute
+
+    def binding_execute(self: Any, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        for value in params.values() if isinstance(params, dict) else params or ():
+            converter.to_snowflake(value)
+        return execute(self, command, params, *args, **kwargs)
+
+    monkeypatch.setattr(FakeSnowflakeCursor, "execute", binding_execute)
+    test_id = TestId(kit.TEST_A)
+    warehouse = snowflake_warehouse()
+    warehouse.write(test_id, TableWrite(TASKS, kit.tasks_frame(test_id, 0, sessions=kit.session_ids(2))))
+    rows = kit.tasks_frame(test_id, 0, sessions=["session-00001"])
+    warehouse.write(test_id, TableWrite(TASKS, rows, sessions=frozenset(["session-00001"])))
+    assert len(warehouse.read(TASKS, test_id)) == 2
+    assert warehouse.delete_test(test_id)["tasks"] == 2

@@ -136,7 +136,8 @@ def partition_filter(test_id: str | None, placeholder: str) -> tuple[str, list[s
     """The WHERE clause (and its parameters) selecting a test's rows; the whole table for None."""
     if test_id is None:
         return "", []
-    return f" WHERE {PARTITION_COLUMN} = {placeholder}", [test_id]
+    # Drivers get a plain str: the Snowflake connector refuses str subclasses such as TestId.
+    return f" WHERE {PARTITION_COLUMN} = {placeholder}", [str(test_id)]
 
 
 def as_table_write(table: Table, obj: object) -> TableWrite:
@@ -162,8 +163,8 @@ def table_named(name: str) -> Table:
 
 def as_test_ids(test_id: str | Iterable[str] | None) -> list[str] | None:
     if test_id is None or isinstance(test_id, str):
-        return None if test_id is None else [test_id]
-    return list(test_id)
+        return None if test_id is None else [str(test_id)]
+    return [str(t) for t in test_id]
 
 
 class WarehouseClient(ABC):

@@ -173,7 +173,7 @@ class SnowflakeWarehouse(WarehouseClient):
             try:
                 for table in present:
                     name = qualified_name(self.database, SCHEMA, table.name)
-                    cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (test_id,))
+                    cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (str(test_id),))
                     deleted[table.name] = int(cursor.rowcount or 0)
                 cursor.execute("COMMIT")
             except BaseException:
@@ -232,7 +232,7 @@ class SnowflakeWarehouse(WarehouseClient):
             cursor.execute(
                 f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s AND {SESSION_COLUMN} IN "
                 "(SELECT value::VARCHAR FROM TABLE(FLATTEN(INPUT => PARSE_JSON(%s))))",
-                (test_id, batch),
+                (str(test_id), batch),
             )
             deleted += int(cursor.rowcount or 0)
         return deleted
