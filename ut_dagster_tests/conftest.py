@@ -13,15 +13,28 @@ from dagster import DagsterInstance
 
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
+from ut_dagster.sandbox.in_process import in_process_resource
 
 if "PYTEST_XDIST_WORKER" not in os.environ:
     # dbt's manifest reflects the models as they are now (after an edit, on a fresh checkout), made
-    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it.
+    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it, and
+    # only when a project file changed since (`make test` has just prepared it).
     from filelock import Timeout
 
     from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
 
-    for _attempt in range(5):
+    def _manifest_is_stale() -> bool:
+        # The Makefile's rule: a `dbt parse` (~15 s of CPU) only when a project file is newer.
+        manifest = DBT_PROJECT.manifest_path
+        skip = {"target", "logs", "dbt_packages"}
+        inputs = (
+            p
+            for p in DBT_PROJECT.project_dir.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(DBT_PROJECT.project_dir).parts)
+        )
+        return not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in inputs)
+
+    for _attempt in range(5 if _manifest_is_stale() else 0):
         try:
             DBT_PROJECT.preparer.prepare(DBT_PROJECT)
             break
@@ -57,15 +70,11 @@ def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
         server.stop()
 
 
-@pytest.fixture
-def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
-    """Builds a UserTestingResource for a sandbox, with client credentials and a shared limiter file."""
+def _resource_factory(tmp_path, in_process: bool) -> Iterator[Callable[..., UserTestingResource]]:
     built: list[UserTestingResource] = []
 
     def build(sandbox: SandboxServer, **overrides: object) -> UserTestingResource:
         settings: dict[str, object] = {
-            "base_url": sandbox.url,
-            "token_url": sandbox.token_url,
             "client_id": sandbox.config.client_id,
             "client_secret": sandbox.config.client_secret,
             "requests_per_minute": sandbox.config.requests_per_window,
@@ -73,14 +82,38 @@ def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
             "rate_limit_store": str(tmp_path / "rate-limit.sqlite"),
             "backoff_base_seconds": 0.01,
             "backoff_max_seconds": 0.05,
+            **overrides,
         }
-        resource = UserTestingResource(**{**settings, **overrides})
+        if in_process:
+            resource: UserTestingResource = in_process_resource(sandbox, **settings)
+        else:
+            resource = UserTestingResource(
+                **{"base_url": sandbox.url, "token_url": sandbox.token_url, **settings}
+            )
         built.append(resource)
         return resource
 
     yield build
     for resource in built:
         resource.close()
+
+
+@pytest.fixture
+def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
+    """Builds a UserTestingResource for a sandbox over HTTP, with client credentials and a shared limiter file.
+
+    For the tests of the client, limiter and transport, and of processes that reach the sandbox over HTTP.
+    """
+    yield from _resource_factory(tmp_path, in_process=False)
+
+
+@pytest.fixture
+def sandbox_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
+    """As `api_resource`, with the sandbox answering in process (no socket): for pipeline tests.
+
+    The same client, limiter and retries, and the same sandbox log, faults and rate windows.
+    """
+    yield from _resource_factory(tmp_path, in_process=True)
 
 
 @pytest.fixture
