@@ -3,6 +3,7 @@
 Every server a test starts is stopped by that test's fixture teardown.
 """
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -163,21 +164,28 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def assert_synced_as_served() -> Callable[..., None]:
     """Asserts a synced warehouse holds, per test, exactly what the sandbox served, once.
 
-    `synced` is anything with `.sandbox` and `.table(name, test_id)` (DuckDB or Snowflake pipelines).
+    `synced` is anything with `.sandbox` and `.table(name)` -> every row of a table, with its test_id
+    (DuckDB or Snowflake pipelines); each table is read once.
     """
 
     def check(synced: Any, test_ids: list[str]) -> None:
         dataset = synced.sandbox.dataset
+        whole = functools.cache(synced.table)  # one warehouse connection per table, not per test
+
+        def table(name: str, test_id: str) -> Any:
+            rows = whole(name)
+            return rows[rows.test_id == test_id]
+
         for test_id in test_ids:
             expected_ids = set(dataset.session_ids(test_id))
-            for table in ("raw_sessions", "session_details", "sessions"):
-                ids = synced.table(table, test_id)["session_id"]
-                assert set(ids) == expected_ids and ids.is_unique, table
+            for name in ("raw_sessions", "session_details", "sessions"):
+                ids = table(name, test_id)["session_id"]
+                assert set(ids) == expected_ids and ids.is_unique, name
 
-            for row in synced.table("session_details", test_id).itertuples():
+            for row in table("session_details", test_id).itertuples():
                 assert json.loads(row.details_json) == dataset.served_payload(row.session_id)
 
-            tasks = synced.table("tasks", test_id)
+            tasks = table("tasks", test_id)
             for session_id in expected_ids:
                 served = dataset.served_payload(session_id)["tasks"]
                 rows = tasks[tasks.session_id == session_id].sort_values("position")
@@ -191,19 +199,19 @@ def assert_synced_as_served() -> Callable[..., None]:
                 len((dataset.served_payload(s).get("sessionParticipant") or {}).get("demographicsInfo") or [])
                 for s in expected_ids
             )
-            assert len(synced.table("demographics", test_id)) == served_demographics
+            assert len(table("demographics", test_id)) == served_demographics
 
-            transcripts = synced.table("transcripts", test_id)
+            transcripts = table("transcripts", test_id)
             with_transcript = {s for s in expected_ids if dataset.transcript(s) is not None}
             assert set(transcripts.session_id) == with_transcript
             for row in transcripts.itertuples():
                 assert row.transcript_vtt == dataset.transcript(row.session_id)
                 assert "-->" not in row.transcript_plain_text
             cues = transcripts.set_index("session_id")["cue_count"]
-            chunks = synced.table("transcript_chunks", test_id)
+            chunks = table("transcript_chunks", test_id)
             assert set(chunks.session_id) == {s for s in with_transcript if cues[s] > 0}
 
-        qx = synced.table("qx_scores")
+        qx = whole("qx_scores")
         assert set(qx.test_id) == {t for t in test_ids if dataset.qx_scores(t) is not None}
 
     return check
