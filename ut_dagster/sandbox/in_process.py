@@ -21,6 +21,7 @@ location never imports this module.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any
@@ -34,7 +35,8 @@ from .app import SandboxApp
 from .server import Request, SandboxServer
 
 _lock = threading.Lock()
-_apps: dict[str, SandboxApp] = {}
+# Weak: a sandbox's app lives as long as the sandbox does, not as long as this process.
+_apps: weakref.WeakValueDictionary[str, SandboxApp] = weakref.WeakValueDictionary()
 
 
 def _origin(url: httpx.URL) -> str:
