@@ -1,4 +1,4 @@
-"""A CLI environment for in-process tests: sandbox API, a real Dagster instance, state under tmp_path."""
+"""In-process CLI tests: the sandbox answering in process, a real Dagster instance, state under tmp_path."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack

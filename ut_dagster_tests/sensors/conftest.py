@@ -1,4 +1,4 @@
-"""A sensor rig: the sandbox (answering in process), a real Dagster instance, the sensors evaluated tick by tick."""
+"""A sensor rig: the sandbox answering in process, a real Dagster instance, sensors evaluated tick by tick."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
