@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint dev install clean bench
 
+# Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (CI, some shells) every new
+# interpreter (a test's CLI, daemon or dbt subprocess) would otherwise compile Dagster again.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
 
 # dbt's manifest, by dagster-dbt's own preparation (`dbt parse`), again whenever the dbt project

@@ -3,6 +3,7 @@
 Every server a test starts is stopped by that test's fixture teardown.
 """
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -13,15 +14,28 @@ from dagster import DagsterInstance
 
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
+from ut_dagster.sandbox.in_process import in_process_resource
 
 if "PYTEST_XDIST_WORKER" not in os.environ:
     # dbt's manifest reflects the models as they are now (after an edit, on a fresh checkout), made
-    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it.
+    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it, and
+    # only when a project file changed since (`make test` has just prepared it).
     from filelock import Timeout
 
     from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
 
-    for _attempt in range(5):
+    def _manifest_is_stale() -> bool:
+        # The Makefile's rule: a `dbt parse` (~15 s of CPU) only when a project file is newer.
+        manifest = DBT_PROJECT.manifest_path
+        skip = {"target", "logs", "dbt_packages"}
+        inputs = (
+            p
+            for p in DBT_PROJECT.project_dir.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(DBT_PROJECT.project_dir).parts)
+        )
+        return not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in inputs)
+
+    for _attempt in range(5 if _manifest_is_stale() else 0):
         try:
             DBT_PROJECT.preparer.prepare(DBT_PROJECT)
             break
@@ -57,15 +71,11 @@ def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
         server.stop()
 
 
-@pytest.fixture
-def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
-    """Builds a UserTestingResource for a sandbox, with client credentials and a shared limiter file."""
+def _resource_factory(tmp_path, in_process: bool) -> Iterator[Callable[..., UserTestingResource]]:
     built: list[UserTestingResource] = []
 
     def build(sandbox: SandboxServer, **overrides: object) -> UserTestingResource:
         settings: dict[str, object] = {
-            "base_url": sandbox.url,
-            "token_url": sandbox.token_url,
             "client_id": sandbox.config.client_id,
             "client_secret": sandbox.config.client_secret,
             "requests_per_minute": sandbox.config.requests_per_window,
@@ -73,14 +83,38 @@ def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
             "rate_limit_store": str(tmp_path / "rate-limit.sqlite"),
             "backoff_base_seconds": 0.01,
             "backoff_max_seconds": 0.05,
+            **overrides,
         }
-        resource = UserTestingResource(**{**settings, **overrides})
+        if in_process:
+            resource: UserTestingResource = in_process_resource(sandbox, **settings)
+        else:
+            resource = UserTestingResource(
+                **{"base_url": sandbox.url, "token_url": sandbox.token_url, **settings}
+            )
         built.append(resource)
         return resource
 
     yield build
     for resource in built:
         resource.close()
+
+
+@pytest.fixture
+def api_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
+    """Builds a UserTestingResource for a sandbox over HTTP, with client credentials and a shared limiter file.
+
+    For the tests of the client, limiter and transport, and of processes that reach the sandbox over HTTP.
+    """
+    yield from _resource_factory(tmp_path, in_process=False)
+
+
+@pytest.fixture
+def sandbox_resource(tmp_path) -> Iterator[Callable[..., UserTestingResource]]:
+    """As `api_resource`, with the sandbox answering in process (no socket): for pipeline tests.
+
+    The same client, limiter and retries, and the same sandbox log, faults and rate windows.
+    """
+    yield from _resource_factory(tmp_path, in_process=True)
 
 
 @pytest.fixture
@@ -130,21 +164,28 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def assert_synced_as_served() -> Callable[..., None]:
     """Asserts a synced warehouse holds, per test, exactly what the sandbox served, once.
 
-    `synced` is anything with `.sandbox` and `.table(name, test_id)` (DuckDB or Snowflake pipelines).
+    `synced` is anything with `.sandbox` and `.table(name)` -> every row of a table, with its test_id
+    (DuckDB or Snowflake pipelines); each table is read once.
     """
 
     def check(synced: Any, test_ids: list[str]) -> None:
         dataset = synced.sandbox.dataset
+        whole = functools.cache(synced.table)  # one warehouse connection per table, not per test
+
+        def table(name: str, test_id: str) -> Any:
+            rows = whole(name)
+            return rows[rows.test_id == test_id]
+
         for test_id in test_ids:
             expected_ids = set(dataset.session_ids(test_id))
-            for table in ("raw_sessions", "session_details", "sessions"):
-                ids = synced.table(table, test_id)["session_id"]
-                assert set(ids) == expected_ids and ids.is_unique, table
+            for name in ("raw_sessions", "session_details", "sessions"):
+                ids = table(name, test_id)["session_id"]
+                assert set(ids) == expected_ids and ids.is_unique, name
 
-            for row in synced.table("session_details", test_id).itertuples():
+            for row in table("session_details", test_id).itertuples():
                 assert json.loads(row.details_json) == dataset.served_payload(row.session_id)
 
-            tasks = synced.table("tasks", test_id)
+            tasks = table("tasks", test_id)
             for session_id in expected_ids:
                 served = dataset.served_payload(session_id)["tasks"]
                 rows = tasks[tasks.session_id == session_id].sort_values("position")
@@ -158,19 +199,19 @@ def assert_synced_as_served() -> Callable[..., None]:
                 len((dataset.served_payload(s).get("sessionParticipant") or {}).get("demographicsInfo") or [])
                 for s in expected_ids
             )
-            assert len(synced.table("demographics", test_id)) == served_demographics
+            assert len(table("demographics", test_id)) == served_demographics
 
-            transcripts = synced.table("transcripts", test_id)
+            transcripts = table("transcripts", test_id)
             with_transcript = {s for s in expected_ids if dataset.transcript(s) is not None}
             assert set(transcripts.session_id) == with_transcript
             for row in transcripts.itertuples():
                 assert row.transcript_vtt == dataset.transcript(row.session_id)
                 assert "-->" not in row.transcript_plain_text
             cues = transcripts.set_index("session_id")["cue_count"]
-            chunks = synced.table("transcript_chunks", test_id)
+            chunks = table("transcript_chunks", test_id)
             assert set(chunks.session_id) == {s for s in with_transcript if cues[s] > 0}
 
-        qx = synced.table("qx_scores")
+        qx = whole("qx_scores")
         assert set(qx.test_id) == {t for t in test_ids if dataset.qx_scores(t) is not None}
 
     return check

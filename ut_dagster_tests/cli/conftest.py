@@ -1,4 +1,4 @@
-"""A CLI environment for in-process tests: sandbox API, a real Dagster instance, state under tmp_path."""
+"""In-process CLI tests: the sandbox answering in process, a real Dagster instance, state under tmp_path."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -39,13 +39,13 @@ class Cli:
 
 
 @pytest.fixture
-def make_cli(tmp_path, start_sandbox, api_resource) -> Iterator[Callable[..., Cli]]:
+def make_cli(tmp_path, start_sandbox, sandbox_resource) -> Iterator[Callable[..., Cli]]:
     stack = ExitStack()
 
     def make(resource_overrides: dict | None = None, **sandbox_config: object) -> Cli:
         sandbox = start_sandbox(**sandbox_config)
         settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-        resource = api_resource(
+        resource = sandbox_resource(
             sandbox, rate_limit_store=settings.rate_limit_store, **(resource_overrides or {})
         )
         instance = stack.enter_context(DagsterInstance.ephemeral())

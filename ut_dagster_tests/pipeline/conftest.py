@@ -1,8 +1,12 @@
-"""A whole pipeline for tests: sandbox API -> Dagster runs (real instance) -> DuckDB file + local landing area."""
+"""A whole pipeline for tests: sandbox API -> Dagster runs (real instance) -> DuckDB file + local landing area.
+
+The sandbox answers in process (`sandbox_resource`): the real client, limiter and retries, no socket.
+"""
 
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -38,17 +42,20 @@ class Pipeline:
 
 
 @pytest.fixture
-def make_pipeline(tmp_path, start_sandbox, api_resource) -> Callable[..., Pipeline]:
+def make_pipeline(tmp_path, start_sandbox, sandbox_resource) -> Callable[..., Pipeline]:
     stack = ExitStack()
 
-    def make(**sandbox_config: object) -> Pipeline:
+    def make(
+        resources: dict[str, Any] | None = None, api: dict[str, Any] | None = None, **sandbox_config: object
+    ) -> Pipeline:
+        """`resources` replace the definitions' own; `api` overrides UserTestingResource settings."""
         sandbox = start_sandbox(**sandbox_config)
         settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-        resource = api_resource(sandbox, rate_limit_store=settings.rate_limit_store)
+        resource = sandbox_resource(sandbox, rate_limit_store=settings.rate_limit_store, **(api or {}))
         # Entered as a context manager: Dagster keeps the current instance's state storage in a
         # context variable, which must not point at another test's disposed instance.
         instance = stack.enter_context(DagsterInstance.ephemeral())
-        defs = build_definitions(settings, {"usertesting": resource})
+        defs = build_definitions(settings, {"usertesting": resource, **(resources or {})})
         # Loaded now, while the current instance is this one: loading reads the current instance's
         # definitions state, and a later load could find another test's disposed instance there.
         defs.get_repository_def()

@@ -9,6 +9,7 @@ from ut_dagster.defs.usertesting.assets import raw_sessions, session_tables
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
+from ut_dagster.lib.warehouse import duckdb_io_manager
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 HOLD_LOCK = (
@@ -29,11 +30,28 @@ def _detail_ids(pipeline) -> list[str]:
 def test_deletions_and_late_arrivals_on_page_two_are_synced_by_one_plain_sync(
     make_pipeline, assert_synced_as_served
 ):
-    # As seen in production: two 600-session tests, 10 sessions deleted and 2 new + 2 late arrivals
-    # each. The late arrivals sit on page 2; a stop rule counting deleted sessions as known misses them.
-    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 600), StudySpec(SURVEY, 600)), **ROOMY)
+    # As seen in production: two 600-session tests (pages of 500), 10 sessions deleted and 2 new +
+    # 2 late arrivals each. The late arrivals sit on page 2; a stop rule counting deleted sessions as
+    # known misses them. The same at a tenth of the size: pages of 50, late arrivals behind 50.
+    page = 50
+    pipeline = make_pipeline(
+        studies=(StudySpec(SURVEY, 60), StudySpec(SURVEY, 60)), api={"page_size": page}, **ROOMY
+    )
     assert pipeline.sync() == 0
-    churn = pipeline.sandbox.dataset.churn(deleted=10, new=2, late=2)
+    listing = [r["query"] for r in pipeline.sandbox.requests if r["path"] == "/api/v2/sessionResults"]
+    assert [(q["limit"], q["offset"]) for q in listing] == [(str(page), "0"), (str(page), str(page))] * 2
+    dataset = pipeline.sandbox.dataset
+    churn = {  # dataset.churn(deleted=10, new=2, late=2), with late arrivals behind one page of 50
+        test_id: {
+            "deleted": dataset.delete_sessions(test_id=test_id, count=10),
+            "new": dataset.add_sessions(test_id, 2),
+            "late": dataset.add_late_sessions(test_id, 2, behind=page),
+        }
+        for test_id in pipeline.sandbox.test_ids
+    }
+    for test_id, change in churn.items():
+        listed = dataset.session_ids(test_id)  # newest first, as served
+        assert set(change["late"]) <= set(listed[page:]), "late arrivals must be on page 2"
     pipeline.sandbox.reset_requests()
 
     assert pipeline.sync() == 0
@@ -92,8 +110,13 @@ def test_a_session_deleted_between_listing_and_details_is_dropped_not_asked_fore
     assert not set(gone) & _landed_ids(pipeline, test_id, "session_details")
 
 
-def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_again(make_pipeline):
-    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 6),), **ROOMY)
+def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_again(
+    make_pipeline, tmp_path
+):
+    # The write gives up on the lock after 1 s instead of the default 60 s: the outcome is the same.
+    io_manager = duckdb_io_manager(tmp_path / "data" / "warehouse.duckdb", lock_timeout_s=1.0)
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 6),), resources={"io_manager": io_manager}, **ROOMY)
+    assert pipeline.settings.duckdb_path == tmp_path / "data" / "warehouse.duckdb"
     test_id = pipeline.sandbox.test_ids[0]
     assert pipeline.sync() == 0
     new = pipeline.sandbox.add_sessions(test_id, 3)

@@ -1,4 +1,4 @@
-"""A sensor rig: the sandbox over HTTP, a real Dagster instance, the sensors evaluated tick by tick."""
+"""A sensor rig: the sandbox answering in process, a real Dagster instance, sensors evaluated tick by tick."""
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -87,7 +87,7 @@ class Rig:
 
 
 @pytest.fixture
-def make_rig(tmp_path, start_sandbox, api_resource) -> Iterator[Callable[..., Rig]]:
+def make_rig(tmp_path, start_sandbox, sandbox_resource) -> Iterator[Callable[..., Rig]]:
     stack = ExitStack()
 
     def make(sensors: SensorSettings | None = None, api: dict | None = None, **sandbox_config: object) -> Rig:
@@ -95,7 +95,7 @@ def make_rig(tmp_path, start_sandbox, api_resource) -> Iterator[Callable[..., Ri
         settings = replace(
             Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")}), sensors=sensors or SensorSettings()
         )
-        resource = api_resource(sandbox, rate_limit_store=settings.rate_limit_store, **(api or {}))
+        resource = sandbox_resource(sandbox, rate_limit_store=settings.rate_limit_store, **(api or {}))
         instance = stack.enter_context(instance_for_test())
         return Rig(sandbox, settings, build_definitions(settings, {"usertesting": resource}), instance)
 

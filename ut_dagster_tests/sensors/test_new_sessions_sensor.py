@@ -46,7 +46,9 @@ def test_a_partition_key_that_is_not_a_test_id_is_skipped_without_a_request(make
     assert rig.sandbox.request_counts() == {"list_sessions": 1}  # the valid test's probe only
 
 
-def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(make_rig, api_resource, tmp_path):
+def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(
+    make_rig, sandbox_resource, tmp_path
+):
     rig = make_rig(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
     tests = rig.sandbox.test_ids
     rig.register(*tests)
@@ -54,7 +56,7 @@ def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(make
     for test_id in tests:
         rig.sandbox.add_sessions(test_id, 1)
     # The sensor's credential has 2 requests per 3 s, and another process just spent them.
-    tight = api_resource(
+    tight = sandbox_resource(
         rig.sandbox, requests_per_minute=2, rate_window_seconds=3.0, rate_limit_store=str(tmp_path / "tight")
     )
     other = tight.get_client()

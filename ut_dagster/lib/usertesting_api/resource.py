@@ -136,6 +136,11 @@ class UserTestingResource(ConfigurableResource):
         self._closers.clear()
         self._client = None
 
+    def _http_transport(self) -> httpx.BaseTransport | None:
+        """None: httpx's network transport. Tests swap in an in-process sandbox here
+        (ut_dagster/sandbox/in_process.py); everything above the socket stays this class's code."""
+        return None
+
     def _build_client(self) -> UserTestingClient:
         self.check_settings()
         timeout = httpx.Timeout(self.read_timeout_seconds, connect=self.connect_timeout_seconds)
@@ -143,8 +148,9 @@ class UserTestingResource(ConfigurableResource):
             base_url=self.base_url.rstrip("/"),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "ut-dagster"},
+            transport=self._http_transport(),
         )
-        downloads = httpx.Client(timeout=timeout, follow_redirects=True)
+        downloads = httpx.Client(timeout=timeout, follow_redirects=True, transport=self._http_transport())
         tokens = TokenProvider(
             api,
             access_token=self.access_token,
