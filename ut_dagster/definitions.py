@@ -4,60 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions, map_asset_specs
+from dagster import Definitions
 
-from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-from ut_dagster.defs.research_marts.dbt import (
-    research_marts_automation_sensor,
-    research_marts_job,
-    usertesting_dbt_assets,
-)
-from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
-from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
-from ut_dagster.defs.usertesting.jobs import (
-    freshness_job,
-    tests_refresh_job,
-    usertesting_sync_job,
-    usertesting_sync_with_videos_job,
-    verify_videos_job,
-)
-from ut_dagster.defs.usertesting.schedules import (
-    build_sync_schedule,
-    freshness_schedule,
-    tests_daily_schedule,
-)
-from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
-from ut_dagster.environment import Settings, build_resources
+from ut_dagster.defs.research_marts.definitions import build_research_marts_definitions
+from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
+from ut_dagster.environment import Settings
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
-    def stored_in(*kinds: str):
-        return lambda spec: spec.merge_attributes(kinds=set(kinds))
-
-    tables = map_asset_specs(stored_in(settings.warehouse), [*SYNC_ASSETS, *TESTS_ASSETS])
-    videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
-    return Definitions(
-        assets=[*tables, *videos, usertesting_dbt_assets],
-        asset_checks=[
-            archived_videos_match_checksums,
-            every_test_synced_recently,
-            *build_research_alert_checks(settings.alert_thresholds),
-        ],
-        jobs=[
-            usertesting_sync_job,
-            usertesting_sync_with_videos_job,
-            verify_videos_job,
-            freshness_job,
-            tests_refresh_job,
-            research_marts_job,
-        ],
-        schedules=[build_sync_schedule(settings.sync_cron), freshness_schedule, tests_daily_schedule],
-        sensors=[
-            build_new_sessions_sensor(settings.sensors),
-            build_discovery_sensor(settings.sensors),
-            research_marts_automation_sensor,
-        ],
-        resources={**build_resources(settings), **(resources or {})},
+    """The UserTesting sync and the research marts built from what it writes (`resources` override)."""
+    return Definitions.merge(
+        build_usertesting_definitions(settings, resources),
+        build_research_marts_definitions(settings, resources),
     )
 
 

@@ -192,19 +192,31 @@ def warehouse_query_resource(settings: Settings) -> Any:
     return DuckDBResource(database=str(settings.duckdb_path))
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, Any]:
-    from ut_dagster.defs.research_marts.dbt import dbt_resource
+def sync_resources(settings: Settings) -> dict[str, Any]:
+    """What the UserTesting sync needs: the API, the object store, the warehouse IO manager."""
     from ut_dagster.defs.usertesting.resources import SyncSettings
 
-    settings = settings or Settings.from_env()
     return {
         # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
         "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
-        "warehouse": warehouse_query_resource(settings),
-        "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
         "sync_settings": SyncSettings(
             reconcile_hours=settings.reconcile_hours, freshness_hours=settings.freshness_hours
         ),
     }
+
+
+def marts_resources(settings: Settings) -> dict[str, Any]:
+    """What the research marts need: dbt and a query connection for the alerts."""
+    from ut_dagster.defs.research_marts.dbt import dbt_resource
+
+    return {
+        "warehouse": warehouse_query_resource(settings),
+        "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
+    }
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or Settings.from_env()
+    return {**sync_resources(settings), **marts_resources(settings)}

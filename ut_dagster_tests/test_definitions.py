@@ -1,8 +1,10 @@
 """The code location as a user deploys it: everything loads, and the UI names where data lives."""
 
-from dagster import AssetKey
+from dagster import AssetKey, JobDefinition
 
 from ut_dagster.definitions import build_definitions
+from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job
 from ut_dagster.environment import Settings
 
 
@@ -29,3 +31,23 @@ def test_tables_and_videos_show_the_configured_warehouse_and_store(tmp_path, mon
     )
     assert "snowflake" in _kinds(production, "raw_sessions")
     assert {"snowflake", "s3"} <= _kinds(production, "session_videos")
+
+
+def test_ut_dagster_sync_runs_the_code_locations_own_sync_jobs(tmp_path):
+    """`ut-dagster sync` builds the sync alone (no dbt, seconds faster): its jobs must run the same
+    steps, with the same outputs and checks, on the same assets and resources as the code location's."""
+    settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path)})
+    code_location, cli = build_definitions(settings), build_usertesting_definitions(settings)
+    for name in (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job.name):
+        theirs, ours = code_location.resolve_job_def(name), cli.resolve_job_def(name)
+        assert _steps(ours) == _steps(theirs), name
+
+
+def _steps(job: JobDefinition) -> tuple[object, ...]:
+    snapshot = job.get_job_snapshot()
+    return (
+        snapshot.dep_structure_snapshot,
+        snapshot.node_defs_snapshot,
+        job.asset_layer.selected_asset_keys,
+        sorted(job.get_required_resource_defs()),
+    )

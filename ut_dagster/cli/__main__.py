@@ -1,5 +1,5 @@
 import sys
 
-from ut_dagster.cli.main import main
+from ut_dagster.cli import main
 
 sys.exit(main())

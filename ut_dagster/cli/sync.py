@@ -55,7 +55,10 @@ def run_sync(
     out, err = out or sys.stdout, err or sys.stderr
     settings = settings or Settings.from_env()
     if defs is None:
-        from ut_dagster.definitions import defs
+        # The sync alone: loading the research marts (dbt) would add seconds to every command.
+        from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
+
+        defs = build_usertesting_definitions(settings)
     instance = instance or dagster_instance(settings)
     registered = add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
@@ -175,12 +178,16 @@ def _value(entry: object) -> object:
 
 def refresh_test_list(settings: Settings) -> bool:
     """Materialize `usertesting/tests` (a handful of v1 requests) in the CLI's instance."""
-    from ut_dagster.definitions import defs
+    from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
     from ut_dagster.defs.usertesting.jobs import tests_refresh_job
 
-    result = defs.resolve_job_def(tests_refresh_job.name).execute_in_process(
-        instance=dagster_instance(settings),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    result = (
+        build_usertesting_definitions(settings)
+        .resolve_job_def(tests_refresh_job.name)
+        .execute_in_process(
+            instance=dagster_instance(settings),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
     )
     return result.success

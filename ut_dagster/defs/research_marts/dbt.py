@@ -64,13 +64,35 @@ def _put_dbt_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
 
 
+def manifest_outdated(project: DbtProject) -> bool:
+    """Whether the manifest is missing or older than a file or folder of the dbt project.
+
+    The rule `make install` applies too; a folder's time changes when a file in it is added,
+    removed or renamed. dbt's own output (target/, logs/, installed packages) is not an input.
+    """
+    if not project.manifest_path.exists():
+        return True
+    written = project.manifest_path.stat().st_mtime
+    outputs = {project.project_dir / project.target_path, project.project_dir / "logs"}
+    outputs |= {project.project_dir / "dbt_packages"}
+    for folder, subfolders, files in os.walk(project.project_dir):
+        subfolders[:] = [name for name in subfolders if Path(folder, name) not in outputs]
+        paths = [Path(folder), *(Path(folder, name) for name in files)]
+        if any(path.stat().st_mtime > written for path in paths):
+            return True
+    return False
+
+
 _put_dbt_on_path()
 DBT_PROJECT = DbtProject(project_dir=dbt_project_dir())
-# Under `dagster dev` / `dg`, parse again so model edits show on reload.
-DBT_PROJECT.prepare_if_dev()
-if not DBT_PROJECT.manifest_path.exists():
-    # A checkout that was never prepared (`pip install -e .` and straight to `ut-dagster sync`);
-    # a wheel carries its manifest, and `make install` prepares it.
+# Under `dg dev` / `dagster dev`, parse again after a model edit so it shows on reload. Not
+# `prepare_if_dev()`, which parses on every load: `dg dev` passes its flag on to the code server,
+# the daemon and every run worker, so each run spent ~12 s of CPU in `dbt parse` before starting.
+# A checkout that was never prepared (`pip install -e .` and straight to `ut-dagster sync`) is
+# prepared here too; a wheel carries its manifest, and `make install` prepares it.
+if not DBT_PROJECT.manifest_path.exists() or (
+    DBT_PROJECT.preparer.using_dagster_dev() and manifest_outdated(DBT_PROJECT)
+):
     DBT_PROJECT.preparer.prepare(DBT_PROJECT)
 
 DBT_AUTOMATION_CONDITION = (

@@ -1,0 +1,27 @@
+"""The research marts on their own: the dbt assets, the research alerts, their job and sensor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions
+
+from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
+from ut_dagster.defs.research_marts.dbt import (
+    research_marts_automation_sensor,
+    research_marts_job,
+    usertesting_dbt_assets,
+)
+from ut_dagster.environment import Settings, marts_resources
+
+
+def build_research_marts_definitions(
+    settings: Settings, resources: dict[str, Any] | None = None
+) -> Definitions:
+    return Definitions(
+        assets=[usertesting_dbt_assets],
+        asset_checks=build_research_alert_checks(settings.alert_thresholds),
+        jobs=[research_marts_job],
+        sensors=[research_marts_automation_sensor],
+        resources={**marts_resources(settings), **(resources or {})},
+    )

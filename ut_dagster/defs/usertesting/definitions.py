@@ -1,0 +1,50 @@
+"""The UserTesting sync on its own: assets, checks, jobs, schedules, sensors and their resources.
+
+`ut-dagster sync` runs its jobs from here: the research marts (dbt) are not needed to sync, and
+importing dagster-dbt with dbt-core costs seconds per process. ut_dagster/definitions.py adds them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import Definitions, map_asset_specs
+
+from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
+from ut_dagster.defs.usertesting.jobs import (
+    freshness_job,
+    tests_refresh_job,
+    usertesting_sync_job,
+    usertesting_sync_with_videos_job,
+    verify_videos_job,
+)
+from ut_dagster.defs.usertesting.schedules import (
+    build_sync_schedule,
+    freshness_schedule,
+    tests_daily_schedule,
+)
+from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
+from ut_dagster.environment import Settings, sync_resources
+
+
+def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
+    def stored_in(*kinds: str):
+        return lambda spec: spec.merge_attributes(kinds=set(kinds))
+
+    tables = map_asset_specs(stored_in(settings.warehouse), [*SYNC_ASSETS, *TESTS_ASSETS])
+    videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
+    return Definitions(
+        assets=[*tables, *videos],
+        asset_checks=[archived_videos_match_checksums, every_test_synced_recently],
+        jobs=[
+            usertesting_sync_job,
+            usertesting_sync_with_videos_job,
+            verify_videos_job,
+            freshness_job,
+            tests_refresh_job,
+        ],
+        schedules=[build_sync_schedule(settings.sync_cron), freshness_schedule, tests_daily_schedule],
+        sensors=[build_new_sessions_sensor(settings.sensors), build_discovery_sensor(settings.sensors)],
+        resources={**sync_resources(settings), **(resources or {})},
+    )
