@@ -2,8 +2,10 @@
 
 A home without a dagster.yaml gets one that limits every pool to one slot, so the API steps of
 parallel runs (pool `usertesting_api`) queue for the request budget instead of competing for it,
-and whose daemon looks at the run queue every second instead of every five: a run launched from
-the UI or by a sensor starts up to 4 s sooner, for one small query of the run storage a second.
+and whose daemon looks at the run queue every second instead of every five (a run launched from
+the UI or by a sensor starts up to 4 s sooner, for one small query of the run storage a second)
+and launches the runs it dequeues side by side: a launch waits until the run's process has started
+(seconds), so a sync queued behind the marts' dbt build no longer waits for that launch.
 
     python -m ut_dagster.cli.dagster_home   # prepare the home, print its path (for `make dev`)
 """
@@ -21,6 +23,7 @@ concurrency:
     default_limit: 1
 run_queue:
   dequeue_interval_seconds: 1
+  dequeue_use_threads: true
 """
 
 

@@ -40,7 +40,9 @@ def test_a_fresh_home_limits_the_usertesting_api_pool_to_one_slot(tmp_path: Path
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
 
-def test_a_fresh_home_dequeues_runs_launched_from_the_ui_every_second(tmp_path: Path, monkeypatch) -> None:
+def test_a_fresh_home_dequeues_runs_every_second_and_launches_them_side_by_side(
+    tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     home = prepare_dagster_home(Settings.from_env({"UT_DATA_DIR": str(tmp_path)}))
     with DagsterInstance.from_config(str(home)) as instance:
@@ -48,6 +50,7 @@ def test_a_fresh_home_dequeues_runs_launched_from_the_ui_every_second(tmp_path: 
         # Still the queue (its limits apply), only looked at more often than Dagster's 5 s.
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
         assert coordinator.dequeue_interval_seconds == 1  # type: ignore[attr-defined]
+        assert coordinator.dequeue_use_threads  # type: ignore[attr-defined]
 
 
 def test_an_existing_dagster_yaml_is_left_alone(tmp_path: Path, monkeypatch) -> None:
