@@ -81,6 +81,8 @@ class Settings:
     freshness_hours: float
     s3_endpoint_url: str | None = None
     reconcile_hours: float = 24.0
+    # How long a DuckDB write waits for another process (a notebook, a BI tool) to release the file.
+    duckdb_lock_timeout_s: float = 60.0
     dagster_home_dir: Path | None = None
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     sensors: SensorSettings = SensorSettings()
@@ -114,6 +116,7 @@ class Settings:
             freshness_hours=_hours(env, "UT_FRESHNESS_HOURS", 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
             reconcile_hours=_hours(env, "UT_RECONCILE_HOURS", 24),
+            duckdb_lock_timeout_s=_seconds(env, "UT_DUCKDB_LOCK_TIMEOUT_SECONDS", 60),
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
             alert_thresholds=thresholds,
             sensors=SensorSettings.from_env(env),
@@ -172,13 +175,26 @@ def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     return hours
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return float(default)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"{name} must be a number of seconds, 0 or more; got {raw!r}.")
+    return seconds
+
+
 def warehouse_io_manager(settings: Settings) -> Any:
     """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
     from ut_dagster.lib import warehouse
 
     if settings.warehouse == "snowflake":
         return warehouse.snowflake_io_manager()
-    return warehouse.duckdb_io_manager(settings.duckdb_path)
+    return warehouse.duckdb_io_manager(settings.duckdb_path, lock_timeout_s=settings.duckdb_lock_timeout_s)
 
 
 def warehouse_query_resource(settings: Settings) -> Any:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from ut_dagster.environment import Settings, SettingsError
+from ut_dagster.environment import Settings, SettingsError, warehouse_io_manager
 
 TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
 
@@ -19,6 +19,7 @@ TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
         ("UT_SYNC_CRON", "0 2 * *"),
         ("UT_FRESHNESS_HOURS", "a day"),
         ("UT_RECONCILE_HOURS", "-1"),
+        ("UT_DUCKDB_LOCK_TIMEOUT_SECONDS", "soon"),
         ("UT_ALERT_MIN_NPS", "high"),
     ],
 )
@@ -32,6 +33,9 @@ def test_defaults_and_dagster_home():
     assert settings.dagster_home == settings.data_dir / "dagster_home"
     assert settings.sync_cron == "0 2 * * *"
     assert settings.reconcile_hours == 24.0
+    assert warehouse_io_manager(settings).lock_timeout_s == 60.0
+    shorter = Settings.from_env({"UT_DATA_DIR": "/srv/ut", "UT_DUCKDB_LOCK_TIMEOUT_SECONDS": "1.5"})
+    assert warehouse_io_manager(shorter).lock_timeout_s == 1.5
     assert Settings.from_env({"DAGSTER_HOME": "/srv/dagster"}).dagster_home.as_posix() == "/srv/dagster"
 
 

@@ -46,16 +46,16 @@ def make_pipeline(tmp_path, start_sandbox, sandbox_resource) -> Callable[..., Pi
     stack = ExitStack()
 
     def make(
-        resources: dict[str, Any] | None = None, api: dict[str, Any] | None = None, **sandbox_config: object
+        env: dict[str, str] | None = None, api: dict[str, Any] | None = None, **sandbox_config: object
     ) -> Pipeline:
-        """`resources` replace the definitions' own; `api` overrides UserTestingResource settings."""
+        """`env`: more UT_* settings; `api`: UserTestingResource settings; the rest configures the sandbox."""
         sandbox = start_sandbox(**sandbox_config)
-        settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
+        settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data"), **(env or {})})
         resource = sandbox_resource(sandbox, rate_limit_store=settings.rate_limit_store, **(api or {}))
         # Entered as a context manager: Dagster keeps the current instance's state storage in a
         # context variable, which must not point at another test's disposed instance.
         instance = stack.enter_context(DagsterInstance.ephemeral())
-        defs = build_definitions(settings, {"usertesting": resource, **(resources or {})})
+        defs = build_definitions(settings, {"usertesting": resource})
         # Loaded now, while the current instance is this one: loading reads the current instance's
         # definitions state, and a later load could find another test's disposed instance there.
         defs.get_repository_def()

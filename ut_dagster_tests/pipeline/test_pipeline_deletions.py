@@ -9,7 +9,6 @@ from ut_dagster.defs.usertesting.assets import raw_sessions, session_tables
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.warehouse import duckdb_io_manager
 from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 HOLD_LOCK = (
@@ -110,13 +109,10 @@ def test_a_session_deleted_between_listing_and_details_is_dropped_not_asked_fore
     assert not set(gone) & _landed_ids(pipeline, test_id, "session_details")
 
 
-def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_again(
-    make_pipeline, tmp_path
-):
+def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_again(make_pipeline):
     # The write gives up on the lock after 1 s instead of the default 60 s: the outcome is the same.
-    io_manager = duckdb_io_manager(tmp_path / "data" / "warehouse.duckdb", lock_timeout_s=1.0)
-    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 6),), resources={"io_manager": io_manager}, **ROOMY)
-    assert pipeline.settings.duckdb_path == tmp_path / "data" / "warehouse.duckdb"
+    locked_wait = {"UT_DUCKDB_LOCK_TIMEOUT_SECONDS": "1"}
+    pipeline = make_pipeline(env=locked_wait, studies=(StudySpec(SURVEY, 6),), **ROOMY)
     test_id = pipeline.sandbox.test_ids[0]
     assert pipeline.sync() == 0
     new = pipeline.sandbox.add_sessions(test_id, 3)

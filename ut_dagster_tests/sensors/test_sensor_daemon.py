@@ -70,6 +70,8 @@ def daemon_env(tmp_path, start_sandbox) -> Iterator[tuple[dict[str, str], object
         "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
+        # A sync meeting the locked warehouse fails after 1 s instead of waiting out the default 60 s.
+        "UT_DUCKDB_LOCK_TIMEOUT_SECONDS": "1",
         # Tick as often as the daemon loops (every 5 s) and check every test on every tick.
         "UT_SENSOR_RUNNING": "true",
         "UT_SENSOR_INTERVAL_SECONDS": "1",
