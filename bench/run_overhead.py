@@ -6,15 +6,15 @@ Against a sandbox (no rate limit to speak of), a survey test is synced once with
 (so it is registered and landed), then:
 
 1. CLI: `ut-dagster sync <test>` as a process, start to exit.
-2. Instance run: `dagster job launch` submits a run of the test's partition to the instance's
-   queue, as the UI's Materialize button does; a `dagster-daemon` dequeues and launches it. Time from
-   the run's creation to its end.
-3. Sensor: the sensor is started; one new session is added so the sensor has a reason to start a
-   run (it skips unchanged tests). Time from that run's creation to its end.
+2. Instance run: with `dagster-webserver` and `dagster-daemon` running (as under `make dev`), a
+   GraphQL `launchRun` of the test's partition, as the UI's launch button sends it, queues the run;
+   the daemon dequeues and launches it. Time from the run's creation to its end.
+3. Sensor: the sensor is started from the UI (GraphQL); one new session is added so the sensor has a
+   reason to start a run (it skips unchanged tests). Time from that run's creation to its end.
 
 Target: each <= --limit-s seconds on this machine.
 
---dev runs the daemon and `dagster job launch` as `make dev` (`dg dev`) does: with
+--dev runs the daemon and the webserver as `make dev` (`dg dev`) does: with
 DAGSTER_IS_DEV_CLI=1, which `dg dev` passes on to the code server and every run worker (results in
 run_overhead_dev.json).
 """
@@ -34,10 +34,12 @@ from bench.dagster_runs import (
     daemon,
     environment,
     run_failure,
+    run_phases,
     runs_launched_by_sensor,
-    start_sensor,
-    submit_run,
+    start_sensor_from_ui,
+    submit_run_from_ui,
     wait_for_run,
+    webserver,
 )
 
 
@@ -56,7 +58,8 @@ def report(
             for w in ways
         ),
         passed=passed,
-        note="Instance and sensor runs: from the run's creation (queued) to its end, daemon dequeue included. "
+        note="Instance and sensor runs: submitted and started from the UI (GraphQL to dagster-webserver), "
+        "from the run's creation (queued) to its end, daemon dequeue included. "
         "The sensor run syncs one new session (the sensor skips unchanged tests)."
         + (" Daemon and launch as under `make dev` (DAGSTER_IS_DEV_CLI=1)." if args.dev else ""),
         details={"seconds": measured, "errors": errors, "daemon_log_tail": daemon_log if errors else ""},
@@ -100,12 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         report(args, measured, {**errors, "instance_run": "not reached", "sensor_run": "not reached"})
         if args.dev:
             env = {**env, "DAGSTER_IS_DEV_CLI": "1"}
-        with daemon(env, Path(tmp) / "daemon.log"):
+        with daemon(env, Path(tmp) / "daemon.log"), webserver(env, Path(tmp) / "webserver.log") as ui:
             try:
-                run_id = submit_run(env, test_id)
+                run_id = submit_run_from_ui(ui, test_id)
                 times = wait_for_run(env, run_id, args.timeout_s)
                 measured["instance_run"] = round(times["ended"] - times["created"], 1)
                 measured["instance_run_execution_only"] = round(times["ended"] - times["started"], 1)
+                measured["instance_run_phases"] = run_phases(env, run_id)
                 if times["status"] != "SUCCESS":
                     errors["instance_run"] = f"run {run_id} {times['status']}: {run_failure(env, run_id)}"
                 print(f"  instance run: {measured['instance_run']} s ({times['status']})", flush=True)
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 errors["instance_run"] = repr(exc)[-2000:]
             try:
                 sandbox.add_sessions(test_id, 1)
-                start_sensor(env)
+                start_sensor_from_ui(ui)
                 deadline = time.monotonic() + args.timeout_s
                 launched: list[str] = []
                 while not launched and time.monotonic() < deadline:
@@ -124,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise TimeoutError("the sensor started no run")
                 times = wait_for_run(env, launched[0], args.timeout_s)
                 measured["sensor_run"] = round(times["ended"] - times["created"], 1)
+                measured["sensor_run_phases"] = run_phases(env, launched[0])
                 if times["status"] != "SUCCESS":
                     errors["sensor_run"] = (
                         f"run {launched[0]} {times['status']}: {run_failure(env, launched[0])}"
