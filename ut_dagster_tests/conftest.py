@@ -22,20 +22,10 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
     # only when a project file changed since (`make test` has just prepared it).
     from filelock import Timeout
 
-    from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+    from ut_dagster.defs.research_marts.dbt import DBT_PROJECT, manifest_outdated
 
-    def _manifest_is_stale() -> bool:
-        # The Makefile's rule: a `dbt parse` (~15 s of CPU) only when a project file is newer.
-        manifest = DBT_PROJECT.manifest_path
-        skip = {"target", "logs", "dbt_packages"}
-        inputs = (
-            p
-            for p in DBT_PROJECT.project_dir.rglob("*")
-            if p.is_file() and not skip & set(p.relative_to(DBT_PROJECT.project_dir).parts)
-        )
-        return not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in inputs)
-
-    for _attempt in range(5 if _manifest_is_stale() else 0):
+    # A `dbt parse` (~15 s of CPU) only when a project file is newer than the manifest.
+    for _attempt in range(5 if manifest_outdated(DBT_PROJECT) else 0):
         try:
             DBT_PROJECT.preparer.prepare(DBT_PROJECT)
             break
