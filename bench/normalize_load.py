@@ -5,6 +5,9 @@
 1. project: `parse_details` (json.loads) -> `details_frames` -> `WarehouseClient.write_many`
    (bench/warehouse.py): per test partition, the four tables replaced (typed, delete + insert) in
    one transaction, through one client connection for the whole load (`with client:`).
+   This is the library's bulk path; the assets do not take it yet. A sync, paced at 10 requests a
+   minute, normalizes each payload as it arrives (`details_rows`) and writes through the IO manager,
+   one transaction per table, so normalizing speed does not bound it (a `--rebuild` does the same).
 2. plain: a straightforward json -> pandas -> DuckDB script building the recipe's four tables
    (sessions, demographics, task_groups, tasks with answer_json) with dict lookups and json.dumps,
    one CREATE TABLE AS per table.
