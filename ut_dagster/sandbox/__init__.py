@@ -6,11 +6,27 @@
         sandbox.requests      # API calls served (method, path, query, status, time, credential), never secrets
         sandbox.request_counts()  # per endpoint, as the client names them: {"list_sessions": 3, ...}
 
-Control, in process or as POST /_sandbox/<method> with the keyword arguments as a JSON object (plus
-GET /_sandbox/state and /_sandbox/requests): add_sessions(test_id, 2), add_late_sessions(test_id, 2)
-(old finishTime, listed behind 500 newer ones), delete_sessions([id]) or (test_id=..., count=10),
-restore_sessions(), revoke_test(test_id, status=404 or 401), restore_test(test_id),
-churn(deleted=10, new=2, late=2), set_transcript_available(id, True), reset_requests(), reset().
+Control, in process (methods of SandboxServer) or as POST /_sandbox/<method> with the keyword arguments
+as a JSON object (plus GET /_sandbox/state, which also shows the faults still queued, and
+/_sandbox/requests):
+- data: add_sessions(test_id, 2), add_late_sessions(test_id, 2) (old finishTime, listed behind 500 newer
+  ones), delete_sessions([id]) or (test_id=..., count=10), restore_sessions(), revoke_test(test_id,
+  status=404 or 401: the listing, qxScores and every session endpoint of the test answer it),
+  restore_test(test_id), churn(deleted=10, new=2, late=2), set_transcript_available(id, True).
+- scripted faults (faults.py), consumed in order by the next matching requests the API answers:
+  listing_faults(test_id, "empty", "ok", ...) (over HTTP {"test_id": ..., "faults": [...]}; one per
+  listing answer of the test: "empty" (no sessions, totalCount 0), "empty_keep_count", "short" (first
+  half of the page), "count_low", "count_high", "renamed" (IDs keyed "id"), "ok");
+  delete_after_page(test_id, page=1, count=5) (a deletion between two pages of a walk);
+  transient_not_found(session_id, times=1, endpoint="session_details" | "transcript" |
+  "video_download_url"); revoke_after(test_id, requests, status=404) (revocation between two steps).
+- behaviour fields of SandboxConfig, read on every request: set them on `sandbox.config` or with
+  configure(**fields) (validated; POST /_sandbox/configure): failing_session_ids (details answer 503),
+  failing_transcript_ids, failing_video_ids (videoDownloadUrl), malformed_session_ids (details cut in
+  half), listing_count_bias (totalCount off by this, never below 0), listing_session_field (a renamed ID
+  key), max_page_size, arrivals_per_list_request, error_rate, requests_per_window, client_secret, ...
+- reset_requests(), reset() (drops queued faults; config changes stay).
+Every fault is answered after the token check and the rate limit, logged and counted like any request.
 
 It follows the vendor's OpenAPI specs and /work/shared/API-NOTES.md: 10 requests per 60 s per credential
 with x-ratelimit-* headers, offset paging (limit 1-500, offset 0-10000), newest first with hidden tie

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 
 from .config import TOKEN_PATH, SandboxConfig
 from .data import Dataset
+from .faults import ScriptedFaults
 from .routes import ApiRoutes, Request, Response, error_for, gateway_error, json_response, nest_error, route
 
 API_HEADERS = (
@@ -39,6 +40,8 @@ ADMIN_PREFIX = "/_sandbox/"
 # Dataset methods a test may also call over HTTP: POST /_sandbox/<name>.
 DATASET_ACTIONS = ("add_sessions", "add_late_sessions", "delete_sessions", "restore_sessions", "churn")
 DATASET_ACTIONS += ("revoke_test", "restore_test", "set_transcript_available")
+# ScriptedFaults methods, likewise (listing_faults takes {"test_id", "faults": [...]} over HTTP).
+FAULT_ACTIONS = ("delete_after_page", "transient_not_found", "revoke_after")
 
 
 def rate_headers(limit: int, remaining: int, reset_seconds: float) -> list[tuple[str, str]]:
@@ -58,7 +61,8 @@ def _oauth(status: int, body: dict[str, Any]) -> Response:
 class SandboxApp:
     def __init__(self, config: SandboxConfig, dataset: Dataset) -> None:
         self.config, self.dataset, self.base_url = config, dataset, ""
-        self.routes = ApiRoutes(config, dataset, lambda: self.base_url)
+        self.faults = ScriptedFaults(dataset)
+        self.routes = ApiRoutes(config, dataset, lambda: self.base_url, self.faults)
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (credential, monotonic expiry)
         self._windows: dict[str, tuple[float, int]] = {}  # credential -> (window start, hits)
@@ -67,6 +71,9 @@ class SandboxApp:
         self.server_errors: list[str] = []
         self.actions: dict[str, Callable[..., Any]] = {  # POST /_sandbox/<action>
             **{name: getattr(dataset, name) for name in DATASET_ACTIONS},
+            **{name: getattr(self.faults, name) for name in FAULT_ACTIONS},
+            "listing_faults": self._listing_faults,
+            "configure": config.configure,
             "reset_requests": self.reset_log,
             "reset": self.reset,
         }
@@ -86,7 +93,9 @@ class SandboxApp:
         return dict(Counter(r["endpoint"] for r in self.log(kind)))
 
     def reset(self) -> None:
-        """As freshly started, except that issued tokens stay valid."""
+        """As freshly started, except that issued tokens stay valid and config changes stay made;
+        queued scripted faults are dropped."""
+        self.faults.clear()
         self.dataset.reset()
         with self._lock:
             self._windows.clear()
@@ -153,6 +162,7 @@ class SandboxApp:
             response = nest_error(500, "Internal server error")
         else:
             response = self._route(request)
+            self.faults.request_answered()  # after the answer: the n-th request is still served
         response.headers += [*API_HEADERS, *rate_headers(limit, limit - hits, start + window - now)]
         return response
 
@@ -230,7 +240,11 @@ class SandboxApp:
             }
             for study in self.dataset.studies
         ]
-        return {"tests": tests, "requests": self.request_counts()}
+        return {"tests": tests, "requests": self.request_counts(), "pending_faults": self.faults.pending()}
+
+    def _listing_faults(self, test_id: str, faults: list[str] | str = ()) -> list[str]:
+        # JSON has no *args: the faults come as a list (or one name).
+        return self.faults.listing_faults(test_id, *([faults] if isinstance(faults, str) else faults))
 
     def admin(self, request: Request) -> Response:
         """No token, no rate limit. Answers `{"result": ...}`, or `{"error"}` with 400 for bad arguments

@@ -1,7 +1,8 @@
 """What a sandbox serves and how it misbehaves, from code (SandboxConfig) or `ut-dagster sandbox`.
 
-Behaviour fields (rate limit, faults, lifetimes, arrivals, broken sessions) are read on every request, so
-a test may change them on a running sandbox; data fields (seed, studies, video size) are read once.
+Behaviour fields (rate limit, faults, lifetimes, arrivals, broken sessions, the listing's count and field
+name) are read on every request, so a test may change them on a running sandbox, in process or with
+POST /_sandbox/configure (`configure`); data fields (seed, studies, video size) are read once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import signal
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,14 +66,22 @@ class SandboxConfig:
     max_page_size: int = 500  # below 500 the listing serves fewer than `limit` asks
     malformed_session_ids: Collection[str] = field(default_factory=frozenset)  # details cut in half
     failing_session_ids: Collection[str] = field(default_factory=frozenset)  # details always 503
+    failing_transcript_ids: Collection[str] = field(default_factory=frozenset)  # transcript always 503
+    failing_video_ids: Collection[str] = field(default_factory=frozenset)  # videoDownloadUrl always 503
+    # The listing's totalCount is reported this much off the truth (-100: 100 too low), never below 0.
+    listing_count_bias: int = 0
+    # The key the listing gives each item's ID ("id": a renamed field the client does not know).
+    listing_session_field: str = "sessionId"
     client_id: str = "sandbox-client"
     client_secret: str = "sandbox-secret"
     static_tokens: tuple[str, ...] = ("sandbox-token",)
 
     def __post_init__(self) -> None:
         self.studies, self.static_tokens = tuple(self.studies), tuple(self.static_tokens)
-        self.malformed_session_ids = frozenset(s.lower() for s in self.malformed_session_ids)
-        self.failing_session_ids = frozenset(s.lower() for s in self.failing_session_ids)
+        for name in SESSION_ID_SETS:
+            setattr(self, name, frozenset(s.lower() for s in getattr(self, name)))
+        if not self.listing_session_field:
+            raise ValueError("listing_session_field names a JSON key: it cannot be empty")
         if self.requests_per_window < 1 or self.window_seconds <= 0:
             raise ValueError("the rate limit needs at least one request per a positive window")
         if not 0.0 <= self.error_rate <= 1.0:
@@ -81,6 +90,67 @@ class SandboxConfig:
             raise ValueError("video sizes cannot be negative")
         if min(self.token_lifetime_seconds, self.video_link_lifetime_seconds) < 0:
             raise ValueError("lifetimes cannot be negative")
+        if self.max_page_size < 1:
+            raise ValueError("max_page_size must be at least 1")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change behaviour fields of this (running) sandbox's config, validated as at construction.
+
+        Data fields are refused: the dataset was built from them. Returns the fields now set."""
+        if refused := sorted(set(changes) - BEHAVIOUR_FIELDS):
+            known = {f.name for f in fields(self)}
+            kind = "data fields read once at start" if set(refused) <= known else "not config fields"
+            raise ValueError(f"cannot configure {', '.join(refused)}: {kind}")
+        types = {f.name: str(f.type) for f in fields(self)}
+        for name, value in changes.items():
+            if isinstance(value, bool) or not isinstance(value, _TYPES[types[name]]):
+                raise ValueError(f"{name} takes {types[name]}, not {value!r}")
+            if types[name] == "Collection[str]" and not all(isinstance(i, str) for i in value):
+                raise ValueError(f"{name} takes session IDs (strings), not {value!r}")
+        checked = replace(self, **changes)  # runs __post_init__: IDs lower-cased, bounds checked
+        for name in changes:
+            setattr(self, name, getattr(checked, name))
+        return {name: _jsonable(getattr(self, name)) for name in changes}
+
+
+# Session ID sets, stored lower-cased as the API's IDs are.
+SESSION_ID_SETS = (
+    "malformed_session_ids",
+    "failing_session_ids",
+    "failing_transcript_ids",
+    "failing_video_ids",
+)
+# Fields the sandbox reads on every request; `configure` may change these, and only these.
+BEHAVIOUR_FIELDS = frozenset(
+    {
+        "requests_per_window",
+        "window_seconds",
+        "error_rate",
+        "token_lifetime_seconds",
+        "video_link_lifetime_seconds",
+        "video_drop_after_bytes",
+        "arrivals_per_list_request",
+        "max_page_size",
+        "listing_count_bias",
+        "listing_session_field",
+        "client_secret",  # a rotated secret: tokens already issued stay valid until they expire
+        *SESSION_ID_SETS,
+    }
+)
+
+
+# The annotations of the behaviour fields -> the values `configure` accepts (JSON gives lists).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "int | None": (int, type(None)),
+    "Collection[str]": (list, tuple, set, frozenset),
+}
+
+
+def _jsonable(value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
 
 
 # `ut-dagster sandbox`: flag -> (SandboxConfig field, type, help).
@@ -92,6 +162,8 @@ _FLAGS: dict[str, tuple[str, type, str]] = {
     "--token-lifetime": ("token_lifetime_seconds", float, "access token lifetime, s"),
     "--video-link-lifetime": ("video_link_lifetime_seconds", float, "video link lifetime, s"),
     "--video-size": ("video_size_bytes", int, "bytes per session video (GBs are fine)"),
+    "--listing-count-bias": ("listing_count_bias", int, "totalCount reported this much off the truth"),
+    "--listing-session-field": ("listing_session_field", str, "key of each listed session's ID"),
 }
 
 

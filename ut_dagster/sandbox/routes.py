@@ -27,6 +27,7 @@ from urllib.parse import urlencode
 from .config import SandboxConfig
 from .content import api_time
 from .data import Dataset, SessionRecord, WorkspaceStudy, build_workspaces
+from .faults import RENAMED_FIELD, ScriptedFaults
 
 JSON_TYPE = "application/json; charset=utf-8"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -132,6 +133,11 @@ def _position(cursor: str) -> int | None:
         return None
 
 
+def _keyed(summary: dict[str, Any], key: str) -> dict[str, Any]:
+    """The listed session with its ID under `key` (in the same place), for a renamed field."""
+    return summary if key == "sessionId" else {key if k == "sessionId" else k: v for k, v in summary.items()}
+
+
 def _v1_study(study: WorkspaceStudy, position: int) -> dict[str, Any]:
     name, email = study.ordered_by
     return {
@@ -146,8 +152,15 @@ def _v1_study(study: WorkspaceStudy, position: int) -> dict[str, Any]:
 
 
 class ApiRoutes:
-    def __init__(self, config: SandboxConfig, dataset: Dataset, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        dataset: Dataset,
+        base_url: Callable[[], str],
+        faults: ScriptedFaults | None = None,
+    ) -> None:
         self._config, self._dataset, self._base_url = config, dataset, base_url
+        self._faults = faults or ScriptedFaults(dataset)
         self._workspaces = build_workspaces(dataset, config.legacy_studies)
         self._lock = threading.Lock()
         # Pre-signed links, checked server-side: X-Amz-Date has whole seconds, tests use sub-second lifetimes.
@@ -171,6 +184,8 @@ class ApiRoutes:
             return nest_error(404, "Session not found")
         if revoked := self._revoked(record.test_id):
             return revoked
+        if self._faults.take_not_found(endpoint, record.session_id):
+            return nest_error(404, "Session not found")  # exactly what a missing session gets
         if endpoint == "session_details":
             return self.session_details(record)
         return self.transcript(record) if endpoint == "transcript" else self.video_link(record)
@@ -198,18 +213,35 @@ class ApiRoutes:
             return nest_error(404, "Test not found")
         if revoked := self._revoked(study.test_id):
             return revoked
+        fault = self._faults.next_listing_fault(study.test_id)
         if self._config.arrivals_per_list_request:
             self._dataset.add_sessions(study.test_id, self._config.arrivals_per_list_request)
         records = self._dataset.sessions(study.test_id)
         limit = min(limit, self._config.max_page_size)  # clients must page by what came, not by `limit`
-        return json_response(
+        page = records[offset : offset + limit]
+        total = max(0, len(records) + self._config.listing_count_bias)
+        key = self._config.listing_session_field
+        if fault == "empty":
+            page, total = [], 0
+        elif fault == "empty_keep_count":
+            page = []
+        elif fault == "short":
+            page = page[: len(page) // 2]
+        elif fault in ("count_low", "count_high"):
+            total = max(0, total + (1 if fault == "count_high" else -1))
+        elif fault == "renamed":
+            key = RENAMED_FIELD
+        response = json_response(
             200,
             {
                 "testId": study.test_id,
-                "sessions": [r.summary() for r in records[offset : offset + limit]],
-                "meta": {"pagination": {"limit": limit, "offset": offset, "totalCount": len(records)}},
+                "sessions": [_keyed(r.summary(), key) for r in page],
+                "meta": {"pagination": {"limit": limit, "offset": offset, "totalCount": total}},
             },
         )
+        # After the answer is made, before it is sent: the client sees the page, then the deletion.
+        self._faults.listing_served(study.test_id, [r.session_id for r in page])
+        return response
 
     def session_details(self, record: SessionRecord) -> Response:
         if record.session_id in self._config.failing_session_ids:
@@ -220,12 +252,16 @@ class ApiRoutes:
         return Response(200, [("Content-Type", JSON_TYPE)], body)
 
     def transcript(self, record: SessionRecord) -> Response:
+        if record.session_id in self._config.failing_transcript_ids:
+            return gateway_error(503)
         text = self._dataset.transcript(record.session_id)
         if text is None:
             return nest_error(404, "Transcript not found")
         return Response(200, [("Content-Type", "text/vtt; charset=utf-8")], text.encode("utf-8"))
 
     def video_link(self, record: SessionRecord) -> Response:
+        if record.session_id in self._config.failing_video_ids:
+            return gateway_error(503)
         if not record.has_video:
             return nest_error(404, "Video not found")
         lifetime = self._config.video_link_lifetime_seconds

@@ -114,6 +114,11 @@ class SandboxServer:
             self.app.revoke_tokens,
         )
         self.request_counts = self.app.request_counts
+        # Scripted faults (documented on ScriptedFaults) and config changes; also POST /_sandbox/<name>.
+        faults = self.app.faults
+        self.listing_faults, self.delete_after_page = faults.listing_faults, faults.delete_after_page
+        self.transient_not_found, self.revoke_after = faults.transient_not_found, faults.revoke_after
+        self.configure = self.config.configure
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
