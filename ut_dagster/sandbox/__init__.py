@@ -19,7 +19,8 @@ as a JSON object (plus GET /_sandbox/state, which also shows the faults still qu
   half of the page), "count_low", "count_high", "renamed" (IDs keyed "id"), "ok");
   delete_after_page(test_id, page=1, count=5) (a deletion between two pages of a walk);
   transient_not_found(session_id, times=1, endpoint="session_details" | "transcript" |
-  "video_download_url"); revoke_after(test_id, requests, status=404) (revocation between two steps).
+  "video_download_url"); revoke_after(test_id, requests, status=404, endpoint=None) (revocation
+  between two steps: after `requests` more answers, of `endpoint` only if given, e.g. "list_sessions").
 - behaviour fields of SandboxConfig, read on every request: set them on `sandbox.config` or with
   configure(**fields) (validated; POST /_sandbox/configure): failing_session_ids (details answer 503),
   failing_transcript_ids, failing_video_ids (videoDownloadUrl), malformed_session_ids (details cut in

@@ -118,7 +118,8 @@ class SandboxApp:
             kind, endpoint, response = "video", "video", self.routes.video(request)
         else:
             credential = self.credential_for(request)
-            kind, endpoint, response = "api", route(request.path)[0], self._api(request, credential)
+            endpoint = route(request.path)[0]
+            kind, response = "api", self._api(request, credential, endpoint)
         record = {
             "kind": kind,
             "endpoint": endpoint,
@@ -133,7 +134,7 @@ class SandboxApp:
             self._log.append(record)
         return response
 
-    def _api(self, request: Request, credential: str | None) -> Response:
+    def _api(self, request: Request, credential: str | None, endpoint: str) -> Response:
         limit, window = self.config.requests_per_window, self.config.window_seconds
         if credential is None:
             response = error_for(request.path, 401, "Unauthorized")
@@ -162,7 +163,7 @@ class SandboxApp:
             response = nest_error(500, "Internal server error")
         else:
             response = self._route(request)
-            self.faults.request_answered()  # after the answer: the n-th request is still served
+            self.faults.request_answered(endpoint)  # after the answer: the n-th is still served
         response.headers += [*API_HEADERS, *rate_headers(limit, limit - hits, start + window - now)]
         return response
 

@@ -20,6 +20,7 @@ from .data import Dataset
 LISTING_FAULTS = ("ok", "empty", "empty_keep_count", "short", "count_low", "count_high", "renamed")
 # Per-session endpoints, named as the client's RequestStats names them.
 SESSION_ENDPOINTS = ("session_details", "transcript", "video_download_url")
+ENDPOINTS = ("list_sessions", *SESSION_ENDPOINTS, "qx_scores", "workspaces")
 # The key a "renamed" listing fault gives each item's ID instead of "sessionId".
 RENAMED_FIELD = "id"
 
@@ -36,6 +37,7 @@ class _Revocation:
     test_id: str
     requests_left: int  # API requests still to be answered before the test is revoked
     status: int
+    endpoint: str | None  # count only this endpoint's requests; None: every request
 
 
 class ScriptedFaults:
@@ -106,12 +108,18 @@ class ScriptedFaults:
         with self._lock:
             self._not_found[(endpoint, record.session_id)] += times
 
-    def revoke_after(self, test_id: str, requests: int, status: int = 404) -> None:
+    def revoke_after(
+        self, test_id: str, requests: int, status: int = 404, endpoint: str | None = None
+    ) -> None:
         """After `requests` more API answers (any endpoint, any test, from now), revoke the test as
         `revoke_test(test_id, status)` does: its listing, qxScores and sessions answer `status`.
-        0 revokes it now."""
+        0 revokes it now. With `endpoint` (e.g. "list_sessions") only that endpoint's answers count,
+        so `revoke_after(t, 1, endpoint="list_sessions")` revokes right after the next listing answer
+        however many other requests a run makes first."""
         if status not in (401, 404):
             raise ValueError("a revoked test answers 404 or 401")
+        if endpoint is not None and endpoint not in ENDPOINTS:
+            raise ValueError(f"endpoint is one of {', '.join(ENDPOINTS)}, not {endpoint!r}")
         if requests < 0:
             raise ValueError("requests cannot be negative")
         test_id = self._test_id(test_id)
@@ -119,7 +127,7 @@ class ScriptedFaults:
             self._dataset.revoke_test(test_id, status)
             return
         with self._lock:
-            self._revocations.append(_Revocation(test_id, requests, status))
+            self._revocations.append(_Revocation(test_id, requests, status, endpoint))
 
     def _test_id(self, test_id: str) -> str:
         study = self._dataset.study(test_id)
@@ -162,11 +170,13 @@ class ScriptedFaults:
                 del self._not_found[key]
             return True
 
-    def request_answered(self) -> None:
+    def request_answered(self, endpoint: str) -> None:
         """Count one API answer towards `revoke_after`; revoke the tests whose count is reached."""
         with self._lock:
             due = []
             for revocation in self._revocations:
+                if revocation.endpoint not in (None, endpoint):
+                    continue
                 revocation.requests_left -= 1
                 if revocation.requests_left == 0:
                     due.append(revocation)

@@ -275,7 +275,7 @@ def test_state_shows_pending_faults_and_reset_drops_them(start_sandbox: Callable
         "listing_faults": {test_id: ["empty", "ok"]},
         "delete_after_page": [{"test_id": test_id, "pages_left": 1, "count": 5}],
         "transient_not_found": [{"endpoint": "session_details", "session_id": session_id, "times": 1}],
-        "revoke_after": [{"test_id": test_id, "requests_left": 5, "status": 401}],
+        "revoke_after": [{"test_id": test_id, "requests_left": 5, "status": 401, "endpoint": None}],
     }
     sandbox.reset()
     assert all(not queued for queued in sandbox.app.faults.pending().values())
@@ -286,6 +286,20 @@ def test_state_shows_pending_faults_and_reset_drops_them(start_sandbox: Callable
         ).json()
         assert page["meta"]["pagination"]["totalCount"] == 30
     assert sandbox.dataset.revoked_status(test_id) is None
+
+
+def test_revoked_right_after_the_next_listing_answer(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    dataset = rig.sandbox.dataset
+    first, second = dataset.session_ids(rig.test_id)[:2]
+    rig.control("revoke_after", test_id=rig.test_id, requests=1, endpoint="list_sessions")
+    for _ in range(3):  # however many other requests come first
+        assert rig.client.get_session_details(first) == dataset.payload(first)
+    pages, _ = walk(rig, 1)
+    assert pages == [dataset.session_ids(rig.test_id)[:10]]  # the listing itself is served
+    with pytest.raises(UserTestingNotFoundError):
+        rig.client.get_session_details(second)
+    assert rig.statuses("session_details") == [200, 200, 200, 404]
 
 
 def test_revoke_after_zero_revokes_now(sandbox: SandboxServer) -> None:
@@ -304,6 +318,7 @@ def test_revoke_after_zero_revokes_now(sandbox: SandboxServer) -> None:
         ("transient_not_found", {"session_id": None, "times": "2"}, 400),
         ("revoke_after", {"test_id": None, "requests": 3, "status": 403}, 400),
         ("revoke_after", {"test_id": None, "requests": -1}, 400),
+        ("revoke_after", {"test_id": None, "requests": 1, "endpoint": "listing"}, 400),
         ("configure", {"seed": 4}, 400),  # a data field: the dataset was built from it
         ("configure", {"no_such_field": 1}, 400),
         ("configure", {"listing_count_bias": "-100"}, 400),
