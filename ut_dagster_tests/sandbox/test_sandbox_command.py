@@ -36,6 +36,11 @@ def test_defaults_are_the_documented_behaviour() -> None:
     )
 
 
+def test_listing_misbehaviour_is_chosen_on_the_command_line() -> None:
+    config = config_from_args(parse("--listing-count-bias", "-100", "--listing-session-field", "id"))
+    assert (config.listing_count_bias, config.listing_session_field) == (-100, "id")
+
+
 def test_studies_are_chosen_on_the_command_line() -> None:
     config = config_from_args(parse("--study", "survey:600", "--study", "THINK_OUT_LOUD:3"))
     assert config.studies == (StudySpec(SURVEY, 600), StudySpec(THINK_OUT_LOUD, 3))
