@@ -81,6 +81,12 @@ class Settings:
     freshness_hours: float
     s3_endpoint_url: str | None = None
     reconcile_hours: float = 24.0
+    # Deletions and failing sessions (lib/sync/deletions.py, lib/sync/retries.py).
+    delete_max_share: float = 0.10
+    delete_max_sessions: int = 50
+    delete_confirm_hours: float = 6.0
+    session_retry_minutes: float = 30.0
+    session_max_failures: int = 8
     # How long a DuckDB write waits for another process (a notebook, a BI tool) to release the file.
     duckdb_lock_timeout_s: float = 60.0
     dagster_home_dir: Path | None = None
@@ -116,6 +122,11 @@ class Settings:
             freshness_hours=_hours(env, "UT_FRESHNESS_HOURS", 26),
             s3_endpoint_url=env.get("UT_S3_ENDPOINT_URL") or None,
             reconcile_hours=_hours(env, "UT_RECONCILE_HOURS", 24),
+            delete_max_share=_share(env, "UT_DELETE_MAX_SHARE", 0.10),
+            delete_max_sessions=_count(env, "UT_DELETE_MAX_SESSIONS", 50),
+            delete_confirm_hours=_hours(env, "UT_DELETE_CONFIRM_HOURS", 6),
+            session_retry_minutes=_hours(env, "UT_SESSION_RETRY_MINUTES", 30),
+            session_max_failures=_count(env, "UT_SESSION_MAX_FAILURES", 8),
             duckdb_lock_timeout_s=_seconds(env, "UT_DUCKDB_LOCK_TIMEOUT_SECONDS", 60),
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
             alert_thresholds=thresholds,
@@ -175,6 +186,28 @@ def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     return hours
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise SettingsError(f"{name} must be a fraction between 0 and 1, such as 0.1; got {raw!r}.")
+    return share
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(f"{name} must be a whole number, 1 or more; got {raw!r}.")
+    return int(raw)
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     raw = (env.get(name) or "").strip()
     if not raw:
@@ -218,7 +251,13 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
         "sync_settings": SyncSettings(
-            reconcile_hours=settings.reconcile_hours, freshness_hours=settings.freshness_hours
+            reconcile_hours=settings.reconcile_hours,
+            freshness_hours=settings.freshness_hours,
+            delete_max_share=settings.delete_max_share,
+            delete_max_sessions=settings.delete_max_sessions,
+            delete_confirm_hours=settings.delete_confirm_hours,
+            session_retry_minutes=settings.session_retry_minutes,
+            session_max_failures=settings.session_max_failures,
         ),
     }
 

@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rewrite the tables from the landing area (after an upgrade); asks the API only for what is new",
     )
+    sync.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="ask again now for sessions that keep failing, quarantined ones included",
+    )
     sync.add_argument("--videos", action="store_true", help="also archive session videos")
     sync.add_argument("--verbose", action="store_true", help="also print Dagster's events and tracebacks")
 
@@ -101,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reconcile=args.reconcile,
             rebuild=args.rebuild,
             videos=args.videos,
+            retry_failed=args.retry_failed,
             settings=settings,
             verbose=args.verbose,
         )

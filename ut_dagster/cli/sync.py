@@ -34,6 +34,7 @@ def run_sync(
     reconcile: bool = False,
     rebuild: bool = False,
     videos: bool = False,
+    retry_failed: bool = False,
     defs: Definitions | None = None,
     instance: DagsterInstance | None = None,
     run_config: dict | None = None,
@@ -66,7 +67,12 @@ def run_sync(
         # Progress and the summary below are what a terminal needs; every event is in the log file,
         # the instance and the UI.
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
-        **(run_config or sync_run_config(full=full, reconcile=reconcile, rebuild=rebuild, videos=videos)),
+        **(
+            run_config
+            or sync_run_config(
+                full=full, reconcile=reconcile, rebuild=rebuild, videos=videos, retry_failed=retry_failed
+            )
+        ),
     }
     log = RunLog(settings.data_dir / "logs", "sync")
     titles = known_titles(

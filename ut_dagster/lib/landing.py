@@ -8,12 +8,12 @@ Layout under the object store (local folder or S3):
     raw/<test_id>/transcripts/<session_id>/<stamp>.vtt       WebVTT exactly as served
     raw/<test_id>/transcripts/<session_id>/<stamp>.missing   the API had no transcript then
     raw/<test_id>/qx_scores/<stamp>.json                     QXscores payload
-    raw/<test_id>/state/<name>.json                          sync bookkeeping (rewritten)
+    raw/<test_id>/state/<name>.json                          sync bookkeeping (lib/sync/state.py)
 
 Each response is landed before the next request, so a killed sync loses nothing it paid for, and
-is never overwritten (the stamp doubles as `extracted_at`). The state files say which version of
-each session the warehouse holds per asset, and which sessions are gone; they are written only
-after the warehouse commits, so the next run catches up from here without API requests.
+is never overwritten (the stamp doubles as `extracted_at`). What the warehouse holds is read from the
+warehouse itself, so a run after a failed write (or a new warehouse) loads from here without API
+requests. Objects are deleted only for sessions a deletion decision removed (`Listing.deleted`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,12 +55,18 @@ class LandedObject:
 
 @dataclass
 class Listing:
-    """Every session the listing has ever shown for a test, with the API's latest totalCount."""
+    """Every session the listing shows for a test, with the API's latest totalCount.
+
+    A session leaves `sessions` only by a deletion decision (lib/sync/deletions.py), which records
+    it in `deleted`: only those sessions' rows, payloads and videos are ever removed.
+    """
 
     test_id: TestId
     total_count: int | None
     sessions: dict[str, dict[str, Any]]  # session_id -> summary as served, plus "_listed_at"
-    reconciled_at: str | None = None  # when every page was last walked and unlisted sessions removed
+    reconciled_at: str | None = None  # when a walk last saw every page consistently
+    deleted: dict[str, str] = field(default_factory=dict)  # session_id -> when removed (ISO)
+    awaiting_deletion: dict[str, str] = field(default_factory=dict)  # unlisted, waiting to be confirmed
 
     def to_json(self) -> bytes:
         body = {
@@ -68,6 +74,8 @@ class Listing:
             "total_count": self.total_count,
             "reconciled_at": self.reconciled_at,
             "sessions": self.sessions,
+            "deleted": self.deleted,
+            "awaiting_deletion": self.awaiting_deletion,
         }
         return json.dumps(body, ensure_ascii=False).encode()
 
@@ -85,7 +93,14 @@ class Landing:
         sessions: dict[str, dict[str, Any]] = {
             SessionId(sid): summary for sid, summary in (body.get("sessions") or {}).items()
         }
-        return Listing(test_id, body.get("total_count"), sessions, body.get("reconciled_at"))
+        return Listing(
+            test_id,
+            body.get("total_count"),
+            sessions,
+            body.get("reconciled_at"),
+            {SessionId(sid): at for sid, at in (body.get("deleted") or {}).items()},
+            {SessionId(sid): at for sid, at in (body.get("awaiting_deletion") or {}).items()},
+        )
 
     def write_listing(self, listing: Listing) -> None:
         self.store.put_bytes(

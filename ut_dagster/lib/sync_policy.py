@@ -6,14 +6,12 @@ landed, the least a sync must ask for; and, from what the warehouse holds, the l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ut_dagster.lib.usertesting_api.paging import MAX_OFFSET, MAX_PAGE_SIZE, ListingProgress
-
-# Offset paging ends at offset 10,000: with 500 a page, the newest 10,500 sessions are reachable.
-REACHABLE_SESSIONS = MAX_OFFSET + MAX_PAGE_SIZE
+from ut_dagster.lib.sync.walk import reach
+from ut_dagster.lib.usertesting_api.paging import MAX_OFFSET, ListingProgress
 
 
 @dataclass
@@ -25,7 +23,8 @@ class ListingStop:
     seen reach totalCount, no unseen session is left. That only holds while nothing was deleted
     upstream: when totalCount drops below what we hold, sessions were deleted and the count proves
     nothing, so the whole listing is walked and reconciled. Sessions beyond offset paging's reach
-    cannot be seen: for a test that big, reaching what paging can reach is enough.
+    (with the page size the server serves) cannot be seen: for a test that big, reaching what paging
+    can reach is enough.
     """
 
     held: set[str]
@@ -38,7 +37,7 @@ class ListingStop:
             self.walk_all = True
             return False
         accounted = len(self.held | progress.seen.keys())
-        self.stopped_early = accounted >= min(total, REACHABLE_SESSIONS)
+        self.stopped_early = accounted >= min(total, reach(progress.page_size_served, MAX_OFFSET))
         return self.stopped_early
 
 
@@ -46,18 +45,25 @@ def listing_stop(held: set[str], reconcile: bool) -> ListingStop:
     return ListingStop(set(held), walk_all=reconcile)
 
 
-def reconcile_due(reconciled_at: str | None, now: datetime, every_hours: float) -> bool:
-    """Whether a test's whole listing should be walked now to find sessions deleted upstream."""
-    if reconciled_at is None:
+def reconcile_due(
+    reconciled_at: str | None,
+    now: datetime,
+    every_hours: float,
+    awaiting_since: datetime | None = None,
+    confirm_hours: float = 0.0,
+    suspects: bool = False,
+) -> bool:
+    """Whether a test's whole listing should be walked now.
+
+    Every `every_hours` to find sessions deleted upstream; sooner when a session answered 404 while
+    listed (only a walk can tell whether it is gone), or when a large removal waits for a walk at
+    least `confirm_hours` after its first (`awaiting_since`).
+    """
+    if reconciled_at is None or suspects:
+        return True
+    if awaiting_since is not None and now - awaiting_since >= timedelta(hours=confirm_hours):
         return True
     return now - datetime.fromisoformat(reconciled_at) >= timedelta(hours=every_hours)
-
-
-def deleted_upstream(held: set[str], progress: ListingProgress, stop: ListingStop) -> set[str]:
-    """Sessions held but no longer listed: known only after a walk that saw every session."""
-    if stop.stopped_early or progress.unreachable:
-        return set()
-    return held - progress.seen.keys()
 
 
 @dataclass(frozen=True)
@@ -66,16 +72,24 @@ class TableChanges:
 
     write: frozenset[str]
     delete: frozenset[str]
+    unexplained: frozenset[str] = frozenset()  # in the warehouse, neither landed nor deleted: kept
 
     @property
     def sessions(self) -> frozenset[str]:
         return self.write | self.delete
 
 
-def table_changes(current: Mapping[str, str], loaded: Mapping[str, str]) -> TableChanges:
-    """Compare what should be in the warehouse (session -> version) with what a write committed."""
+def table_changes(
+    current: Mapping[str, datetime], loaded: Mapping[str, datetime], deleted: Set[str]
+) -> TableChanges:
+    """Compare what should be in the warehouse (session -> version) with what it holds.
+
+    Rows go only for sessions a deletion decision removed (`deleted`); rows of any other session
+    the landing area does not hold (a lost landing area, another deployment's prefix) are kept.
+    """
     write = frozenset(s for s, version in current.items() if loaded.get(s) != version)
-    return TableChanges(write, frozenset(loaded.keys() - current.keys()))
+    delete = frozenset(loaded.keys() & deleted)
+    return TableChanges(write, delete, frozenset(loaded.keys() - current.keys() - deleted))
 
 
 # Product types (legacy v1 `productType`) whose sessions have no narration to transcribe: the spec

@@ -99,7 +99,9 @@ def test_malformed_payload_is_recorded_and_the_rest_land_then_retried(make_pipel
 
     pipeline.sandbox.config.malformed_session_ids = set()
     pipeline.sandbox.reset_requests()
-    assert pipeline.sync() == 0
+    assert pipeline.sync() == 0  # the failing session backs off: not asked again at once
+    assert pipeline.api_requests("/api/v3/") == []
+    assert pipeline.sync(retry_failed=True) == 0
     assert len(pipeline.table("sessions")) == 6
     assert [r["path"] for r in pipeline.api_requests("/api/v3/")] == [f"/api/v3/sessionResults/{broken}"]
 

@@ -2,9 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+from ut_dagster.lib.sync.walk import PageSeen
 from ut_dagster.lib.sync_policy import (
-    REACHABLE_SESSIONS,
-    deleted_upstream,
     listing_stop,
     reconcile_due,
     table_changes,
@@ -13,9 +12,13 @@ from ut_dagster.lib.sync_policy import (
 )
 from ut_dagster.lib.usertesting_api.paging import ListingProgress
 
+REACHABLE_SESSIONS = 10_500  # offset paging with pages of 500
+
 
 def _progress(total: int, seen: list[str], unreachable: int = 0) -> ListingProgress:
-    return ListingProgress("t", total, 1, {s: {} for s in seen}, 0, unreachable)
+    progress = ListingProgress("t", total, 1, {s: {} for s in seen}, 0, unreachable)
+    progress.pages_seen.append(PageSeen(0, 500, min(500, len(seen)), min(500, len(seen)), total))
+    return progress
 
 
 def test_unchanged_listing_stops_after_the_first_page():
@@ -34,22 +37,21 @@ def test_a_total_below_what_we_hold_walks_every_page_and_finds_deletions():
     assert not stop(_progress(592, page_one))
     listed = page_one + [f"s{i}" for i in range(498, 590)]
     assert not stop(_progress(592, listed))
-    assert deleted_upstream(held, _progress(592, listed), stop) == {f"s{i}" for i in range(590, 600)}
-
-
-def test_no_deletions_are_inferred_from_a_listing_that_stopped_early_or_could_not_reach_everything():
-    held = {"a", "b", "c"}
-    stop = listing_stop(held, reconcile=False)
-    assert stop(_progress(3, ["a", "b", "c"]))
-    assert deleted_upstream(held, _progress(3, ["a"]), stop) == set()
-    walked = listing_stop(held, reconcile=True)
-    assert deleted_upstream(held, _progress(20_000, ["a"], unreachable=9_500), walked) == set()
 
 
 def test_a_test_beyond_paging_reach_stops_once_everything_reachable_is_held():
     held = {f"s{i}" for i in range(REACHABLE_SESSIONS)}
     stop = listing_stop(held, reconcile=False)
     assert stop(_progress(REACHABLE_SESSIONS + 100, [f"s{i}" for i in range(500)]))
+
+
+def test_the_reach_is_that_of_the_page_size_the_server_serves():
+    # Pages capped at 100 reach 10,100 sessions, not 10,500: holding 10,100 of 10,300 is all there is.
+    held = {f"s{i}" for i in range(10_100)}
+    progress = _progress(10_300, [f"s{i}" for i in range(100)])
+    progress.pages_seen[0] = PageSeen(0, 500, 100, 100, 10_300)
+    assert listing_stop(held, reconcile=False)(progress)
+    assert not listing_stop(set(list(held)[:10_099]), reconcile=False)(progress)
 
 
 def test_reconcile_is_due_when_never_done_or_older_than_the_setting():
@@ -59,10 +61,22 @@ def test_reconcile_is_due_when_never_done_or_older_than_the_setting():
     assert not reconcile_due((now - timedelta(hours=23)).isoformat(), now, 24)
 
 
-def test_table_changes_write_new_and_changed_sessions_and_delete_unlisted_ones():
-    changes = table_changes({"a": "1", "b": "2", "c": "3"}, {"a": "1", "b": "1", "d": "1"})
+def test_reconcile_is_due_at_once_for_a_suspect_session_and_when_a_removal_can_be_confirmed():
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    recent = (now - timedelta(hours=1)).isoformat()
+    assert reconcile_due(recent, now, 24, suspects=True)  # only a walk can tell whether a 404 is gone
+    assert reconcile_due(recent, now, 24, now - timedelta(hours=6), confirm_hours=6)
+    assert not reconcile_due(recent, now, 24, now - timedelta(hours=5), confirm_hours=6)
+
+
+def test_table_changes_write_new_and_changed_sessions_and_delete_only_sessions_removed_upstream():
+    t = [datetime(2026, 1, 1, h, tzinfo=UTC) for h in range(3)]
+    loaded = {"a": t[0], "b": t[0], "d": t[0], "e": t[0]}
+    changes = table_changes({"a": t[0], "b": t[1], "c": t[2]}, loaded, deleted={"d"})
     assert changes.write == {"b", "c"}
     assert changes.delete == {"d"}
+    # "e" is in the warehouse but not landed (a lost landing area): kept, and reported.
+    assert changes.unexplained == {"e"}
     assert changes.sessions == {"b", "c", "d"}
 
 

@@ -1,8 +1,8 @@
 """Does a test need a sync? One `limit=1` listing request compared with what is landed.
 
 "New" means not landed in `session_details`, not "absent from the stored listing": sessions that a
-failed run listed before their details landed still count. A session whose payload was rejected as
-malformed counts as handled (a sync would only reject it again).
+failed run listed before their details landed still count. A session that keeps failing is a
+reason only when its retry is due: one backing off or quarantined (lib/sync/retries.py) starts no run.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing, Listing
+from ut_dagster.lib.landing import Landing, Listing, utc_now
 from ut_dagster.lib.normalize import parse_api_time
+from ut_dagster.lib.sync.retries import RetryPolicy, waiting_of
+from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
-
-HANDLED_KINDS = ("json", "rejected.json")
 
 
 @dataclass(frozen=True)
@@ -23,19 +23,24 @@ class Changes:
     newest_finish: float | None  # epoch seconds of the newest listed session, for the check policy
 
 
-def session_changes(landing: Landing, client: UserTestingClient, test_id: TestId) -> Changes:
+def session_changes(
+    landing: Landing, client: UserTestingClient, test_id: TestId, retry: RetryPolicy | None = None
+) -> Changes:
     probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
-    handled = {
+    landed = {
         session_id
         for session_id, objects in landing.latest_by_session(test_id, "session_details").items()
-        if any(o.kind in HANDLED_KINDS for o in objects)
+        if any(o.kind == "json" for o in objects)
     }
+    failures = SyncState(landing, test_id).failures(DETAILS)
+    # Backing off or quarantined: not a reason for a run until their retry is due.
+    handled = landed | waiting_of(failures, failures.keys(), utc_now(), retry or RetryPolicy())
     return Changes(sync_reason(listing, handled, probe), newest_finish(listing))
 
 
 def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str | None:
-    """Why a sync is needed, or None; `handled`: sessions whose details landed (or were rejected)."""
+    """Why a sync is needed, or None; `handled`: sessions landed, or failing and not due yet."""
     if listing.total_count is None:
         return "never synced"
     if probe.total_count != listing.total_count:

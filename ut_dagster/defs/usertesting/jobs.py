@@ -54,13 +54,18 @@ tests_refresh_job = define_asset_job(
 
 
 def sync_run_config(
-    *, full: bool = False, reconcile: bool = False, rebuild: bool = False, videos: bool = False
+    *,
+    full: bool = False,
+    reconcile: bool = False,
+    rebuild: bool = False,
+    videos: bool = False,
+    retry_failed: bool = False,
 ) -> dict:
     """Run config of a sync: `full` refetches everything, `reconcile` walks the whole listing to
-    remove sessions deleted upstream, `rebuild` rewrites the rows from the landing area."""
-    flags = {
-        name: True for name, on in (("full", full), ("reconcile", reconcile), ("rebuild", rebuild)) if on
-    }
+    remove sessions deleted upstream, `rebuild` rewrites the rows from the landing area,
+    `retry_failed` asks again now for failing and quarantined sessions."""
+    chosen = (("full", full), ("reconcile", reconcile), ("rebuild", rebuild), ("retry_failed", retry_failed))
+    flags = {name: True for name, on in chosen if on}
     if not flags:
         return {}
     assets = [*SYNC_ASSETS, *(VIDEO_ASSETS if videos else ())]

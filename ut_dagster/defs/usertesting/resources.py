@@ -3,6 +3,9 @@
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from ut_dagster.lib.sync.deletions import DeletionPolicy
+from ut_dagster.lib.sync.retries import RetryPolicy
+
 
 class SyncSettings(ConfigurableResource):
     """Sync policy set by the deployment (UT_* settings), the same for every run."""
@@ -16,3 +19,33 @@ class SyncSettings(ConfigurableResource):
         default=26.0,
         description="Warn when a registered test was not synced for this long (UT_FRESHNESS_HOURS).",
     )
+    delete_max_share: float = Field(
+        default=DeletionPolicy.max_share,
+        description="Share of a test's sessions one consistent walk may remove by itself (UT_DELETE_MAX_SHARE).",
+    )
+    delete_max_sessions: int = Field(
+        default=DeletionPolicy.max_sessions,
+        description="Most sessions one consistent walk may remove by itself (UT_DELETE_MAX_SESSIONS).",
+    )
+    delete_confirm_hours: float = Field(
+        default=DeletionPolicy.confirm_hours,
+        description="A larger removal waits for a second consistent walk at least this much later "
+        "(UT_DELETE_CONFIRM_HOURS).",
+    )
+    session_retry_minutes: float = Field(
+        default=RetryPolicy.first_retry_minutes,
+        description="First wait before a failing session is asked again; doubles up to daily "
+        "(UT_SESSION_RETRY_MINUTES).",
+    )
+    session_max_failures: int = Field(
+        default=RetryPolicy.quarantine_after,
+        description="Failures in a row after which a session is quarantined (UT_SESSION_MAX_FAILURES).",
+    )
+
+    def deletion_policy(self) -> DeletionPolicy:
+        return DeletionPolicy(self.delete_max_share, self.delete_max_sessions, self.delete_confirm_hours)
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            first_retry_minutes=self.session_retry_minutes, quarantine_after=self.session_max_failures
+        )

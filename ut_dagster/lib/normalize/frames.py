@@ -78,8 +78,9 @@ def typed_frame(table: Table, frame: pd.DataFrame, *, from_warehouse: bool = Fal
     return pd.DataFrame(data, columns=table.column_names).reset_index(drop=True)
 
 
-def empty_frame(table: Table) -> pd.DataFrame:
-    return to_frame(table, [])
+def empty_frame(table: Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    frame = to_frame(table, [])
+    return frame if columns is None else frame[list(columns)]
 
 
 def _logical_type(table: Table, column: str, value: str) -> LogicalType:

@@ -1,7 +1,8 @@
 """Paging through a test's session listing: each session once, however the list shifts meanwhile.
 
 The listing is newest first, by offset: sessions that complete while we page push older ones onto
-later pages (seen twice, kept once), and offset paging ends at 10,000.
+later pages (seen twice, kept once), and offset paging ends at 10,000. Every answer is recorded as
+observed (`ListingProgress.pages`), so `lib/sync/walk.py` can judge whether the walk saw everything.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ut_dagster.lib.sync.walk import PageSeen, WalkVerdict, judge_walk, reach
+
 log = logging.getLogger("ut_dagster.lib.usertesting_api")
 
 # The listing's documented bounds: offset 0-10000, limit 1-500, so paging reaches ~10,500 sessions.
 MAX_OFFSET = 10_000
 MAX_PAGE_SIZE = 500
+# The smallest page cap any doc page mentions: a first page at least this full may be a capped one.
+SMALLEST_DOCUMENTED_CAP = 100
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,18 @@ class ListingProgress:
     seen: dict[str, dict[str, Any]] = field(default_factory=dict)
     duplicates: int = 0
     unreachable: int = 0  # sessions beyond what offset paging can reach
+    pages_seen: list[PageSeen] = field(default_factory=list)
+    stopped_early: bool = False  # `stop_when` ended the walk: it did not try to see every session
+
+    @property
+    def page_size_served(self) -> int:
+        return max((p.served for p in self.pages_seen), default=0)
+
+    def verdict(self) -> WalkVerdict:
+        """Whether this walk saw every session the API lists (see lib/sync/walk.py)."""
+        return judge_walk(
+            self.pages_seen, stopped_early=self.stopped_early, distinct=len(self.seen), max_offset=MAX_OFFSET
+        )
 
 
 class SessionListing:
@@ -69,6 +86,9 @@ class SessionListing:
             page = self._fetch_page(self._page_size, offset)
             progress.pages += 1
             progress.total_count = page.total_count
+            progress.pages_seen.append(
+                PageSeen(offset, self._page_size, page.served, len(page.sessions), page.total_count)
+            )
             new = []
             for session in page.sessions:
                 if session["sessionId"] in progress.seen:
@@ -77,26 +97,43 @@ class SessionListing:
                     continue
                 progress.seen[session["sessionId"]] = session
                 new.append(session)
-            if progress.pages == 1:
-                self._warn_if_unreachable(progress)
+            self._warn_if_unreachable(progress)
             yield new
             # Advance by what was served, not by what was asked: a server that caps pages below our
             # `limit` (one doc page says 100) would otherwise make us skip sessions.
             offset += page.served
-            if not page.served or offset >= progress.total_count or offset > MAX_OFFSET:
+            if not page.served or offset > MAX_OFFSET:
+                return
+            if offset >= page.total_count and self._last_page(page.served):
                 return
             if self._stop_when is not None and self._stop_when(progress):
+                progress.stopped_early = True
                 return
 
+    def _last_page(self, served: int) -> bool:
+        """At the count: is a page of `served` items the end, or may the count be stale?
+
+        Seen: a totalCount 100 too low on a 600-session test. A page as full as the server serves
+        pages (its cap may be below our `limit`: one doc page says 100) may have more behind it, so
+        one more page is asked rather than the count believed; a page smaller than that ends it.
+        """
+        earlier = [p.served for p in self.progress.pages_seen[:-1]]
+        if earlier:
+            return served < max(earlier)
+        return served < min(self._page_size, SMALLEST_DOCUMENTED_CAP)
+
     def _warn_if_unreachable(self, progress: ListingProgress) -> None:
-        reach = MAX_OFFSET + self._page_size
-        if (progress.total_count or 0) > reach:
-            progress.unreachable = progress.total_count - reach
+        # The reach of the page size the server serves, not the one we ask for: a server capping
+        # pages at 100 reaches 10,100 sessions, not 10,500.
+        reachable = reach(progress.page_size_served, MAX_OFFSET)
+        unreachable = max(0, (progress.total_count or 0) - reachable)
+        if unreachable > progress.unreachable:
+            progress.unreachable = unreachable
             log.warning(
                 "Test %s has %d sessions, but the API's offset paging reaches only the newest %d: "
                 "%d older sessions cannot be listed. Sessions landed by earlier syncs are kept.",
                 progress.test_id,
                 progress.total_count,
-                reach,
+                reachable,
                 progress.unreachable,
             )

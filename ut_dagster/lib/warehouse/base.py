@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,6 +14,8 @@ import pandas as pd
 
 from ut_dagster.lib.normalize.frames import typed_frame
 from ut_dagster.lib.schema import ALL_TABLES, PARTITION_COLUMN, SESSION_COLUMN, Table
+
+EXTRACTED_AT_COLUMN = "extracted_at"
 
 # Said by every "warehouse unavailable" error: the user's worry is losing what was fetched.
 NOTHING_LOST = (
@@ -231,8 +234,31 @@ class WarehouseClient(ABC):
         """
 
     @abstractmethod
-    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
-        """The rows of these tests (all rows for None) as a typed frame; empty if the table is missing."""
+    def read(
+        self, table: Table, test_id: str | Iterable[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """The rows of these tests (all rows for None) as a typed frame; empty if the table is missing.
+
+        `columns`: only these (as stored, not cast), for bookkeeping reads of large tables."""
+
+    def session_versions(self, table: Table, test_id: str) -> dict[str, datetime]:
+        """What the warehouse holds of a test: session_id -> the `extracted_at` of its rows in `table`.
+
+        The sync compares this with what landed, so a new, emptied or switched warehouse (or a
+        restored backup) is filled again from the landing area, with no API request.
+        """
+        frame = self.read(table, test_id, columns=(SESSION_COLUMN, EXTRACTED_AT_COLUMN))
+        versions: dict[str, datetime] = {}
+        for session_id, extracted_at in zip(frame[SESSION_COLUMN], frame[EXTRACTED_AT_COLUMN], strict=True):
+            if session_id is None or pd.isna(extracted_at):
+                continue
+            moment = pd.Timestamp(extracted_at)
+            moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+            # Several rows per session (tasks) share one extracted_at; the newest wins if not.
+            previous = versions.get(str(session_id))
+            current = moment.to_pydatetime()
+            versions[str(session_id)] = current if previous is None else max(previous, current)
+        return versions
 
     @abstractmethod
     def delete_test(self, test_id: str) -> dict[str, int]:

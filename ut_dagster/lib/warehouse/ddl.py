@@ -8,6 +8,7 @@ empty first write would create no table.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from ut_dagster.lib.schema import LogicalType, Table
@@ -30,8 +31,9 @@ def qualified_name(*parts: str | None) -> str:
     return ".".join(identifier(p) for p in parts if p)
 
 
-def column_list(table: Table) -> str:
-    return ", ".join(identifier(c) for c in table.column_names)
+def column_list(table: Table, columns: Sequence[str] | None = None) -> str:
+    names = table.column_names if columns is None else [c for c in columns if c in table.column_names]
+    return ", ".join(identifier(c) for c in names)
 
 
 def create_table_sql(table: Table, dialect: Dialect, name: str, *, temporary: bool = False) -> str:

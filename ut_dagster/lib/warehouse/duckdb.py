@@ -53,20 +53,22 @@ class DuckDBWarehouse(WarehouseClient):
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified_name(SCHEMA)}")
             return [_replace(conn, test_id, write) for write in prepared]
 
-    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+    def read(
+        self, table: Table, test_id: str | Iterable[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         test_ids = as_test_ids(test_id)
         if not self.path.exists():
-            return empty_frame(table)
+            return empty_frame(table, columns)
         with self._connection() as conn:
             if not _table_exists(conn, table.name):
-                return empty_frame(table)
-            sql = f"SELECT {column_list(table)} FROM {qualified_name(SCHEMA, table.name)}"
+                return empty_frame(table, columns)
+            sql = f"SELECT {column_list(table, columns)} FROM {qualified_name(SCHEMA, table.name)}"
             if test_ids is None:
                 frame = conn.execute(sql).df()
             else:
                 sql += f" WHERE {PARTITION_COLUMN} IN (SELECT unnest(?::VARCHAR[]))"
                 frame = conn.execute(sql, [test_ids]).df()
-        return typed_frame(table, frame, from_warehouse=True)
+        return typed_frame(table, frame, from_warehouse=True) if columns is None else frame
 
     def delete_test(self, test_id: str) -> dict[str, int]:
         if not self.path.exists():

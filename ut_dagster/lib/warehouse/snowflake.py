@@ -148,20 +148,27 @@ class SnowflakeWarehouse(WarehouseClient):
                     cursor.execute(f"DROP TABLE IF EXISTS {stage}")
         return results
 
-    def read(self, table: Table, test_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+    def read(
+        self, table: Table, test_id: str | Iterable[str] | None = None, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
         test_ids = as_test_ids(test_id)
         with self._connection() as conn, conn.cursor() as cursor:
             if not self._table_exists(cursor, table):
-                return empty_frame(table)
-            sql = f"SELECT {column_list(table)} FROM {qualified_name(self.database, SCHEMA, table.name)}"
+                return empty_frame(table, columns)
+            sql = (
+                f"SELECT {column_list(table, columns)} "
+                f"FROM {qualified_name(self.database, SCHEMA, table.name)}"
+            )
             params: tuple[str, ...] = ()
             if test_ids is not None:
                 if not test_ids:
-                    return empty_frame(table)
+                    return empty_frame(table, columns)
                 sql += f" WHERE {PARTITION_COLUMN} IN ({', '.join(['%s'] * len(test_ids))})"
                 params = tuple(test_ids)
             cursor.execute(sql, params)
             frame = cursor.fetch_pandas_all()
+        if columns is not None:
+            return frame.rename(columns=str.lower)
         return typed_frame(table, frame, from_warehouse=True)
 
     def delete_test(self, test_id: str) -> dict[str, int]:

@@ -1,9 +1,20 @@
 """What every UserTesting asset shares: key prefix, partitioning, the API pool, run config, metadata."""
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from dagster import AssetOut, Config, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetOut,
+    Config,
+    DagsterInstance,
+    MetadataValue,
+)
 from pydantic import Field
 
 from ut_dagster.defs.usertesting.partitions import test_partitions
@@ -15,7 +26,7 @@ from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table, column_schema
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
-from ut_dagster.lib.warehouse import TableWrite
+from ut_dagster.lib.warehouse import TableWrite, WarehouseClient
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA
@@ -47,6 +58,11 @@ class SyncConfig(Config):
         description="Rewrite the test's rows from the landing area (after a normalizer fix); "
         "asks the API only for what is new.",
     )
+    retry_failed: bool = Field(
+        default=False,
+        description="Ask again now for sessions that keep failing, quarantined ones included, instead "
+        "of waiting for their retry time.",
+    )
 
 
 @dataclass(frozen=True)
@@ -57,15 +73,72 @@ class ApiStep:
     client: UserTestingClient
     landing: Landing
     stats_before: RequestStats
+    usertesting: UserTestingResource
+    holder: str  # who holds the test's API step: the run
+    instance: DagsterInstance
 
     def spent(self) -> dict[str, Any]:
         """Requests by endpoint, 429s, retries and budget waits of this step, as metadata."""
         return self.client.stats.since(self.stats_before).as_metadata()
 
+    def still_registered(self) -> bool:
+        """False once `ut-dagster forget` unregistered the test: nothing more of it may land."""
+        return self.instance.has_dynamic_partition(test_partitions.name, self.test_id)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the test's API step for the credential: runs of any Dagster instance that overlap on
+        a test would otherwise ask for the same sessions twice (StepBusyError: nothing was asked)."""
+        lease = getattr(self.usertesting, "step_lease", None)  # TODO(merge limiter): always there
+        if lease is None:
+            yield
+            return
+        with lease(f"test-step:{self.test_id}", self.holder):
+            yield
+
 
 def start_api_step(context, usertesting: UserTestingResource, object_store: ObjectStoreResource) -> ApiStep:
     client = usertesting.get_client()
-    return ApiStep(partition_test_id(context), client, Landing(object_store.store()), client.stats.snapshot())
+    return ApiStep(
+        partition_test_id(context),
+        client,
+        Landing(object_store.store()),
+        client.stats.snapshot(),
+        usertesting,
+        f"run {context.run.run_id}",
+        context.instance,
+    )
+
+
+def warehouse_agrees(
+    check_name: str,
+    asset_key: list[str],
+    warehouse: WarehouseClient,
+    table: Table,
+    test_id: TestId,
+    current: Mapping[str, datetime],
+) -> AssetCheckResult:
+    """After the write: does the warehouse hold exactly the landed version of each session?
+
+    Read back from the warehouse, so a dropped table, a restored backup or a switched warehouse shows
+    here until the next sync has filled it from the landing area.
+    """
+    loaded = warehouse.session_versions(table, test_id)
+    stale = sorted(s for s, version in current.items() if loaded.get(s) != version)
+    extra = sorted(loaded.keys() - current.keys())
+    return AssetCheckResult(
+        check_name=check_name,
+        asset_key=AssetKey(asset_key),
+        passed=not stale and not extra,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "sessions_landed": len(current),
+            "sessions_in_warehouse": len(loaded),
+            "sessions_missing_or_stale": len(stale),
+            "sessions_not_landed": len(extra),
+            "examples": MetadataValue.json({"missing_or_stale": stale[:10], "not_landed": extra[:10]}),
+        },
+    )
 
 
 def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[str] | None) -> TableWrite:

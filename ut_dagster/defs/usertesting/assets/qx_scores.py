@@ -16,6 +16,7 @@ from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import qx_score_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import QX_SCORES
+from ut_dagster.lib.sync.state import SyncState
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "qx_scores"
@@ -42,7 +43,7 @@ def qx_scores(
     # Only tests whose sessions carry QXscore groups have a QXscore (session_tables notes it), and
     # the score only changes when sessions complete: with the same number of sessions as at the last
     # fetch, the landed answer is still the answer and costs no request.
-    has_qx = bool(landing.read_state(test_id, "traits").get("qx_score_groups"))
+    has_qx = SyncState(landing, test_id).has_qx_score_groups()
     sessions_now = len(landing.read_listing(test_id).sessions)
     previous = landing.latest_test_object(test_id, FOLDER)
     envelope = json.loads(previous[1]) if previous else {"payload": None}

@@ -2,18 +2,19 @@
 task_groups and tasks.
 
 Each session's v3 result is fetched once, landed as served, and normalized on its way in; a sync
-writes the rows of the sessions it fetched and of the sessions deleted upstream, nothing else.
+writes the rows of the sessions it fetched and of the sessions deleted upstream, nothing else. The
+work is lib/sync/details_step.py's; this module says what Dagster shows.
 """
-
-import json
-from datetime import datetime
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    MetadataValue,
     Output,
+    ResourceParam,
     multi_asset,
 )
 
@@ -25,34 +26,21 @@ from ut_dagster.defs.usertesting.assets.common import (
     start_api_step,
     table_out,
     table_write,
+    warehouse_agrees,
 )
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import LandedObject, Landing, stamp, utc_now
-from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
-from ut_dagster.lib.sync_policy import consecutive_failures_exceeded, table_changes
-from ut_dagster.lib.usertesting_api.errors import (
-    UserTestingError,
-    UserTestingNotFoundError,
-    UserTestingUnavailableError,
-)
+from ut_dagster.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
+from ut_dagster.lib.sync.details_step import TABLES, DetailsOptions, DetailsResult, sync_details
+from ut_dagster.lib.sync.retries import quarantined_of
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
-FOLDER = "session_details"
-LOADED = "loaded_session_details"
-GONE = "gone"
-TRAITS = "traits"  # what the payloads tell about the test, e.g. whether it has QXscore groups
-TABLES = (SESSION_DETAILS, SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
 RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
 SESSIONS_KEY = AssetKey([*KEY_PREFIX, SESSIONS.name])
 TASKS_KEY = AssetKey([*KEY_PREFIX, TASKS.name])
 DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
-# 404s one after another mean the test's access was revoked mid-run, not that sessions were deleted.
-MAX_404_IN_A_ROW = 3
-
-Rows = dict[str, list[dict]]
 
 
 @multi_asset(
@@ -65,14 +53,27 @@ Rows = dict[str, list[dict]]
             "Fetched once per session, so each sync asks only for sessions not landed yet.",
             calls_api=True,
         ),
-        **{t.name: table_out(t) for t in TABLES[1:]},
+        **{t.name: table_out(t) for t in TABLES if t is not SESSION_DETAILS},
     },
     check_specs=[
         AssetCheckSpec(
             "all_sessions_parsed",
             asset=DETAILS_KEY,
             description="Every session fetched in this sync returned a result that could be read; "
-            "unreadable ones are kept in the landing area as 'rejected' and asked for again next sync.",
+            "unreadable ones are kept in the landing area as 'rejected' and asked for again later.",
+        ),
+        AssetCheckSpec(
+            "no_session_quarantined",
+            asset=DETAILS_KEY,
+            description="No listed session has failed UT_SESSION_MAX_FAILURES times in a row. A quarantined "
+            "session is not asked again until `ut-dagster sync TEST_ID --retry-failed` (or run config "
+            "retry_failed / full); its last error is listed here.",
+        ),
+        AssetCheckSpec(
+            "warehouse_matches_landing",
+            asset=DETAILS_KEY,
+            description="After the write, the warehouse holds every landed session payload of this test, "
+            "in the version landed (a new or emptied warehouse is refilled from the landing area).",
         ),
         AssetCheckSpec(
             "one_row_per_session",
@@ -91,160 +92,92 @@ def session_tables(
     config: SyncConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
+    sync_settings: SyncSettings,
+    io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)
-    test_id, client, landing = step.test_id, step.client, step.landing
-    started = utc_now()
+    warehouse = io_manager.client()
+    options = DetailsOptions(
+        sync_settings.retry_policy(),
+        full=config.full,
+        rebuild=config.rebuild,
+        retry_failed=config.retry_failed,
+    )
 
-    listing = landing.read_listing(test_id)
-    # A tombstone lasts while the listing still shows the session; then the listing itself says so.
-    gone = {sid: at for sid, at in landing.read_state(test_id, GONE).items() if sid in listing.sessions}
-    listed = [sid for sid in listing.sessions if sid not in gone]
-    all_landed = landing.latest_by_session(test_id, FOLDER)
-    landing.delete_sessions(test_id, FOLDER, all_landed.keys() - set(listed))
-    landed = {sid: obj for sid, objs in all_landed.items() if (obj := _latest_valid(objs)) and sid in listed}
+    def progress(todo: int) -> SyncProgress:
+        return SyncProgress(context.log, step.test_id, "session_details", todo, step.client.stats)
 
-    to_fetch = [
-        sid for sid in listed if sid not in landed or (config.full and landed[sid].received_at < started)
-    ]
-    failures: dict[str, str] = {}
-    normalized: dict[str, Rows] = {}
-    fatal: UserTestingError | None = None
-    maybe_gone: list[str] = []
-    unavailable_in_a_row = 0
-    progress = SyncProgress(context.log, test_id, "session_details", len(to_fetch), client.stats)
-    for session_id in to_fetch:
-        progress.advance()
-        try:
-            raw = client.get_session_details_raw(session_id)
-        except UserTestingNotFoundError as exc:
-            maybe_gone.append(session_id)
-            if len(maybe_gone) >= MAX_404_IN_A_ROW:
-                fatal = exc
-                break
-            continue
-        except UserTestingUnavailableError as exc:
-            # Recorded and retried next sync; several in a row mean the API is down: stop asking.
-            failures[session_id] = str(exc)
-            unavailable_in_a_row += 1
-            if consecutive_failures_exceeded(unavailable_in_a_row):
-                fatal = exc
-                break
-            continue
-        except UserTestingError as exc:  # credentials, budget, bad request: no session would succeed
-            fatal = exc
-            break
-        _confirm_gone(landing, test_id, maybe_gone, gone, landed)
-        unavailable_in_a_row = 0
-        received_at = utc_now()
-        try:
-            normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
-        except ValueError as exc:  # MalformedPayloadError: not UTF-8, not JSON, too deep, not an object
-            # Kept for diagnosis but not counted as landed, so the next sync asks again.
-            envelope = {"error": str(exc), "body": raw.decode("utf-8", errors="replace")}
-            landing.put_session_object(
-                test_id, FOLDER, session_id, "rejected.json", json.dumps(envelope).encode(), received_at
-            )
-            failures[session_id] = str(exc)
-            context.log.warning(f"Session {session_id}: {exc}")
-            continue
-        landed[session_id] = landing.put_session_object(test_id, FOLDER, session_id, "json", raw, received_at)
-    progress.finish()
-    if fatal is None:
-        _confirm_gone(landing, test_id, maybe_gone, gone, landed)
-
-    fetched = len(normalized)
-    _remember_qx_groups(landing, test_id, normalized)
-    current = {sid: stamp(obj.received_at) for sid, obj in landed.items()}
-    changes = table_changes(current, landing.read_state(test_id, LOADED))
-    written = set(current) if config.rebuild else set(changes.write)
-    # Landed by an earlier run whose write did not commit (killed, warehouse down), or a rebuild:
-    # normalized from the landing area, without asking the API again.
-    pending = [landed[sid] for sid in written - normalized.keys()]
-    for obj, body in landing.read_many(pending):
-        try:
-            normalized[obj.session_id] = _rows(
-                test_id, obj.session_id, parse_details(obj.session_id, body), obj.received_at
-            )
-        except ValueError as exc:
-            failures[obj.session_id] = str(exc)
-            del current[obj.session_id]
-    written &= current.keys()
-    sessions = None if config.rebuild else frozenset(written | changes.delete)
-    frames = {
-        t.name: table_write(t, [row for sid in written for row in normalized[sid][t.name]], sessions)
-        for t in TABLES
-    }
-    for table in TABLES:
-        extra = {
-            "sessions_fetched": fetched,
-            "sessions_written": len(written),
-            "sessions_removed": len(changes.delete),
-            **failures_metadata(failures),
-            **step.spent(),
-        }
-        yield Output(
-            frames[table.name], output_name=table.name, metadata=extra if table is SESSION_DETAILS else {}
+    with step.exclusive():
+        result = sync_details(
+            step.test_id, step.client, step.landing, warehouse, options, progress, step.still_registered
         )
-    # Only now is the warehouse known to hold these rows (the IO manager committed above).
-    landing.write_state(test_id, LOADED, current)
-    yield from _checks(frames, written, failures)
-    if fatal is not None:
-        raise fatal
+    sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
+    for table in TABLES:  # the payload table last (see TABLES)
+        extra = _details_metadata(result, sync_settings) if table is SESSION_DETAILS else {}
+        yield Output(
+            table_write(table, result.rows[table.name], sessions),
+            output_name=table.name,
+            metadata={**extra, **step.spent()} if extra else {},
+        )
+    yield from _checks(result, sync_settings)
+    yield warehouse_agrees(
+        "warehouse_matches_landing",
+        DETAILS_KEY.path,
+        warehouse,
+        SESSION_DETAILS,
+        step.test_id,
+        result.current,
+    )
+    if result.fatal is not None:
+        raise result.fatal
 
 
-def _rows(test_id: str, session_id: str, payload: object, received_at: datetime) -> Rows:
+def _details_metadata(result: DetailsResult, sync_settings: SyncSettings) -> dict:
+    quarantined = quarantined_of(result.failures, sync_settings.retry_policy())
     return {
-        SESSION_DETAILS.name: [session_details_row(test_id, session_id, payload, received_at)],
-        **details_rows(test_id, session_id, payload, received_at),
+        "sessions_fetched": result.fetched,
+        "sessions_written": len(result.written),
+        "sessions_removed": len(result.changes.delete),
+        "sessions_failing": len(result.failures),
+        "sessions_quarantined": len(quarantined),
+        **failures_metadata(result.failed_now),
     }
 
 
-def _remember_qx_groups(landing: Landing, test_id: TestId, normalized: dict[str, Rows]) -> None:
-    """Note once that the test's sessions carry QXscore groups: only then has it a QXscore to ask for."""
-    if any(
-        g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]
-    ):
-        traits = landing.read_state(test_id, TRAITS)
-        if not traits.get("qx_score_groups"):
-            landing.write_state(test_id, TRAITS, {**traits, "qx_score_groups": True})
-
-
-def _confirm_gone(
-    landing: Landing, test_id: TestId, maybe_gone: list[str], gone: dict[str, str], landed: dict
-) -> None:
-    """A detail 404 means the session was deleted: never asked again, and removed everywhere."""
-    if not maybe_gone:
-        return
-    for session_id in maybe_gone:
-        gone[session_id] = utc_now().isoformat()
-        landed.pop(session_id, None)
-    landing.write_state(test_id, GONE, gone)
-    landing.delete_sessions(test_id, FOLDER, maybe_gone)
-    maybe_gone.clear()
-
-
-def _latest_valid(objects: list[LandedObject]) -> LandedObject | None:
-    return next((o for o in objects if o.kind == "json"), None)
-
-
-def _checks(frames: dict, written: set[str], failures: dict[str, str]):
-    sessions = frames[SESSIONS.name].rows
-    tasks = frames[TASKS.name].rows
-    duplicated = sessions["session_id"][sessions["session_id"].duplicated()].tolist()
+def _checks(result: DetailsResult, sync_settings: SyncSettings):
+    sessions = result.rows[SESSIONS.name]
+    session_ids = [row["session_id"] for row in sessions]
+    duplicated = sorted({s for s in session_ids if session_ids.count(s) > 1})
+    orphans = sorted({row["session_id"] for row in result.rows[TASKS.name]} - set(session_ids))
+    quarantined = quarantined_of(result.failures, sync_settings.retry_policy())
     yield AssetCheckResult(
         check_name="all_sessions_parsed",
         asset_key=DETAILS_KEY,
-        passed=not failures,
-        metadata=failures_metadata(failures),
+        passed=not result.failed_now,
+        metadata=failures_metadata(result.failed_now),
+    )
+    yield AssetCheckResult(
+        check_name="no_session_quarantined",
+        asset_key=DETAILS_KEY,
+        passed=not quarantined,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "sessions_quarantined": len(quarantined),
+            "sessions_backing_off": len(result.failures) - len(quarantined),
+            "quarantined": MetadataValue.json(
+                {
+                    s: {"failures": f.count, "last_error": f.last_error, "last_at": f.last_at.isoformat()}
+                    for s, f in sorted(quarantined.items())[:20]
+                }
+            ),
+        },
     )
     yield AssetCheckResult(
         check_name="one_row_per_session",
         asset_key=SESSIONS_KEY,
-        passed=not duplicated and set(sessions["session_id"]) == written,
-        metadata={"sessions_written": len(written), "duplicated": duplicated[:20]},
+        passed=not duplicated and set(session_ids) == result.written,
+        metadata={"sessions_written": len(result.written), "duplicated": duplicated[:20]},
     )
-    orphans = sorted(set(tasks["session_id"]) - set(sessions["session_id"]))
     yield AssetCheckResult(
         check_name="every_task_has_its_session",
         asset_key=TASKS_KEY,

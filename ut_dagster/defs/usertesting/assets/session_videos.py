@@ -21,14 +21,21 @@ from ut_dagster.defs.usertesting.assets.common import (
     start_api_step,
     table_asset,
 )
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.ids import SessionId, TestId
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import SESSION_VIDEOS
+from ut_dagster.lib.sync.retries import ask_now, failed, quarantined_of
+from ut_dagster.lib.sync.state import VIDEO, SyncState
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
-from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
+from ut_dagster.lib.usertesting_api.errors import (
+    UserTestingNotFoundError,
+    UserTestingUnavailableError,
+    VideoLinkExpiredError,
+)
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.warehouse import TableWrite
 
@@ -60,23 +67,27 @@ def session_videos(
     config: VideoConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
+    sync_settings: SyncSettings,
 ):
     step = start_api_step(context, usertesting, object_store)
     test_id, client, store = step.test_id, step.client, step.landing.store
     listing = step.landing.read_listing(test_id)
-    gone = step.landing.read_state(test_id, "gone")
-    listed = [sid for sid in listing.sessions if sid not in gone]
+    listed = list(listing.sessions)
+    state = SyncState(step.landing, test_id)
+    failures = state.failures(VIDEO)
+    retry = sync_settings.retry_policy()
+    started = utc_now()
     # One listing instead of a few lookups per session: on S3 that is the difference for big tests.
     keys = set(store.list_keys(f"videos/{test_id}"))
-    # Sessions deleted upstream take their recordings with them.
-    removed = {k.rsplit("/", 1)[1].split(".", 1)[0] for k in keys} - set(listed)
+    # Sessions deleted upstream (by a deletion decision, nothing less) take their recordings with them.
+    removed = {k.rsplit("/", 1)[1].split(".", 1)[0] for k in keys} & listing.deleted.keys()
     for key in [k for k in keys if k.rsplit("/", 1)[1].split(".", 1)[0] in removed]:
         store.delete(key)
         keys.discard(key)
     has_any = any(k.endswith(".json") for k in keys)
     nones = sum(k.endswith(".none") for k in keys)
-    archived = downloaded = no_video = skipped = 0
-    failures: dict[str, str] = {}
+    archived = downloaded = no_video = skipped = waiting = 0
+    failed_now: dict[str, str] = {}
     records = []
     progress = SyncProgress(context.log, test_id, "session_videos", len(listed), client.stats, unit="videos")
     for session_id in listed:
@@ -102,12 +113,24 @@ def session_videos(
         if not has_any and 0 < config.no_video_probe <= nones and not config.full:
             skipped += 1
             continue
+        if not config.full and not ask_now(
+            failures.get(session_id), started, retry, retry_failed=config.retry_failed
+        ):
+            waiting += 1
+            continue
+        if not step.still_registered():
+            break  # the test was forgotten while this run was going: land nothing more of it
         try:
             result = _archive(client, store, test_id, session_id, config.max_attempts)
-        except (UserTestingUnavailableError, VideoLinkExpiredError) as exc:
-            failures[session_id] = str(exc)
+        except (UserTestingUnavailableError, VideoLinkExpiredError, UserTestingNotFoundError) as exc:
+            # This session's problem only: recorded, backed off, and the other videos are archived.
+            failures[session_id] = failed(failures.get(session_id), utc_now(), str(exc))
+            failed_now[session_id] = str(exc)
+            state.save_failures(VIDEO, failures)
             context.log.warning(f"Session {session_id}: video not archived: {exc}")
             continue
+        if failures.pop(session_id, None) is not None:
+            state.save_failures(VIDEO, failures)
         if result is None:
             store.put_bytes(video_key(test_id, session_id, ".none"), b"")
             no_video += 1
@@ -118,6 +141,7 @@ def session_videos(
         has_any = True
 
     progress.finish()
+    state.save_failures(VIDEO, {s: f for s, f in failures.items() if s not in listing.deleted})
     # Few rows per test, each one small: the test's partition is rewritten whole.
     frame = to_frame(SESSION_VIDEOS, [r for r in records if r is not None])
     yield Output(
@@ -128,8 +152,10 @@ def session_videos(
             "videos_already_archived": archived,
             "sessions_without_video": no_video,
             "videos_not_asked_test_has_none": skipped,
+            "videos_waiting_to_retry": waiting,
+            "sessions_quarantined": len(quarantined_of(failures, retry)),
             "bytes_archived": int(frame["size_bytes"].sum()) if len(frame) else 0,
-            **failures_metadata(failures),
+            **failures_metadata(failed_now),
             **step.spent(),
         },
     )

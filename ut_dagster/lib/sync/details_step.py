@@ -1,0 +1,204 @@
+"""The details step of a test's sync: fetch each session's v3 result once, land it, normalize it.
+
+A failing session (404, 5xx, an unreadable body) is recorded and backed off (retries.py), never
+removed; the rest land. A 404 is a question: the test's listing is asked once whether the test
+itself still answers, and if not (access revoked mid-run) the run stops without marking any session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ut_dagster.lib.ids import TestId
+from ut_dagster.lib.landing import LandedObject, Landing, utc_now
+from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
+from ut_dagster.lib.progress import SyncProgress
+from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
+from ut_dagster.lib.sync import retries
+from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.state import DETAILS, SyncState
+from ut_dagster.lib.sync_policy import TableChanges, consecutive_failures_exceeded, table_changes
+from ut_dagster.lib.usertesting_api.client import UserTestingClient
+from ut_dagster.lib.usertesting_api.errors import (
+    UserTestingError,
+    UserTestingNotFoundError,
+    UserTestingUnavailableError,
+)
+from ut_dagster.lib.warehouse import WarehouseClient
+
+FOLDER = "session_details"
+# Written in this order, the payload table last: once it holds a session, so does every table
+# derived from it, so the warehouse's session_details says what all five hold.
+TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS, SESSION_DETAILS)
+
+Rows = dict[str, list[dict]]
+
+
+class TestNotAnsweringError(UserTestingError):
+    """The test itself stopped answering mid-run (revoked access, deleted test): no session is marked."""
+
+    __test__ = False
+
+
+@dataclass(frozen=True)
+class DetailsOptions:
+    retry: RetryPolicy
+    full: bool = False
+    rebuild: bool = False
+    retry_failed: bool = False
+
+
+@dataclass
+class DetailsResult:
+    rows: dict[str, list[dict]]  # table name -> rows of the sessions written
+    written: set[str]
+    changes: TableChanges
+    current: dict[str, datetime]
+    fetched: int
+    failures: dict[str, Failure]  # every session failing now, with its record
+    failed_now: dict[str, str] = field(default_factory=dict)  # failed in this run: session -> error
+    fatal: UserTestingError | None = None
+
+
+def sync_details(
+    test_id: TestId,
+    client: UserTestingClient,
+    landing: Landing,
+    warehouse: WarehouseClient,
+    options: DetailsOptions,
+    start_progress: Callable[[int], SyncProgress],
+    may_land: Callable[[], bool] = lambda: True,
+) -> DetailsResult:
+    started = utc_now()
+    listing = landing.read_listing(test_id)
+    state = SyncState(landing, test_id)
+    failures = state.failures(DETAILS)
+    all_landed = landing.latest_by_session(test_id, FOLDER)
+    # Only sessions a deletion decision removed lose their payloads.
+    landing.delete_sessions(test_id, FOLDER, all_landed.keys() & listing.deleted.keys())
+    landed = {
+        sid: obj
+        for sid, objs in all_landed.items()
+        if sid not in listing.deleted and (obj := _latest_valid(objs)) is not None
+    }
+    to_fetch = [
+        sid
+        for sid in listing.sessions
+        if (sid not in landed or (options.full and landed[sid].received_at < started))
+        and (
+            options.full
+            or retries.ask_now(failures.get(sid), started, options.retry, retry_failed=options.retry_failed)
+        )
+    ]
+    normalized: dict[str, Rows] = {}
+    failed_now: dict[str, str] = {}
+    fatal: UserTestingError | None = None
+    unavailable_in_a_row = 0
+    test_checked = False  # whether the test was asked if it still answers since the last success
+    progress = start_progress(len(to_fetch))
+    for session_id in to_fetch:
+        progress.advance()
+        if not may_land():
+            break  # the test was forgotten while this run was going: land nothing more of it
+        try:
+            raw = client.get_session_details_raw(session_id)
+        except UserTestingNotFoundError as exc:
+            if not test_checked:
+                test_checked = True
+                fatal = _test_stopped_answering(client, test_id, session_id)
+                if fatal is not None:
+                    break
+            failures[session_id] = retries.failed(
+                failures.get(session_id), utc_now(), str(exc), not_found=True
+            )
+            failed_now[session_id] = str(exc)
+            state.save_failures(DETAILS, failures)
+            continue
+        except UserTestingUnavailableError as exc:
+            failures[session_id] = retries.failed(failures.get(session_id), utc_now(), str(exc))
+            failed_now[session_id] = str(exc)
+            state.save_failures(DETAILS, failures)
+            unavailable_in_a_row += 1
+            # Several in a row mean the API is down, not that these sessions are bad: stop asking.
+            if consecutive_failures_exceeded(unavailable_in_a_row):
+                fatal = exc
+                break
+            continue
+        except UserTestingError as exc:  # credentials, budget, bad request: no session would succeed
+            fatal = exc
+            break
+        unavailable_in_a_row, test_checked = 0, False
+        received_at = utc_now()
+        try:
+            normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
+        except ValueError as exc:  # MalformedPayloadError: not UTF-8, not JSON, too deep, not an object
+            # Kept for diagnosis, not counted as landed, asked again on the failing sessions' schedule.
+            envelope = {"error": str(exc), "body": raw.decode("utf-8", errors="replace")}
+            landing.put_session_object(
+                test_id, FOLDER, session_id, "rejected.json", json.dumps(envelope).encode(), received_at
+            )
+            failures[session_id] = retries.failed(failures.get(session_id), received_at, str(exc))
+            failed_now[session_id] = str(exc)
+            state.save_failures(DETAILS, failures)
+            continue
+        landed[session_id] = landing.put_session_object(test_id, FOLDER, session_id, "json", raw, received_at)
+        if failures.pop(session_id, None) is not None:
+            state.save_failures(DETAILS, failures)
+    progress.finish()
+    # Sessions removed upstream take their failure records with them.
+    failures = {s: f for s, f in failures.items() if s not in listing.deleted}
+    state.save_failures(DETAILS, failures)
+    if any(
+        g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]
+    ):
+        state.note_qx_score_groups()
+
+    fetched = len(normalized)
+    current = {sid: obj.received_at for sid, obj in landed.items()}
+    changes = table_changes(
+        current, warehouse.session_versions(SESSION_DETAILS, test_id), listing.deleted.keys()
+    )
+    written = set(current) if options.rebuild else set(changes.write)
+    # Landed by an earlier run whose write did not commit (killed, warehouse down, a new warehouse),
+    # or a rebuild: normalized from the landing area, without asking the API again.
+    pending = [landed[sid] for sid in written - normalized.keys()]
+    for obj, body in landing.read_many(pending):
+        try:
+            normalized[obj.session_id] = _rows(
+                test_id, obj.session_id, parse_details(obj.session_id, body), obj.received_at
+            )
+        except ValueError as exc:
+            failed_now[obj.session_id] = str(exc)
+            del current[obj.session_id]
+    written &= current.keys()
+    rows = {t.name: [row for sid in written for row in normalized[sid][t.name]] for t in TABLES}
+    return DetailsResult(rows, written, changes, current, fetched, failures, failed_now, fatal)
+
+
+def _test_stopped_answering(
+    client: UserTestingClient, test_id: TestId, session_id: str
+) -> UserTestingError | None:
+    """After a session 404: one request asks whether the test itself still answers."""
+    try:
+        client.probe_listing(test_id)
+    except (UserTestingNotFoundError, UserTestingError) as exc:
+        return TestNotAnsweringError(
+            f"Test {test_id} stopped answering during this run: session {session_id} answered 404, and so "
+            f"did the test's own listing ({type(exc).__name__}). Its access was probably revoked, or the "
+            "test deleted. No session was marked as failed or removed; the next sync asks again."
+        )
+    return None
+
+
+def _rows(test_id: str, session_id: str, payload: object, received_at: datetime) -> Rows:
+    return {
+        SESSION_DETAILS.name: [session_details_row(test_id, session_id, payload, received_at)],
+        **details_rows(test_id, session_id, payload, received_at),
+    }
+
+
+def _latest_valid(objects: list[LandedObject]) -> LandedObject | None:
+    return next((o for o in objects if o.kind == "json"), None)
