@@ -256,3 +256,41 @@ def test_rows_the_landing_area_does_not_hold_are_kept_and_the_check_says_so(make
     assert lost in set(pipeline.table("sessions", test_id)["session_id"])
     check = _check(pipeline, "session_details", "warehouse_matches_landing")
     assert not check.passed and check.metadata["sessions_not_landed"].value == 1
+
+
+def test_a_large_removal_waits_for_a_later_walk_that_the_sensor_asks_for(make_pipeline):
+    confirm = {"UT_DELETE_CONFIRM_HOURS": "0.0001"}
+    pipeline = make_pipeline(env=confirm, studies=(StudySpec(SURVEY, 12),), **ROOMY)
+    test_id = pipeline.sandbox.test_ids[0]
+    assert pipeline.sync() == 0
+    deleted = pipeline.sandbox.dataset.delete_sessions(test_id=test_id, count=8)  # more than 1 in 12
+
+    assert pipeline.sync() == 0
+    assert set(deleted) <= set(pipeline.table("sessions", test_id)["session_id"])  # kept: one walk said so
+    client = pipeline.defs.resources["usertesting"].get_client()
+    policy = pipeline.defs.resources["sync_settings"].deletion_policy()
+    reason = session_changes(_landing(pipeline), client, TestId(test_id), deletions=policy).reason
+    assert reason is not None and "confirm" in reason
+
+    assert pipeline.sync() == 0  # a second consistent walk, later, agrees
+    assert set(pipeline.table("sessions", test_id)["session_id"]) == set(
+        pipeline.sandbox.dataset.session_ids(test_id)
+    )
+    assert not set(deleted) & set(_landing(pipeline).latest_by_session(TestId(test_id), "session_details"))
+    assert _check(pipeline, "raw_sessions", "no_removal_awaiting_confirmation").passed
+
+
+def test_plain_syncs_walk_the_whole_listing_every_reconcile_interval(make_pipeline):
+    # As many deleted as arrived: the count is unchanged, so only a walk finds the deletion.
+    pipeline = make_pipeline(env={"UT_RECONCILE_HOURS": "0.0001"}, studies=(StudySpec(SURVEY, 12),), **ROOMY)
+    test_id = pipeline.sandbox.test_ids[0]
+    assert pipeline.sync() == 0
+    deleted = pipeline.sandbox.dataset.delete_sessions(test_id=test_id, count=1)
+    pipeline.sandbox.add_sessions(test_id, 1)
+
+    assert pipeline.sync() == 0
+
+    assert set(pipeline.table("sessions", test_id)["session_id"]) == set(
+        pipeline.sandbox.dataset.session_ids(test_id)
+    )
+    assert not set(deleted) & set(pipeline.table("raw_sessions", test_id)["session_id"])

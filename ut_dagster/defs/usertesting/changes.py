@@ -8,10 +8,12 @@ reason only when its retry is due: one backing off or quarantined (lib/sync/retr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing, Listing, utc_now
 from ut_dagster.lib.normalize import parse_api_time
+from ut_dagster.lib.sync.deletions import DeletionPolicy
 from ut_dagster.lib.sync.retries import RetryPolicy, waiting_of
 from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
@@ -24,7 +26,11 @@ class Changes:
 
 
 def session_changes(
-    landing: Landing, client: UserTestingClient, test_id: TestId, retry: RetryPolicy | None = None
+    landing: Landing,
+    client: UserTestingClient,
+    test_id: TestId,
+    retry: RetryPolicy | None = None,
+    deletions: DeletionPolicy | None = None,
 ) -> Changes:
     probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
@@ -35,8 +41,12 @@ def session_changes(
     }
     failures = SyncState(landing, test_id).failures(DETAILS)
     # Backing off or quarantined: not a reason for a run until their retry is due.
-    handled = landed | waiting_of(failures, failures.keys(), utc_now(), retry or RetryPolicy())
-    return Changes(sync_reason(listing, handled, probe), newest_finish(listing))
+    now = utc_now()
+    handled = landed | waiting_of(failures, failures.keys(), now, retry or RetryPolicy())
+    reason = sync_reason(listing, handled, probe) or confirmation_due(
+        listing, now, deletions or DeletionPolicy()
+    )
+    return Changes(reason, newest_finish(listing))
 
 
 def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str | None:
@@ -51,6 +61,16 @@ def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str
     if pending:
         return f"{len(pending)} listed sessions not landed"
     return None
+
+
+def confirmation_due(listing: Listing, now: datetime, policy: DeletionPolicy) -> str | None:
+    """Sessions a walk no longer listed wait for a later walk to agree: a sync is due once it may."""
+    if not listing.awaiting_deletion:
+        return None
+    first = min(datetime.fromisoformat(t) for t in listing.awaiting_deletion.values())
+    if now - first < timedelta(hours=policy.confirm_hours):
+        return None
+    return f"{len(listing.awaiting_deletion)} unlisted sessions wait for a walk to confirm their removal"
 
 
 def newest_finish(listing: Listing) -> float | None:
