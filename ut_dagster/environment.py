@@ -125,7 +125,7 @@ class Settings:
             delete_max_share=_share(env, "UT_DELETE_MAX_SHARE", 0.10),
             delete_max_sessions=_count(env, "UT_DELETE_MAX_SESSIONS", 50),
             delete_confirm_hours=_hours(env, "UT_DELETE_CONFIRM_HOURS", 6),
-            session_retry_minutes=_hours(env, "UT_SESSION_RETRY_MINUTES", 30),
+            session_retry_minutes=_hours(env, "UT_SESSION_RETRY_MINUTES", 30, "minutes"),
             session_max_failures=_count(env, "UT_SESSION_MAX_FAILURES", 8),
             duckdb_lock_timeout_s=_seconds(env, "UT_DUCKDB_LOCK_TIMEOUT_SECONDS", 60),
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
@@ -173,7 +173,7 @@ def _cron(value: str) -> str:
     return value
 
 
-def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+def _hours(env: Mapping[str, str], name: str, default: float, unit: str = "hours") -> float:
     raw = (env.get(name) or "").strip()
     if not raw:
         return float(default)
@@ -182,7 +182,7 @@ def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         hours = -1.0
     if not hours > 0 or hours == float("inf"):
-        raise SettingsError(f"{name} must be a positive number of hours; got {raw!r}.")
+        raise SettingsError(f"{name} must be a positive number of {unit}; got {raw!r}.")
     return hours
 
 

@@ -20,6 +20,11 @@ TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
         ("UT_FRESHNESS_HOURS", "a day"),
         ("UT_RECONCILE_HOURS", "-1"),
         ("UT_DUCKDB_LOCK_TIMEOUT_SECONDS", "soon"),
+        ("UT_DELETE_MAX_SHARE", "1.5"),
+        ("UT_DELETE_MAX_SESSIONS", "0"),
+        ("UT_DELETE_CONFIRM_HOURS", "never"),
+        ("UT_SESSION_RETRY_MINUTES", "-3"),
+        ("UT_SESSION_MAX_FAILURES", "2.5"),
         ("UT_ALERT_MIN_NPS", "high"),
     ],
 )
