@@ -59,10 +59,13 @@ class VideoPipeline:
             test_ids or self.sandbox.test_ids, videos=True, defs=self.defs, instance=self.instance, **kwargs
         )
 
-    def archive(self, test_ids: list[str] | None = None, full: bool = False) -> None:
+    def archive(
+        self, test_ids: list[str] | None = None, full: bool = False, retry_failed: bool = False
+    ) -> None:
         """Only the listing and the video archive, per test (a fraction of a whole sync's run time).
 
-        `full`: download every video again, as `ut-dagster sync --videos --full` does.
+        `full`: download every video again, as `ut-dagster sync --videos --full` does; `retry_failed`:
+        ask now for videos that failed, as `--retry-failed` does.
         """
         assert self.defs is not None and self.instance is not None, "a view cannot run anything"
         test_ids = add_tests(self.instance, test_ids or self.sandbox.test_ids)
@@ -75,7 +78,13 @@ class VideoPipeline:
                 resources={
                     k: resources[k] for k in ("usertesting", "object_store", "io_manager", "sync_settings")
                 },
-                run_config={"ops": {"usertesting__session_videos": {"config": {"full": full}}}},
+                run_config={
+                    "ops": {
+                        "usertesting__session_videos": {
+                            "config": {"full": full, "retry_failed": retry_failed}
+                        }
+                    }
+                },
             )
             assert result.success
 
