@@ -6,6 +6,7 @@ the real client, real Dagster runs, a real DuckDB file and the landing area.
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ut_dagster.defs.usertesting.changes import session_changes
@@ -294,3 +295,27 @@ def test_plain_syncs_walk_the_whole_listing_every_reconcile_interval(make_pipeli
         pipeline.sandbox.dataset.session_ids(test_id)
     )
     assert not set(deleted) & set(pipeline.table("raw_sessions", test_id)["session_id"])
+
+
+def test_a_write_that_fails_part_way_is_completed_by_the_next_sync(make_pipeline):
+    # The warehouse refuses the tasks table mid-run (here: someone replaced it with a view). The
+    # tables written before it hold the new sessions; session_details, written last, does not, so
+    # the next sync writes every table of those sessions again, from the landing area.
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 3),), **ROOMY)
+    test_id = pipeline.sandbox.test_ids[0]
+    assert pipeline.sync() == 0
+    new = pipeline.sandbox.add_sessions(test_id, 2)
+    with duckdb.connect(str(pipeline.settings.duckdb_path)) as connection:
+        connection.execute("ALTER TABLE usertesting.tasks RENAME TO tasks_kept")
+        connection.execute("CREATE VIEW usertesting.tasks AS SELECT * FROM usertesting.tasks_kept")
+
+    assert pipeline.sync() != 0
+
+    with duckdb.connect(str(pipeline.settings.duckdb_path)) as connection:
+        connection.execute("DROP VIEW usertesting.tasks")
+        connection.execute("ALTER TABLE usertesting.tasks_kept RENAME TO tasks")
+    pipeline.sandbox.reset_requests()
+    assert pipeline.sync() == 0
+    assert _detail_ids(pipeline) == []  # landed by the failed run: not asked again
+    assert set(new) <= set(pipeline.table("tasks", test_id)["session_id"])
+    assert set(new) <= set(pipeline.table("session_details", test_id)["session_id"])
