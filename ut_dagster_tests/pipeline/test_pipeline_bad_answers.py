@@ -282,11 +282,18 @@ def test_a_large_removal_waits_for_a_later_walk_that_the_sensor_asks_for(make_pi
 
 
 def test_plain_syncs_walk_the_whole_listing_every_reconcile_interval(make_pipeline):
-    # As many deleted as arrived: the count is unchanged, so only a walk finds the deletion.
-    pipeline = make_pipeline(env={"UT_RECONCILE_HOURS": "0.0001"}, studies=(StudySpec(SURVEY, 12),), **ROOMY)
+    # As many deleted (on the last page) as arrived (on the first): the count is unchanged and a
+    # plain sync reads only page 1, so only the periodic walk finds the deletion.
+    pipeline = make_pipeline(
+        env={"UT_RECONCILE_HOURS": "0.0001"},
+        api={"page_size": 50},
+        studies=(StudySpec(SURVEY, 120),),
+        **ROOMY,
+    )
     test_id = pipeline.sandbox.test_ids[0]
     assert pipeline.sync() == 0
-    deleted = pipeline.sandbox.dataset.delete_sessions(test_id=test_id, count=1)
+    oldest = pipeline.sandbox.dataset.session_ids(test_id)[-1]
+    pipeline.sandbox.dataset.delete_sessions([oldest])
     pipeline.sandbox.add_sessions(test_id, 1)
 
     assert pipeline.sync() == 0
@@ -294,7 +301,7 @@ def test_plain_syncs_walk_the_whole_listing_every_reconcile_interval(make_pipeli
     assert set(pipeline.table("sessions", test_id)["session_id"]) == set(
         pipeline.sandbox.dataset.session_ids(test_id)
     )
-    assert not set(deleted) & set(pipeline.table("raw_sessions", test_id)["session_id"])
+    assert oldest not in set(pipeline.table("raw_sessions", test_id)["session_id"])
 
 
 def test_a_write_that_fails_part_way_is_completed_by_the_next_sync(make_pipeline):
