@@ -13,6 +13,7 @@ from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTe
 from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SURVEY, StudySpec
+from ut_dagster_tests.usertesting.redis_proxy import HoldingRedisProxy
 
 SESSION = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
@@ -162,3 +163,25 @@ def test_a_bounded_client_does_not_wait_out_a_longer_429_reset(rate_limited_once
     finally:
         resource.close()
     assert len(arrivals) == 1
+
+
+def test_a_take_that_reaches_redis_late_still_counts_what_was_taken_meanwhile(redis_url):
+    # One process's request to take budget is slow to reach Redis (a slow link, or the process was
+    # descheduled after reading the clock); meanwhile another process takes the whole window. The late
+    # one must see that budget as spent: 4 grants in all, never 5.
+    proxy = HoldingRedisProxy(redis_url, hold=(b"EVALSHA", b"EVAL"))
+    late = SharedRateLimiter(4, 60, proxy.url, "credential")
+    prompt = SharedRateLimiter(4, 60, redis_url, "credential")
+    late_grants: list[int] = []
+    taker = threading.Thread(target=lambda: late_grants.append(granted(late, 1)))
+    try:
+        taker.start()
+        assert proxy.held.wait(timeout=60), "the late take never reached the proxy"
+        prompt_grants = granted(prompt, 4)
+        proxy.release.set()
+        taker.join(timeout=60)
+    finally:
+        proxy.close()
+        late.close()
+        prompt.close()
+    assert prompt_grants + late_grants[0] == 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import AbstractContextManager
 
 import httpx
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
@@ -16,6 +17,7 @@ from pydantic import Field, PrivateAttr
 from ut_dagster.lib.usertesting_api.auth import TokenProvider
 from ut_dagster.lib.usertesting_api.client import MAX_PAGE_SIZE, UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
+from ut_dagster.lib.usertesting_api.lease import StepLeases
 from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
 from ut_dagster.lib.usertesting_api.stats import RequestStats
 from ut_dagster.lib.usertesting_api.transport import ApiTransport, RetryPolicy
@@ -55,6 +57,7 @@ class UserTestingResource(ConfigurableResource):
 
     _client: UserTestingClient | None = PrivateAttr(default=None)
     _closers: list = PrivateAttr(default_factory=list)
+    _leases: StepLeases | None = PrivateAttr(default=None)
 
     @classmethod
     def from_env(cls, **defaults: object) -> UserTestingResource:
@@ -130,16 +133,36 @@ class UserTestingResource(ConfigurableResource):
             return self._client
         return self._client.with_budget_wait(max_budget_wait)
 
+    def step_lease(self, name: str, holder: str, wait_seconds: float = 0.0) -> AbstractContextManager[None]:
+        """Hold the API step lease `name` (e.g. per test) for `holder` (e.g. a run id) in a `with` block.
+
+        Shared by every process using this credential and USERTESTING_RATE_LIMIT_STORE, whatever
+        started it; raises StepBusyError, having requested nothing, when another holder keeps it longer
+        than `wait_seconds`. See lease.py.
+        """
+        if self._leases is None:
+            self.check_settings()  # a store URL that is neither Redis nor a path must not become a file
+            self._leases = StepLeases(self.rate_limit_store, self._credential_key())
+        return self._leases.hold(name, holder, wait_seconds)
+
     def close(self) -> None:
         for close in self._closers:
             close()
         self._closers.clear()
         self._client = None
+        if self._leases is not None:
+            self._leases.close()
+            self._leases = None
 
     def _http_transport(self) -> httpx.BaseTransport | None:
         """None: httpx's network transport. Tests swap in an in-process sandbox here
         (ut_dagster/sandbox/in_process.py); everything above the socket stays this class's code."""
         return None
+
+    def _credential_key(self) -> str:
+        # The budget and the step leases belong to the credential: processes using the same one share
+        # them. The stores only ever see a hash of this.
+        return self.client_id or hashlib.sha256((self.access_token or "").encode()).hexdigest()
 
     def _build_client(self) -> UserTestingClient:
         self.check_settings()
@@ -159,10 +182,8 @@ class UserTestingResource(ConfigurableResource):
             token_url=self.token_url,
             scope=self.scope,
         )
-        # The budget belongs to the credential: processes using the same one share a bucket.
-        credential = self.client_id or hashlib.sha256((self.access_token or "").encode()).hexdigest()
         limiter = SharedRateLimiter(
-            self.requests_per_minute, self.rate_window_seconds, self.rate_limit_store, credential
+            self.requests_per_minute, self.rate_window_seconds, self.rate_limit_store, self._credential_key()
         )
         policy = RetryPolicy(
             max_retries=self.max_retries,
