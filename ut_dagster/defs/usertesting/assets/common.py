@@ -33,6 +33,9 @@ GROUP = SCHEMA
 # Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
 # (the shared rate limiter caps the requests themselves).
 API_POOL = "usertesting_api"
+# A holder killed with SIGKILL lets go of a test's step lease within its ttl (120 s): a step started
+# right after a crash waits that out instead of failing.
+STEP_LEASE_WAIT_S = 150.0
 # The decorator arguments of every asset that syncs one test (one partition) from the API.
 PER_TEST_API_ASSET: dict[str, Any] = {
     "partitions_def": test_partitions,
@@ -88,12 +91,9 @@ class ApiStep:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the test's API step for the credential: runs of any Dagster instance that overlap on
-        a test would otherwise ask for the same sessions twice (StepBusyError: nothing was asked)."""
-        lease = getattr(self.usertesting, "step_lease", None)  # TODO(merge limiter): always there
-        if lease is None:
-            yield
-            return
-        with lease(f"test-step:{self.test_id}", self.holder):
+        a test would otherwise ask for the same sessions twice. Waits out a crashed holder's lease;
+        a live one makes this step fail with StepBusyError, having asked nothing."""
+        with self.usertesting.step_lease(f"test:{self.test_id}", self.holder, wait_seconds=STEP_LEASE_WAIT_S):
             yield
 
 
