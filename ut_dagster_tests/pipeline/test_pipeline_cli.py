@@ -98,3 +98,30 @@ def test_tests_command_lists_what_the_credential_can_sync(start_sandbox, tmp_pat
     syncable = {line.split()[0] for line in lines if line.split()[1] == "syncable"}
     assert syncable == set(sandbox.test_ids)
     assert any(line.split()[1] == "classic" for line in lines)  # legacy studies are shown, marked
+
+
+def test_two_syncs_of_one_test_from_different_dagster_homes_ask_for_each_session_once(
+    start_sandbox, tmp_path, cli_env
+):
+    # Seen: without a shared pool limit (any Dagster home the CLI did not create), two overlapping
+    # runs fetched every new session twice. The test's step lease lives with the shared rate budget.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 40),), requests_per_window=10, window_seconds=1.0)
+    homes = [tmp_path / "home-a", tmp_path / "home-b"]
+    for home in homes:
+        home.mkdir()
+        (home / "dagster.yaml").write_text("{}\n")  # a user's own instance: no usertesting_api pool
+    syncs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ut_dagster.cli", "sync", sandbox.test_ids[0]],
+            env={**cli_env(sandbox), "DAGSTER_HOME": str(home)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for home in homes
+    ]
+    results = [sync.communicate(timeout=300) for sync in syncs]
+
+    assert [sync.returncode for sync in syncs] == [0, 0], results
+    details = Counter(r["path"] for r in sandbox.requests if r["path"].startswith("/api/v3/"))
+    assert len(details) == 40 and set(details.values()) == {1}
