@@ -1,8 +1,8 @@
 """The details step of a test's sync: fetch each session's v3 result once, land it, normalize it.
 
 A failing session (404, 5xx, an unreadable body) is recorded and backed off (retries.py), never
-removed; the rest land. A 404 is a question: the test's listing is asked once whether the test
-itself still answers, and if not (access revoked mid-run) the run stops without marking any session.
+removed; the rest land. A 404 is a question (revocation.py): if the test itself no longer answers
+(access revoked mid-run) the run stops without marking any session.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.revocation import NotFoundStreak
 from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.sync_policy import TableChanges, consecutive_failures_exceeded, table_changes
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
@@ -35,12 +36,6 @@ FOLDER = "session_details"
 TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS, SESSION_DETAILS)
 
 Rows = dict[str, list[dict]]
-
-
-class TestNotAnsweringError(UserTestingError):
-    """The test itself stopped answering mid-run (revoked access, deleted test): no session is marked."""
-
-    __test__ = False
 
 
 @dataclass(frozen=True)
@@ -97,7 +92,7 @@ def sync_details(
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
     unavailable_in_a_row = 0
-    test_checked = False  # whether the test was asked if it still answers since the last success
+    streak = NotFoundStreak(client, test_id, "details")
     progress = start_progress(len(to_fetch))
     for session_id in to_fetch:
         progress.advance()
@@ -106,11 +101,9 @@ def sync_details(
         try:
             raw = client.get_session_details_raw(session_id)
         except UserTestingNotFoundError as exc:
-            if not test_checked:
-                test_checked = True
-                fatal = _test_stopped_answering(client, test_id, session_id)
-                if fatal is not None:
-                    break
+            fatal = streak.not_found(session_id)
+            if fatal is not None:
+                break
             failures[session_id] = retries.failed(
                 failures.get(session_id), utc_now(), str(exc), not_found=True
             )
@@ -130,7 +123,8 @@ def sync_details(
         except UserTestingError as exc:  # credentials, budget, bad request: no session would succeed
             fatal = exc
             break
-        unavailable_in_a_row, test_checked = 0, False
+        unavailable_in_a_row = 0
+        streak.found()
         received_at = utc_now()
         try:
             normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
@@ -176,21 +170,6 @@ def sync_details(
     written &= current.keys()
     rows = {t.name: [row for sid in written for row in normalized[sid][t.name]] for t in TABLES}
     return DetailsResult(rows, written, changes, current, fetched, failures, failed_now, fatal)
-
-
-def _test_stopped_answering(
-    client: UserTestingClient, test_id: TestId, session_id: str
-) -> UserTestingError | None:
-    """After a session 404: one request asks whether the test itself still answers."""
-    try:
-        client.probe_listing(test_id)
-    except (UserTestingNotFoundError, UserTestingError) as exc:
-        return TestNotAnsweringError(
-            f"Test {test_id} stopped answering during this run: session {session_id} answered 404, and so "
-            f"did the test's own listing ({type(exc).__name__}). Its access was probably revoked, or the "
-            "test deleted. No session was marked as failed or removed; the next sync asks again."
-        )
-    return None
 
 
 def _rows(test_id: str, session_id: str, payload: object, received_at: datetime) -> Rows:

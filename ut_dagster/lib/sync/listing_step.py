@@ -70,7 +70,8 @@ def sync_listing(
         )
     )
     stop = listing_stop(held, walk_all)
-    pages = client.list_sessions(test_id, stop_when=stop)
+    # A walk that may remove sessions does not take the count's word for where the listing ends.
+    pages = client.list_sessions(test_id, stop_when=stop, confirm_end=walk_all and bool(held))
     for page in pages.pages():
         listed_at = utc_now().isoformat()
         for session in page:

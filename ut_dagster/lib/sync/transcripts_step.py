@@ -20,6 +20,7 @@ from ut_dagster.lib.schema import TRANSCRIPTS
 from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.revocation import NotFoundStreak
 from ut_dagster.lib.sync.state import TRANSCRIPT, SyncState
 from ut_dagster.lib.sync_policy import (
     WITHOUT_TRANSCRIPTS,
@@ -96,6 +97,7 @@ def sync_transcripts(
     asked = found = skipped = unavailable_in_a_row = 0
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
+    streak = NotFoundStreak(client, test_id, "transcript")
     progress = start_progress(len(finished))
     for session_id, finished_at in finished.items():
         progress.advance()
@@ -133,6 +135,10 @@ def sync_transcripts(
             fatal = exc
             break
         unavailable_in_a_row = 0
+        if raw is None and (fatal := streak.not_found(session_id)) is not None:
+            break  # the test itself stopped answering: this 404 says nothing about the session
+        if raw is not None:
+            streak.found()
         asked += 1
         obj = landing.put_session_object(
             test_id, FOLDER, session_id, "missing" if raw is None else "vtt", raw or b"", utc_now()

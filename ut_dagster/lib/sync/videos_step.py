@@ -22,9 +22,11 @@ from ut_dagster.lib.object_store import ObjectStore
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.revocation import NotFoundStreak
 from ut_dagster.lib.sync.state import VIDEO, SyncState
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import (
+    UserTestingError,
     UserTestingNotFoundError,
     UserTestingUnavailableError,
     VideoLinkExpiredError,
@@ -51,6 +53,7 @@ class VideosResult:
     waiting: int = 0
     failures: dict[str, Failure] = field(default_factory=dict)
     failed_now: dict[str, str] = field(default_factory=dict)
+    fatal: UserTestingError | None = None
 
 
 def video_key(test_id: TestId, session_id: str, suffix: str) -> str:
@@ -82,6 +85,7 @@ def sync_videos(
     result = VideosResult([], removed=len(removed), failures=failures)
     has_any = any(k.endswith(".json") for k in keys)
     nones = sum(k.endswith(".none") for k in keys)
+    streak = NotFoundStreak(client, test_id, "video")
     progress = start_progress(len(listing.sessions))
     for session_id in listing.sessions:
         progress.advance()
@@ -124,6 +128,11 @@ def sync_videos(
             state.save_failures(VIDEO, failures)
             warn(f"Session {session_id}: video not archived: {exc}")
             continue
+        if record is None and (fatal := streak.not_found(session_id)) is not None:
+            result.fatal = fatal
+            break  # the test itself stopped answering: this 404 says nothing about the session
+        if record is not None:
+            streak.found()
         if failures.pop(session_id, None) is not None:
             state.save_failures(VIDEO, failures)
         if record is None and landed(".json"):

@@ -93,13 +93,19 @@ class UserTestingClient:
 
     # -- sessions ---------------------------------------------------------------------------------
     def list_sessions(
-        self, test_id: TestId, stop_when: Callable[[ListingProgress], bool] | None = None
+        self,
+        test_id: TestId,
+        stop_when: Callable[[ListingProgress], bool] | None = None,
+        confirm_end: bool = False,
     ) -> SessionListing:
+        """The test's listing, page by page. `confirm_end`: a full page at the count is followed by one
+        more page rather than the count believed (a walk whose absences may remove sessions)."""
         return SessionListing(
             lambda limit, offset: self._listing_page(test_id, limit, offset),
             test_id,
             stop_when,
             self.page_size,
+            confirm_end,
         )
 
     def probe_listing(self, test_id: TestId) -> ListingProbe:

@@ -69,10 +69,12 @@ class SessionListing:
         test_id: str,
         stop_when: Callable[[ListingProgress], bool] | None,
         page_size: int,
+        confirm_end: bool = False,
     ) -> None:
         self._fetch_page = fetch_page
         self._stop_when = stop_when
         self._page_size = page_size
+        self._confirm_end = confirm_end
         self.progress = ListingProgress(test_id)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -113,10 +115,13 @@ class SessionListing:
     def _last_page(self, served: int) -> bool:
         """At the count: is a page of `served` items the end, or may the count be stale?
 
-        Seen: a totalCount 100 too low on a 600-session test. A page as full as the server serves
-        pages (its cap may be below our `limit`: one doc page says 100) may have more behind it, so
-        one more page is asked rather than the count believed; a page smaller than that ends it.
+        Seen: a totalCount 100 too low on a 600-session test. When the walk's absences may remove
+        sessions (`confirm_end`), a page as full as the server serves pages (its cap may be below our
+        `limit`: one doc page says 100) may have more behind it, so one more page is asked rather than
+        the count believed; a page smaller than that ends it.
         """
+        if not self._confirm_end:
+            return True
         earlier = [p.served for p in self.progress.pages_seen[:-1]]
         if earlier:
             return served < max(earlier)

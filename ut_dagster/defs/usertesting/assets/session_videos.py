@@ -91,3 +91,5 @@ def session_videos(
             **step.spent(),
         },
     )
+    if result.fatal is not None:
+        raise result.fatal
