@@ -92,6 +92,8 @@ class Settings:
     dagster_home_dir: Path | None = None
     alert_thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     sensors: SensorSettings = SensorSettings()
+    # Most a daemon-launched sync run may take before run monitoring fails it (a hang is bounded).
+    run_max_hours: float = 24.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,6 +133,7 @@ class Settings:
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
             alert_thresholds=thresholds,
             sensors=SensorSettings.from_env(env),
+            run_max_hours=run_max_hours(env),
         )
 
     @property
@@ -160,6 +163,16 @@ class Settings:
                     f"{variable}: cannot write to {folder} ({exc.strerror or exc}); "
                     f"point {variable} at a folder you can write to."
                 ) from None
+
+
+def run_max_hours(environ: Mapping[str, str] | None = None) -> float:
+    """UT_RUN_MAX_HOURS [24]: the `dagster/max_runtime` of sync runs, read where the jobs are defined.
+
+    A first sync of a 10,000-session test needs ~50 h of the 10 requests a minute; a run cut off at
+    the limit fails, and the next one asks only for what was not landed, so a big first sync takes
+    a few runs, with other tests' syncs between them. A hung run holds the API pool that long.
+    """
+    return _hours(os.environ if environ is None else environ, "UT_RUN_MAX_HOURS", 24)
 
 
 def _cron(value: str) -> str:

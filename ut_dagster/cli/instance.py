@@ -8,11 +8,17 @@ from __future__ import annotations
 import os
 import socket
 
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance
 from filelock import FileLock
 
 from ut_dagster.cli.dagster_home import prepare_dagster_home
+from ut_dagster.defs.usertesting.jobs import MAX_RUNTIME_TAG
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.run_recovery import (
+    CLI_HOST_TAG,
+    CLI_PID_TAG,
+    release_runs_of_dead_workers,
+)
 from ut_dagster.environment import Settings
 
 
@@ -37,13 +43,11 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
     return instance
 
 
-# Tags that let a later command tell a run whose CLI process was killed from one still going.
-HOST_TAG, PID_TAG = "ut/cli_host", "ut/cli_pid"
-_UNFINISHED = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
-
-
 def cli_run_tags() -> dict[str, str]:
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    """Tags of a `ut-dagster sync` run: its host and pid (for release_runs_of_dead_cli_processes),
+    and no runtime limit: run monitoring can stop only the runs a daemon launched, and this process
+    is watched by the person or cron job that started it."""
+    return {CLI_HOST_TAG: socket.gethostname(), CLI_PID_TAG: str(os.getpid()), MAX_RUNTIME_TAG: "0"}
 
 
 def release_runs_of_dead_cli_processes(instance: DagsterInstance) -> list[str]:
@@ -52,24 +56,4 @@ def release_runs_of_dead_cli_processes(instance: DagsterInstance) -> list[str]:
     A sync killed with SIGKILL never ends its run, so the run keeps its `usertesting_api` pool slot
     and every later sync would wait for it forever: no daemon frees slots of in-process runs.
     """
-    released = []
-    runs = instance.get_runs(RunsFilter(statuses=_UNFINISHED, tags={HOST_TAG: socket.gethostname()}))
-    for run in runs:
-        if _alive(int(run.tags.get(PID_TAG, "0"))):
-            continue
-        instance.report_run_failed(run, message="The `ut-dagster sync` process running it was killed.")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        released.append(run.run_id)
-    return released
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
+    return release_runs_of_dead_workers(instance, launched_from_here=False)

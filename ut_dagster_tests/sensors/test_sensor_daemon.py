@@ -11,14 +11,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+import yaml
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from ut_dagster.cli.dagster_home import prepare_dagster_home
 from ut_dagster.defs.usertesting.partitions import add_tests
+from ut_dagster.defs.usertesting.sensors import IN_FLIGHT
 from ut_dagster.environment import Settings
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -156,3 +160,198 @@ def test_daemon_syncs_healthy_tests_requests_failed_runs_again_and_keeps_ticking
                 os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
         instance.dispose()
+
+
+# -- a crash of the daemon's host ------------------------------------------------------------------
+
+CRASH_DEADLINE_S = 240  # a bound for a busy machine, not a target (see the report for timings)
+SESSIONS = 10  # per test: at 2 requests/s a run's details step lasts ~5 s, time to kill it midway
+
+
+def _home_like_make_dev(env: dict[str, str]) -> Path:
+    """The home `make dev` prepares, with what is not under test switched off, and the monitoring
+    daemon polling every second instead of every minute (the recovery itself must not depend on it)."""
+    home = prepare_dagster_home(Settings.from_env(env))
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    config["telemetry"] = {"enabled": False}
+    config["auto_materialize"] = {"enabled": False}  # the marts' automation: not under test
+    if "run_monitoring" in config:
+        config["run_monitoring"]["poll_interval_seconds"] = 1
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return home
+
+
+def _start_daemon(env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: its code servers and run workers
+        )
+
+
+def _kill_group(daemon: subprocess.Popen, deadline: float, log: Path) -> None:
+    """SIGKILL the daemon with every process of its group, as a host restart does, and wait until
+    none is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGKILL)
+    daemon.wait()
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(daemon.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(group_gone, "every process of the daemon's group to end", deadline, log)
+
+
+def _worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
+        pid = record.event_log_entry.get_dagster_event().engine_event_data.metadata.get("pid")
+        if pid is not None:
+            return int(pid.value)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and ") Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def _details_requests(sandbox) -> list[tuple[float, str]]:
+    return [
+        (r["time"], r["path"].rstrip("/").rsplit("/", 1)[-1])
+        for r in sandbox.requests
+        if r["endpoint"] == "session_details"
+    ]
+
+
+def _warehouse_sessions(settings: Settings) -> set[str] | None:
+    if not settings.duckdb_path.exists():
+        return None
+    try:
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as db:
+            return {row[0] for row in db.sql("select session_id from usertesting.sessions").fetchall()}
+    except duckdb.Error:  # a run is writing (the file is locked) or the table is not there yet
+        return None
+
+
+@pytest.mark.timeout(CRASH_DEADLINE_S + 60)
+def test_a_killed_daemon_host_is_recovered_from_and_no_request_is_spent_twice(tmp_path, start_sandbox):
+    """The daemon, its code server and its run workers are SIGKILLed while a sync is fetching
+    details, with runs queued behind it; the daemon is started again. The interrupted run is
+    failed and gives its pool slot back, the queued runs start, the sensor requests the interrupted
+    test again, and every session, including those arriving meanwhile, reaches the warehouse. No
+    session whose details were landed is asked for again; the one request in flight at the kill is
+    the only one that may be repeated."""
+    started = time.monotonic()
+    deadline = started + CRASH_DEADLINE_S
+    sandbox = start_sandbox(
+        studies=tuple(StudySpec(SURVEY, SESSIONS) for _ in range(2)),
+        requests_per_window=2,
+        window_seconds=1.0,
+    )
+    env = {
+        **os.environ,
+        "UT_DATA_DIR": str(tmp_path / "data"),
+        "USERTESTING_BASE_URL": sandbox.url,
+        "USERTESTING_TOKEN_URL": sandbox.token_url,
+        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
+        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
+        "USERTESTING_REQUESTS_PER_MINUTE": "2",
+        "USERTESTING_RATE_WINDOW_SECONDS": "1",
+        "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
+        "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
+        "UT_SENSOR_RUNNING": "true",
+        "UT_SENSOR_INTERVAL_SECONDS": "1",
+        "UT_SENSOR_ACTIVE_MINUTES": "0",
+        "UT_SENSOR_DORMANT_HOURS": "0",
+    }
+    env.pop("DAGSTER_HOME", None)  # the home `make dev` would choose: $UT_DATA_DIR/dagster_home
+    home = _home_like_make_dev(env)
+    env["DAGSTER_HOME"] = str(home)
+    settings = Settings.from_env(env)
+    instance = DagsterInstance.from_config(str(home))
+    add_tests(instance, sandbox.test_ids)
+    landing = Landing(ObjectStoreResource(url=settings.object_store).store())
+    log = tmp_path / "daemon.log"
+    tests_of = {s: t for t in sandbox.test_ids for s in sandbox.dataset.session_ids(t)}
+
+    def runs(*statuses: DagsterRunStatus) -> list:
+        return [r.dagster_run for r in instance.get_run_records(RunsFilter(statuses=list(statuses)))]
+
+    def fetching_with_runs_queued():
+        """A sync run fetching details (some fetched, most not) while other runs wait for its slot."""
+        waiting = runs(*IN_FLIGHT)
+        for run in runs(DagsterRunStatus.STARTED) if len(waiting) > 1 else []:
+            test_id = run.tags["dagster/partition"]
+            fetched = {s for _, s in _details_requests(sandbox) if tests_of.get(s) == test_id}
+            if 2 <= len(fetched) <= SESSIONS - 4:
+                return run
+        return None
+
+    daemon = _start_daemon(env, log)
+    try:
+        interrupted = wait_for(fetching_with_runs_queued, "a sync run fetching details", deadline, log)
+        assert interrupted.tags["dagster/max_runtime"] == "86400"  # a hung run would end in 24 h
+        worker = _worker_pid(instance, interrupted.run_id)
+        assert worker is not None and _alive(worker)
+        for test_id in sandbox.test_ids:
+            sandbox.add_sessions(test_id, 1)  # sessions keep arriving
+        _kill_group(daemon, deadline, log)
+        killed_at = time.monotonic()
+        assert not _alive(worker)  # the run worker died with the daemon, as on a host restart
+        assert instance.get_run_by_id(interrupted.run_id).status == DagsterRunStatus.STARTED
+        landed_at_kill = {t: landing.landed_session_ids(t) for t in sandbox.test_ids}
+        requested_at_kill = {s for _, s in _details_requests(sandbox)}
+
+        daemon = _start_daemon(env, log)
+        for test_id in sandbox.test_ids:
+            sandbox.add_sessions(test_id, 1)  # and after the restart
+        every_session = {s for t in sandbox.test_ids for s in sandbox.dataset.session_ids(t)}
+        wait_for(
+            lambda: instance.get_run_by_id(interrupted.run_id).status == DagsterRunStatus.FAILURE,
+            "the interrupted run to be failed",
+            deadline,
+            log,
+        )
+        failed_at = time.monotonic()
+        wait_for(
+            lambda: (_warehouse_sessions(settings) or set()) >= every_session,
+            "every session in the warehouse",
+            deadline,
+            log,
+        )
+        recovered_at = time.monotonic()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+        instance.dispose()
+
+    details = _details_requests(sandbox)
+    asked_again = {s for when, s in details if when > killed_at and s in requested_at_kill}
+    landed = set().union(*landed_at_kill.values())
+    # Nothing landed before the crash is asked for again; at most the one request in flight is.
+    assert asked_again.isdisjoint(landed)
+    assert len(asked_again) <= 1
+    counts = Counter(s for _, s in details)
+    assert {s for s, n in counts.items() if n > 1} == asked_again
+    print(
+        f"crash test: killed after {killed_at - started:.1f} s; after the restart, the run failed in "
+        f"{failed_at - killed_at:.1f} s, every session in the warehouse in {recovered_at - killed_at:.1f} s;"
+        f" {len(details)} details requests for {len(every_session)} sessions"
+    )

@@ -19,6 +19,7 @@ from ut_dagster.defs.usertesting.jobs import (
     usertesting_sync_with_videos_job,
     verify_videos_job,
 )
+from ut_dagster.defs.usertesting.run_recovery import build_run_recovery_sensor
 from ut_dagster.defs.usertesting.schedules import (
     build_sync_schedule,
     freshness_schedule,
@@ -45,6 +46,10 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
             tests_refresh_job,
         ],
         schedules=[build_sync_schedule(settings.sync_cron), freshness_schedule, tests_daily_schedule],
-        sensors=[build_new_sessions_sensor(settings.sensors), build_discovery_sensor(settings.sensors)],
+        sensors=[
+            build_new_sessions_sensor(settings.sensors),
+            build_discovery_sensor(settings.sensors),
+            build_run_recovery_sensor(settings.sensors.interval_seconds),
+        ],
         resources={**sync_resources(settings), **(resources or {})},
     )

@@ -5,6 +5,10 @@ cost 40-55 s of start-up for a run whose steps take under a second each, and API
 from running side by side: the shared rate limit serialises their requests anyway. Crash safety does
 not come from process isolation but from the landing area: every response is stored before the next
 request, so a rerun after a crash asks only for what is missing.
+
+A sync run ends within UT_RUN_MAX_HOURS: Dagster's run monitoring fails a run past its
+`dagster/max_runtime`, so a hung request or lock cannot hold the API pool (and every test queued
+behind it) forever. A run whose process died is run_recovery.py's concern, not this limit's.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
 from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
+from ut_dagster.environment import run_max_hours
 
 SYNC_JOB_NAME = "usertesting_sync"
 SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
+MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds; enforced by run monitoring (docs/deployment.md)
+# Read when the code location loads: the daemon's and the webserver's environment decide.
+SYNC_RUN_TAGS = {MAX_RUNTIME_TAG: str(round(run_max_hours() * 3600))}
 
 usertesting_sync_job = define_asset_job(
     SYNC_JOB_NAME,
     selection=AssetSelection.assets(*SYNC_ASSETS),
     executor_def=in_process_executor,
+    tags=SYNC_RUN_TAGS,
     description="Sync one UserTesting test: listing, session details, analysis tables, transcripts, QXscores.",
 )
 
@@ -30,6 +39,7 @@ usertesting_sync_with_videos_job = define_asset_job(
     selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
     - AssetSelection.checks(archived_videos_match_checksums),
     executor_def=in_process_executor,
+    tags=SYNC_RUN_TAGS,
     description="The sync plus archiving of every session video into the object store.",
 )
 
