@@ -2,8 +2,11 @@
 
 import io
 
+import duckdb
+
 from ut_dagster.cli.forget import run_forget
 from ut_dagster.cli.status import collect_status, run_status
+from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.lib.object_store import ObjectStoreResource
 
 
@@ -67,3 +70,19 @@ def test_forget_with_delete_data_removes_what_was_synced(make_cli, capsys):
     store = ObjectStoreResource(url=cli.settings.object_store).store()
     status = collect_status(cli.instance, store, test_id)
     assert (status.listed, status.landed) == (0, 0)
+
+
+def test_a_test_id_pasted_in_upper_case_is_synced_as_the_one_test_it_is(make_cli):
+    cli = make_cli()
+    test_id = cli.sandbox.test_ids[0]
+    assert cli.sync(test_id.upper())[0] == 0
+    assert cli.sync(test_id)[0] == 0
+    assert add_tests(cli.instance, [test_id.upper()]) == [test_id]
+    assert cli.registered() == {test_id}
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert {key.split("/")[1] for key in store.list_keys("raw/")} == {test_id}
+    sessions = cli.sandbox.dataset.session_ids(test_id)
+    assert collect_status(cli.instance, store, test_id).landed == len(sessions)
+    with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
+        rows = db.sql("select test_id, session_id from usertesting.sessions").fetchall()
+    assert sorted(rows) == sorted((test_id, s) for s in sessions)  # each session once, under one test
