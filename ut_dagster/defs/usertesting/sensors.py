@@ -13,6 +13,7 @@ however many sessions the test has, and compares the answer with what is landed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dagster import (
@@ -189,7 +190,9 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
+def build_discovery_sensor(
+    settings: SensorSettings | None = None, clock: Callable[[], float] = time.time
+) -> SensorDefinition:
     settings = settings or SensorSettings()
 
     @sensor(
@@ -202,6 +205,6 @@ def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefi
     def usertesting_discover_tests(
         context: SensorEvaluationContext, usertesting: UserTestingResource
     ) -> SensorResult:
-        return discover_tests(context, usertesting, settings)
+        return discover_tests(context, usertesting, settings, clock)
 
     return usertesting_discover_tests
