@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -178,3 +179,35 @@ def test_forget_with_delete_data_refuses_while_a_sync_process_runs_the_test(make
     instance.report_run_failed(instance.get_run_by_id(running.run_id))  # that sync ended
     assert run_forget(test_id, delete_data=True, settings=cli.settings) == 0
     assert collect_status(instance, store, test_id).landed == 0
+
+
+def test_status_shows_a_test_that_keeps_failing_its_last_error_and_how_to_resume_it(make_cli):
+    cli = make_cli()
+    failing, retrying = cli.sandbox.test_ids[:2]
+    assert cli.sync(failing, retrying)[0] == 0
+    settings = replace(cli.settings, sensors=replace(cli.settings.sensors, max_failed_runs=3))
+    job = cli.defs.resolve_job_def(SYNC_JOB_NAME)
+    for test_id, count in ((failing, 3), (retrying, 1)):
+        for n in range(count):
+            run = cli.instance.create_run_for_job(job, tags={"dagster/partition": test_id})
+            cli.instance.report_run_failed(run, message=f"the warehouse refused the write ({n})")
+    cancelled = cli.instance.create_run_for_job(job, tags={"dagster/partition": failing})
+    cli.instance.report_run_canceled(cancelled)  # not a failure, nor a success
+
+    out = io.StringIO()
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert run_status(settings, instance=cli.instance, store=store, out=out) == 0
+    text = out.getvalue()
+    row = next(line for line in text.splitlines() if line.startswith(failing))
+    assert "STOPPED after 3 failed runs" in row
+    assert "1 failed run in a row" in next(line for line in text.splitlines() if line.startswith(retrying))
+    assert (
+        f"{failing}: not synced after 3 failed runs in a row; last error: the warehouse refused the write (2)"
+        in text
+    )
+    assert f"`ut-dagster sync {failing}`" in text
+
+    assert cli.sync(failing)[0] == 0  # a successful run resumes it
+    out = io.StringIO()
+    run_status(settings, instance=cli.instance, store=store, out=out)
+    assert "STOPPED" not in out.getvalue()

@@ -57,7 +57,7 @@ class Rig:
                 )
 
     def sync(self, *test_ids: str) -> int:
-        return run_sync(list(test_ids), defs=self.defs, instance=self.instance)
+        return run_sync(list(test_ids), defs=self.defs, instance=self.instance, settings=self.settings)
 
     def tick(self, usertesting: object | None = None, **sensor_settings: object) -> SensorResult:
         """One evaluation of the new-sessions sensor, carrying the cursor over from the last one."""

@@ -16,3 +16,8 @@ class SyncSettings(ConfigurableResource):
         default=26.0,
         description="Warn when a registered test was not synced for this long (UT_FRESHNESS_HOURS).",
     )
+    max_failed_runs: int = Field(
+        default=14,
+        description="Failed sync runs in a row after which a test is no longer synced until a run of it "
+        "succeeds (UT_TEST_MAX_FAILED_RUNS).",
+    )
