@@ -42,6 +42,8 @@ class SensorSettings:
     discover_workspaces: tuple[str, ...] = ()  # UT_DISCOVER_WORKSPACES: names or UUIDs, comma-separated
     discover_title_pattern: str | None = None  # UT_DISCOVER_TITLE_PATTERN: regex searched in titles
     discover_hours: float = 24.0  # UT_DISCOVER_HOURS: how often workspaces are listed again [24]
+    # UT_TEST_MAX_FAILED_RUNS: failed sync runs in a row after which a test is no longer synced [14]
+    max_failed_runs: int = 14
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SensorSettings:
@@ -67,6 +69,7 @@ class SensorSettings:
             discover_workspaces=tuple(w.strip() for w in workspaces.split(",") if w.strip()),
             discover_title_pattern=env.get("UT_DISCOVER_TITLE_PATTERN") or None,
             discover_hours=number("UT_DISCOVER_HOURS", cls.discover_hours),
+            max_failed_runs=int(number("UT_TEST_MAX_FAILED_RUNS", cls.max_failed_runs)),
         )
 
 
@@ -271,6 +274,7 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
             delete_confirm_hours=settings.delete_confirm_hours,
             session_retry_minutes=settings.session_retry_minutes,
             session_max_failures=settings.session_max_failures,
+            max_failed_runs=settings.sensors.max_failed_runs,
         ),
     }
 

@@ -1,19 +1,23 @@
 """`ut-dagster forget TEST_ID [--delete-data]`: stop syncing a test.
 
 Unregistering removes the test's partition, so schedules and sensors no longer ask for it; its
-data stays (rows, landing area, videos) unless `--delete-data` is given.
+data stays (rows, landing area, videos) unless `--delete-data` is given. With `--delete-data`, the
+test's runs in flight are cancelled and waited for first; when one cannot be stopped (another
+`ut-dagster sync` is running the test), nothing is deleted and the command exits 2, naming the run.
 """
 
 from __future__ import annotations
 
 import sys
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRun
 
-from ut_dagster.cli.instance import dagster_instance
-from ut_dagster.defs.usertesting.forget import forget_test
+from ut_dagster.cli.instance import HOST_TAG, PID_TAG, dagster_instance
+from ut_dagster.defs.usertesting.forget import WAIT_SECONDS, forget_test, run_by_cli
 from ut_dagster.environment import Settings
 from ut_dagster.lib.ids import TestId
+
+RUNS_IN_FLIGHT = 2  # exit code: the test is unregistered, its data kept while its runs go on
 
 
 def run_forget(
@@ -22,17 +26,37 @@ def run_forget(
     delete_data: bool = False,
     settings: Settings | None = None,
     instance: DagsterInstance | None = None,
+    wait_seconds: float = WAIT_SECONDS,
 ) -> int:
     settings = settings or Settings.from_env()
     instance = instance or dagster_instance(settings)
-    forgotten = forget_test(instance, test_id, delete_data=delete_data, settings=settings)
-    was_registered = forgotten.was_registered
+    test_id = TestId(test_id)
+    forgotten = forget_test(
+        instance, test_id, delete_data=delete_data, settings=settings, wait_seconds=wait_seconds
+    )
+    if forgotten.cancelled:
+        count = len(forgotten.cancelled)
+        print(
+            f"Cancelled {count} run{'s' if count > 1 else ''} of test {test_id}: {', '.join(forgotten.cancelled)}."
+        )
+    if forgotten.still_running:
+        lines = "\n".join(
+            f"  run {r.run_id} ({_why_running(r, wait_seconds)})" for r in forgotten.still_running
+        )
+        print(
+            f"Test {test_id} is no longer synced, but its data was not deleted: "
+            f"{len(forgotten.still_running)} of its runs are still in flight and could land data "
+            f"after the deletion:\n{lines}\n"
+            f"Once they ended, run `ut-dagster forget {test_id} --delete-data` again.",
+            file=sys.stderr,
+        )
+        return RUNS_IN_FLIGHT
     if delete_data:
         print(
             f"Deleted {forgotten.rows_deleted} rows and {forgotten.objects_deleted} stored objects "
             f"of test {test_id}."
         )
-    if not was_registered and not delete_data:
+    if not forgotten.was_registered and not delete_data:
         print(f"Test {test_id} is not registered: nothing to forget.", file=sys.stderr)
         return 1
     print(
@@ -40,3 +64,13 @@ def run_forget(
         + ("" if delete_data else " Its data is kept; `--delete-data` removes it.")
     )
     return 0
+
+
+def _why_running(run: DagsterRun, waited: float) -> str:
+    status = run.status.value.lower()
+    if run_by_cli(run):
+        return (
+            f"{status} by `ut-dagster sync`, process {run.tags[PID_TAG]} on {run.tags[HOST_TAG]}: "
+            "let it end or stop it"
+        )
+    return f"{status}: not stopped within {waited:.0f} s; the UI's Runs page can terminate it"

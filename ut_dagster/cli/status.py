@@ -1,9 +1,11 @@
 """`ut-dagster status`: where every registered test stands, from what is stored (no API request).
 
 Per test: sessions listed (and the API's totalCount at the last listing) vs landed, transcripts and
-videos archived, the last sync run, how far it lags behind UserTesting, and the requests (and time
-at the configured rate) a sync needs to catch up. The catch-up figure is a lower bound: sessions
-UserTesting added after the last listing are unknown until the next one.
+videos archived, the last sync run, its failed runs in a row (STOPPED once the sensor no longer syncs
+it, after UT_TEST_MAX_FAILED_RUNS), how far it lags behind UserTesting, and the requests (and time at
+the configured rate) a sync needs to catch up. The catch-up figure is a lower bound: sessions
+UserTesting added after the last listing are unknown until the next one. Failing tests are listed
+below the table with their last error.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.environment import Settings
+from ut_dagster.defs.usertesting.runs import failure_streak_of
+from ut_dagster.environment import SensorSettings, Settings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
@@ -42,6 +45,9 @@ class TestStatus:
     last_run_status: str | None
     last_run_at: datetime | None
     last_success_at: datetime | None
+    failed_runs: int = 0  # in a row, since the last successful run
+    stopped: bool = False  # failed too often: not synced until a run of it succeeds
+    last_error: str | None = None
 
     @property
     def behind(self) -> int:
@@ -74,15 +80,39 @@ class TestStatus:
             f"{self.transcripts} ({self.transcripts_missing} none)",
             f"{self.videos} ({self.videos_none} none)",
             last,
+            self.failing,
             f"{self.behind} sessions, {since}",
             f"{requests} requests, ~{format_duration(requests * 60 / per_minute)}",
         ]
 
+    @property
+    def failing(self) -> str:
+        if self.stopped:
+            return f"STOPPED after {self.failed_runs} failed runs"
+        if self.failed_runs:
+            return f"{self.failed_runs} failed run{'s' if self.failed_runs > 1 else ''} in a row"
+        return "-"
 
-HEADERS = ["TEST", "LISTED/API", "LANDED", "TRANSCRIPTS", "VIDEOS", "LAST SYNC", "LAG", "TO CATCH UP"]
+
+HEADERS = [
+    "TEST",
+    "LISTED/API",
+    "LANDED",
+    "TRANSCRIPTS",
+    "VIDEOS",
+    "LAST SYNC",
+    "FAILING",
+    "LAG",
+    "TO CATCH UP",
+]
 
 
-def collect_status(instance: DagsterInstance, store: ObjectStore, test_id: TestId) -> TestStatus:
+def collect_status(
+    instance: DagsterInstance,
+    store: ObjectStore,
+    test_id: TestId,
+    max_failed_runs: int = SensorSettings.max_failed_runs,
+) -> TestStatus:
     landing = Landing(store)
     listing = landing.read_listing(test_id)
     details = landing.latest_by_session(test_id, "session_details")
@@ -93,6 +123,7 @@ def collect_status(instance: DagsterInstance, store: ObjectStore, test_id: TestI
         RunsFilter(tags={"dagster/partition": test_id}, statuses=[DagsterRunStatus.SUCCESS]), limit=1
     )
     last = runs[0] if runs else None
+    streak = failure_streak_of(instance, test_id, max_failed_runs, with_error=True)
     return TestStatus(
         test_id=test_id,
         listed=len(listing.sessions),
@@ -107,6 +138,9 @@ def collect_status(instance: DagsterInstance, store: ObjectStore, test_id: TestI
         if last
         else None,
         last_success_at=_time(successes[0].end_time) if successes and successes[0].end_time else None,
+        failed_runs=streak.failures,
+        stopped=streak.failures >= max_failed_runs,
+        last_error=streak.last_error,
     )
 
 
@@ -130,7 +164,8 @@ def run_status(
         print("No test is registered yet: `ut-dagster sync TEST_ID` registers and syncs one.", file=out)
         return 0
     now = datetime.now(UTC)
-    statuses = [collect_status(instance, store, TestId(t)) for t in test_ids]
+    limit = settings.sensors.max_failed_runs
+    statuses = [collect_status(instance, store, TestId(t), limit) for t in test_ids]
     rows = [s.row(api.page_size, api.requests_per_minute, now) for s in statuses]
     print(format_table(HEADERS, rows), file=out)
     requests = sum(s.requests_to_catch_up(api.page_size) for s in statuses)
@@ -140,6 +175,24 @@ def run_status(
         f"{api.requests_per_minute} requests per minute.",
         file=out,
     )
+    failing = [s for s in statuses if s.failed_runs]
+    if failing:
+        print("\nFailing tests:", file=out)
+    for status in failing:
+        state = (
+            f"not synced after {status.failed_runs} failed runs in a row"
+            if status.stopped
+            else f"{status.failed_runs} failed run{'s' if status.failed_runs > 1 else ''} in a row, "
+            "retried with growing delays"
+        )
+        print(f"  {status.test_id}: {state}; last error: {status.last_error or 'unknown'}", file=out)
+    stopped = [s.test_id for s in failing if s.stopped]
+    if stopped:
+        print(
+            f"A stopped test is synced again once a run of it succeeds: `ut-dagster sync {stopped[0]}` "
+            "(or materialize it in the UI). UT_TEST_MAX_FAILED_RUNS sets the limit.",
+            file=out,
+        )
     return 0
 
 

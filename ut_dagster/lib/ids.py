@@ -7,6 +7,9 @@ from a `TestId` needs no second check: `TestId(x)` of a `TestId` returns it unch
 re-matching, and anything else is matched (so a raw string passed by mistake is still refused before
 it reaches a path, a URL or a query). A typo therefore costs no API budget.
 
+A UUID is the same in any case, so the typed value is always the lower-case form: an ID pasted in
+upper case names the same test (one partition, one landing folder, one set of rows), not a second one.
+
 They are `str`s everywhere (f-strings, dict keys, JSON). Hand libraries that look at the exact type a
 plain `str(...)`: Snowflake's connector refuses to bind a parameter of type "TestId", and Dagster
 keeps the very object it is given as a partition key.
@@ -37,7 +40,7 @@ class _Uuid(str):
                 f"{shown} is not a valid UserTesting {cls.kind}: expected a UUID such as "
                 "'3fa85f64-5717-4562-b3fc-2c963f66afa6' (copy it from the test's URL or results page)."
             )
-        return super().__new__(cls, value)
+        return super().__new__(cls, value.lower())
 
 
 class TestId(_Uuid):

@@ -1,10 +1,28 @@
 """`ut-dagster status` and `ut-dagster forget`, against a real instance after a real sync."""
 
 import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from ut_dagster.cli.forget import run_forget
+from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.status import collect_status, run_status
+from ut_dagster.defs.usertesting.forget import is_forgotten
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
+from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.lib.object_store import ObjectStoreResource
+
+QUEUED = DagsterRunStatus.QUEUED
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 def test_status_shows_each_test_listed_landed_and_what_catching_up_costs_without_a_request(make_cli):
@@ -67,3 +85,129 @@ def test_forget_with_delete_data_removes_what_was_synced(make_cli, capsys):
     store = ObjectStoreResource(url=cli.settings.object_store).store()
     status = collect_status(cli.instance, store, test_id)
     assert (status.listed, status.landed) == (0, 0)
+
+
+def test_a_test_id_pasted_in_upper_case_is_synced_as_the_one_test_it_is(make_cli):
+    cli = make_cli()
+    test_id = cli.sandbox.test_ids[0]
+    assert cli.sync(test_id.upper())[0] == 0
+    assert cli.sync(test_id)[0] == 0
+    assert add_tests(cli.instance, [test_id.upper()]) == [test_id]
+    assert cli.registered() == {test_id}
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert {key.split("/")[1] for key in store.list_keys("raw/")} == {test_id}
+    sessions = cli.sandbox.dataset.session_ids(test_id)
+    assert collect_status(cli.instance, store, test_id).landed == len(sessions)
+    with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
+        rows = db.sql("select test_id, session_id from usertesting.sessions").fetchall()
+    assert sorted(rows) == sorted((test_id, s) for s in sessions)  # each session once, under one test
+
+
+@pytest.fixture
+def cli_instance(monkeypatch):
+    """The instance `ut-dagster` itself opens (DAGSTER_HOME of the settings), as the command would."""
+
+    def open_instance(cli) -> DagsterInstance:
+        monkeypatch.setenv("DAGSTER_HOME", str(cli.settings.dagster_home))  # restored after the test
+        return dagster_instance(cli.settings)
+
+    return open_instance
+
+
+def launch_queued_run(cli, test_id: str) -> None:
+    """What the sensor or the UI's "Materialize" does: a run submitted to the instance's queue
+    (no daemon runs here to dequeue it)."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(cli.settings.dagster_home),
+        "UT_DATA_DIR": str(cli.settings.data_dir),
+    }
+    tags = json.dumps({"dagster/partition": test_id})
+    command = [str(BIN / "dagster"), "job", "launch", "-m", "ut_dagster.definitions", "-j", SYNC_JOB_NAME]
+    subprocess.run(
+        [*command, "--tags", tags], env=env, cwd=REPO, check=True, capture_output=True, timeout=300
+    )
+
+
+def test_forget_with_delete_data_cancels_the_test_s_runs_in_flight_then_deletes(
+    make_cli, cli_instance, capsys
+):
+    cli = make_cli()
+    test_id, other = cli.sandbox.test_ids[:2]
+    assert cli.sync(test_id)[0] == 0
+    instance = cli_instance(cli)
+    add_tests(instance, [test_id, other])
+    launch_queued_run(cli, test_id)
+    launch_queued_run(cli, other)
+    # And a run a sensor tick has just created, before the daemon submits it.
+    job = cli.defs.resolve_job_def(SYNC_JOB_NAME)
+    created = instance.create_run_for_job(job, tags={"dagster/partition": test_id})
+    queued = {r.tags["dagster/partition"]: r for r in instance.get_runs(RunsFilter(statuses=[QUEUED]))}
+
+    assert run_forget(test_id, delete_data=True, settings=cli.settings) == 0
+    for run in (queued[test_id], created):
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
+    assert instance.get_run_by_id(queued[other].run_id).status == QUEUED
+    out = capsys.readouterr().out
+    assert "Cancelled 2 runs" in out and "Deleted " in out
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert collect_status(instance, store, test_id).landed == 0
+    assert is_forgotten(instance, test_id) and not is_forgotten(instance, other)
+
+
+def test_forget_with_delete_data_refuses_while_a_sync_process_runs_the_test(make_cli, cli_instance, capsys):
+    cli = make_cli()
+    test_id = cli.sandbox.test_ids[0]
+    assert cli.sync(test_id)[0] == 0
+    instance = cli_instance(cli)
+    add_tests(instance, [test_id])
+    # Another `ut-dagster sync` (this very process, alive) is running the test in its own process:
+    # no run launcher can stop it, so its run would land payloads after the data was deleted.
+    job = cli.defs.resolve_job_def(SYNC_JOB_NAME)
+    running = instance.create_run_for_job(
+        job, status=DagsterRunStatus.STARTED, tags={"dagster/partition": test_id, **cli_run_tags()}
+    )
+
+    assert run_forget(test_id, delete_data=True, settings=cli.settings, wait_seconds=0) == 2
+    err = capsys.readouterr().err
+    assert running.run_id in err and "not deleted" in err and f"forget {test_id} --delete-data" in err
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert collect_status(instance, store, test_id).landed > 0  # nothing deleted
+    assert is_forgotten(instance, test_id)  # no new run is requested; the engine lands nothing more
+    assert instance.get_run_by_id(running.run_id).status == DagsterRunStatus.STARTED
+
+    instance.report_run_failed(instance.get_run_by_id(running.run_id))  # that sync ended
+    assert run_forget(test_id, delete_data=True, settings=cli.settings) == 0
+    assert collect_status(instance, store, test_id).landed == 0
+
+
+def test_status_shows_a_test_that_keeps_failing_its_last_error_and_how_to_resume_it(make_cli):
+    cli = make_cli()
+    failing, retrying = cli.sandbox.test_ids[:2]
+    assert cli.sync(failing, retrying)[0] == 0
+    settings = replace(cli.settings, sensors=replace(cli.settings.sensors, max_failed_runs=3))
+    job = cli.defs.resolve_job_def(SYNC_JOB_NAME)
+    for test_id, count in ((failing, 3), (retrying, 1)):
+        for n in range(count):
+            run = cli.instance.create_run_for_job(job, tags={"dagster/partition": test_id})
+            cli.instance.report_run_failed(run, message=f"the warehouse refused the write ({n})")
+    cancelled = cli.instance.create_run_for_job(job, tags={"dagster/partition": failing})
+    cli.instance.report_run_canceled(cancelled)  # not a failure, nor a success
+
+    out = io.StringIO()
+    store = ObjectStoreResource(url=cli.settings.object_store).store()
+    assert run_status(settings, instance=cli.instance, store=store, out=out) == 0
+    text = out.getvalue()
+    row = next(line for line in text.splitlines() if line.startswith(failing))
+    assert "STOPPED after 3 failed runs" in row
+    assert "1 failed run in a row" in next(line for line in text.splitlines() if line.startswith(retrying))
+    assert (
+        f"{failing}: not synced after 3 failed runs in a row; last error: the warehouse refused the write (2)"
+        in text
+    )
+    assert f"`ut-dagster sync {failing}`" in text
+
+    assert cli.sync(failing)[0] == 0  # a successful run resumes it
+    out = io.StringIO()
+    run_status(settings, instance=cli.instance, store=store, out=out)
+    assert "STOPPED" not in out.getvalue()

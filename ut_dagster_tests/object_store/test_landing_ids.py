@@ -46,3 +46,12 @@ def test_ids_read_back_from_the_landing_area_are_typed_and_stray_folders_ignored
     landed = landing.latest_by_session(test_id, "session_details")
     assert type(session_id) is SessionId and session_id == SESSION
     assert list(landed) == [SESSION] and type(landed[SESSION][0].session_id) is SessionId
+
+
+def test_ids_are_lower_cased_where_they_enter(landing: Landing) -> None:
+    # The same UUID pasted in upper case is the same test: one key, one partition, one set of rows.
+    for kind in (TestId, SessionId):
+        assert kind(TEST.upper()) == TEST and type(kind(TEST.upper())) is kind
+    landing.write_listing(Listing(TestId(TEST.upper()), 1, {SessionId(SESSION.upper()): {}}))
+    assert landing.store.list_keys("") == landing.store.list_keys(f"raw/{TEST}/")
+    assert list(landing.read_listing(TestId(TEST)).sessions) == [SESSION]

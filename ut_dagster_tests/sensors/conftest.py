@@ -57,7 +57,7 @@ class Rig:
                 )
 
     def sync(self, *test_ids: str) -> int:
-        return run_sync(list(test_ids), defs=self.defs, instance=self.instance)
+        return run_sync(list(test_ids), defs=self.defs, instance=self.instance, settings=self.settings)
 
     def tick(self, usertesting: object | None = None, **sensor_settings: object) -> SensorResult:
         """One evaluation of the new-sessions sensor, carrying the cursor over from the last one."""
@@ -65,9 +65,18 @@ class Rig:
         overrides = {"usertesting": usertesting} if usertesting is not None else {}
         return self._evaluate(build_new_sessions_sensor(settings), ("usertesting", "object_store"), overrides)
 
-    def discover(self, **sensor_settings: object) -> SensorResult:
+    def discover(
+        self,
+        usertesting: object | None = None,
+        clock: Callable[[], float] | None = None,
+        **sensor_settings: object,
+    ) -> SensorResult:
+        """One evaluation of the discovery sensor; `usertesting` replaces the resource (another
+        credential), `clock` the sensor's wall clock (simulated time)."""
         settings = replace(self.settings.sensors, **sensor_settings)
-        result = self._evaluate(build_discovery_sensor(settings), ("usertesting",))
+        sensor = build_discovery_sensor(settings, **({"clock": clock} if clock else {}))
+        overrides = {"usertesting": usertesting} if usertesting is not None else {}
+        result = self._evaluate(sensor, ("usertesting",), overrides)
         for request in result.dynamic_partitions_requests or []:
             add_tests(self.instance, list(request.partition_keys))  # what the daemon does
         return result

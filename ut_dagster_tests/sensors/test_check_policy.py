@@ -2,16 +2,20 @@
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 
 from ut_dagster.defs.usertesting.check_policy import (
     CheckPolicy,
+    FailureStreak,
+    RunOutcome,
     SensorMemory,
     TestState,
     checked,
     due_at,
     due_tests,
-    run_failed,
-    run_succeeded,
+    failure_streak,
+    gave_up,
+    run_cancelled,
 )
 
 DAY, HOUR = 86400.0, 3600.0
@@ -86,23 +90,107 @@ def test_batch_busy_and_priority():
     ]
 
 
+def simulate_runs(
+    policy: CheckPolicy,
+    hours: float,
+    outcome_at: Callable[[float], str] = lambda start: "failure",
+    run_seconds: float = 300.0,
+    manual_success_at: float | None = None,
+) -> list[tuple[float, str]]:
+    """The sensor's decisions for one active test (a check always finds sessions not landed) whose
+    runs take `run_seconds` and end as `outcome_at(start)` says; at `manual_success_at` a user's
+    `ut-dagster sync` succeeds. Returns the start and outcome of each run the sensor requested."""
+    start = now = 1_700_000_000.0
+    state, history, runs = TestState(), [], []
+    running: tuple[float, str] | None = None
+    while now < start + hours * HOUR:
+        if manual_success_at is not None and now - start >= manual_success_at:
+            history.insert(0, RunOutcome("success", ended_at=now))
+            manual_success_at = None
+        if running and now >= running[0]:
+            history.insert(0, RunOutcome(running[1], ended_at=now, error="WarehouseUnavailableError"))
+            if running[1] == "canceled":
+                state = run_cancelled(state, now)
+            running = None
+        streaks = {"t": failure_streak(history)}
+        busy = frozenset({"t"} if running else ())
+        if due_tests(["t"], {"t": state}, now, policy, busy=busy, streaks=streaks) == ["t"]:
+            state = checked(state, now, now - HOUR)
+            outcome = outcome_at(now - start)
+            runs.append((now - start, outcome))
+            running = (now + run_seconds, outcome)
+        now += policy.tick_interval_s
+    return runs
+
+
+def test_a_test_that_always_fails_backs_off_to_daily_then_stops_being_requested():
+    policy = CheckPolicy()  # the defaults: hourly checks of active tests, 14 failed runs at most
+    runs = simulate_runs(policy, hours=48)
+    starts = [t for t, _ in runs]
+    # Was 54 runs in 48 h (one every hour, forever): now retried at once, then after delays doubling
+    # from 2 minutes up to a day. 12 runs in the first 48 h, then one a day until the 14th, then none.
+    assert len(runs) == 12
+    assert gaps(starts) == sorted(gaps(starts))
+    month = [t for t, _ in simulate_runs(policy, hours=30 * 24)]
+    assert len(month) == policy.max_failed_runs == 14  # the last at 83 h; none in the 27 days after
+    assert gaps(month)[-2:] == [DAY + 300] * 2  # daily (counted from the failed run's end)
+
+
+def test_a_successful_run_resets_the_streak():
+    policy = CheckPolicy(max_failed_runs=3)
+    # Failing all along; on day 2 a user's manual sync succeeds.
+    runs = simulate_runs(policy, hours=72, manual_success_at=36 * HOUR)
+    assert len([t for t, _ in runs if t < 36 * HOUR]) == 3  # stopped after 3 failed runs
+    assert len([t for t, _ in runs if t >= 36 * HOUR]) == 3  # requested again: a new streak of 3
+
+
+def test_a_cancelled_run_is_not_a_failure_nor_requested_again_at_once():
+    policy = CheckPolicy()
+    # Every run is cancelled by the user: the test is checked hourly, as an active test is.
+    runs = simulate_runs(policy, hours=24, outcome_at=lambda t: "canceled", run_seconds=600)
+    assert min(gaps([t for t, _ in runs])) >= HOUR  # never the next tick
+    assert failure_streak([RunOutcome("canceled", 3.0), RunOutcome("failure", 2.0, "boom")]) == FailureStreak(
+        1, 2.0, "boom"
+    )
+
+
+def test_the_failure_streak_counts_failed_runs_since_the_last_success():
+    outcomes = [
+        RunOutcome("failure", 50.0, "latest"),
+        RunOutcome("canceled", 40.0),
+        RunOutcome("failure", 30.0, "older"),
+        RunOutcome("success", 20.0),
+        RunOutcome("failure", 10.0),
+    ]
+    assert failure_streak(outcomes) == FailureStreak(failures=2, last_failed_at=50.0, last_error="latest")
+    assert failure_streak(outcomes[3:]) == FailureStreak()
+    policy = CheckPolicy(max_failed_runs=2)
+    assert gave_up(failure_streak(outcomes), policy) and not gave_up(failure_streak(outcomes[2:]), policy)
+    assert due_at(TestState(1.0, 1.0), 100.0, policy, failure_streak(outcomes)) == float("inf")
+
+
 def test_a_failed_run_is_retried_at_once_then_with_growing_delays():
     policy = CheckPolicy(tick_interval_s=60)
     now = 1_700_000_000.0
     state = checked(TestState(), now, now - 30 * DAY)
     delays = []
-    for _ in range(8):
-        state = run_failed(state, now, policy)
-        delays.append(due_at(state, now, policy) - now)
-        state = checked(state, now, None)
+    for failures in range(1, 14):
+        streak = FailureStreak(failures, last_failed_at=now + 10)
+        delays.append(due_at(state, now, policy, streak) - (now + 10))
     assert delays[:4] == [0, 120, 240, 480]
-    assert max(delays) == policy.active_interval_s
-    assert run_succeeded(state).failures == 0 and due_at(run_succeeded(state), now, policy) > now
+    assert max(delays) == policy.dormant_interval_s  # up to daily
+    # A check after the last failure that started no run (the API was down): the usual interval.
+    streak = FailureStreak(3, last_failed_at=now - 10)
+    assert due_at(state, now, policy, streak) == now + policy.dormant_interval_s - policy.tick_interval_s
 
 
 def test_cursor_round_trip_drops_unregistered_tests_and_ignores_old_cursors():
-    memory = SensorMemory(123.0, {"a": TestState(1.0, 2.0, 1, 3.0), "gone": TestState(1.0)})
+    memory = SensorMemory(123.0, {"a": TestState(1.0, 2.0), "gone": TestState(1.0)})
     again = SensorMemory.decode(memory.encode(keep=["a"]))
-    assert again.last_tick == 123.0 and again.tests == {"a": TestState(1.0, 2.0, 1, 3.0)}
+    assert again.last_tick == 123.0 and again.tests == {"a": TestState(1.0, 2.0)}
+    # Version 1 also kept failures, now read from the runs themselves.
+    assert SensorMemory.decode('{"v":1,"t":5.0,"tests":{"a":[1.0,2.0,3,4.0]}}').tests == {
+        "a": TestState(1.0, 2.0)
+    }
     assert SensorMemory.decode('{"next": 5}').tests == {}
     assert SensorMemory.decode("not json").tests == {}

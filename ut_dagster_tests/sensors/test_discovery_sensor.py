@@ -1,9 +1,10 @@
 """The opt-in discovery sensor: registers the tests of the credential's workspaces (legacy v1 API)."""
 
+import json
 import logging
 import time
 
-from ut_dagster.defs.usertesting.discovery import DiscoveryMemory, select_tests
+from ut_dagster.defs.usertesting.discovery import Deferred, DiscoveryMemory, retry_delay, select_tests
 from ut_dagster.sandbox.data import build_workspaces
 
 A, B, C = (f"{i}fa85f64-5717-4562-b3fc-2c963f66afa6" for i in (1, 2, 3))
@@ -76,3 +77,71 @@ def test_a_cursor_candidate_that_is_not_a_test_id_is_never_probed_nor_registered
     rig.discover()
     assert rig.registered() == {served}
     assert rig.sandbox.request_counts() == {"list_sessions": 1}
+
+
+def test_tests_refused_for_a_credential_error_are_registered_once_the_secret_is_fixed(
+    make_rig, sandbox_resource
+):
+    rig = make_rig()
+    tests = rig.sandbox.test_ids
+    rig.discover(tick_seconds=0)  # listed the workspaces, then ran out of time: every test waits
+    assert rig.registered() == set()
+
+    # The client secret was rotated in UserTesting; the deployment still has the old one.
+    rotated = sandbox_resource(
+        rig.sandbox, client_secret="rotated-away", rate_limit_store=rig.settings.rate_limit_store
+    )
+    for _ in range(3):
+        rig.discover(usertesting=rotated)
+    assert rig.registered() == set()
+    tokens, counts = len(rig.sandbox.token_requests), rig.sandbox.request_counts()
+
+    rig.discover()  # the secret fixed
+    assert rig.registered() == set(tests)
+    # While it was wrong, each tick stopped at the first refusal: one token request, no API request.
+    assert tokens <= 1 + 3 and "list_sessions" not in counts
+
+
+def test_a_test_answering_401_is_retried_with_backoff_and_registered_once_served(make_rig):
+    rig = make_rig()
+    denied, *served = rig.sandbox.test_ids
+    rig.sandbox.revoke_test(denied, status=401)
+    clock = [1_700_000_000.0]
+    rig.discover(clock=lambda: clock[0])
+    requests = 0
+    for _ in range(24 * 12):  # a day of ticks, one every 5 minutes (UT_SENSOR_INTERVAL_SECONDS: 60)
+        clock[0] += 300
+        rig.sandbox.reset_requests()
+        rig.discover(clock=lambda: clock[0])
+        requests += sum(1 for r in rig.sandbox.requests if denied in str(r["query"]))
+    assert rig.registered() == set(served)
+    # Delays doubling from a minute up to an hour: under 30 probes a day (each two requests: the
+    # client asks again with a fresh token), where a probe every tick would be 288.
+    assert 2 * 20 <= requests <= 2 * 30, requests
+
+    rig.sandbox.restore_test(denied)
+    clock[0] += 3600
+    rig.discover(clock=lambda: clock[0])
+    assert rig.registered() == set(rig.sandbox.test_ids)
+
+
+def test_a_cursor_of_the_old_format_probes_its_refused_tests_again(make_rig):
+    # Version 1 refused a test on any 401 (a rotated secret): its refusals are not trusted.
+    rig = make_rig()
+    tests = rig.sandbox.test_ids
+    old = {"v": 1, "listed_at": time.time(), "pending": [], "refused": tests[:4]}
+    rig.cursors["usertesting_discover_tests"] = json.dumps(old)
+    rig.discover()
+    assert rig.registered() == set(tests[:4])
+
+
+def test_the_cursor_keeps_deferred_candidates_and_their_delays():
+    memory = DiscoveryMemory(1.0, [A], [B], {C: Deferred(3, 500.0)})
+    again = DiscoveryMemory.decode(memory.encode())
+    assert (again.listed_at, again.pending, again.refused, again.deferred) == (
+        1.0,
+        [A],
+        [B],
+        {C: Deferred(3, 500.0)},
+    )
+    assert [retry_delay(n, 60) for n in (1, 2, 3, 7, 8, 20)] == [60, 120, 240, 3600, 3600, 3600]

@@ -5,6 +5,7 @@ import logging
 from dagster import AssetKey
 
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
+from ut_dagster.environment import SensorSettings
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
@@ -135,3 +136,46 @@ def test_a_test_beyond_offset_paging_costs_one_request_per_check(make_rig):
     rig.sandbox.add_sessions(test_id, 1)
     assert requested(rig.tick(**ALWAYS_DUE)) == [test_id]
     assert rig.sandbox.request_counts() == {"list_sessions": 2}
+
+
+def end_runs(rig, test_id: str, count: int, canceled: bool = False) -> None:
+    """Runs of the test that ended as failed (or cancelled by a user), as the instance records them."""
+    job = rig.defs.resolve_job_def(SYNC_JOB_NAME)
+    for _ in range(count):
+        run = rig.instance.create_run_for_job(job, tags={"dagster/partition": test_id})
+        if canceled:
+            rig.instance.report_run_canceled(run)
+        else:
+            rig.instance.report_run_failed(run, message="the warehouse refused the write")
+
+
+def test_a_test_that_keeps_failing_is_not_synced_again_until_a_run_of_it_succeeds(make_rig):
+    rig = make_rig(
+        studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)), sensors=SensorSettings(max_failed_runs=3)
+    )
+    failing, healthy = rig.sandbox.test_ids
+    rig.register(failing, healthy)
+    rig.land(failing, healthy)
+    end_runs(rig, failing, 3)
+    rig.sandbox.add_sessions(failing, 1)
+    rig.sandbox.reset_requests()
+
+    result = rig.tick(**ALWAYS_DUE)
+    assert requested(result) == []
+    message = result.skip_reason.skip_message
+    assert f"1 not synced after 3 failed runs in a row ({failing})" in message
+    assert "ut-dagster sync TEST_ID" in message
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}  # the healthy test's check only
+
+    assert rig.sync(failing) == 0  # a user's manual sync succeeds
+    rig.sandbox.add_sessions(failing, 1)
+    assert requested(rig.tick(**ALWAYS_DUE)) == [failing]
+
+
+def test_a_run_the_user_cancelled_is_not_requested_again_on_the_next_tick(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 2),))
+    [test_id] = rig.sandbox.test_ids
+    rig.register(test_id)
+    assert requested(rig.tick()) == [test_id]  # never synced
+    end_runs(rig, test_id, 1, canceled=True)
+    assert requested(rig.tick()) == []

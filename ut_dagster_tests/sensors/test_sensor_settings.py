@@ -16,6 +16,7 @@ def test_settings_from_the_environment_shape_the_sensors():
         "UT_SENSOR_ACTIVITY_DAYS": "3",
         "UT_DISCOVER_WORKSPACES": "Research Team Workspace, Design Ops",
         "UT_DISCOVER_TITLE_PATTERN": "^checkout",
+        "UT_TEST_MAX_FAILED_RUNS": "5",
     }
     settings = Settings.from_env(env).sensors
     assert settings.discover_workspaces == ("Research Team Workspace", "Design Ops")
@@ -26,7 +27,8 @@ def test_settings_from_the_environment_shape_the_sensors():
         43200,
         259200,
     )
-    assert (policy.tick_interval_s, policy.batch) == (30, 8)
+    assert (policy.tick_interval_s, policy.batch, policy.max_failed_runs) == (30, 8, 5)
+    assert Settings.from_env(env).sensors.max_failed_runs == 5
     sensor = build_new_sessions_sensor(settings)
     assert sensor.minimum_interval_seconds == 30 and sensor.default_status.value == "RUNNING"
     assert build_new_sessions_sensor(SensorSettings()).default_status.value == "STOPPED"
@@ -34,7 +36,12 @@ def test_settings_from_the_environment_shape_the_sensors():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("UT_SENSOR_BATCH", "many"), ("UT_SENSOR_RUNNING", "sometimes"), ("UT_SENSOR_BATCH", "0")],
+    [
+        ("UT_SENSOR_BATCH", "many"),
+        ("UT_SENSOR_RUNNING", "sometimes"),
+        ("UT_SENSOR_BATCH", "0"),
+        ("UT_TEST_MAX_FAILED_RUNS", "0"),
+    ],
 )
 def test_a_bad_setting_is_refused_with_its_name(name, value):
     with pytest.raises(ValueError, match=name):

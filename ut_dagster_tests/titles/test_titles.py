@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ut_dagster.defs.usertesting.partitions import add_tests
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 from ut_dagster.defs.usertesting.titles import MAX_TAG_LENGTH, TITLE_TAG, known_titles, title_of, title_tags
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -50,7 +51,10 @@ def test_the_scheduled_sync_tags_each_run_with_its_title(tmp_path):
         context = dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=DAY_2,
-            resources={"object_store": ObjectStoreResource(url=str(tmp_path))},
+            resources={
+                "object_store": ObjectStoreResource(url=str(tmp_path)),
+                "sync_settings": SyncSettings(),
+            },
         )
         tags = {r.partition_key: r.tags for r in build_sync_schedule()(context)}
     assert tags[TEST_A][TITLE_TAG] == "Checkout"

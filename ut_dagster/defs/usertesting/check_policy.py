@@ -7,15 +7,25 @@ the activity window is checked every `active_interval_s`, any other every `dorma
 
 A test falls due one tick before its interval is up, so ticks arriving on time check it no later than
 its interval. Tests never checked go first (just registered), then active ones, then the longest
-overdue. A failed sync run makes its test due again at once, then after a doubling delay while runs
-keep failing (never later than the active interval).
+overdue.
+
+A test whose sync runs keep failing backs off: after its first failed run it is checked (and synced)
+again at once, a transient failure; after each further one the delay doubles from two ticks up to the
+dormant interval (daily). After `max_failed_runs` failed runs in a row it is not checked nor synced
+any more: it shows as failing in `ut-dagster status` and the `no_test_keeps_failing` asset check,
+until a run of it succeeds (`ut-dagster sync TEST_ID`, or materializing it in the UI). The streak is
+read from the runs the Dagster instance records (see runs.py), not from the sensor's cursor, so the
+sensor, the status command and the check agree; a run the user cancelled is not a failure, and the
+test is next checked a full interval after the cancellation.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+
+FAILURE, SUCCESS, CANCELED = "failure", "success", "canceled"
 
 
 @dataclass(frozen=True)
@@ -25,10 +35,13 @@ class CheckPolicy:
     activity_window_s: float = 7 * 86400.0
     tick_interval_s: float = 60.0
     batch: int = 5  # tests checked per tick at most
+    max_failed_runs: int = 14  # failed runs in a row after which a test is no longer synced
 
     def __post_init__(self) -> None:
         if self.batch < 1:
             raise ValueError("UT_SENSOR_BATCH must be at least 1.")
+        if self.max_failed_runs < 1:
+            raise ValueError("UT_TEST_MAX_FAILED_RUNS must be at least 1.")
         if min(self.active_interval_s, self.dormant_interval_s, self.tick_interval_s) < 0:
             raise ValueError("Sensor intervals cannot be negative.")
 
@@ -41,36 +54,95 @@ class TestState:
 
     last_checked: float | None = None
     last_activity: float | None = None  # newest session seen, or when new sessions were noticed
-    failures: int = 0  # sync runs failed in a row
-    retry_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How one run of a test ended: `status` is FAILURE, SUCCESS or CANCELED."""
+
+    status: str
+    ended_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FailureStreak:
+    """The test's failed runs since its last successful one (cancelled runs do not count)."""
+
+    failures: int = 0
+    last_failed_at: float | None = None
+    last_error: str | None = None
+
+
+def failure_streak(outcomes_newest_first: Iterable[RunOutcome]) -> FailureStreak:
+    failed = []
+    for outcome in outcomes_newest_first:
+        if outcome.status == SUCCESS:
+            break
+        if outcome.status == FAILURE:
+            failed.append(outcome)
+    if not failed:
+        return FailureStreak()
+    return FailureStreak(len(failed), failed[0].ended_at, failed[0].error)
+
+
+def gave_up(streak: FailureStreak, policy: CheckPolicy) -> bool:
+    """Whether the test failed too often in a row to be synced again before a run of it succeeds."""
+    return streak.failures >= policy.max_failed_runs
+
+
+def retry_delay(failures: int, policy: CheckPolicy) -> float:
+    """How long after its `failures`-th failed run in a row a test is synced again."""
+    if failures <= 1:
+        return 0.0  # most failures are transient: try again at once
+    return min(policy.tick_interval_s * 2 ** (failures - 1), policy.dormant_interval_s)
+
+
+def held_until(streak: FailureStreak, policy: CheckPolicy) -> float:
+    """Before when a failing test is neither checked nor synced (-inf: not held; inf: stopped)."""
+    if streak.failures == 0 or streak.last_failed_at is None:
+        return float("-inf")
+    if gave_up(streak, policy):
+        return float("inf")
+    return streak.last_failed_at + retry_delay(streak.failures, policy)
 
 
 def is_active(state: TestState, now: float, policy: CheckPolicy) -> bool:
     return state.last_activity is not None and now - state.last_activity <= policy.activity_window_s
 
 
-def due_at(state: TestState, now: float, policy: CheckPolicy) -> float:
-    if state.last_checked is None:
-        return float("-inf")
-    interval = policy.active_interval_s if is_active(state, now, policy) else policy.dormant_interval_s
-    due = state.last_checked + interval - policy.tick_interval_s
-    return due if state.retry_at is None else min(due, state.retry_at)
+def due_at(
+    state: TestState, now: float, policy: CheckPolicy, streak: FailureStreak = FailureStreak()
+) -> float:
+    failed_since_check = (
+        streak.failures > 0
+        and streak.last_failed_at is not None
+        and (state.last_checked is None or streak.last_failed_at >= state.last_checked)
+    )
+    if state.last_checked is None or failed_since_check:
+        usual = float("-inf")  # never checked, or a run failed since: due as soon as not held
+    else:
+        interval = policy.active_interval_s if is_active(state, now, policy) else policy.dormant_interval_s
+        usual = state.last_checked + interval - policy.tick_interval_s
+    return max(usual, held_until(streak, policy))
 
 
 def due_tests(
     test_ids: Iterable[str],
-    states: dict[str, TestState],
+    states: Mapping[str, TestState],
     now: float,
     policy: CheckPolicy,
     busy: frozenset[str] = frozenset(),
+    streaks: Mapping[str, FailureStreak] | None = None,
 ) -> list[str]:
     """The tests to check this tick, in order (at most `policy.batch`); `busy` ones have a run going."""
+    streaks = streaks or {}
     due = []
     for test_id in test_ids:
         if test_id in busy:
             continue
         state = states.get(test_id, TestState())
-        when = due_at(state, now, policy)
+        when = due_at(state, now, policy, streaks.get(test_id, FailureStreak()))
         if when <= now:
             rank = 0 if state.last_checked is None else 1 if is_active(state, now, policy) else 2
             due.append((rank, when, test_id))
@@ -79,21 +151,12 @@ def due_tests(
 
 def checked(state: TestState, now: float, activity: float | None) -> TestState:
     newest = max((t for t in (state.last_activity, activity) if t is not None), default=None)
-    return replace(state, last_checked=now, last_activity=newest, retry_at=None)
+    return replace(state, last_checked=now, last_activity=newest)
 
 
-def run_failed(state: TestState, now: float, policy: CheckPolicy) -> TestState:
-    failures = state.failures + 1
-    # The first retry is immediate (a transient failure); later ones back off so a broken
-    # test or warehouse does not spend the budget on a run every tick.
-    delay = (
-        0.0 if failures == 1 else min(policy.tick_interval_s * 2 ** (failures - 1), policy.active_interval_s)
-    )
-    return replace(state, failures=failures, retry_at=now + delay)
-
-
-def run_succeeded(state: TestState) -> TestState:
-    return replace(state, failures=0, retry_at=None)
+def run_cancelled(state: TestState, at: float) -> TestState:
+    """A user cancelled a run of the test: the next check waits a full interval from then."""
+    return replace(state, last_checked=max(state.last_checked or at, at))
 
 
 # -- cursor -------------------------------------------------------------------------------------------
@@ -105,11 +168,11 @@ class SensorMemory:
     def encode(self, keep: Iterable[str]) -> str:
         keep = set(keep)
         tests = {
-            t: [_num(s.last_checked), _num(s.last_activity), s.failures, _num(s.retry_at)]
+            t: [_num(s.last_checked), _num(s.last_activity)]
             for t, s in sorted(self.tests.items())
             if t in keep
         }
-        return json.dumps({"v": 1, "t": _num(self.last_tick), "tests": tests}, separators=(",", ":"))
+        return json.dumps({"v": 2, "t": _num(self.last_tick), "tests": tests}, separators=(",", ":"))
 
     @classmethod
     def decode(cls, cursor: str | None) -> SensorMemory:
@@ -117,12 +180,13 @@ class SensorMemory:
             body = json.loads(cursor or "{}")
         except ValueError:
             body = {}
-        if not isinstance(body, dict) or body.get("v") != 1:
+        if not isinstance(body, dict) or body.get("v") not in (1, 2):
             return cls(None, {})  # no cursor, or the old round-robin one: start afresh
+        # Version 1 kept failures and a retry time too: they are now read from the runs.
         tests = {
-            t: TestState(v[0], v[1], int(v[2]), v[3])
+            t: TestState(v[0], v[1])
             for t, v in (body.get("tests") or {}).items()
-            if isinstance(v, list) and len(v) == 4
+            if isinstance(v, list) and len(v) in (2, 4)
         }
         return cls(body.get("t"), tests)
 

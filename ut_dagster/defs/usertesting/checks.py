@@ -19,6 +19,7 @@ from dagster import (
 from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.runs import failure_streak_of
 from ut_dagster.lib.object_store import ObjectStoreResource
 
 
@@ -49,6 +50,37 @@ def every_test_synced_recently(
         passed=not stale,
         severity=AssetCheckSeverity.WARN,
         metadata={"tests": len(tests), "stale_tests": stale, "max_age_hours": sync_settings.freshness_hours},
+    )
+
+
+@asset_check(
+    asset=raw_sessions,
+    name="no_test_keeps_failing",
+    description="No registered test's sync runs failed UT_TEST_MAX_FAILED_RUNS times in a row (default 14); "
+    "such a test is no longer synced until a run of it succeeds (`ut-dagster sync TEST_ID`, or "
+    "materializing its partition). Cancelled runs do not count.",
+)
+def no_test_keeps_failing(
+    context: AssetCheckExecutionContext, sync_settings: SyncSettings
+) -> AssetCheckResult:
+    limit = sync_settings.max_failed_runs
+    stopped: dict[str, str] = {}
+    retrying: dict[str, str] = {}
+    for test_id in sorted(context.instance.get_dynamic_partitions(test_partitions.name)):
+        streak = failure_streak_of(context.instance, test_id, limit, with_error=True)
+        if streak.failures:
+            entry = f"{streak.failures} failed runs in a row; last error: {streak.last_error or 'unknown'}"
+            (stopped if streak.failures >= limit else retrying)[test_id] = entry
+    return AssetCheckResult(
+        passed=not stopped,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(stopped)} tests are no longer synced after {limit} failed runs in a row: a successful "
+            "`ut-dagster sync TEST_ID` (or materializing its partition) resumes one."
+            if stopped
+            else "No test is stopped."
+        ),
+        metadata={"stopped_tests": stopped, "retrying_tests": retrying, "max_failed_runs": limit},
     )
 
 

@@ -11,7 +11,11 @@ from typing import Any
 from dagster import Definitions, map_asset_specs
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
-from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
+from ut_dagster.defs.usertesting.checks import (
+    archived_videos_match_checksums,
+    every_test_synced_recently,
+    no_test_keeps_failing,
+)
 from ut_dagster.defs.usertesting.jobs import (
     freshness_job,
     tests_refresh_job,
@@ -37,7 +41,7 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
     videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
     return Definitions(
         assets=[*tables, *videos],
-        asset_checks=[archived_videos_match_checksums, every_test_synced_recently],
+        asset_checks=[archived_videos_match_checksums, every_test_synced_recently, no_test_keeps_failing],
         jobs=[
             usertesting_sync_job,
             usertesting_sync_with_videos_job,

@@ -3,9 +3,15 @@
 Workspaces are listed through the legacy v1 API every `UT_DISCOVER_HOURS`, optionally limited to
 `UT_DISCOVER_WORKSPACES` (names or UUIDs) and `UT_DISCOVER_TITLE_PATTERN` (a regular expression searched
 in titles, case-insensitively). Classic tests, which the Results API cannot serve, are skipped by type.
-Each candidate costs one `limit=1` listing request before it is registered, so a test whose first
-listing answers 404 (or 401) is never left registered as a partition; it is remembered and not probed
-again. Candidates not probed yet wait in the cursor for the next tick.
+Each candidate costs one `limit=1` listing request before it is registered, so a test the Results API
+does not serve is never left registered as a partition. Candidates not probed yet wait in the cursor
+for the next tick.
+
+Only a 404 on the test means "not servable": it is remembered and not probed again. Any other refusal
+(401/403, a token the token endpoint refuses after a rotated secret, a 5xx) says nothing about the
+test: the tick stops there (the next candidates would meet the same credential), and the candidate is
+probed again after a delay doubling from one tick up to an hour. A probe that succeeds shows the
+credential works again, so every candidate waiting on such a delay is probed at once.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +30,13 @@ from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.errors import (
     BudgetUnavailableError,
-    UserTestingAuthError,
     UserTestingError,
     UserTestingNotFoundError,
 )
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+
+# The longest wait before a candidate refused for another reason than a 404 is probed again.
+MAX_RETRY_DELAY_S = 3600.0
 
 # Tests of this v1 `type` are the ones the Results API (v2/v3) serves; classic ones answer 404 there.
 RESULTS_API_TYPE = "STUDYV2"
@@ -50,15 +58,34 @@ def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None
     return list(found)
 
 
+def retry_delay(attempts: int, tick_interval_s: float, cap_s: float = MAX_RETRY_DELAY_S) -> float:
+    """How long a candidate refused `attempts` times in a row (not by a 404) waits for its next probe."""
+    return min(max(tick_interval_s, 1.0) * 2 ** max(attempts - 1, 0), cap_s)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    attempts: int  # probes refused in a row (not by a 404)
+    retry_at: float  # epoch seconds
+
+
 @dataclass
 class DiscoveryMemory:
     listed_at: float | None = None
     pending: list[TestId] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # answered 404: not servable, not probed again
+    deferred: dict[TestId, Deferred] = field(default_factory=dict)
 
     def encode(self) -> str:
+        deferred = {t: [d.attempts, d.retry_at] for t, d in sorted(self.deferred.items())}
         return json.dumps(
-            {"v": 1, "listed_at": self.listed_at, "pending": self.pending, "refused": self.refused},
+            {
+                "v": 2,
+                "listed_at": self.listed_at,
+                "pending": self.pending,
+                "refused": self.refused,
+                "deferred": deferred,
+            },
             separators=(",", ":"),
         )
 
@@ -68,9 +95,17 @@ class DiscoveryMemory:
             body = json.loads(cursor or "{}")
         except ValueError:
             body = {}
-        if not isinstance(body, dict) or body.get("v") != 1:
+        if not isinstance(body, dict) or body.get("v") not in (1, 2):
             return cls()
-        return cls(body.get("listed_at"), _test_ids(body.get("pending")), list(body.get("refused") or []))
+        pending = _test_ids(body.get("pending"))
+        if body["v"] == 1:
+            # Version 1 refused a test on a 401 too (a rotated secret): probe its refusals again.
+            return cls(body.get("listed_at"), pending + _test_ids(body.get("refused")))
+        deferred = {}
+        for test_id, value in (body.get("deferred") or {}).items():
+            if isinstance(value, list) and len(value) == 2 and _test_ids([test_id]):
+                deferred[TestId(test_id)] = Deferred(int(value[0]), float(value[1]))
+        return cls(body.get("listed_at"), pending, list(body.get("refused") or []), deferred)
 
 
 def _test_ids(values: object) -> list[TestId]:
@@ -85,10 +120,13 @@ def _test_ids(values: object) -> list[TestId]:
 
 
 def discover_tests(
-    context: SensorEvaluationContext, usertesting: UserTestingResource, settings: SensorSettings
+    context: SensorEvaluationContext,
+    usertesting: UserTestingResource,
+    settings: SensorSettings,
+    clock: Callable[[], float] = time.time,
 ) -> SensorResult:
     deadline = time.monotonic() + settings.tick_seconds
-    now = time.time()
+    now = clock()
     memory = DiscoveryMemory.decode(context.cursor)
     registered = set(context.instance.get_dynamic_partitions(test_partitions.name))
 
@@ -102,35 +140,56 @@ def discover_tests(
             context.log.warning(f"Listing workspaces failed, trying again next tick: {exc}")
             return SensorResult(skip_reason="Listing workspaces failed.")
         found = select_tests(studies, settings.discover_title_pattern)
-        known = registered | set(memory.refused) | set(memory.pending)
+        known = registered | set(memory.refused) | set(memory.pending) | set(memory.deferred)
         memory.pending += [t for t in found if t not in known]
         memory.listed_at = now
 
+    queue = memory.pending + [t for t, d in memory.deferred.items() if d.retry_at <= now]
     added: list[TestId] = []
-    while memory.pending and time.monotonic() < deadline:
-        test_id = memory.pending[0]
-        if test_id in registered:
-            memory.pending.pop(0)
+    while queue and time.monotonic() < deadline:
+        test_id = queue[0]
+        if test_id in registered or test_id in added:
+            _forget_candidate(memory, queue.pop(0))
             continue
         try:
             client = usertesting.get_client(max_budget_wait=max(0.0, deadline - time.monotonic()))
             client.probe_listing(test_id)
         except BudgetUnavailableError:
             break
-        except (UserTestingNotFoundError, UserTestingAuthError) as exc:
-            context.log.warning(f"Not registering test {test_id}: the Results API refuses it ({exc}).")
+        except UserTestingNotFoundError as exc:
+            context.log.warning(f"Not registering test {test_id}: the Results API does not serve it ({exc}).")
+            _forget_candidate(memory, queue.pop(0))
             memory.refused.append(test_id)
+            continue
         except UserTestingError as exc:
-            context.log.warning(f"Test {test_id} not probed, trying again next tick: {exc}")
+            # Most likely the credential (a rotated secret) or the API, not the test: stop here and
+            # ask again later, without taking it as an answer about the test.
+            attempts = memory.deferred[test_id].attempts + 1 if test_id in memory.deferred else 1
+            delay = retry_delay(attempts, settings.interval_seconds)
+            _forget_candidate(memory, test_id)
+            memory.deferred[test_id] = Deferred(attempts, now + delay)
+            context.log.warning(
+                f"Test {test_id} not probed ({exc}); trying it again in {delay:.0f} s, the other "
+                "candidates next tick."
+            )
             break
-        else:
-            added.append(test_id)
-        memory.pending.pop(0)
+        added.append(test_id)
+        _forget_candidate(memory, queue.pop(0))
+        # The credential works: whatever waited on a refusal is asked again now.
+        queue += [t for t in memory.deferred if t not in queue]
 
     if added:
         context.log.info(f"Registering {len(added)} tests: {', '.join(added)}.")
         return SensorResult(
             dynamic_partitions_requests=[test_partitions.build_add_request(added)], cursor=memory.encode()
         )
-    waiting = f"; {len(memory.pending)} candidates left for the next tick" if memory.pending else ""
-    return SensorResult(skip_reason=f"No new tests to register{waiting}.", cursor=memory.encode())
+    waiting = len(memory.pending) + len(memory.deferred)
+    left = f"; {waiting} candidates left for later ticks" if waiting else ""
+    return SensorResult(skip_reason=f"No new tests to register{left}.", cursor=memory.encode())
+
+
+def _forget_candidate(memory: DiscoveryMemory, test_id: TestId) -> None:
+    """`test_id` was answered (registered, or refused by a 404): it waits no more."""
+    if test_id in memory.pending:
+        memory.pending.remove(test_id)
+    memory.deferred.pop(test_id, None)

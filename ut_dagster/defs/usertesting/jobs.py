@@ -16,7 +16,11 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
-from ut_dagster.defs.usertesting.checks import archived_videos_match_checksums, every_test_synced_recently
+from ut_dagster.defs.usertesting.checks import (
+    archived_videos_match_checksums,
+    every_test_synced_recently,
+    no_test_keeps_failing,
+)
 from ut_dagster.environment import run_max_hours
 
 SYNC_JOB_NAME = "usertesting_sync"
@@ -51,7 +55,8 @@ verify_videos_job = define_asset_job(
 
 # Costs no API budget: it reads the Dagster instance only.
 freshness_job = define_asset_job(
-    "usertesting_freshness", selection=AssetSelection.checks(every_test_synced_recently)
+    "usertesting_freshness",
+    selection=AssetSelection.checks(every_test_synced_recently, no_test_keeps_failing),
 )
 
 # Its own job: the test list is not partitioned by test, so `ut-dagster sync` never waits for it.

@@ -49,3 +49,9 @@ class SyncSettings(ConfigurableResource):
         return RetryPolicy(
             first_retry_minutes=self.session_retry_minutes, quarantine_after=self.session_max_failures
         )
+
+    max_failed_runs: int = Field(
+        default=14,
+        description="Failed sync runs in a row after which a test is no longer synced until a run of it "
+        "succeeds (UT_TEST_MAX_FAILED_RUNS).",
+    )

@@ -4,6 +4,8 @@ from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, Sched
 
 from ut_dagster.defs.usertesting.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.runs import failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.lib.object_store import ObjectStoreResource
 
@@ -16,12 +18,18 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
         cron_schedule=cron,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.STOPPED,
-        description="Incremental sync of every registered UserTesting test.",
+        description="Incremental sync of every registered UserTesting test, but those whose runs failed "
+        "UT_TEST_MAX_FAILED_RUNS times in a row (the no_test_keeps_failing check lists them).",
     )
-    def _sync(context: ScheduleEvaluationContext, object_store: ObjectStoreResource):
+    def _sync(
+        context: ScheduleEvaluationContext, object_store: ObjectStoreResource, sync_settings: SyncSettings
+    ):
         tick = context.scheduled_execution_time.isoformat()
         titles = known_titles(object_store)
         for test_id in sorted(context.instance.get_dynamic_partitions(test_partitions.name)):
+            streak = failure_streak_of(context.instance, test_id, sync_settings.max_failed_runs)
+            if streak.failures >= sync_settings.max_failed_runs:
+                continue  # stopped until a run of it succeeds
             yield RunRequest(
                 partition_key=test_id, run_key=f"{test_id}:{tick}", tags=title_tags(titles, test_id)
             )

@@ -6,13 +6,16 @@ however many sessions the test has, and compares the answer with what is landed.
 - a tick ends within `UT_SENSOR_TICK_SECONDS`: no request waits for rate budget past that, and tests
   left unchecked stay due for the next tick;
 - no run is requested for a test whose sync is queued or running; after a failed sync run the test is
-  checked again at once and, if UserTesting still serves it, synced again (then after doubling delays
-  while runs keep failing). The run key names the test's latest run, so it changes once a run happened.
+  checked again at once and, if UserTesting still serves it, synced again; while runs keep failing,
+  after delays doubling up to a day, and after UT_TEST_MAX_FAILED_RUNS failed runs in a row not at all
+  until a run of it succeeds (check_policy.py). A run the user cancelled is not a failure. The run key
+  names the test's latest run, so it changes once a run happened.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dagster import (
@@ -33,6 +36,7 @@ from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.runs import IN_FLIGHT, PARTITION_TAG, failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
@@ -41,16 +45,8 @@ from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
-PARTITION_TAG = "dagster/partition"
 REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
-IN_FLIGHT = [
-    DagsterRunStatus.QUEUED,
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
 
 
 def check_policy(settings: SensorSettings) -> CheckPolicy:
@@ -60,6 +56,7 @@ def check_policy(settings: SensorSettings) -> CheckPolicy:
         activity_window_s=settings.activity_days * 86400,
         tick_interval_s=settings.interval_seconds,
         batch=settings.batch,
+        max_failed_runs=settings.max_failed_runs,
     )
 
 
@@ -101,13 +98,14 @@ def check_tests(
 
     busy = _partitions_of(instance, RunsFilter(statuses=IN_FLIGHT))
     if memory.last_tick is not None:
-        for test_id, succeeded in _run_outcomes(instance, since=memory.last_tick).items():
+        for test_id, cancelled_at in _cancellations(instance, since=memory.last_tick).items():
             state = memory.tests.get(test_id, policy_.TestState())
-            memory.tests[test_id] = (
-                policy_.run_succeeded(state) if succeeded else policy_.run_failed(state, now, policy)
-            )
+            memory.tests[test_id] = policy_.run_cancelled(state, cancelled_at)
+    # From the run history, as `ut-dagster status` and the asset check read it.
+    streaks = {t: failure_streak_of(instance, t, policy.max_failed_runs) for t in tests if t not in busy}
+    stopped = sorted(t for t, streak in streaks.items() if policy_.gave_up(streak, policy))
 
-    due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy))
+    due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy), streaks=streaks)
     landing = Landing(object_store.store())
     titles = known_titles(landing.store)
     requests, failing, left = [], 0, 0
@@ -129,10 +127,9 @@ def check_tests(
             memory.tests[test_id] = policy_.checked(state, now, None)
             continue
         state = memory.tests.get(test_id, policy_.TestState())
+        failures = streaks[test_id].failures
         # After a failed run the warehouse may lag what landed, so sync again even if nothing is new.
-        reason = changes.reason or (
-            f"its last sync run failed ({state.failures}x)" if state.failures else None
-        )
+        reason = changes.reason or (f"its last sync run failed ({failures}x)" if failures else None)
         activity = now if changes.reason else changes.newest_finish
         memory.tests[test_id] = policy_.checked(state, now, activity)
         if reason:
@@ -153,7 +150,14 @@ def check_tests(
     summary = f"Checked {len(due) - left} of {len(tests)} tests"
     summary += f" ({failing} failing)" if failing else ""
     summary += f"; {len(busy)} syncing" if busy else ""
-    return SensorResult(skip_reason=summary + ": nothing new.", cursor=cursor)
+    summary += ": nothing new."
+    if stopped:
+        shown = ", ".join(stopped[:5]) + (", ..." if len(stopped) > 5 else "")
+        summary += (
+            f" {len(stopped)} not synced after {policy.max_failed_runs} failed runs in a row ({shown}): "
+            "a successful `ut-dagster sync TEST_ID` resumes one."
+        )
+    return SensorResult(skip_reason=summary, cursor=cursor)
 
 
 def _partitions_of(instance: DagsterInstance, filters: RunsFilter) -> set[str]:
@@ -165,18 +169,18 @@ def _partitions_of(instance: DagsterInstance, filters: RunsFilter) -> set[str]:
     }
 
 
-def _run_outcomes(instance: DagsterInstance, since: float) -> dict[str, bool]:
-    """Per test, whether its latest sync run that ended since `since` succeeded."""
+def _cancellations(instance: DagsterInstance, since: float) -> dict[str, float]:
+    """Per test, when its latest run cancelled since `since` ended."""
     filters = RunsFilter(
-        statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
-        updated_after=datetime.fromtimestamp(since, UTC),
+        statuses=[DagsterRunStatus.CANCELED], updated_after=datetime.fromtimestamp(since, UTC)
     )
-    outcomes: dict[str, bool] = {}
-    for record in sorted(instance.get_run_records(filters), key=lambda r: r.update_timestamp):
-        run = record.dagster_run
-        if run.job_name in SYNC_JOBS and PARTITION_TAG in run.tags:
-            outcomes[run.tags[PARTITION_TAG]] = run.status == DagsterRunStatus.SUCCESS
-    return outcomes
+    cancelled: dict[str, float] = {}
+    for record in instance.get_run_records(filters):
+        test_id = record.dagster_run.tags.get(PARTITION_TAG)
+        if test_id is not None:
+            ended = record.end_time or record.update_timestamp.timestamp()
+            cancelled[test_id] = max(ended, cancelled.get(test_id, ended))
+    return cancelled
 
 
 def _latest_run_id(instance: DagsterInstance, test_id: str) -> str | None:
@@ -189,7 +193,9 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
+def build_discovery_sensor(
+    settings: SensorSettings | None = None, clock: Callable[[], float] = time.time
+) -> SensorDefinition:
     settings = settings or SensorSettings()
 
     @sensor(
@@ -202,6 +208,6 @@ def build_discovery_sensor(settings: SensorSettings | None = None) -> SensorDefi
     def usertesting_discover_tests(
         context: SensorEvaluationContext, usertesting: UserTestingResource
     ) -> SensorResult:
-        return discover_tests(context, usertesting, settings)
+        return discover_tests(context, usertesting, settings, clock)
 
     return usertesting_discover_tests
