@@ -63,7 +63,9 @@ class Rig:
         """One evaluation of the new-sessions sensor, carrying the cursor over from the last one."""
         settings = replace(self.settings.sensors, **sensor_settings)
         overrides = {"usertesting": usertesting} if usertesting is not None else {}
-        return self._evaluate(build_new_sessions_sensor(settings), ("usertesting", "object_store"), overrides)
+        return self._evaluate(
+            build_new_sessions_sensor(settings), ("usertesting", "object_store", "sync_settings"), overrides
+        )
 
     def discover(
         self,

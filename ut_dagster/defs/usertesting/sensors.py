@@ -36,6 +36,7 @@ from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import IN_FLIGHT, PARTITION_TAG, failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
@@ -74,9 +75,12 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         "recent sessions hourly and the others daily (UT_SENSOR_* settings).",
     )
     def usertesting_new_sessions(
-        context: SensorEvaluationContext, usertesting: UserTestingResource, object_store: ObjectStoreResource
+        context: SensorEvaluationContext,
+        usertesting: UserTestingResource,
+        object_store: ObjectStoreResource,
+        sync_settings: SyncSettings,
     ) -> SensorResult:
-        return check_tests(context, usertesting, object_store, policy, settings.tick_seconds)
+        return check_tests(context, usertesting, object_store, policy, settings.tick_seconds, sync_settings)
 
     return usertesting_new_sessions
 
@@ -87,8 +91,10 @@ def check_tests(
     object_store: ObjectStoreResource,
     policy: CheckPolicy,
     tick_seconds: float,
+    sync_settings: SyncSettings | None = None,
 ) -> SensorResult:
     deadline = time.monotonic() + tick_seconds
+    sync_settings = sync_settings or SyncSettings()
     now = time.time()
     instance = context.instance
     tests = sorted(instance.get_dynamic_partitions(test_partitions.name))
@@ -116,7 +122,13 @@ def check_tests(
             break
         try:
             client = usertesting.get_client(max_budget_wait=remaining)
-            changes = session_changes(landing, client, TestId(test_id))
+            changes = session_changes(
+                landing,
+                client,
+                TestId(test_id),
+                sync_settings.retry_policy(),
+                sync_settings.deletion_policy(),
+            )
         except BudgetUnavailableError:
             left = len(due) - position
             break
