@@ -12,8 +12,9 @@ import sys
 
 from dagster import DagsterInstance, DagsterRun
 
-from ut_dagster.cli.instance import HOST_TAG, PID_TAG, dagster_instance
+from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.forget import WAIT_SECONDS, forget_test, run_by_cli
+from ut_dagster.defs.usertesting.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from ut_dagster.environment import Settings
 from ut_dagster.lib.ids import TestId
 
@@ -70,7 +71,7 @@ def _why_running(run: DagsterRun, waited: float) -> str:
     status = run.status.value.lower()
     if run_by_cli(run):
         return (
-            f"{status} by `ut-dagster sync`, process {run.tags[PID_TAG]} on {run.tags[HOST_TAG]}: "
+            f"{status} by `ut-dagster sync`, process {run.tags[CLI_PID_TAG]} on {run.tags[CLI_HOST_TAG]}: "
             "let it end or stop it"
         )
     return f"{status}: not stopped within {waited:.0f} s; the UI's Runs page can terminate it"

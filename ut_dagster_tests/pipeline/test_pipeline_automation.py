@@ -21,10 +21,14 @@ def test_schedule_requests_one_run_per_registered_test():
     tick = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     with instance_for_test() as instance:
         add_tests(instance, test_ids)
+        from ut_dagster.defs.usertesting.resources import SyncSettings
         from ut_dagster.lib.object_store import ObjectStoreResource
 
         # Where the landed test list would be (none here: no titles, no tags).
-        store = {"object_store": ObjectStoreResource(url=str(Path(instance.root_directory) / "store"))}
+        store = {
+            "object_store": ObjectStoreResource(url=str(Path(instance.root_directory) / "store")),
+            "sync_settings": SyncSettings(),
+        }
         context = build_schedule_context(instance=instance, scheduled_execution_time=tick, resources=store)
         requests = list(schedule(context))
     assert sorted(r.partition_key for r in requests) == sorted(test_ids)

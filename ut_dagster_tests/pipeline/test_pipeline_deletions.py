@@ -39,7 +39,9 @@ def test_deletions_and_late_arrivals_on_page_two_are_synced_by_one_plain_sync(
     )
     assert pipeline.sync() == 0
     listing = [r["query"] for r in pipeline.sandbox.requests if r["path"] == "/api/v2/sessionResults"]
-    assert [(q["limit"], q["offset"]) for q in listing] == [(str(page), "0"), (str(page), str(page))] * 2
+    # Pages of 50 (limit=1 answers are the probes asking whether a test still answers after a 404).
+    pages = [(q["limit"], q["offset"]) for q in listing if q["limit"] != "1"]
+    assert pages == [(str(page), "0"), (str(page), str(page))] * 2
     dataset = pipeline.sandbox.dataset
     churn = {  # dataset.churn(deleted=5, new=2, late=2), with late arrivals behind one page of 50
         test_id: {

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
-from ut_dagster.cli.instance import HOST_TAG, PID_TAG
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from ut_dagster.defs.usertesting.runs import runs_in_flight
 from ut_dagster.environment import Settings
 from ut_dagster.lib.ids import TestId
@@ -96,7 +96,7 @@ def stop_runs(
 
 def run_by_cli(run: DagsterRun) -> bool:
     """A run a `ut-dagster sync` process executes itself: no run launcher can stop it."""
-    return HOST_TAG in run.tags and PID_TAG in run.tags
+    return CLI_HOST_TAG in run.tags and CLI_PID_TAG in run.tags
 
 
 def _cancel(instance: DagsterInstance, run: DagsterRun) -> None:
