@@ -6,6 +6,10 @@ from dagster import AssetKey
 
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import SensorSettings
+from ut_dagster.lib.ids import TestId
+from ut_dagster.lib.landing import utc_now
+from ut_dagster.lib.sync.retries import failed
+from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
@@ -179,3 +183,24 @@ def test_a_run_the_user_cancelled_is_not_requested_again_on_the_next_tick(make_r
     assert requested(rig.tick()) == [test_id]  # never synced
     end_runs(rig, test_id, 1, canceled=True)
     assert requested(rig.tick()) == []
+
+
+def test_listed_sessions_not_landed_start_a_run_until_they_land_or_back_off(make_rig):
+    # The listing was landed by a run that failed before the details: the count and the newest
+    # session are as the API says, but two older sessions never landed.
+    rig = make_rig(studies=(StudySpec(SURVEY, 4),))
+    (test_id,) = rig.sandbox.test_ids
+    rig.register(test_id)
+    rig.land(test_id, details=False)
+    listed = rig.sandbox.dataset.session_ids(test_id)
+    for session_id in listed[:2]:
+        rig.landing.put_session_object(test_id, "session_details", session_id, "json", b"{}", utc_now())
+
+    result = rig.tick(**ALWAYS_DUE)
+
+    assert requested(result) == [test_id]
+    assert "2 listed sessions not landed" in result.run_requests[0].tags["ut_dagster/reason"]
+    # Failing and backing off (not due yet): no reason for a run.
+    state = SyncState(rig.landing, TestId(test_id))
+    state.save_failures(DETAILS, {s: failed(None, utc_now(), "HTTP 503") for s in listed[2:]})
+    assert requested(rig.tick(**ALWAYS_DUE)) == []
