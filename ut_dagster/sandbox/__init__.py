@@ -23,7 +23,7 @@ as a JSON object (plus GET /_sandbox/state, which also shows the faults still qu
   between two steps: after `requests` more answers, of `endpoint` only if given, e.g. "list_sessions").
 - behaviour fields of SandboxConfig, read on every request: set them on `sandbox.config` or with
   configure(**fields) (validated; POST /_sandbox/configure): failing_session_ids (details answer 503),
-  failing_transcript_ids, failing_video_ids (videoDownloadUrl), malformed_session_ids (details cut in
+  failing_transcript_ids, failing_video_ids (videoDownloadUrl), failing_qx_test_ids, malformed_session_ids (details cut in
   half), listing_count_bias (totalCount off by this, never below 0), listing_session_field (a renamed ID
   key), max_page_size, arrivals_per_list_request, error_rate, requests_per_window, client_secret, ...
 - reset_requests(), reset() (drops queued faults; config changes stay).

@@ -68,6 +68,7 @@ class SandboxConfig:
     failing_session_ids: Collection[str] = field(default_factory=frozenset)  # details always 503
     failing_transcript_ids: Collection[str] = field(default_factory=frozenset)  # transcript always 503
     failing_video_ids: Collection[str] = field(default_factory=frozenset)  # videoDownloadUrl always 503
+    failing_qx_test_ids: Collection[str] = field(default_factory=frozenset)  # qxScores of these tests 503
     # The listing's totalCount is reported this much off the truth (-100: 100 too low), never below 0.
     listing_count_bias: int = 0
     # The key the listing gives each item's ID ("id": a renamed field the client does not know).
@@ -113,12 +114,13 @@ class SandboxConfig:
         return {name: _jsonable(getattr(self, name)) for name in changes}
 
 
-# Session ID sets, stored lower-cased as the API's IDs are.
+# ID sets, stored lower-cased as the API's IDs are.
 SESSION_ID_SETS = (
     "malformed_session_ids",
     "failing_session_ids",
     "failing_transcript_ids",
     "failing_video_ids",
+    "failing_qx_test_ids",
 )
 # Fields the sandbox reads on every request; `configure` may change these, and only these.
 BEHAVIOUR_FIELDS = frozenset(

@@ -285,6 +285,8 @@ class ApiRoutes:
             return nest_error(404, "Test not found")
         if revoked := self._revoked(test_id):
             return revoked
+        if test_id.lower() in self._config.failing_qx_test_ids:
+            return gateway_error(503)
         scores = self._dataset.qx_scores(test_id)
         if scores is None:
             return nest_error(404, "QXscores are only available for interaction tests")

@@ -14,7 +14,7 @@ from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
 from ut_dagster.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 
 ROOMY = {"requests_per_window": 5000, "window_seconds": 1.0, "video_size_bytes": 2048}
 TABLES = ("raw_sessions", "session_details", "sessions", "tasks", "transcripts")
@@ -334,3 +334,17 @@ def test_a_write_that_fails_part_way_is_completed_by_the_next_sync(make_pipeline
     assert _detail_ids(pipeline) == []  # landed by the failed run: not asked again
     assert set(new) <= set(pipeline.table("tasks", test_id)["session_id"])
     assert set(new) <= set(pipeline.table("session_details", test_id)["session_id"])
+
+
+def test_a_qx_score_that_keeps_failing_is_kept_and_the_sync_succeeds(make_pipeline):
+    pipeline = make_pipeline(studies=(StudySpec(INTERACTION, 4),), **ROOMY)
+    test_id = pipeline.sandbox.test_ids[0]
+    assert pipeline.sync() == 0
+    before = pipeline.table("qx_scores", test_id)
+    assert len(before) > 0
+
+    pipeline.sandbox.add_sessions(test_id, 1)  # the score is asked again when sessions change
+    pipeline.sandbox.configure(failing_qx_test_ids={test_id})
+    assert pipeline.sync() == 0
+    assert pipeline.table("qx_scores", test_id).equals(before)
+    assert len(pipeline.table("sessions", test_id)) == 5

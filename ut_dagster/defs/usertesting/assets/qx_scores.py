@@ -17,6 +17,7 @@ from ut_dagster.lib.normalize import qx_score_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import QX_SCORES
 from ut_dagster.lib.sync.state import SyncState
+from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "qx_scores"
@@ -48,15 +49,27 @@ def qx_scores(
     previous = landing.latest_test_object(test_id, FOLDER)
     envelope = json.loads(previous[1]) if previous else {"payload": None}
     changed = previous is None or envelope.get("sessions_at_fetch") != sessions_now
-    fetched = config.full or (has_qx and changed)
+    fetched = (config.full or (has_qx and changed)) and step.still_registered()
+    kept_because = ""
+    received_at = previous[0] if previous else utc_now()
     if fetched:
-        received_at = utc_now()
-        envelope = {"sessions_at_fetch": sessions_now, "payload": client.get_qx_scores(test_id)}
-        landing.put_test_object(
-            test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), received_at
-        )
-    else:
-        received_at = previous[0] if previous else utc_now()
+        with step.exclusive():
+            try:
+                answer = client.get_qx_scores(test_id)
+            except UserTestingUnavailableError as exc:
+                # The test's sessions landed already: a failing QXscore must not fail (or loop) the run.
+                answer, kept_because = envelope.get("payload"), f"QXscores not available now: {exc}"
+        if answer is None and envelope.get("payload") is not None:
+            # A 404 where a score was served before is a question, not an answer: keep the score.
+            answer, kept_because = envelope["payload"], kept_because or "QXscores answered 404; score kept"
+        if not kept_because:
+            received_at = utc_now()
+            envelope = {"sessions_at_fetch": sessions_now, "payload": answer}
+            landing.put_test_object(
+                test_id, FOLDER, json.dumps(envelope, ensure_ascii=False).encode(), received_at
+            )
+    if kept_because:
+        context.log.warning(f"Test {test_id}: {kept_because}")
     payload = envelope.get("payload")
     rows = qx_score_rows(test_id, payload, received_at) if payload is not None else []
     yield Output(
@@ -65,6 +78,7 @@ def qx_scores(
             "qx_scores_refetched": fetched,
             "qx_available": payload is not None,
             "qx_score_groups_seen": has_qx,
+            "qx_kept_previous": kept_because,
             **step.spent(),
         },
     )
