@@ -4,6 +4,9 @@ Dagster's `dagster/row_count` is the table's rows (the asset's "Row count"), and
 `dagster/partition_row_count` the partition's: here a table holds every test, a partition one test.
 """
 
+import io
+import re
+
 import dagster as dg
 
 from ut_dagster.lib.schema import SCHEMA
@@ -21,7 +24,8 @@ def test_row_count_is_the_table_and_partition_row_count_the_test_after_two_tests
     pipeline = make_pipeline()
     first, second = pipeline.sandbox.test_ids[:2]
     assert pipeline.sync([first]) == 0
-    assert pipeline.sync([second]) == 0
+    printed = io.StringIO()
+    assert pipeline.sync([second], out=printed) == 0
 
     # Every warehouse table the sync writes: the assets that name their table.
     tables = {
@@ -49,3 +53,7 @@ def test_row_count_is_the_table_and_partition_row_count_the_test_after_two_tests
     assert _latest(pipeline.instance, tasks, second)["dagster/row_count"] > len(
         pipeline.table("tasks", second)
     )
+
+    # `ut-dagster sync` prints what it wrote of the test it synced, not the table's total.
+    summary = dict(re.findall(r"usertesting/(\w+) +rows= *(\d+)", printed.getvalue()))
+    assert int(summary["tasks"]) == len(pipeline.table("tasks", second))
