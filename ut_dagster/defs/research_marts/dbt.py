@@ -127,13 +127,12 @@ class ResearchMartsTranslator(DagsterDbtTranslator):
         return spec._replace(description=description)
 
 
+# A DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target). The
+# path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH, so dbt
+# builds from exactly the file the sync's IO manager writes, whatever the working directory or
+# environment of the run.
 class WarehouseDbtCliResource(DbtCliResource):
-    """DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target).
-
-    The path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH,
-    so dbt builds from exactly the file the sync's IO manager writes, whatever the working
-    directory or environment of the run.
-    """
+    """Runs dbt to build the research marts from the synced tables, in the warehouse the sync writes."""
 
     duckdb_path: str | None = None
 

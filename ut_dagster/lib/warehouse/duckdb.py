@@ -169,8 +169,9 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return _count(found) > 0
 
 
+# Writes schema.py tables, one test partition per write (see io_manager.py).
 class UsertestingDuckDBIOManager(WarehouseIOManager):
-    """Writes schema.py tables to a DuckDB file, one test partition per write (see io_manager.py)."""
+    """Writes the synced UserTesting tables into the local DuckDB warehouse file, one test at a time."""
 
     database: str = Field(description="Path of the DuckDB file; it and its folder are created on first use.")
     lock_timeout_s: float = Field(

@@ -62,11 +62,10 @@ __all__ = [
 _SESSION_BATCH = 5000
 
 
+# Writes schema.py tables, one test partition per write (see io_manager.py). Give secrets as EnvVar
+# (snowflake_io_manager does), so they stay out of run config and the UI.
 class UsertestingSnowflakeIOManager(WarehouseIOManager):
-    """Writes schema.py tables to Snowflake, one test partition per write (see io_manager.py).
-
-    Give secrets as EnvVar (snowflake_io_manager does), so they stay out of run config and the UI.
-    """
+    """Writes the synced UserTesting tables into the Snowflake warehouse, one test at a time."""
 
     account: str = Field(description="Snowflake account identifier (SNOWFLAKE_ACCOUNT).")
     user: str = Field(description="User the sync connects as (SNOWFLAKE_USER).")
