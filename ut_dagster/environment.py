@@ -252,9 +252,9 @@ def warehouse_query_resource(settings: Settings) -> Any:
         from ut_dagster.lib.warehouse.snowflake import snowflake_resource
 
         return snowflake_resource()
-    from dagster_duckdb import DuckDBResource
+    from ut_dagster.lib.warehouse.duckdb_query import DuckDBQueryResource
 
-    return DuckDBResource(database=str(settings.duckdb_path))
+    return DuckDBQueryResource(database=str(settings.duckdb_path))
 
 
 def sync_resources(settings: Settings) -> dict[str, Any]:

@@ -149,7 +149,8 @@ def _print_summary(result: object, out: TextIO) -> None:
     for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
         materialization = event.materialization
         meta = materialization.metadata
-        rows = meta.get("dagster/row_count", meta.get("rows_written"))
+        # The test's rows (what this sync is about); dagster/row_count counts every test's.
+        rows = meta.get("dagster/partition_row_count", meta.get("dagster/row_count"))
         requests = meta.get("api_requests")
         print(
             f"  {materialization.asset_key.to_user_string():34} rows={_value(rows):>6}"

@@ -166,9 +166,8 @@ def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(bu
         ], table
         recorded = events[key]
         assert recorded["dagster/row_count"].value == count, table
-        assert [c.name for c in recorded["dagster/column_schema"].schema.columns] == [n for n, _ in actual], (
-            table
-        )
+        # Types as the warehouse names them: VARCHAR, not dbt's generic "character varying(256)".
+        assert [(c.name, c.type) for c in recorded["dagster/column_schema"].schema.columns] == actual, table
 
 
 def test_research_alerts_warn_on_the_built_marts(built: SimpleNamespace) -> None:

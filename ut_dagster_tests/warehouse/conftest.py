@@ -61,7 +61,6 @@ def build_assets(frames: dict[str, Any], loaded: dict[str, pd.DataFrame]) -> lis
     @dg.asset(
         key=["usertesting", "tasks"],
         partitions_def=PARTITIONS,
-        metadata={"partition_expr": "test_id"},
     )
     def tasks(context: dg.AssetExecutionContext) -> Any:
         return frames[context.partition_key]

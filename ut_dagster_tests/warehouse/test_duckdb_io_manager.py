@@ -49,7 +49,13 @@ def _write_metadata(result: dg.ExecuteInJobResult) -> dict[str, Any]:
 
 def test_empty_first_write_creates_table_with_project_types(kit, instance, tmp_path: Path) -> None:
     db = tmp_path / "nested" / "folder" / "warehouse.duckdb"  # parent folders do not exist yet
-    _materialize(kit, db, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
+    result = _materialize(kit, db, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
+    assert _write_metadata(result) == {
+        "dagster/row_count": 0,
+        "dagster/partition_row_count": 0,  # not missing: an empty test is counted too
+        "rows_inserted": 0,
+        "rows_deleted": 0,
+    }
 
     columns = _rows(
         db,
@@ -72,13 +78,12 @@ def test_rewriting_a_partition_replaces_it_and_leaves_others(kit, instance, tmp_
     _materialize(kit, db, instance, frames, kit.TEST_B)
     result = _materialize(kit, db, instance, frames, kit.TEST_A)  # rewrite: no duplicates
     assert _rows(db, COUNTS) == sorted([(kit.TEST_A, 3), (kit.TEST_B, 2)])
-    metadata = _write_metadata(result)
-    assert metadata["dagster/row_count"] == 3
-    assert (metadata["rows_deleted"], metadata["rows_inserted"], metadata["write_mode"]) == (
-        3,
-        3,
-        "partition",
-    )
+    assert _write_metadata(result) == {
+        "dagster/row_count": 5,  # the table: both tests
+        "dagster/partition_row_count": 3,
+        "rows_inserted": 3,
+        "rows_deleted": 3,
+    }
 
     frames[kit.TEST_A] = kit.tasks_frame(kit.TEST_A, 1)  # the test now has fewer sessions
     _materialize(kit, db, instance, frames, kit.TEST_A)
@@ -104,12 +109,12 @@ def test_session_write_replaces_only_those_sessions(kit, instance, tmp_path: Pat
     frames[kit.TEST_A] = TableWrite(TASKS, rows, sessions=frozenset([*changed_and_new, "session-00003"]))
     result = _materialize(kit, db, instance, frames, kit.TEST_A)
 
-    metadata = _write_metadata(result)
-    assert metadata["rows_deleted"] == 2  # session-00001 and session-00003
-    assert metadata["rows_inserted"] == 3
-    assert metadata["sessions_replaced"] == 4
-    assert metadata["dagster/row_count"] == 11
-    assert metadata["write_mode"] == "sessions"
+    assert _write_metadata(result) == {
+        "dagster/row_count": 13,  # the table: 11 of this test, 2 of the other
+        "dagster/partition_row_count": 11,
+        "rows_inserted": 3,
+        "rows_deleted": 2,  # session-00001 and session-00003
+    }
     by_session = dict(
         _rows(db, f"SELECT session_id, extracted_at FROM usertesting.tasks WHERE test_id = '{kit.TEST_A}'")
     )
@@ -174,6 +179,9 @@ def test_write_many_commits_every_table_or_none(kit, tmp_path: Path) -> None:
     sessions = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": f"session-{i}"} for i in range(2)])
     results = warehouse.write_many(kit.TEST_A, [TableWrite(TASKS, tasks), TableWrite(SESSIONS, sessions)])
     assert [(r.rows_inserted, r.rows_deleted, r.partition_rows) for r in results] == [(2, 0, 2), (2, 0, 2)]
+    # The table holds both tests' rows; the partition only this test's.
+    other = warehouse.write_many(kit.TEST_B, [TableWrite(TASKS, kit.tasks_frame(kit.TEST_B, 3))])
+    assert [(r.table_rows, r.partition_rows) for r in other] == [(5, 3)]
 
     # The sessions rows are refused by their INSERT (NOT NULL), after the tasks were replaced.
     no_session = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": None}])
@@ -343,7 +351,8 @@ def test_an_unpartitioned_table_is_replaced_whole_and_loaded_whole(kit, instance
         k: v.value
         for k, v in second.asset_materializations_for_node("usertesting__tests")[0].metadata.items()
     }
-    assert (meta["dagster/row_count"], meta["rows_inserted"], meta["rows_deleted"]) == (1, 1, 2)
+    # One table for the credential: no partition, so no partition row count.
+    assert meta == {"dagster/row_count": 1, "rows_inserted": 1, "rows_deleted": 2}
     assert first.success and second.success
     pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
     assert _rows(db, COUNTS) == [(kit.TEST_A, 2)]  # partitioned tables are untouched

@@ -83,7 +83,10 @@ def _query(sql: str) -> list[tuple]:
 def test_empty_first_write_creates_table_with_project_types(
     kit, instance, fake_snowflake, password_env
 ) -> None:
-    _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
+    result = _materialize(kit, instance, {kit.TEST_A: kit.tasks_frame(kit.TEST_A, 0)}, kit.TEST_A)
+    [materialization] = result.asset_materializations_for_node("usertesting__tasks")
+    counts = {k: v.value for k, v in materialization.metadata.items() if "row_count" in k}
+    assert counts == {"dagster/row_count": 0, "dagster/partition_row_count": 0}  # an empty test is counted
     described = _query(f"DESCRIBE TABLE {DATABASE}.usertesting.tasks")
     assert [row[0] for row in described] == [c.upper() for c in TASKS.column_names]
     assert [row[3] for row in described][:3] == ["N", "N", "Y"]  # test_id, session_id NOT NULL
@@ -120,7 +123,12 @@ def test_session_write_replaces_only_those_sessions(kit, instance, fake_snowflak
 
     [materialization] = result.asset_materializations_for_node("usertesting__tasks")
     metadata = {k: v.value for k, v in materialization.metadata.items()}
-    assert (metadata["rows_deleted"], metadata["rows_inserted"], metadata["dagster/row_count"]) == (2, 2, 10)
+    assert metadata == {
+        "dagster/row_count": 12,  # the table: 10 of this test, 2 of the other
+        "dagster/partition_row_count": 10,
+        "rows_inserted": 2,
+        "rows_deleted": 2,
+    }
     by_session = dict(
         _query(
             f"SELECT session_id, extracted_at FROM {DATABASE}.usertesting.tasks WHERE test_id = '{kit.TEST_A}'"
@@ -160,6 +168,9 @@ def test_write_many_in_a_with_block_commits_every_table_or_none(kit, fake_snowfl
     with snowflake_warehouse() as warehouse:  # one connection for every call
         results = warehouse.write_many(kit.TEST_A, [TableWrite(TASKS, tasks), TableWrite(SESSIONS, sessions)])
         assert [(r.rows_inserted, r.partition_rows) for r in results] == [(2, 2), (2, 2)]
+        # The table holds both tests' rows; the partition only this test's.
+        other = warehouse.write_many(kit.TEST_B, [TableWrite(TASKS, kit.tasks_frame(kit.TEST_B, 3))])
+        assert [(r.table_rows, r.partition_rows) for r in other] == [(5, 3)]
         writes = [TableWrite(TASKS, kit.tasks_frame(kit.TEST_A, 3)), TableWrite(SESSIONS, no_session)]
         with pytest.raises(Exception, match=r"(?i)not null"):
             warehouse.write_many(kit.TEST_A, writes)
@@ -302,7 +313,8 @@ def test_an_unpartitioned_table_is_replaced_whole_in_fakesnow(
         k: v.value
         for k, v in second.asset_materializations_for_node("usertesting__tests")[0].metadata.items()
     }
-    assert (meta["dagster/row_count"], meta["rows_inserted"], meta["rows_deleted"]) == (1, 1, 2)
+    # One table for the credential: no partition, so no partition row count.
+    assert meta == {"dagster/row_count": 1, "rows_inserted": 1, "rows_deleted": 2}
     pd.testing.assert_frame_equal(loaded[-1], kit.tests_frame({kit.TEST_B: "Pricing v2"}))
     assert _query(COUNTS) == [(kit.TEST_A, 2)]
 

@@ -32,6 +32,8 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import default_description_fn
 
+from ut_dagster.defs.research_marts.column_types import with_warehouse_types
+
 _HERE = Path(__file__).resolve()
 # A checkout (or an editable install) uses the repository's dbt_project/; a wheel carries a parsed
 # copy as package data (setup.py puts it there at build time).
@@ -125,13 +127,12 @@ class ResearchMartsTranslator(DagsterDbtTranslator):
         return spec._replace(description=description)
 
 
+# A DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target). The
+# path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH, so dbt
+# builds from exactly the file the sync's IO manager writes, whatever the working directory or
+# environment of the run.
 class WarehouseDbtCliResource(DbtCliResource):
-    """DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target).
-
-    The path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH,
-    so dbt builds from exactly the file the sync's IO manager writes, whatever the working
-    directory or environment of the run.
-    """
+    """Runs dbt to build the research marts from the synced tables, in the warehouse the sync writes."""
 
     duckdb_path: str | None = None
 
@@ -166,7 +167,10 @@ def usertesting_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) 
     warehouse reports them.
     """
     invocation = dbt.cli(["build"], context=context)
-    yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+    events = invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+    # The target as profiles.yml picks it when the resource names none.
+    target = dbt.target or os.environ.get("UT_WAREHOUSE", "duckdb")
+    yield from with_warehouse_types(events, target)
 
 
 RESEARCH_MARTS_JOB_NAME = "research_marts"

@@ -8,7 +8,7 @@ from ut_dagster.lib.sync.retries import RetryPolicy
 
 
 class SyncSettings(ConfigurableResource):
-    """Sync policy set by the deployment (UT_* settings), the same for every run."""
+    """How syncs retry, remove and judge freshness, set by the deployment's UT_* settings."""
 
     reconcile_hours: float = Field(
         default=24.0,

@@ -11,12 +11,10 @@ from ut_dagster.lib.object_store.base import ObjectStore
 from ut_dagster.lib.object_store.factory import object_store_from_url
 
 
+# AWS credentials are never configured here: boto3's standard chain (AWS_* environment variables,
+# shared config/profile, instance or task role) supplies them.
 class ObjectStoreResource(ConfigurableResource):
-    """Where raw API responses and archived videos go: a folder path or s3://bucket/prefix.
-
-    AWS credentials are never configured here: boto3's standard chain (AWS_* environment
-    variables, shared config/profile, instance or task role) supplies them.
-    """
+    """Where the raw API responses and archived session videos are kept: a folder or an S3 prefix."""
 
     url: str = Field(description="Folder path, or s3://bucket/prefix for S3.")
     region_name: str | None = Field(default=None, description="S3 region (default: from the AWS config).")

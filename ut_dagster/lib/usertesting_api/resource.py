@@ -30,7 +30,7 @@ SECRET_SETTINGS = ("USERTESTING_ACCESS_TOKEN", "USERTESTING_CLIENT_SECRET", "USE
 
 
 class UserTestingResource(ConfigurableResource):
-    """Authenticated, rate-limited access to the UserTesting Results API."""
+    """The UserTesting Results API for one credential, paced to its limit (default 10 requests/minute)."""
 
     base_url: str = Field(default=DEFAULT_BASE_URL, description="USERTESTING_BASE_URL")
     access_token: str | None = Field(default=None, description="USERTESTING_ACCESS_TOKEN (secret)")

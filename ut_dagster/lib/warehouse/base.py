@@ -52,22 +52,19 @@ class TableWrite:
 
 @dataclass(frozen=True)
 class WriteResult:
+    """What a write did, counted inside its transaction (so the counts include its own rows)."""
+
     rows_inserted: int
     rows_deleted: int
-    partition_rows: int
-    sessions_replaced: int
-    whole_partition: bool
+    table_rows: int  # every test's rows after the write
+    partition_rows: int | None  # the test's rows after the write; None for an unpartitioned table
 
     def metadata(self) -> dict[str, Any]:
-        return {
-            # dagster/row_count: the test partition's rows after the write (what a user looks for).
-            "dagster/row_count": self.partition_rows,
-            "dagster/partition_row_count": self.partition_rows,
-            "rows_inserted": self.rows_inserted,
-            "rows_deleted": self.rows_deleted,
-            "sessions_replaced": self.sessions_replaced,
-            "write_mode": "partition" if self.whole_partition else "sessions",
-        }
+        """The materialization's metadata: the UI's "Row count" is the table's, as Dagster defines it."""
+        counts: dict[str, Any] = {"dagster/row_count": self.table_rows}
+        if self.partition_rows is not None:
+            counts["dagster/partition_row_count"] = self.partition_rows
+        return {**counts, "rows_inserted": self.rows_inserted, "rows_deleted": self.rows_deleted}
 
 
 @dataclass(frozen=True)
@@ -76,14 +73,11 @@ class PreparedWrite:
     frame: pd.DataFrame
     sessions: tuple[str, ...] | None  # sorted; None = the whole partition
 
-    def result(self, rows_deleted: int, partition_rows: int) -> WriteResult:
-        if self.sessions is not None:
-            replaced = len(self.sessions)
-        elif self.table.has_sessions:
-            replaced = int(self.frame[SESSION_COLUMN].nunique())
-        else:
-            replaced = 0
-        return WriteResult(len(self.frame), rows_deleted, partition_rows, replaced, self.sessions is None)
+    def result(self, rows_deleted: int, counts: Sequence[Any]) -> WriteResult:
+        """The result, given the row `count_sql` returned."""
+        table_rows, partition_rows = counts
+        partition = None if partition_rows is None else int(partition_rows)
+        return WriteResult(len(self.frame), rows_deleted, int(table_rows), partition)
 
 
 def prepare_write(test_id: str | None, write: TableWrite) -> PreparedWrite:
@@ -141,6 +135,19 @@ def partition_filter(test_id: str | None, placeholder: str) -> tuple[str, list[s
         return "", []
     # Drivers get a plain str: the Snowflake connector refuses str subclasses such as TestId.
     return f" WHERE {PARTITION_COLUMN} = {placeholder}", [str(test_id)]
+
+
+def count_sql(name: str, test_id: str | None, placeholder: str) -> tuple[str, list[str]]:
+    """One query counting the table's rows and (for a test) the test's: (table, partition or NULL).
+
+    One scan and one round trip (a Snowflake statement costs ~0.1 s), run inside the write's
+    transaction so both counts are of the rows this write left.
+    """
+    if test_id is None:
+        return f"SELECT count(*), NULL FROM {name}", []
+    # coalesce: DuckDB's count_if over an empty table is NULL, and an empty test has 0 rows.
+    partition = f"coalesce(count_if({PARTITION_COLUMN} = {placeholder}), 0)"
+    return f"SELECT count(*), {partition} FROM {name}", [str(test_id)]
 
 
 def as_table_write(table: Table, obj: object) -> TableWrite:

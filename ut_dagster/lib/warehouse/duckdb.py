@@ -28,6 +28,7 @@ from ut_dagster.lib.warehouse.base import (
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
+    count_sql,
     partition_filter,
     prepare_writes,
 )
@@ -129,7 +130,8 @@ class DuckDBWarehouse(WarehouseClient):
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, test_id: str | None, prepared: PreparedWrite) -> WriteResult:
-    """Inside the caller's transaction: create the table if missing, delete, insert, count."""
+    """Inside the caller's transaction: create the table if missing, delete, insert, count the table
+    and the test."""
     table = prepared.table
     name = qualified_name(SCHEMA, table.name)
     conn.execute(create_table_sql(table, "duckdb", name))
@@ -150,8 +152,8 @@ def _replace(conn: duckdb.DuckDBPyConnection, test_id: str | None, prepared: Pre
         # A held connection outlives the write: do not keep the frame alive with it. (After a
         # failed INSERT only a rollback is allowed; the next write's `register` replaces it.)
         conn.unregister(_FRAME)
-    rows = _count(conn.execute(f"SELECT count(*) FROM {name}{where}", params))
-    return prepared.result(rows_deleted, rows)
+    sql, params = count_sql(name, test_id, "?")
+    return prepared.result(rows_deleted, conn.execute(sql, params).fetchone())
 
 
 def _count(result: duckdb.DuckDBPyConnection) -> int:
@@ -167,8 +169,9 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return _count(found) > 0
 
 
+# Writes schema.py tables, one test partition per write (see io_manager.py).
 class UsertestingDuckDBIOManager(WarehouseIOManager):
-    """Writes schema.py tables to a DuckDB file, one test partition per write (see io_manager.py)."""
+    """Writes the synced UserTesting tables into the local DuckDB warehouse file, one test at a time."""
 
     database: str = Field(description="Path of the DuckDB file; it and its folder are created on first use.")
     lock_timeout_s: float = Field(

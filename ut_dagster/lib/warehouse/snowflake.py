@@ -33,6 +33,7 @@ from ut_dagster.lib.warehouse.base import (
     WarehouseUnavailableError,
     WriteResult,
     as_test_ids,
+    count_sql,
     partition_filter,
     prepare_writes,
 )
@@ -61,11 +62,10 @@ __all__ = [
 _SESSION_BATCH = 5000
 
 
+# Writes schema.py tables, one test partition per write (see io_manager.py). Give secrets as EnvVar
+# (snowflake_io_manager does), so they stay out of run config and the UI.
 class UsertestingSnowflakeIOManager(WarehouseIOManager):
-    """Writes schema.py tables to Snowflake, one test partition per write (see io_manager.py).
-
-    Give secrets as EnvVar (snowflake_io_manager does), so they stay out of run config and the UI.
-    """
+    """Writes the synced UserTesting tables into the Snowflake warehouse, one test at a time."""
 
     account: str = Field(description="Snowflake account identifier (SNOWFLAKE_ACCOUNT).")
     user: str = Field(description="User the sync connects as (SNOWFLAKE_USER).")
@@ -194,16 +194,17 @@ class SnowflakeWarehouse(WarehouseClient):
     def _replace(
         self, cursor: Any, test_id: str | None, prepared: PreparedWrite, stage: str | None
     ) -> WriteResult:
-        """Inside the caller's transaction: delete what the write replaces, insert the stage, count."""
+        """Inside the caller's transaction: delete what the write replaces, insert the stage, count the
+        table and the test."""
         table = prepared.table
         name = self._name(table)
         rows_deleted = self._delete(cursor, name, test_id, prepared.sessions)
         if stage is not None:
             columns = column_list(table)
             cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage}")
-        where, params = partition_filter(test_id, "%s")
-        cursor.execute(f"SELECT count(*) FROM {name}{where}", params)
-        return prepared.result(rows_deleted, int(cursor.fetchone()[0]))
+        sql, params = count_sql(name, test_id, "%s")
+        cursor.execute(sql, params)
+        return prepared.result(rows_deleted, cursor.fetchone())
 
     def _stage(self, conn: Any, cursor: Any, prepared: PreparedWrite) -> str | None:
         """The rows in a new temporary table (gone with the session), or None when there are none."""

@@ -68,9 +68,9 @@ _OPTIONAL = {"role": "SNOWFLAKE_ROLE", "warehouse": "SNOWFLAKE_WAREHOUSE"}
 
 def snowflake_resource(environ: Mapping[str, str] | None = None) -> Any:
     """A dagster-snowflake `SnowflakeResource` (for queries, e.g. the research alerts), same settings."""
-    from dagster_snowflake import SnowflakeResource
+    from ut_dagster.lib.warehouse.snowflake_query import SnowflakeQueryResource
 
-    return SnowflakeResource(**connection_config(environ))
+    return SnowflakeQueryResource(**connection_config(environ))
 
 
 def connection_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import PARTITION_COLUMN, SCHEMA, Table, column_schema
+from ut_dagster.lib.schema import SCHEMA, Table, column_schema
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.usertesting_api.stats import RequestStats
@@ -146,25 +146,30 @@ def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[st
     return TableWrite(table, to_frame(table, rows), sessions)
 
 
-def table_asset(table: Table, note: str = "", *, calls_api: bool = True) -> dict[str, Any]:
+def table_asset(table: Table, note: str = "") -> dict[str, Any]:
     """Key, UI metadata, kinds and business description of the asset that is warehouse table `table`."""
     return {
         "key_prefix": KEY_PREFIX,
         "metadata": table_metadata(table),
-        "kinds": {"python", "usertesting"} if calls_api else {"python"},
+        # Every table holds UserTesting data, whether its asset calls the API or normalizes what
+        # another one fetched (tasks from session details): the kind is what the data is.
+        "kinds": {"python", "usertesting"},
         "description": f"{table.description} {note}".strip(),
     }
 
 
-def table_out(table: Table, note: str = "", *, calls_api: bool = False) -> AssetOut:
+def table_out(table: Table, note: str = "") -> AssetOut:
     """`table_asset` for one output of a multi-asset."""
-    return AssetOut(**table_asset(table, note, calls_api=calls_api))
+    return AssetOut(**table_asset(table, note))
 
 
 def table_metadata(table: Table) -> dict[str, Any]:
-    """Where the table lives and its typed, described columns, as the UI shows them."""
+    """Where the table lives and its typed, described columns, as the UI shows them.
+
+    No `partition_expr`: that is a convention of Dagster's own DB IO managers; ours partitions
+    every table by test_id itself (lib/warehouse).
+    """
     return {
-        "partition_expr": PARTITION_COLUMN,
         "dagster/table_name": f"{SCHEMA}.{table.name}",
         "dagster/column_schema": column_schema(table),
     }

@@ -51,7 +51,6 @@ DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
         SESSION_DETAILS.name: table_out(
             SESSION_DETAILS,
             "Fetched once per session, so each sync asks only for sessions not landed yet.",
-            calls_api=True,
         ),
         **{t.name: table_out(t) for t in TABLES if t is not SESSION_DETAILS},
     },

@@ -47,7 +47,7 @@ class TranscriptConfig(SyncConfig):
     deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
     outs={
         TRANSCRIPTS.name: table_out(
-            TRANSCRIPTS, "Fetched once per session; a missing one is retried for a while.", calls_api=True
+            TRANSCRIPTS, "Fetched once per session; a missing one is retried for a while."
         ),
         TRANSCRIPT_CHUNKS.name: table_out(TRANSCRIPT_CHUNKS),
     },
