@@ -7,7 +7,7 @@ landed whole under raw/_workspaces/ before they are normalized, then the table i
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, Output, asset
 
 from ut_dagster.defs.usertesting.assets.common import API_POOL, GROUP, KEY_PREFIX
 from ut_dagster.lib.landing import utc_now
@@ -48,7 +48,7 @@ def workspace_tests(
         "tests": len(rows),
         "syncable_tests": sum(1 for r in rows if r["syncable"]),
         "studies_without_uuid": skipped,
-        "landed": MetadataValue.path(object_store.store().uri(key)),
+        "landed_key": key,  # under UT_OBJECT_STORE: no absolute local path in the UI
         **client.stats.since(before).as_metadata(),
     }
     yield Output(TableWrite(TESTS, to_frame(TESTS, rows), None), metadata=metadata)
