@@ -57,6 +57,9 @@ verify_videos_job = define_asset_job(
 freshness_job = define_asset_job(
     "usertesting_freshness",
     selection=AssetSelection.checks(every_test_synced_recently, no_test_keeps_failing),
+    description="Checks that every registered test was synced recently and none keeps failing "
+    "(every_test_synced_recently, no_test_keeps_failing). Reads the Dagster instance only, no API "
+    "request; the usertesting_freshness_hourly schedule runs it.",
 )
 
 # Its own job: the test list is not partitioned by test, so `ut-dagster sync` never waits for it.
