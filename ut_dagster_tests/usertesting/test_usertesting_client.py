@@ -382,7 +382,12 @@ def test_request_counts_are_separate_numbers_per_endpoint(start_sandbox, api_res
 
 
 # Advice that sends a user to rotate secrets or change the credential's settings.
-CREDENTIAL_ADVICE = ("check usertesting_client", "set a fresh token", "usertesting_scope", "usertesting_token_url")
+CREDENTIAL_ADVICE = (
+    "check usertesting_client",
+    "set a fresh token",
+    "usertesting_scope",
+    "usertesting_token_url",
+)
 
 
 def _credential_advice(message: str) -> list[str]:
