@@ -3,13 +3,16 @@ will ask the API for, then the requests that sync really spends (the sandbox's l
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dagster import AssetKey
 
 from ut_dagster.cli.status import run_status
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, tests_refresh_job
+from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 ESTIMATE = re.compile(r"(≥?)(\d+) requests?, ~")
 
@@ -97,3 +100,35 @@ def test_a_test_never_listed_is_shown_as_a_lower_bound_with_its_title(make_cli):
 
     assert row.startswith("Brand perception survey — Q4 ☕")  # the TEST column: its title
     assert ESTIMATE.search(row).group(1) == "≥" and "not listed yet" in row
+
+
+def test_the_estimate_counts_a_due_reconciliation_walk_and_skips_sessions_backing_off(make_cli, monkeypatch):
+    # Pages of 10, so that walking a whole listing costs more than the incremental page.
+    monkeypatch.setenv("USERTESTING_PAGE_SIZE", "10")
+    cli = make_cli(
+        resource_overrides={"page_size": 10},
+        studies=(StudySpec(SURVEY, 30), StudySpec(THINK_OUT_LOUD, 8)),
+    )
+    survey, think_aloud = cli.sandbox.test_ids
+    for test_id in (survey, think_aloud):
+        assert cli.sync(test_id)[0] == 0
+
+    # A day later: the survey's reconciliation walk is due (UT_RECONCILE_HOURS, 24 h by default).
+    landing = Landing(ObjectStoreResource(url=cli.settings.object_store).store())
+    listing = landing.read_listing(survey)
+    listing.reconciled_at = (datetime.now(UTC) - timedelta(hours=25)).isoformat()
+    landing.write_listing(listing)
+    # New think-aloud sessions, one of which UserTesting fails to serve (503): it backs off.
+    new = cli.sandbox.add_sessions(think_aloud, 3)
+    cli.sandbox.config.failing_session_ids = frozenset(new[:1])
+    assert cli.sync(think_aloud)[0] == 0
+    cli.sandbox.add_sessions(think_aloud, 2)
+    _list_only(cli, think_aloud)
+
+    estimates = _estimates(cli)
+    spent = {t: _spent_by_sync(cli, t) for t in (survey, think_aloud)}
+    assert spent == {t: n for t, (_, n) in estimates.items()}
+    # 30 sessions in pages of 10, and the empty page after a full last one that confirms the end.
+    assert spent[survey] == 4
+    # A listing page, then the details and transcripts of the 2 newest; the failing one waits.
+    assert spent[think_aloud] == 1 + 2 + 2
