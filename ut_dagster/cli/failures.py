@@ -7,6 +7,7 @@ their tracebacks go to the log file whose path it prints (or to the terminal wit
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +17,9 @@ from dagster import DagsterInstance
 
 # What to check, by the class of the error that failed the step (Dagster keeps only its name).
 HINTS = {
-    "UserTestingAuthError": "check USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET "
-    "(or USERTESTING_ACCESS_TOKEN)",
+    # The message says whether the token itself or one test was refused; `ut-dagster tests` tells
+    # the two apart (it works only with a working credential, and lists what the credential sees).
+    "UserTestingAuthError": "`ut-dagster tests` shows whether the credential works and which tests it can see",
     "UserTestingNotFoundError": "`ut-dagster tests` lists the tests your credential can see; "
     "`ut-dagster forget TEST_ID` stops syncing one",
     "UserTestingUnavailableError": "UserTesting did not answer; run the sync again later "
@@ -44,16 +46,30 @@ class Failure:
     error_class: str | None
     message: str
     note: str = ""
+    advice: str | None = None  # what to check, when the command knows better than the error class
 
     @property
     def hint(self) -> str:
-        return HINTS.get(self.error_class or "", DEFAULT_HINT)
+        return self.advice or HINTS.get(self.error_class or "", DEFAULT_HINT)
 
     def line(self) -> str:
         where = f"{self.step}: " if self.step else ""
         run = f" (run {self.run_id})" if self.run_id else ""
         note = f" {self.note}" if self.note else ""
         return f"FAILED {self.test_id}: {where}{self.message} -> {self.hint}.{note}{run}"
+
+
+def with_evidence(failures: list[Failure], synced: int) -> list[Failure]:
+    """Failures with what the command itself proved: a credential that synced `synced` other tests
+    works, so a test it was refused for (HTTP 401) is about that test's access, not the secrets."""
+    if not synced:
+        return failures
+    others = f"{synced} other test{'s' if synced > 1 else ''} synced with it in this command"
+    advice = f"the credential works ({others}), so this test's access is the likely cause"
+    return [
+        dataclasses.replace(f, advice=advice) if f.error_class == "UserTestingAuthError" else f
+        for f in failures
+    ]
 
 
 def failure_of(test_id: str, result: object) -> Failure:

@@ -21,6 +21,10 @@ from ut_dagster.defs.usertesting.run_recovery import (
 )
 from ut_dagster.environment import Settings
 
+# The names `forget` (cli/forget.py, defs/usertesting/forget.py) imports: the tags run_recovery.py
+# reads to tell a `ut-dagster sync` run, whose process no run launcher can stop.
+HOST_TAG, PID_TAG = CLI_HOST_TAG, CLI_PID_TAG
+
 
 def dagster_instance(settings: Settings) -> DagsterInstance:
     """The instance in `settings.dagster_home`, its storage created by one process at a time.

@@ -93,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings.from_env()
+        # Before check_writable, which creates the data folder: a refused command leaves nothing.
+        if args.command in ("sync", "tests") and (problem := api_configuration_error()):
+            raise SettingsError(problem)
         if args.command in ("sync", "forget"):
             settings.check_writable()
     except SettingsError as exc:
@@ -122,6 +125,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ut_dagster.cli.sync import list_tests
 
     return list_tests()
+
+
+def api_configuration_error() -> str | None:
+    """Why the UserTesting API cannot be asked at all (no credential, an unusable setting), or None.
+
+    Checked before a command that needs the API registers, writes or requests anything: without it,
+    `sync` registered the tests and failed each run, and `tests` ended like a failed test (exit 1).
+    """
+    import os
+
+    from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
+    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+
+    has_token = bool(os.environ.get("USERTESTING_ACCESS_TOKEN"))
+    has_client = bool(os.environ.get("USERTESTING_CLIENT_ID") and os.environ.get("USERTESTING_CLIENT_SECRET"))
+    if not (has_token or has_client):
+        return (
+            "no UserTesting credential: set USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET (OAuth2 "
+            "client credentials, renewed automatically), or USERTESTING_ACCESS_TOKEN (a ready-made token)."
+        )
+    try:
+        UserTestingResource.from_env().check_settings()
+    except UserTestingConfigError as exc:
+        return str(exc)
+    except ValueError as exc:  # pydantic: a number setting that is not a number
+        return f"a USERTESTING_* setting is not valid: {exc}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

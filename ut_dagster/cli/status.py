@@ -1,16 +1,16 @@
 """`ut-dagster status`: where every registered test stands, from what is stored (no API request).
 
-Per test: sessions listed (and the API's totalCount at the last listing) vs landed, transcripts and
-videos archived, the last sync run, its failed runs in a row (STOPPED once the sensor no longer syncs
-it, after UT_TEST_MAX_FAILED_RUNS), how far it lags behind UserTesting, and the requests (and time at
-the configured rate) a sync needs to catch up. The catch-up figure is a lower bound: sessions
+Per test: its title (from the landed test list), sessions listed (and the API's totalCount at the
+last listing) vs landed, transcripts and videos archived, the last sync run, its failed runs in a row
+(STOPPED once the sensor no longer syncs it, after UT_TEST_MAX_FAILED_RUNS), how far it lags behind
+UserTesting, and the requests (and time at the configured rate) the next sync needs to catch up,
+judged by the sync steps' own rules (catch_up.py). The catch-up figure is a lower bound: sessions
 UserTesting added after the last listing are unknown until the next one. Failing tests are listed
 below the table with their last error.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,23 +18,28 @@ from typing import TextIO
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from ut_dagster.cli.catch_up import CatchUp, CatchUpPolicy, estimate, observe
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.runs import failure_streak_of
+from ut_dagster.defs.usertesting.titles import known_titles
 from ut_dagster.environment import SensorSettings, Settings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
 from ut_dagster.lib.progress import format_duration
+from ut_dagster.lib.sync.retries import RetryPolicy
+from ut_dagster.lib.usertesting_api.paging import MAX_PAGE_SIZE
 
-# The assets stop asking a test for transcripts or videos after this many sessions without one
-# (surveys have neither): the defaults of `no_transcript_probe` and `no_video_probe`.
-NO_CONTENT_PROBE = 10
+# Titles are cut in the table; the ID beside them is what commands take.
+TITLE_WIDTH = 40
 
 
 @dataclass(frozen=True)
 class TestStatus:
     test_id: str
+    title: str | None
+    catch_up: CatchUp
     listed: int
     api_total: int | None
     landed: int
@@ -54,18 +59,14 @@ class TestStatus:
         """Sessions UserTesting has (as far as known) that are not landed yet."""
         return max(self.api_total or 0, self.listed) - self.landed
 
-    def requests_to_catch_up(self, page_size: int) -> int:
-        """API requests the next sync needs at least: listing, details, transcripts, QXscores."""
-        unlisted = max((self.api_total or 0) - self.listed, 0)
-        listing = 1 + math.ceil(unlisted / page_size) if unlisted else 1
-        details = self.behind
-        no_transcripts = self.transcripts == 0 and self.transcripts_missing >= NO_CONTENT_PROBE
-        asked = self.transcripts + self.transcripts_missing
-        transcripts = 0 if no_transcripts else max(self.landed - asked, 0) + details
-        return listing + details + transcripts + 1
+    @property
+    def name(self) -> str:
+        """The title as the table shows it (cut), or a placeholder before the test list names it."""
+        if not self.title:
+            return "(no title yet)"
+        return self.title if len(self.title) <= TITLE_WIDTH else self.title[: TITLE_WIDTH - 1] + "…"
 
-    def row(self, page_size: int, per_minute: float, now: datetime) -> list[str]:
-        requests = self.requests_to_catch_up(page_size)
+    def row(self, per_minute: float, now: datetime) -> list[str]:
         total = "?" if self.api_total is None else str(self.api_total)
         last = "never" if self.last_run_at is None else f"{_when(self.last_run_at)} {self.last_run_status}"
         since = (
@@ -74,6 +75,7 @@ class TestStatus:
             else f"{format_duration((now - self.last_success_at).total_seconds())} ago"
         )
         return [
+            self.name,
             self.test_id,
             f"{self.listed}/{total}",
             str(self.landed),
@@ -81,8 +83,8 @@ class TestStatus:
             f"{self.videos} ({self.videos_none} none)",
             last,
             self.failing,
-            f"{self.behind} sessions, {since}",
-            f"{requests} requests, ~{format_duration(requests * 60 / per_minute)}",
+            f"{self.behind} session{'' if self.behind == 1 else 's'}, {since}",
+            catch_up_text(self.catch_up, per_minute),
         ]
 
     @property
@@ -96,6 +98,7 @@ class TestStatus:
 
 HEADERS = [
     "TEST",
+    "ID",
     "LISTED/API",
     "LANDED",
     "TRANSCRIPTS",
@@ -107,11 +110,50 @@ HEADERS = [
 ]
 
 
+def catch_up_text(catch_up: CatchUp, per_minute: float) -> str:
+    """ "5 requests, ~30 s (1 listing, 3 details, 1 QXscores)"; "≥1" for a test never listed."""
+    total = catch_up.total
+    parts = [
+        (catch_up.listing, "listing page"),
+        (catch_up.details, "details"),
+        (catch_up.transcripts + catch_up.probes, "transcript"),
+        (catch_up.qx_scores, "QXscore"),
+    ]
+    head = f"{'' if catch_up.listed else '≥'}{total} request{'' if total == 1 else 's'}, "
+    head += f"~{format_duration(total * 60 / per_minute)}"
+    if not catch_up.listed:
+        return head + " (not listed yet)"
+    detail = ", ".join(f"{n} {what}{'s' if n > 1 and what != 'details' else ''}" for n, what in parts if n)
+    return head if total == catch_up.listing else f"{head} ({detail})"
+
+
+def catch_up_policy(settings: Settings, page_size: int) -> CatchUpPolicy:
+    """The policy of the sync as this deployment runs it, with the transcripts asset's defaults."""
+    from ut_dagster.defs.usertesting.assets.transcripts import TranscriptConfig
+
+    transcripts = TranscriptConfig()
+    return CatchUpPolicy(
+        page_size=page_size,
+        reconcile_hours=settings.reconcile_hours,
+        confirm_hours=settings.delete_confirm_hours,
+        retry=RetryPolicy(
+            first_retry_minutes=settings.session_retry_minutes, quarantine_after=settings.session_max_failures
+        ),
+        transcript_wait_hours=transcripts.transcript_wait_hours,
+        transcript_recheck_hours=transcripts.transcript_recheck_hours,
+        no_transcript_probe=transcripts.no_transcript_probe,
+    )
+
+
 def collect_status(
     instance: DagsterInstance,
     store: ObjectStore,
     test_id: TestId,
     max_failed_runs: int = SensorSettings.max_failed_runs,
+    *,
+    policy: CatchUpPolicy | None = None,
+    title: str | None = None,
+    now: datetime | None = None,
 ) -> TestStatus:
     landing = Landing(store)
     listing = landing.read_listing(test_id)
@@ -126,6 +168,12 @@ def collect_status(
     streak = failure_streak_of(instance, test_id, max_failed_runs, with_error=True)
     return TestStatus(
         test_id=test_id,
+        title=title,
+        catch_up=estimate(
+            observe(store, test_id),
+            policy or catch_up_policy(Settings.from_env({}), MAX_PAGE_SIZE),
+            now or datetime.now(UTC),
+        ),
         listed=len(listing.sessions),
         api_total=listing.total_count,
         landed=sum(any(o.kind == "json" for o in objs) for objs in details.values()),
@@ -165,13 +213,22 @@ def run_status(
         return 0
     now = datetime.now(UTC)
     limit = settings.sensors.max_failed_runs
-    statuses = [collect_status(instance, store, TestId(t), limit) for t in test_ids]
-    rows = [s.row(api.page_size, api.requests_per_minute, now) for s in statuses]
+    policy = catch_up_policy(settings, api.page_size)
+    titles = known_titles(store)
+    statuses = [
+        collect_status(instance, store, TestId(t), limit, policy=policy, title=titles.get(t), now=now)
+        for t in test_ids
+    ]
+    # By title, then ID: the order a person looks for a test in.
+    statuses.sort(key=lambda s: (s.title is None, (s.title or "").casefold(), s.test_id))
+    rows = [s.row(api.requests_per_minute, now) for s in statuses]
     print(format_table(HEADERS, rows), file=out)
-    requests = sum(s.requests_to_catch_up(api.page_size) for s in statuses)
+    requests = sum(s.catch_up.total for s in statuses)
+    unknown = sum(not s.catch_up.listed for s in statuses)
+    never = f" ({unknown} never listed: more once their size is known)" if unknown else ""
     print(
         f"\n{len(statuses)} tests, {sum(s.behind for s in statuses)} sessions behind; catching up takes at "
-        f"least {requests} requests, ~{format_duration(requests * 60 / api.requests_per_minute)} at "
+        f"least {requests} requests{never}, ~{format_duration(requests * 60 / api.requests_per_minute)} at "
         f"{api.requests_per_minute} requests per minute.",
         file=out,
     )
@@ -185,7 +242,8 @@ def run_status(
             else f"{status.failed_runs} failed run{'s' if status.failed_runs > 1 else ''} in a row, "
             "retried with growing delays"
         )
-        print(f"  {status.test_id}: {state}; last error: {status.last_error or 'unknown'}", file=out)
+        who = f"{status.title} ({status.test_id})" if status.title else status.test_id
+        print(f"  {who}: {state}; last error: {status.last_error or 'unknown'}", file=out)
     stopped = [s.test_id for s in failing if s.stopped]
     if stopped:
         print(

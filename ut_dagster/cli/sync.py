@@ -15,7 +15,7 @@ from typing import TextIO
 from dagster import DagsterInstance, Definitions
 
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
-from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception
+from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception, with_evidence
 from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.progress_display import progress_display
 from ut_dagster.environment import Settings
@@ -113,6 +113,7 @@ def run_sync(
         failures.append(failure)
         print(f"  run {result.run_id}: failure", file=out, flush=True)
     if failures:
+        failures = with_evidence(failures, synced=len(runs) - sum(f.run_id is not None for f in failures))
         # Written only when needed (from the instance, which keeps every event of every run).
         for test_id, run_id in runs:
             log.add_run(instance, test_id, run_id)

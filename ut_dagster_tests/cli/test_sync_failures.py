@@ -73,3 +73,28 @@ def test_sync_a_b_c_with_a_revoked_syncs_b_and_c_then_names_a(make_cli):
     assert synced == {a, b, c}
     # A was synced before: it stays registered (and its data kept) until someone forgets it.
     assert cli.registered() == {a, b, c}
+
+
+def test_one_test_refused_with_401_while_the_others_sync_names_that_test_s_access(make_cli):
+    cli = make_cli()
+    a, b, c = cli.sandbox.test_ids[:3]
+    cli.sandbox.revoke_test(b, status=401)
+
+    code, out, err = cli.sync(a, b, c)
+
+    assert code == 1 and out.count(": success") == 2
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and failed[0].startswith(f"FAILED {b}: ")
+    line = failed[0].lower()
+    assert "access" in line and "2 other tests synced" in line
+    # The secrets work: nothing may send the user to rotate them.
+    assert "check usertesting_client" not in line and "usertesting_scope" not in line
+    assert cli.registered() == {a, b, c}  # refused is not gone: kept until someone forgets it
+
+
+def test_every_test_refused_with_401_keeps_the_credential_advice(make_cli):
+    cli = make_cli(resource_overrides={"client_secret": "not-the-secret"})
+    code, _, err = cli.sync(*cli.sandbox.test_ids[:2])
+    failed = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert code == 1 and len(failed) == 2
+    assert all("USERTESTING_CLIENT_SECRET" in line for line in failed)

@@ -1,10 +1,13 @@
 """`dg check defs` (what `dg dev` loads) on this project, with the virtualenv not activated.
 
 It runs on a copy of the project, because `dg` prepares dbt's manifest (dbt parse) on every load,
-and the checkout's manifest is read by other tests meanwhile.
+and the checkout's manifest is read by other tests meanwhile. The copy's folder is named `main`, as
+a checkout may be: the code location must not be named after it (sensor and schedule toggles are
+kept per code location name, so a renamed folder would silently turn them off).
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,21 +18,37 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-# dg, dbt parse and the definitions load: half a minute alone, far more on a shared 2-core CI host.
-@pytest.mark.timeout(900)
-def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) -> None:
-    project = tmp_path / "project"
+CODE_LOCATION = "ut_dagster"
+
+
+def _locations(output: str) -> list[str]:
+    """The code locations `dagster definitions validate` (also under `dg check defs`) loaded."""
+    return re.findall(r"Validation successful for code location (\S+)\.$", output, re.MULTILINE)
+
+
+def _project_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the project in a folder named `main`, and the environment of a plain shell."""
+    project = tmp_path / "main"
     project.mkdir()
     shutil.copy2(REPO / "pyproject.toml", project)
+    shutil.copy2(REPO / "workspace.yaml", project)
     ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
     for name in ("ut_dagster", "dbt_project"):
         shutil.copytree(REPO / name, project / name, ignore=ignore)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "DAGSTER_HOME")}
     # No virtualenv bin/ on PATH, as for `.venv/bin/dg` run from a shell that did not activate it.
     env.update({"PATH": "/usr/bin:/bin", "UT_DATA_DIR": str(tmp_path / "data")})
+    return project, env
 
+
+# dg, dbt parse and the definitions load: half a minute alone, far more on a shared 2-core CI host.
+@pytest.mark.timeout(900)
+def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) -> None:
+    project, env = _project_copy(tmp_path)
+
+    # `dg check defs` loads the workspace `dg dev` would serve, location names included.
     result = subprocess.run(
-        [Path(sys.executable).with_name("dg"), "check", "defs"],
+        [Path(sys.executable).with_name("dg"), "check", "defs", "--log-level", "info"],
         cwd=project,
         env=env,
         capture_output=True,
@@ -40,5 +59,25 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "All definitions loaded successfully" in output
+    assert _locations(output) == [CODE_LOCATION]
     # The copy was loaded, and dagster-dbt's preparation parsed its dbt project there.
     assert (project / "dbt_project" / "target" / "manifest.json").exists()
+
+
+@pytest.mark.timeout(900)
+def test_dagster_dev_with_the_workspace_file_names_the_code_location_as_dg_dev_does(tmp_path: Path) -> None:
+    project, env = _project_copy(tmp_path)
+    # What `dagster dev` in the checkout loads (workspace.yaml first, then pyproject's [tool.dagster]).
+    for args in (["-w", "workspace.yaml"], []):
+        result = subprocess.run(
+            [Path(sys.executable).with_name("dagster"), "definitions", "validate", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert _locations(output) == [CODE_LOCATION], args

@@ -8,6 +8,7 @@ package itself (its files, its dbt project, its entry point), not the resolver.
 
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -142,3 +143,27 @@ def test_ut_dagster_sync_runs_from_the_installed_entry_point(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "usertesting/raw_sessions" in result.stdout
     assert (Path(env["UT_DATA_DIR"]) / "warehouse.duckdb").exists()
+
+
+def test_the_installed_wheel_served_with_the_workspace_file_is_the_ut_dagster_code_location(
+    wheel_install: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # README: with an installed wheel and no checkout, `dagster dev -w workspace.yaml` with the
+    # checkout's workspace file names the location as `dg dev` and `make dev` do, so sensor and
+    # schedule toggles (kept per location name) carry over.
+    _, bin_dir = wheel_install
+    shutil.copy2(REPO / "workspace.yaml", tmp_path / "workspace.yaml")
+    result = subprocess.run(
+        [bin_dir / "python", "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.findall(r"Validation successful for code location (\S+)\.$", output, re.MULTILINE) == [
+        "ut_dagster"
+    ]

@@ -379,3 +379,67 @@ def test_request_counts_are_separate_numbers_per_endpoint(start_sandbox, api_res
         "api_budget_wait_seconds": spent["api_budget_wait_seconds"],
     }
     assert all(isinstance(value, int | float) for value in spent.values())
+
+
+# Advice that sends a user to rotate secrets or change the credential's settings.
+CREDENTIAL_ADVICE = (
+    "check usertesting_client",
+    "set a fresh token",
+    "usertesting_scope",
+    "usertesting_token_url",
+)
+
+
+def _credential_advice(message: str) -> list[str]:
+    return [advice for advice in CREDENTIAL_ADVICE if advice in message.lower()]
+
+
+@pytest.mark.parametrize("credential", ["client", "static"])
+def test_a_test_refused_with_401_while_the_credential_serves_others_names_that_test_s_access(
+    start_sandbox, api_resource, credential
+):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    served, refused = sandbox.test_ids
+    sandbox.revoke_test(refused, status=401)
+    static = {"client_id": None, "client_secret": None, "access_token": sandbox.config.static_tokens[0]}
+    client = api_resource(sandbox, **(static if credential == "static" else {})).get_client()
+    assert client.probe_listing(served).total_count == 2
+
+    with pytest.raises(UserTestingAuthError) as error:
+        client.probe_listing(refused)
+
+    message = str(error.value)
+    assert refused in message and "access to the test" in message
+    assert "works" in message  # the credential: it was just accepted for another test
+    assert _credential_advice(message) == []
+    assert "`ut-dagster forget" in message
+
+
+def test_a_first_request_refused_with_401_after_a_fresh_token_does_not_blame_the_client_secret(
+    start_sandbox, api_resource
+):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    refused = sandbox.test_ids[1]
+    sandbox.revoke_test(refused, status=401)
+
+    with pytest.raises(UserTestingAuthError) as error:
+        api_resource(sandbox).get_client().probe_listing(refused)
+
+    message = str(error.value)
+    # The token endpoint accepted the client ID and secret twice (a fresh token was asked for after
+    # the first 401): the secret is not what is wrong, the test's access most likely is.
+    assert len(sandbox.token_requests) == 2
+    assert refused in message and "access to the test" in message
+    assert "check usertesting_client" not in message.lower()
+
+
+def test_a_token_refused_for_a_credential_wide_request_gets_credential_advice(start_sandbox, api_resource):
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1),))
+    static = {"client_id": None, "client_secret": None, "access_token": "no-such-token"}
+
+    with pytest.raises(UserTestingAuthError) as error:
+        list(api_resource(sandbox, **static).get_client().list_workspace_tests())
+
+    message = str(error.value)
+    assert "USERTESTING_ACCESS_TOKEN" in message and "expired or was revoked" in message
+    assert "test " not in message.replace("list of", "")

@@ -6,6 +6,12 @@ from running side by side: the shared rate limit serialises their requests anywa
 not come from process isolation but from the landing area: every response is stored before the next
 request, so a rerun after a crash asks only for what is missing.
 
+Every run of a sync job carries the test's title as its first tag (titles.py), whoever launched it:
+the jobs' partitioned config gives the partition's tags to RunRequests (sensor, schedule),
+`execute_in_process` (the CLI) and the UI's launches of one partition from the job's page or
+launchpad (the UI asks the code location for the partition's tags). The asset graph's Materialize button runs
+Dagster's implicit asset job instead, whose tags come from the partitions definition alone.
+
 A sync run ends within UT_RUN_MAX_HOURS: Dagster's run monitoring fails a run past its
 `dagster/max_runtime`, so a hung request or lock cannot hold the API pool (and every test queued
 behind it) forever. A run whose process died is run_recovery.py's concern, not this limit's.
@@ -13,7 +19,9 @@ behind it) forever. A run whose process died is run_recovery.py's concern, not t
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, in_process_executor
+import logging
+
+from dagster import AssetSelection, define_asset_job, in_process_executor, partitioned_config
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
 from ut_dagster.defs.usertesting.checks import (
@@ -21,7 +29,12 @@ from ut_dagster.defs.usertesting.checks import (
     every_test_synced_recently,
     no_test_keeps_failing,
 )
-from ut_dagster.environment import run_max_hours
+from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.titles import known_titles, title_tags
+from ut_dagster.environment import Settings, run_max_hours
+from ut_dagster.lib.object_store import ObjectStoreResource
+
+log = logging.getLogger(__name__)
 
 SYNC_JOB_NAME = "usertesting_sync"
 SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
@@ -29,10 +42,31 @@ MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds; enforced by run monitoring (
 # Read when the code location loads: the daemon's and the webserver's environment decide.
 SYNC_RUN_TAGS = {MAX_RUNTIME_TAG: str(round(run_max_hours() * 3600))}
 
+
+def title_tags_of_partition(test_id: str) -> dict[str, str]:
+    """The title tag of a test's runs, from the landed test list of this code location's object
+    store; {} when none is known. Called wherever a run of the partition is created."""
+    try:
+        settings = Settings.from_env()
+        store = ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
+        return title_tags(known_titles(store), test_id)
+    except Exception as exc:  # a label: an unreadable store must not stop a run from starting
+        log.warning("No title tag for test %s: the test list could not be read (%s).", test_id, exc)
+        return {}
+
+
+# No run config of its own (the assets' config defaults apply, and a launch's own config wins):
+# only the partition's tags.
+@partitioned_config(test_partitions, tags_for_partition_key_fn=title_tags_of_partition)
+def sync_partition_config(test_id: str) -> dict:
+    return {}
+
+
 usertesting_sync_job = define_asset_job(
     SYNC_JOB_NAME,
     selection=AssetSelection.assets(*SYNC_ASSETS),
     executor_def=in_process_executor,
+    config=sync_partition_config,
     tags=SYNC_RUN_TAGS,
     description="Sync one UserTesting test: listing, session details, analysis tables, transcripts, QXscores.",
 )
@@ -43,6 +77,7 @@ usertesting_sync_with_videos_job = define_asset_job(
     selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
     - AssetSelection.checks(archived_videos_match_checksums),
     executor_def=in_process_executor,
+    config=sync_partition_config,
     tags=SYNC_RUN_TAGS,
     description="The sync plus archiving of every session video into the object store.",
 )
@@ -57,6 +92,9 @@ verify_videos_job = define_asset_job(
 freshness_job = define_asset_job(
     "usertesting_freshness",
     selection=AssetSelection.checks(every_test_synced_recently, no_test_keeps_failing),
+    description="Checks that every registered test was synced recently and none keeps failing "
+    "(every_test_synced_recently, no_test_keeps_failing). Reads the Dagster instance only, no API "
+    "request; the usertesting_freshness_hourly schedule runs it.",
 )
 
 # Its own job: the test list is not partitioned by test, so `ut-dagster sync` never waits for it.

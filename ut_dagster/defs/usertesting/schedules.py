@@ -19,7 +19,10 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.STOPPED,
         description="Incremental sync of every registered UserTesting test, but those whose runs failed "
-        "UT_TEST_MAX_FAILED_RUNS times in a row (the no_test_keeps_failing check lists them).",
+        "UT_TEST_MAX_FAILED_RUNS times in a row (the no_test_keeps_failing check lists them); when: "
+        "UT_SYNC_CRON (UTC). Off by default: turn on this schedule or the usertesting_new_sessions "
+        "sensor (one is enough), or registered tests are synced only by hand (`ut-dagster sync`, "
+        "Materialize).",
     )
     def _sync(
         context: ScheduleEvaluationContext, object_store: ObjectStoreResource, sync_settings: SyncSettings

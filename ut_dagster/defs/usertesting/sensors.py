@@ -72,7 +72,14 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on checks.
         default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
         description="Starts a test's sync when UserTesting lists sessions not landed yet; checks tests with "
-        "recent sessions hourly and the others daily (UT_SENSOR_* settings).",
+        "recent sessions hourly and the others daily (UT_SENSOR_* settings). "
+        + (
+            "On: UT_SENSOR_RUNNING starts it on deploy."
+            if settings.running
+            else "Off by default: turn on this sensor or the usertesting_scheduled_sync schedule (one is "
+            "enough), or registered tests are synced only by hand (`ut-dagster sync`, Materialize). "
+            "UT_SENSOR_RUNNING=true starts it on deploy."
+        ),
     )
     def usertesting_new_sessions(
         context: SensorEvaluationContext,
@@ -215,7 +222,8 @@ def build_discovery_sensor(
         minimum_interval_seconds=settings.interval_seconds,
         default_status=DefaultSensorStatus.STOPPED,
         description="Registers the tests of the credential's workspaces that the Results API serves "
-        "(UT_DISCOVER_* settings). Off by default.",
+        "(UT_DISCOVER_* settings). Off by default: turn it on to register new tests without naming "
+        "them; syncing them needs usertesting_new_sessions or usertesting_scheduled_sync on too.",
     )
     def usertesting_discover_tests(
         context: SensorEvaluationContext, usertesting: UserTestingResource

@@ -7,6 +7,10 @@ Before the first refresh, or for a test the list does not hold, there is no titl
 Dagster 1.13 keeps nothing but keys for dynamic partitions (`add_dynamic_partitions` and
 `AddDynamicPartitionsRequest` take keys only), so a title cannot be partition metadata: it is a run
 tag, shown in the runs list and on each run.
+
+The runs list shows a run's user tags in stored order, and Dagster stores tags sorted by key: the
+title's key, `test`, sorts before every other tag a sync run carries (`ut/cli_host`, `ut/cli_pid`,
+`ut_dagster/reason`), so the title is the first thing a run says about itself.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Mapping
 from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
 from ut_dagster.lib.study_catalog import landed_titles
 
-TITLE_TAG = "ut/test_title"
+TITLE_TAG = "test"
 # Tags are for the runs list: a very long title is cut rather than flooding it.
 MAX_TAG_LENGTH = 200
 
@@ -33,7 +37,7 @@ def title_of(object_store: ObjectStore | ObjectStoreResource, test_id: str) -> s
 
 
 def title_tags(titles: Mapping[str, str], test_id: str) -> dict[str, str]:
-    """`{"ut/test_title": title}` for a RunRequest or `execute_in_process(tags=...)`; {} if unknown."""
+    """`{"test": title}` for a RunRequest or `execute_in_process(tags=...)`; {} if unknown."""
     title = titles.get(test_id.lower())
     if not title:
         return {}

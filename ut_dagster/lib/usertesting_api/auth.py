@@ -46,6 +46,7 @@ class TokenProvider:
         self._scope = scope
         self._token: str | None = None
         self._renew_at = 0.0
+        self._accepted_at: float | None = None  # monotonic time the API last answered our token
         self._lock = threading.Lock()
 
     @property
@@ -110,8 +111,51 @@ class TokenProvider:
             time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime * RENEW_MARGIN_FRACTION)
         )
 
-    def refused_message(self, what: str) -> str:
-        """What to do when the API refuses the credential (HTTP 401) for `what`."""
+    def note_accepted(self) -> None:
+        """The API answered a request made with the current token: it works, for what it may see.
+
+        Kept only to word a later 401: one test refused while the token is accepted for others is
+        about that test's access, not about the secrets.
+        """
+        self._accepted_at = time.monotonic()
+
+    def refused_message(self, what: str, subject: str | None = None) -> str:
+        """What to do when the API refuses the credential (HTTP 401) for `what`.
+
+        `subject` names the test a test-scoped request is about ("the test", "the session's test",
+        `what` holding the ID); None for a request
+        about the credential as a whole (the workspaces list), where a 401 can only be the token's.
+        """
+        if subject is None:
+            return self._credential_refused(what)
+        access = (
+            f"most likely the credential's account has lost access to {subject} (deleted, or moved to or "
+            "unshared from a workspace the account is not in). `ut-dagster tests` lists the tests the "
+            "credential can see; `ut-dagster forget TEST_ID` stops syncing one."
+        )
+        if self._accepted_at is not None:
+            ago = time.monotonic() - self._accepted_at
+            return (
+                f"UserTesting refused access to {what} (HTTP 401), but it accepted the same credential "
+                f"for another request {ago:.0f} s ago, so the credential works: {access} Nothing needs "
+                "changing in the USERTESTING_* settings."
+            )
+        if self.can_renew:
+            return (
+                f"UserTesting refused access to {what} (HTTP 401), but the token endpoint has just issued "
+                "a fresh token for USERTESTING_CLIENT_ID, so the client ID and secret work: "
+                f"{access} Only if every test is refused like this is the credential's account the cause "
+                "(USERTESTING_TOKEN_URL must belong to the account of USERTESTING_BASE_URL)."
+            )
+        return (
+            f"UserTesting refused the token in USERTESTING_ACCESS_TOKEN for {what} (HTTP 401). If other "
+            f"tests still sync with this token, {access} If every test is refused, the token has expired "
+            "or was revoked, and a ready-made token cannot be renewed: set a fresh token in "
+            "USERTESTING_ACCESS_TOKEN, or set USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET instead "
+            "(and unset USERTESTING_ACCESS_TOKEN) so tokens are renewed automatically."
+        )
+
+    def _credential_refused(self, what: str) -> str:
         if self._static:
             return (
                 f"UserTesting refused the token in USERTESTING_ACCESS_TOKEN for {what} (HTTP 401): it has "

@@ -125,11 +125,14 @@ class UserTestingClient:
             what=f"sessions of test {test_id}",
             params={"testId": test_id, "limit": limit, "offset": offset},
             not_found=(
-                f"Test {test_id} was not found by the Results API (HTTP 404). Either it does not exist, "
-                "this credential's account may not see it (UserTesting answers 404, not 403), or it is a "
-                "classic (v1) test, whose results the Results API does not serve: `ut-dagster tests` "
-                "lists the tests this credential can see and marks classic ones."
+                f"Test {test_id} was not found by the Results API (HTTP 404). Most likely this "
+                "credential's account cannot see it (UserTesting answers 404, not 403): it was deleted, "
+                "or moved to or unshared from a workspace the account is not in. It may also be a classic "
+                "(v1) test, whose results the Results API does not serve, or a mistyped ID. "
+                "`ut-dagster tests` lists the tests this credential can see and marks classic ones; "
+                "`ut-dagster forget TEST_ID` stops syncing one."
             ),
+            subject="the test",
         )
         body = _json(response, f"the session listing of test {test_id}")
         sessions = body.get("sessions") if isinstance(body, dict) else None
@@ -152,7 +155,10 @@ class UserTestingClient:
     def get_session_details_raw(self, session_id: str) -> bytes:
         """The v3 result of a session exactly as served (land these bytes before parsing them)."""
         response = self._transport.get(
-            "session_details", _session_path("v3", session_id), what=f"session {session_id}"
+            "session_details",
+            _session_path("v3", session_id),
+            what=f"session {session_id}",
+            subject="the session's test",
         )
         return response.content
 
@@ -172,6 +178,7 @@ class UserTestingClient:
             "transcript",
             _session_path("v2", session_id, "/transcript"),
             what=f"the transcript of session {session_id}",
+            subject="the session's test",
             absent=NONE_THERE,
         )
         return None if response is None else response.content
@@ -187,6 +194,7 @@ class UserTestingClient:
             "video_download_url",
             _session_path("v2", session_id, "/videoDownloadUrl"),
             what=f"the video of session {session_id}",
+            subject="the session's test",
             absent=NONE_THERE,
         )
         if response is None:
@@ -227,6 +235,7 @@ class UserTestingClient:
             "qx_scores",
             f"/api/v2/testResults/{test_id}/qxScores",
             what=f"QXscores of test {test_id}",
+            subject="the test",
             absent=NONE_THERE,
         )
         if response is None:

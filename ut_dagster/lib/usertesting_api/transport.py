@@ -87,11 +87,14 @@ class ApiTransport:
         params: dict | None = None,
         absent: tuple[int, ...] = (),
         not_found: str | None = None,
+        subject: str | None = None,
     ) -> httpx.Response | None:
         """GET `path`; `what` names the thing asked for (e.g. "session 1f0…") in errors and logs.
 
         Statuses in `absent` mean "there is none" (e.g. no transcript) and return None. `not_found`
         replaces the generic message of a 404 where the caller knows more about its causes.
+        `subject` names the test a test-scoped request is about, so a 401 on it points at that
+        test's access rather than at the credential (see TokenProvider.refused_message).
         """
         retrying = Retrying(
             retry=retry_if_exception_type((_Transient, _RateLimited)),
@@ -104,7 +107,13 @@ class ApiTransport:
             for attempt in retrying:
                 with attempt:
                     return self._send(
-                        endpoint, path, what=what, params=params, absent=absent, not_found=not_found
+                        endpoint,
+                        path,
+                        what=what,
+                        params=params,
+                        absent=absent,
+                        not_found=not_found,
+                        subject=subject,
                     )
         except _Transient as exc:
             raise UserTestingUnavailableError(
@@ -130,6 +139,7 @@ class ApiTransport:
         params: dict | None,
         absent: tuple[int, ...],
         not_found: str | None,
+        subject: str | None,
     ) -> httpx.Response | None:
         for renewed in (False, True):
             # Budget first: a token taken before a long budget wait could expire during it.
@@ -152,14 +162,21 @@ class ApiTransport:
             if status == 401 and not renewed and self._tokens.can_renew:
                 self._tokens.invalidate(token)
                 continue
-            return self._check(response, what=what, absent=absent, not_found=not_found)
+            return self._check(response, what=what, absent=absent, not_found=not_found, subject=subject)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check(
-        self, response: httpx.Response, *, what: str, absent: tuple[int, ...], not_found: str | None
+        self,
+        response: httpx.Response,
+        *,
+        what: str,
+        absent: tuple[int, ...],
+        not_found: str | None,
+        subject: str | None,
     ) -> httpx.Response | None:
         status = response.status_code
         if status < 300:
+            self._tokens.note_accepted()
             return response
         if status == 429:
             self.stats.count_rate_limited()
@@ -186,7 +203,7 @@ class ApiTransport:
                 "see it (UserTesting answers 404, not 403, for results you may not access)."
             )
         if status == 401:
-            raise UserTestingAuthError(self._tokens.refused_message(what))
+            raise UserTestingAuthError(self._tokens.refused_message(what, subject))
         if status == 400:
             raise UserTestingBadRequestError(
                 f"UserTesting rejected the request for {what} (HTTP 400: {_short_body(response)})."
