@@ -19,7 +19,7 @@ from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import NotFoundStreak
+from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
 from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.sync_policy import TableChanges, consecutive_failures_exceeded, table_changes
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
@@ -92,7 +92,17 @@ def sync_details(
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
     unavailable_in_a_row = 0
-    streak = NotFoundStreak(client, test_id, "details")
+    evidence = NotFoundEvidence(client, test_id, "details")
+
+    def mark_not_found(confirmed: list[NotFound]) -> None:
+        for nf in confirmed:
+            failures[nf.session_id] = retries.failed(
+                failures.get(nf.session_id), nf.at, nf.error, not_found=True
+            )
+            failed_now[nf.session_id] = nf.error
+        if confirmed:
+            state.save_failures(DETAILS, failures)
+
     progress = start_progress(len(to_fetch))
     for session_id in to_fetch:
         progress.advance()
@@ -101,14 +111,10 @@ def sync_details(
         try:
             raw = client.get_session_details_raw(session_id)
         except UserTestingNotFoundError as exc:
-            fatal = streak.not_found(session_id)
+            confirmed, fatal = evidence.not_found(session_id, utc_now(), str(exc))
+            mark_not_found(confirmed)
             if fatal is not None:
                 break
-            failures[session_id] = retries.failed(
-                failures.get(session_id), utc_now(), str(exc), not_found=True
-            )
-            failed_now[session_id] = str(exc)
-            state.save_failures(DETAILS, failures)
             continue
         except UserTestingUnavailableError as exc:
             failures[session_id] = retries.failed(failures.get(session_id), utc_now(), str(exc))
@@ -124,7 +130,7 @@ def sync_details(
             fatal = exc
             break
         unavailable_in_a_row = 0
-        streak.found()
+        mark_not_found(evidence.answered())
         received_at = utc_now()
         try:
             normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
@@ -141,6 +147,9 @@ def sync_details(
         landed[session_id] = landing.put_session_object(test_id, FOLDER, session_id, "json", raw, received_at)
         if failures.pop(session_id, None) is not None:
             state.save_failures(DETAILS, failures)
+    if fatal is None:
+        confirmed, fatal = evidence.settle()
+        mark_not_found(confirmed)
     progress.finish()
     # Sessions removed upstream take their failure records with them.
     failures = {s: f for s, f in failures.items() if s not in listing.deleted}

@@ -1,11 +1,17 @@
-"""A 404 on a session is a question: does the test itself still answer?
+"""A 404 on a session is a question: did the test itself still answer?
 
 Access denied looks like 404 throughout the API, so a test revoked mid-run makes every session answer
-404 as if each had no details, transcript or video. One listing probe (`limit=1`) per streak of 404s
-tells the two apart; a test that no longer answers stops the run before any session is marked.
+404 as if each had no details, transcript or video. A session's 404 is therefore held back, not acted
+on, until the test is known to have answered *after* it: a later request of the step succeeded, or a
+listing probe (`limit=1`) says so. If the probe is refused, the step stops and the held-back 404s
+are dropped: no session is marked failing, missing or without a video. A probe is spent only for 404s
+no later success vouches for: at most one per `check_after` 404s in a row, and one at the step's end.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
@@ -18,34 +24,55 @@ class TestNotAnsweringError(UserTestingError):
     __test__ = False
 
 
-def test_stopped_answering(
-    client: UserTestingClient, test_id: TestId, session_id: str, what: str
-) -> TestNotAnsweringError | None:
-    """After session `session_id`'s `what` answered 404: one request asks whether the test still answers."""
-    try:
-        client.probe_listing(test_id)
-    except UserTestingError as exc:
-        return TestNotAnsweringError(
-            f"Test {test_id} stopped answering during this run: the {what} of session {session_id} "
-            f"answered 404, and so did the test's own listing ({type(exc).__name__}). Its access was "
-            "probably revoked, or the test deleted. No session was marked as failed or missing; the next "
-            "sync asks again."
-        )
-    return None
+@dataclass(frozen=True)
+class NotFound:
+    session_id: str
+    at: datetime
+    error: str
 
 
-class NotFoundStreak:
-    """Asks `test_stopped_answering` once per streak of 404s (a success ends a streak)."""
+@dataclass
+class NotFoundEvidence:
+    """404s of one step, held back until the test answered after them."""
 
-    def __init__(self, client: UserTestingClient, test_id: TestId, what: str) -> None:
-        self._client, self._test_id, self._what = client, test_id, what
-        self._checked = False
+    client: UserTestingClient
+    test_id: TestId
+    what: str  # "details", "transcript", "video": for the message
+    check_after: int = 3  # 404s in a row before the test is asked (a revoked test stops the step soon)
+    _held: list[NotFound] = field(default_factory=list)
 
-    def not_found(self, session_id: str) -> TestNotAnsweringError | None:
-        if self._checked:
-            return None
-        self._checked = True
-        return test_stopped_answering(self._client, self._test_id, session_id, self._what)
+    def not_found(
+        self, session_id: str, at: datetime, error: str = ""
+    ) -> tuple[list[NotFound], UserTestingError | None]:
+        """Hold a 404 back; after `check_after` in a row, ask the test (see `settle`)."""
+        self._held.append(NotFound(session_id, at, error))
+        if len(self._held) >= self.check_after:
+            return self.settle()
+        return [], None
 
-    def found(self) -> None:
-        self._checked = False
+    @property
+    def held(self) -> int:
+        """404s waiting for the test to be known to answer (counted by the probe rules meanwhile)."""
+        return len(self._held)
+
+    def answered(self) -> list[NotFound]:
+        """A later request of this test succeeded: every 404 held back was the session's own answer."""
+        confirmed, self._held = self._held, []
+        return confirmed
+
+    def settle(self) -> tuple[list[NotFound], UserTestingError | None]:
+        """Ask the test whether it still answers: (the 404s now confirmed, None) or ([], the error)."""
+        if not self._held:
+            return [], None
+        last = self._held[-1].session_id
+        try:
+            self.client.probe_listing(self.test_id)
+        except UserTestingError as exc:
+            self._held = []
+            return [], TestNotAnsweringError(
+                f"Test {self.test_id} stopped answering during this run: the {self.what} of session {last} "
+                f"answered 404, and so did the test's own listing ({type(exc).__name__}). Its access was "
+                "probably revoked, or the test deleted. No session was marked as failing, missing or "
+                "without a video; the next sync asks again."
+            )
+        return self.answered(), None

@@ -20,7 +20,7 @@ from ut_dagster.lib.schema import TRANSCRIPTS
 from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import NotFoundStreak
+from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
 from ut_dagster.lib.sync.state import TRANSCRIPT, SyncState
 from ut_dagster.lib.sync_policy import (
     WITHOUT_TRANSCRIPTS,
@@ -97,7 +97,27 @@ def sync_transcripts(
     asked = found = skipped = unavailable_in_a_row = 0
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
-    streak = NotFoundStreak(client, test_id, "transcript")
+    evidence = NotFoundEvidence(client, test_id, "transcript")
+
+    def land(session_id: str, raw: bytes | None, at: datetime) -> None:
+        nonlocal found, has_any, settled
+        missing = _missing(landed.get(session_id, []))
+        obj = landing.put_session_object(
+            test_id, FOLDER, session_id, "missing" if raw is None else "vtt", raw or b"", at
+        )
+        if failures.pop(session_id, None) is not None:
+            state.save_failures(TRANSCRIPT, failures)
+        landed.setdefault(session_id, []).insert(0, obj)
+        found += raw is not None
+        has_any = has_any or raw is not None
+        settled += raw is None and transcript_settled(
+            _times([obj, *missing]), finished.get(session_id), utc_now(), options.wait_hours
+        )
+
+    def land_missing(confirmed: list[NotFound]) -> None:
+        for nf in confirmed:
+            land(nf.session_id, None, nf.at)
+
     progress = start_progress(len(finished))
     for session_id, finished_at in finished.items():
         progress.advance()
@@ -107,7 +127,7 @@ def sync_transcripts(
             continue
         missing = _missing(objects)
         if not options.full:
-            if known_without or (not has_any and 0 < options.no_transcript_probe <= settled):
+            if known_without or (not has_any and 0 < options.no_transcript_probe <= settled + evidence.held):
                 skipped += 1
                 continue
             if missing and not transcript_recheck_due(
@@ -135,22 +155,19 @@ def sync_transcripts(
             fatal = exc
             break
         unavailable_in_a_row = 0
-        if raw is None and (fatal := streak.not_found(session_id)) is not None:
-            break  # the test itself stopped answering: this 404 says nothing about the session
-        if raw is not None:
-            streak.found()
         asked += 1
-        obj = landing.put_session_object(
-            test_id, FOLDER, session_id, "missing" if raw is None else "vtt", raw or b"", utc_now()
-        )
-        if failures.pop(session_id, None) is not None:
-            state.save_failures(TRANSCRIPT, failures)
-        landed.setdefault(session_id, []).insert(0, obj)
-        found += raw is not None
-        has_any = has_any or raw is not None
-        settled += raw is None and transcript_settled(
-            _times([obj, *missing]), finished_at, utc_now(), options.wait_hours
-        )
+        if raw is None:
+            # "None yet", unless the test itself stopped answering: held back until it is known.
+            confirmed, fatal = evidence.not_found(session_id, utc_now())
+            land_missing(confirmed)
+            if fatal is not None:
+                break
+            continue
+        land_missing(evidence.answered())
+        land(session_id, raw, utc_now())
+    if fatal is None:
+        confirmed, fatal = evidence.settle()
+        land_missing(confirmed)
     progress.finish()
     failures = {s: f for s, f in failures.items() if s not in listing.deleted}
     state.save_failures(TRANSCRIPT, failures)

@@ -22,7 +22,7 @@ from ut_dagster.lib.object_store import ObjectStore
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import NotFoundStreak
+from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
 from ut_dagster.lib.sync.state import VIDEO, SyncState
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import (
@@ -85,7 +85,20 @@ def sync_videos(
     result = VideosResult([], removed=len(removed), failures=failures)
     has_any = any(k.endswith(".json") for k in keys)
     nones = sum(k.endswith(".none") for k in keys)
-    streak = NotFoundStreak(client, test_id, "video")
+    evidence = NotFoundEvidence(client, test_id, "video")
+
+    def no_video(confirmed: list[NotFound]) -> None:
+        nonlocal nones
+        for nf in confirmed:
+            if video_key(test_id, nf.session_id, ".json") in keys:
+                # A 404 for a video we hold (a --full sync) is a question, not an answer: keep it.
+                result.records.append(_read_record(store, test_id, nf.session_id))
+                result.archived += 1
+                continue
+            store.put_bytes(video_key(test_id, nf.session_id, ".none"), b"")
+            result.no_video += 1
+            nones += 1
+
     progress = start_progress(len(listing.sessions))
     for session_id in listing.sessions:
         progress.advance()
@@ -110,7 +123,7 @@ def sync_videos(
         if not options.full:
             # Surveys have no videos and the API does not say which kind a test is: after
             # `no_video_probe` sessions without one (and none with one), stop asking for this test.
-            if not has_any and 0 < options.no_video_probe <= nones:
+            if not has_any and 0 < options.no_video_probe <= nones + evidence.held:
                 result.skipped += 1
                 continue
             if not retries.ask_now(
@@ -128,25 +141,22 @@ def sync_videos(
             state.save_failures(VIDEO, failures)
             warn(f"Session {session_id}: video not archived: {exc}")
             continue
-        if record is None and (fatal := streak.not_found(session_id)) is not None:
-            result.fatal = fatal
-            break  # the test itself stopped answering: this 404 says nothing about the session
-        if record is not None:
-            streak.found()
         if failures.pop(session_id, None) is not None:
             state.save_failures(VIDEO, failures)
-        if record is None and landed(".json"):
-            # A 404 for a video we hold (a --full sync) is a question, not an answer: keep it.
-            result.records.append(_read_record(store, test_id, session_id))
-            result.archived += 1
-        elif record is None:
-            store.put_bytes(video_key(test_id, session_id, ".none"), b"")
-            result.no_video += 1
-            nones += 1
-        else:
-            result.records.append(record)
-            result.downloaded += 1
-            has_any = True
+        if record is None:
+            # "No video", unless the test itself stopped answering: held back until it is known.
+            confirmed, result.fatal = evidence.not_found(session_id, utc_now())
+            no_video(confirmed)
+            if result.fatal is not None:
+                break
+            continue
+        no_video(evidence.answered())
+        result.records.append(record)
+        result.downloaded += 1
+        has_any = True
+    if result.fatal is None:
+        confirmed, result.fatal = evidence.settle()
+        no_video(confirmed)
     progress.finish()
     result.failures = {s: f for s, f in failures.items() if s not in listing.deleted}
     state.save_failures(VIDEO, result.failures)

@@ -48,6 +48,7 @@ class ListingProgress:
     unreachable: int = 0  # sessions beyond what offset paging can reach
     pages_seen: list[PageSeen] = field(default_factory=list)
     stopped_early: bool = False  # `stop_when` ended the walk: it did not try to see every session
+    capped: bool = False  # more pages than the counts allow: the walk was ended, inconclusive
 
     @property
     def page_size_served(self) -> int:
@@ -55,9 +56,21 @@ class ListingProgress:
 
     def verdict(self) -> WalkVerdict:
         """Whether this walk saw every session the API lists (see lib/sync/walk.py)."""
+        if self.capped:
+            return WalkVerdict.incomplete(f"ended after {self.pages} pages, more than the counts allow")
         return judge_walk(
             self.pages_seen, stopped_early=self.stopped_early, distinct=len(self.seen), max_offset=MAX_OFFSET
         )
+
+    def page_cap(self) -> int:
+        """Most pages a walk may take: what the largest count needs at the page size served, plus a few.
+
+        Seen in the model test: a count one too high on a test gaining a session before every answer
+        makes each page at the end serve one session, the count staying one ahead: paged one at a
+        time, such a walk would spend the offset cap's 10,000 requests.
+        """
+        largest = max((p.total_count for p in self.pages_seen), default=0)
+        return -(-largest // max(self.page_size_served, 1)) + 3
 
 
 class SessionListing:
@@ -107,6 +120,9 @@ class SessionListing:
             if not page.served or offset > MAX_OFFSET:
                 return
             if offset >= page.total_count and self._last_page(page.served):
+                return
+            if progress.pages >= progress.page_cap():
+                progress.capped = True
                 return
             if self._stop_when is not None and self._stop_when(progress):
                 progress.stopped_early = True
