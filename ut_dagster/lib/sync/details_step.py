@@ -151,8 +151,9 @@ def sync_details(
         confirmed, fatal = evidence.settle()
         mark_not_found(confirmed)
     progress.finish()
-    # Sessions removed upstream take their failure records with them.
-    failures = {s: f for s, f in failures.items() if s not in listing.deleted}
+    # Sessions removed upstream take their failure records with them, and a landed session has none
+    # (a run killed between landing it and clearing its record leaves one behind).
+    failures = {s: f for s, f in failures.items() if s not in listing.deleted and s not in landed}
     state.save_failures(DETAILS, failures)
     if any(
         g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]

@@ -169,7 +169,12 @@ def sync_transcripts(
         confirmed, fatal = evidence.settle()
         land_missing(confirmed)
     progress.finish()
-    failures = {s: f for s, f in failures.items() if s not in listing.deleted}
+    # Removed upstream, or landed by a run killed before it cleared the record: no failure to keep.
+    failures = {
+        s: f
+        for s, f in failures.items()
+        if s not in listing.deleted and _transcript(landed.get(s, [])) is None
+    }
     state.save_failures(TRANSCRIPT, failures)
 
     latest = {sid: t for sid, objs in landed.items() if (t := _transcript(objs)) is not None}
