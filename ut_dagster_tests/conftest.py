@@ -47,6 +47,15 @@ def live_current_instance() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def live_current_instance_per_test(live_current_instance: None) -> Iterator[None]:
+    """... and so does each test (about 60 ms each): a test that loads definitions must not depend on
+    which test ran before it in the same worker (seen: `undefined DagsterInstance weakref` in a
+    clean clone's run, for tests that passed in another order)."""
+    with DagsterInstance.ephemeral():
+        yield
+
+
 @pytest.fixture
 def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
     started: list[SandboxServer] = []
