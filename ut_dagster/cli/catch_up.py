@@ -10,7 +10,7 @@ finished in one request each. This follows the sync steps' own rules on the same
   backing off (`retries.ask_now`);
 - transcripts (transcripts_step.py): none for a product type without narration (the landed test
   list, `WITHOUT_TRANSCRIPTS`), none once `no_transcript_probe` settled sessions of a test have none,
-  a missing one only when its re-ask is due, plus the listing probe the first 404 of a streak costs;
+  a missing one only when its re-ask is due, plus the listing probes their 404s cost (revocation.py);
 - QXscores (assets/qx_scores.py): only for tests whose sessions carry QXscore groups, when the
   number of sessions changed since the last fetch.
 
@@ -35,6 +35,7 @@ from ut_dagster.lib.object_store import ObjectStore
 from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, listing_probes
 from ut_dagster.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
 from ut_dagster.lib.sync_policy import (
     WITHOUT_TRANSCRIPTS,
@@ -182,8 +183,7 @@ def _transcripts(seen: Observations, policy: CatchUpPolicy, now: datetime, unlis
     # The sessions in the order the step walks them; new ones come after the ones held, just finished.
     walk = [*((sid, seen.transcripts.get(sid, []), at) for sid, at in finished.items())]
     walk += [(None, [], now)] * unlisted
-    asked = probes = 0
-    streak_checked = False
+    answers: list[bool] = []  # True: the session is expected to answer 404
     for sid, objs, finished_at in walk:
         if _has_vtt(objs):
             continue
@@ -195,16 +195,12 @@ def _transcripts(seen: Observations, policy: CatchUpPolicy, now: datetime, unlis
         failure = seen.transcript_failures.get(sid) if sid else None
         if not retries.ask_now(failure, now, policy.retry):
             continue
-        asked += 1
         # As seen so far: a test with transcripts has one for a new session, not for a missing one.
         absent = bool(missing) or not has_any
+        answers.append(absent)
         if absent:
-            probes += not streak_checked  # the first 404 of a streak asks whether the test answers
-            streak_checked = True
             settled += transcript_settled([now, *_times(missing)], finished_at, now, wait)
-        else:
-            streak_checked = False
-    return {"transcripts": asked, "probes": probes}
+    return {"transcripts": len(answers), "probes": listing_probes(answers, EXPECTED_404_CHECK_AFTER)}
 
 
 def _has_vtt(objects: list[LandedObject]) -> bool:

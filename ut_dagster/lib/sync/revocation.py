@@ -6,16 +6,25 @@ on, until the test is known to have answered *after* it: a later request of the 
 listing probe (`limit=1`) says so. If the probe is refused, the step stops and the held-back 404s
 are dropped: no session is marked failing, missing or without a video. A probe is spent only for 404s
 no later success vouches for: at most one per `check_after` 404s in a row, and one at the step's end.
+
+How soon to ask trades budget against a revoked test's wasted requests. A details 404 is rare (a
+deleted session), so the test is asked after 3; a transcript or video 404 is a normal answer ("none
+yet"), so those steps ask after 10: a revoked test costs at most 10 wasted requests there, and a
+first sync of a test without transcripts spends one probe instead of one per three sessions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingError
+
+RARE_404_CHECK_AFTER = 3  # details: a 404 means a deleted session, or a revoked test
+EXPECTED_404_CHECK_AFTER = 10  # transcripts and videos: a 404 usually means "none yet"
 
 
 class TestNotAnsweringError(UserTestingError):
@@ -38,7 +47,7 @@ class NotFoundEvidence:
     client: UserTestingClient
     test_id: TestId
     what: str  # "details", "transcript", "video": for the message
-    check_after: int = 3  # 404s in a row before the test is asked (a revoked test stops the step soon)
+    check_after: int = RARE_404_CHECK_AFTER  # 404s in a row before the test is asked
     _held: list[NotFound] = field(default_factory=list)
 
     def not_found(
@@ -76,3 +85,14 @@ class NotFoundEvidence:
                 "without a video; the next sync asks again."
             )
         return self.answered(), None
+
+
+def listing_probes(not_found: Iterable[bool], check_after: int) -> int:
+    """The probes `NotFoundEvidence` spends on a step whose asked sessions answered in this order
+    (True: 404, False: success), if the test keeps answering: for the catch-up estimate."""
+    probes = held = 0
+    for answered_404 in not_found:
+        held = held + 1 if answered_404 else 0
+        if held >= check_after:
+            probes, held = probes + 1, 0
+    return probes + (held > 0)

@@ -20,7 +20,7 @@ from ut_dagster.lib.schema import TRANSCRIPTS
 from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
+from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, NotFound, NotFoundEvidence
 from ut_dagster.lib.sync.state import TRANSCRIPT, SyncState
 from ut_dagster.lib.sync_policy import (
     WITHOUT_TRANSCRIPTS,
@@ -97,7 +97,7 @@ def sync_transcripts(
     asked = found = skipped = unavailable_in_a_row = 0
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
-    evidence = NotFoundEvidence(client, test_id, "transcript")
+    evidence = NotFoundEvidence(client, test_id, "transcript", EXPECTED_404_CHECK_AFTER)
 
     def land(session_id: str, raw: bytes | None, at: datetime) -> None:
         nonlocal found, has_any, settled

@@ -22,7 +22,7 @@ from ut_dagster.lib.object_store import ObjectStore
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
+from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, NotFound, NotFoundEvidence
 from ut_dagster.lib.sync.state import VIDEO, SyncState
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import (
@@ -85,7 +85,7 @@ def sync_videos(
     result = VideosResult([], removed=len(removed), failures=failures)
     has_any = any(k.endswith(".json") for k in keys)
     nones = sum(k.endswith(".none") for k in keys)
-    evidence = NotFoundEvidence(client, test_id, "video")
+    evidence = NotFoundEvidence(client, test_id, "video", EXPECTED_404_CHECK_AFTER)
 
     def no_video(confirmed: list[NotFound]) -> None:
         nonlocal nones
