@@ -28,3 +28,23 @@ def test_no_io_manager_convention_is_shown_as_metadata(table_specs):
     shown = {key.path[-1]: sorted(node.metadata) for key, node in table_specs.items()}
     assert {name: keys for name, keys in shown.items() if "partition_expr" in keys} == {}
     assert all({"dagster/table_name", "dagster/column_schema"} <= set(keys) for keys in shown.values())
+
+
+def test_lineage_shows_each_table_under_the_payload_it_is_parsed_from(table_specs):
+    # A user tracing `tasks` back should land on the session payloads it is parsed from, not on the
+    # listing; transcript_chunks are cut from transcripts.
+    parents = {
+        key.path[-1]: sorted(p.path[-1] for p in node.parent_keys)
+        for key, node in table_specs.items()
+        if key.path[-1] in {"sessions", "demographics", "task_groups", "tasks", "transcript_chunks"}
+    }
+    assert parents == {
+        "sessions": ["session_details"],
+        "demographics": ["session_details"],
+        "task_groups": ["session_details"],
+        "tasks": ["session_details"],
+        "transcript_chunks": ["transcripts"],
+    }
+    assert [p.path[-1] for p in table_specs[AssetKey([SCHEMA, "session_details"])].parent_keys] == [
+        "raw_sessions"
+    ]

@@ -31,8 +31,8 @@ from ut_dagster.lib.usertesting_api.errors import (
 from ut_dagster.lib.warehouse import WarehouseClient
 
 FOLDER = "session_details"
-# Written in this order, the payload table last: once it holds a session, so does every table
-# derived from it, so the warehouse's session_details says what all five hold.
+# Written together in one transaction (assets/common.py `write_together`): once session_details
+# holds a session, so does every table parsed from it, so it says what all five hold.
 TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS, SESSION_DETAILS)
 
 Rows = dict[str, list[dict]]

@@ -146,6 +146,18 @@ def table_write(table: Table, rows: list[dict[str, Any]], sessions: frozenset[st
     return TableWrite(table, to_frame(table, rows), sessions)
 
 
+def write_together(
+    warehouse: WarehouseClient, test_id: str, writes: list[TableWrite]
+) -> dict[str, dict[str, Any]]:
+    """Write a test's tables in one transaction, and each table's materialization metadata.
+
+    Readers see a session in every table parsed from its payload or in none, and a run killed
+    mid-write leaves nothing the next sync would take as loaded (it reads session_details).
+    """
+    results = warehouse.write_many(test_id, writes)
+    return {write.table.name: result.metadata() for write, result in zip(writes, results, strict=True)}
+
+
 def table_asset(table: Table, note: str = "") -> dict[str, Any]:
     """Key, UI metadata, kinds and business description of the asset that is warehouse table `table`."""
     return {

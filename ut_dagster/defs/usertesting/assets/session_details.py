@@ -27,6 +27,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_out,
     table_write,
     warehouse_agrees,
+    write_together,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -47,6 +48,11 @@ DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
     name="session_tables",
     **PER_TEST_API_ASSET,
     deps=[RAW_SESSIONS_KEY],
+    # The tables are parsed from the landed payloads, so the lineage shows them under session_details.
+    internal_asset_deps={
+        SESSION_DETAILS.name: {RAW_SESSIONS_KEY},
+        **{t.name: {DETAILS_KEY} for t in TABLES if t is not SESSION_DETAILS},
+    },
     outs={
         SESSION_DETAILS.name: table_out(
             SESSION_DETAILS,
@@ -111,13 +117,22 @@ def session_tables(
             step.test_id, step.client, step.landing, warehouse, options, progress, step.still_registered
         )
     sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
-    for table in TABLES:  # the payload table last (see TABLES)
-        extra = _details_metadata(result, sync_settings) if table is SESSION_DETAILS else {}
-        yield Output(
-            table_write(table, result.rows[table.name], sessions),
-            output_name=table.name,
-            metadata={**extra, **step.spent()} if extra else {},
-        )
+    written = write_together(
+        warehouse, step.test_id, [table_write(t, result.rows[t.name], sessions) for t in TABLES]
+    )
+    # Written above in one transaction; reported parents first, as the lineage needs.
+    yield Output(
+        None,
+        output_name=SESSION_DETAILS.name,
+        metadata={
+            **written[SESSION_DETAILS.name],
+            **_details_metadata(result, sync_settings),
+            **step.spent(),
+        },
+    )
+    for table in TABLES:
+        if table is not SESSION_DETAILS:
+            yield Output(None, output_name=table.name, metadata=written[table.name])
     yield from _checks(result, sync_settings)
     yield warehouse_agrees(
         "warehouse_matches_landing",

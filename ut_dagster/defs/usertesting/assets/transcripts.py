@@ -15,6 +15,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     start_api_step,
     table_out,
     table_write,
+    write_together,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -41,10 +42,18 @@ class TranscriptConfig(SyncConfig):
     )
 
 
+RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
+
+
 @multi_asset(
     name="transcript_tables",
     **PER_TEST_API_ASSET,
-    deps=[AssetKey([*KEY_PREFIX, "raw_sessions"])],
+    deps=[RAW_SESSIONS_KEY],
+    # Chunks are cut from the landed transcripts, so the lineage shows them under transcripts.
+    internal_asset_deps={
+        TRANSCRIPTS.name: {RAW_SESSIONS_KEY},
+        TRANSCRIPT_CHUNKS.name: {AssetKey([*KEY_PREFIX, TRANSCRIPTS.name])},
+    },
     outs={
         TRANSCRIPTS.name: table_out(
             TRANSCRIPTS, "Fetched once per session; a missing one is retried for a while."
@@ -61,6 +70,7 @@ def transcript_tables(
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)
+    warehouse = io_manager.client()
     retry = sync_settings.retry_policy()
     options = TranscriptOptions(
         retry,
@@ -81,18 +91,25 @@ def transcript_tables(
             step.test_id,
             step.client,
             step.landing,
-            io_manager.client(),
+            warehouse,
             options,
             progress,
             step.still_registered,
         )
     sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
-    # Chunks first, the transcripts table last: once it holds a session, so do its chunks.
-    yield Output(table_write(TRANSCRIPT_CHUNKS, result.chunks, sessions), output_name=TRANSCRIPT_CHUNKS.name)
+    written = write_together(
+        warehouse,
+        step.test_id,
+        [
+            table_write(TRANSCRIPTS, result.transcripts, sessions),
+            table_write(TRANSCRIPT_CHUNKS, result.chunks, sessions),
+        ],
+    )
     yield Output(
-        table_write(TRANSCRIPTS, result.transcripts, sessions),
+        None,
         output_name=TRANSCRIPTS.name,
         metadata={
+            **written[TRANSCRIPTS.name],
             "transcripts_requested": result.asked,
             "transcripts_found": result.found,
             "transcripts_not_asked_test_has_none": result.skipped,
@@ -104,5 +121,6 @@ def transcript_tables(
             **step.spent(),
         },
     )
+    yield Output(None, output_name=TRANSCRIPT_CHUNKS.name, metadata=written[TRANSCRIPT_CHUNKS.name])
     if result.fatal is not None:
         raise result.fatal
