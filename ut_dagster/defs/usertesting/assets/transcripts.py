@@ -17,6 +17,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.titles import title_metadata
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
@@ -88,11 +89,17 @@ def transcript_tables(
         )
     sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
     # Chunks first, the transcripts table last: once it holds a session, so do its chunks.
-    yield Output(table_write(TRANSCRIPT_CHUNKS, result.chunks, sessions), output_name=TRANSCRIPT_CHUNKS.name)
+    named = title_metadata(object_store, step.test_id)
+    yield Output(
+        table_write(TRANSCRIPT_CHUNKS, result.chunks, sessions),
+        output_name=TRANSCRIPT_CHUNKS.name,
+        metadata=named,
+    )
     yield Output(
         table_write(TRANSCRIPTS, result.transcripts, sessions),
         output_name=TRANSCRIPTS.name,
         metadata={
+            **named,
             "transcripts_requested": result.asked,
             "transcripts_found": result.found,
             "transcripts_not_asked_test_has_none": result.skipped,
