@@ -97,6 +97,8 @@ class Settings:
     sensors: SensorSettings = SensorSettings()
     # Most a daemon-launched sync run may take before run monitoring fails it (a hang is bounded).
     run_max_hours: float = 24.0
+    # How long a listed session may be missing from the warehouse before its test counts as late.
+    freshness_lag_minutes: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +139,7 @@ class Settings:
             alert_thresholds=thresholds,
             sensors=SensorSettings.from_env(env),
             run_max_hours=run_max_hours(env),
+            freshness_lag_minutes=_non_negative(env, "UT_FRESHNESS_LAG_MINUTES", 120, "minutes"),
         )
 
     @property
@@ -200,6 +203,19 @@ def _hours(env: Mapping[str, str], name: str, default: float, unit: str = "hours
     if not hours > 0 or hours == float("inf"):
         raise SettingsError(f"{name} must be a positive number of {unit}; got {raw!r}.")
     return hours
+
+
+def _non_negative(env: Mapping[str, str], name: str, default: float, unit: str) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be zero or a positive number of {unit}; got {raw!r}.")
+    return value
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:
@@ -269,6 +285,7 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
         "sync_settings": SyncSettings(
             reconcile_hours=settings.reconcile_hours,
             freshness_hours=settings.freshness_hours,
+            freshness_lag_minutes=settings.freshness_lag_minutes,
             delete_max_share=settings.delete_max_share,
             delete_max_sessions=settings.delete_max_sessions,
             delete_confirm_hours=settings.delete_confirm_hours,

@@ -18,6 +18,7 @@ TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
         ("UT_SYNC_CRON", "every night"),
         ("UT_SYNC_CRON", "0 2 * *"),
         ("UT_FRESHNESS_HOURS", "a day"),
+        ("UT_FRESHNESS_LAG_MINUTES", "-5"),
         ("UT_RECONCILE_HOURS", "-1"),
         ("UT_DUCKDB_LOCK_TIMEOUT_SECONDS", "soon"),
         ("UT_DELETE_MAX_SHARE", "1.5"),

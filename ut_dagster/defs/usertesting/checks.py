@@ -6,21 +6,110 @@ asset itself, beside it in `assets/`.
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+import warnings
+from datetime import UTC, datetime
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetRecordsFilter,
+    AssetKey,
+    MetadataValue,
+    PreviewWarning,
+    ResourceParam,
     asset_check,
 )
 
 from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
+from ut_dagster.defs.usertesting.freshness import FreshnessLimits, TestObservation, judge, observe
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import failure_streak_of
+from ut_dagster.defs.usertesting.titles import (
+    TITLE_METADATA,
+    UNKNOWN_TITLE,
+    known_titles,
+    named_test,
+    title_of,
+)
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.schema import SCHEMA, SESSIONS
+from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+
+SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
+
+
+FRESH_IN_WAREHOUSE = "fresh_in_warehouse"
+FRESHNESS_RULE = (
+    "its listing was synced within UT_FRESHNESS_HOURS (default 26) and its newest listed session is in "
+    "the warehouse's sessions table within UT_FRESHNESS_LAG_MINUTES (default 120) of being listed"
+)
+
+
+def _limits(sync_settings: SyncSettings) -> FreshnessLimits:
+    return FreshnessLimits(sync_settings.freshness_hours, sync_settings.freshness_lag_minutes)
+
+
+def _freshness_result(
+    seen: TestObservation, title: str | None, now: datetime, limits: FreshnessLimits
+) -> AssetCheckEvaluation:
+    verdict = judge(seen, now, limits)
+    return AssetCheckEvaluation(
+        asset_key=raw_sessions.key,
+        check_name=FRESH_IN_WAREHOUSE,
+        passed=verdict.fresh,
+        severity=AssetCheckSeverity.WARN,
+        partition=seen.test_id,
+        description=f"{named_test(seen.test_id, title)}: {verdict.reason or 'fresh'}",
+        metadata={
+            TITLE_METADATA: title or UNKNOWN_TITLE,
+            "test_id": seen.test_id,
+            "status": verdict.status,
+            "last_sync": seen.last_sync.isoformat() if seen.last_sync else "",
+            "lag_minutes": round(verdict.lag.total_seconds() / 60, 1) if verdict.lag else None,
+            "sessions_listed": seen.listed,
+            "sessions_in_warehouse": seen.held,
+            "newest_listed_session": seen.newest_session or "",
+            "newest_listed_session_in_warehouse": seen.newest_held,
+            "max_age_hours": limits.max_age_hours,
+            "lag_limit_minutes": limits.lag_minutes,
+        },
+    )
+
+
+def _fresh_in_warehouse(
+    context: AssetCheckExecutionContext,
+    sync_settings: SyncSettings,
+    object_store: ObjectStoreResource,
+    io_manager: ResourceParam[WarehouseIOManager],
+) -> AssetCheckResult:
+    test_id = context.op_execution_context.partition_key
+    [seen] = observe(context.instance, io_manager.client(), [test_id]).values()
+    evaluation = _freshness_result(
+        seen, title_of(object_store, test_id), datetime.now(UTC), _limits(sync_settings)
+    )
+    return AssetCheckResult(
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        description=evaluation.description,
+        metadata=evaluation.metadata,
+    )
+
+
+with warnings.catch_warnings():
+    # Dagster marks partitioned checks "preview"; one status per test is what users need.
+    warnings.filterwarnings("ignore", category=PreviewWarning)
+    fresh_in_warehouse = asset_check(
+        asset=raw_sessions,
+        name=FRESH_IN_WAREHOUSE,
+        partitions_def=test_partitions,
+        # It reads the sessions table: in a sync run, it runs after the table is written.
+        additional_deps=[SESSIONS_KEY],
+        description=f"This test is fresh: {FRESHNESS_RULE}. Evaluated at the end of each sync of the test "
+        "(or by executing the check for its partition); every_test_synced_recently judges every "
+        "registered test hourly, by title.",
+    )(_fresh_in_warehouse)
 
 
 # Dagster's built-in freshness checks look at an asset's latest materialization, which for a
@@ -28,29 +117,54 @@ from ut_dagster.lib.object_store import ObjectStoreResource
 @asset_check(
     asset=raw_sessions,
     name="every_test_synced_recently",
-    description="Every registered test's listing was synced within UT_FRESHNESS_HOURS (default 26).",
+    description=f"Every registered test is fresh: {FRESHNESS_RULE}. Stale tests are named by title; each "
+    f"test's own verdict is its partition of {FRESH_IN_WAREHOUSE}.",
 )
 def every_test_synced_recently(
-    context: AssetCheckExecutionContext, sync_settings: SyncSettings
+    context: AssetCheckExecutionContext,
+    sync_settings: SyncSettings,
+    object_store: ObjectStoreResource,
+    io_manager: ResourceParam[WarehouseIOManager],
 ) -> AssetCheckResult:
-    now = datetime.now(UTC)
-    stale: dict[str, str] = {}
+    now, limits = datetime.now(UTC), _limits(sync_settings)
+    titles = known_titles(object_store)
     tests = sorted(context.instance.get_dynamic_partitions(test_partitions.name))
-    for test_id in tests:
-        records = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=raw_sessions.key, asset_partitions=[test_id]), limit=1
-        ).records
-        if not records:
-            stale[test_id] = "never synced"
-            continue
-        age = now - datetime.fromtimestamp(records[0].timestamp, UTC)
-        if age > timedelta(hours=sync_settings.freshness_hours):
-            stale[test_id] = f"last synced {age.total_seconds() / 3600:.1f} h ago"
+    seen = observe(context.instance, io_manager.client(), tests)
+    evaluations = [_freshness_result(seen[t], titles.get(t.lower()), now, limits) for t in tests]
+    # Each test's own verdict is recorded by the sync runs of that test (fresh_in_warehouse). Recording
+    # it here for every partition is not possible with Dagster's public API: an evaluation logged
+    # outside the test's own step targets no materialization, and the UI then shows the partition
+    # as never checked rather than failed.
+    stale = [e for e in evaluations if not e.passed]
+    named = [f"{named_test(e.partition or '', titles.get(e.partition or ''))}: {_reason(e)}" for e in stale]
     return AssetCheckResult(
         passed=not stale,
         severity=AssetCheckSeverity.WARN,
-        metadata={"tests": len(tests), "stale_tests": stale, "max_age_hours": sync_settings.freshness_hours},
+        description=(
+            f"{len(stale)} of {len(tests)} tests are not fresh: " + "; ".join(named[:20])
+            if stale
+            else f"All {len(tests)} registered tests are fresh."
+        ),
+        metadata={
+            "tests": len(tests),
+            "stale_tests": {e.partition: _reason(e) for e in stale},
+            "stale": MetadataValue.md(_stale_markdown(stale, titles)) if stale else MetadataValue.md("None."),
+            "max_age_hours": limits.max_age_hours,
+            "lag_limit_minutes": limits.lag_minutes,
+        },
     )
+
+
+def _reason(evaluation: AssetCheckEvaluation) -> str:
+    return (evaluation.description or "").split(": ", 1)[-1]
+
+
+def _stale_markdown(stale: list[AssetCheckEvaluation], titles: dict[str, str]) -> str:
+    lines = ["| Test | ID | Why |", "| --- | --- | --- |"]
+    for e in stale:
+        title = (titles.get(e.partition or "") or UNKNOWN_TITLE).replace("|", "\\|")
+        lines.append(f"| {title} | `{e.partition}` | {_reason(e)} |")
+    return "\n".join(lines)
 
 
 @asset_check(

@@ -14,6 +14,7 @@ from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_
 from ut_dagster.defs.usertesting.checks import (
     archived_videos_match_checksums,
     every_test_synced_recently,
+    fresh_in_warehouse,
     no_test_keeps_failing,
 )
 from ut_dagster.defs.usertesting.jobs import (
@@ -41,7 +42,12 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
     videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
     return Definitions(
         assets=[*tables, *videos],
-        asset_checks=[archived_videos_match_checksums, every_test_synced_recently, no_test_keeps_failing],
+        asset_checks=[
+            archived_videos_match_checksums,
+            every_test_synced_recently,
+            no_test_keeps_failing,
+            fresh_in_warehouse,
+        ],
         jobs=[
             usertesting_sync_job,
             usertesting_sync_with_videos_job,

@@ -19,6 +19,11 @@ class SyncSettings(ConfigurableResource):
         default=26.0,
         description="Warn when a registered test was not synced for this long (UT_FRESHNESS_HOURS).",
     )
+    freshness_lag_minutes: float = Field(
+        default=120.0,
+        description="Warn when a test's newest listed session is not in the warehouse this long after "
+        "it was listed (UT_FRESHNESS_LAG_MINUTES).",
+    )
     delete_max_share: float = Field(
         default=DeletionPolicy.max_share,
         description="Share of a test's sessions one consistent walk may remove by itself (UT_DELETE_MAX_SHARE).",

@@ -42,3 +42,18 @@ def title_tags(titles: Mapping[str, str], test_id: str) -> dict[str, str]:
     if not title:
         return {}
     return {TITLE_TAG: title if len(title) <= MAX_TAG_LENGTH else title[: MAX_TAG_LENGTH - 1] + "…"}
+
+
+# The metadata key that names a test on its partitions' materializations and check results.
+TITLE_METADATA = "test_title"
+UNKNOWN_TITLE = "(no title yet: refresh usertesting/tests)"
+
+
+def named_test(test_id: str, title: str | None) -> str:
+    """How a check's description names a test: “Title” (ID), or the ID alone before titles are known."""
+    return f"“{title}” ({test_id})" if title else f"Test {test_id}"
+
+
+def title_metadata(object_store: ObjectStore | ObjectStoreResource, test_id: str) -> dict[str, str]:
+    """`{"test_title": ...}` for a materialization of the test's partition, whether or not it is known."""
+    return {TITLE_METADATA: title_of(object_store, test_id) or UNKNOWN_TITLE}

@@ -12,6 +12,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_asset,
     table_write,
 )
+from ut_dagster.defs.usertesting.titles import title_metadata
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import qx_score_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
@@ -75,6 +76,7 @@ def qx_scores(
     yield Output(
         table_write(QX_SCORES, rows, None),
         metadata={
+            **title_metadata(object_store, test_id),
             "qx_scores_refetched": fetched,
             "qx_available": payload is not None,
             "qx_score_groups_seen": has_qx,

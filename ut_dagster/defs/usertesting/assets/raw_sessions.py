@@ -1,9 +1,10 @@
 """`usertesting/raw_sessions`: the session listing of a test, paged and landed page by page."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     Output,
     ResourceParam,
@@ -19,10 +20,12 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
     warehouse_agrees,
 )
+from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import RAW_SESSIONS
-from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
+from ut_dagster.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
@@ -37,23 +40,23 @@ KEY = [*KEY_PREFIX, RAW_SESSIONS.name]
         "is removed only when consistent walks of the whole listing no longer show it.",
     ),
     check_specs=[
-        AssetCheckSpec(
+        per_test_check(
             "count_matches_api_total",
-            asset=KEY,
-            description="raw_sessions holds as many sessions as UserTesting's totalCount at sync time; "
+            KEY,
+            "raw_sessions holds as many sessions as UserTesting's totalCount at sync time; "
             "sessions beyond the API's offset-paging reach are counted, never dropped silently.",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "no_removal_awaiting_confirmation",
-            asset=KEY,
-            description="Fails while sessions that a walk of the listing no longer showed are kept because "
+            KEY,
+            "Fails while sessions that a walk of the listing no longer showed are kept because "
             "removing them at once would remove too many (UT_DELETE_MAX_SHARE / UT_DELETE_MAX_SESSIONS): "
             "they go only when a walk UT_DELETE_CONFIRM_HOURS later agrees.",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "warehouse_matches_landing",
-            asset=KEY,
-            description="After the write, the warehouse holds this test's listed sessions exactly as landed.",
+            KEY,
+            "After the write, the warehouse holds this test's listed sessions exactly as landed.",
         ),
     ],
 )
@@ -66,6 +69,7 @@ def raw_sessions(
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)
+    title = title_of(object_store, step.test_id)
     warehouse = io_manager.client()
     options = ListingOptions(
         reconcile_hours=sync_settings.reconcile_hours,
@@ -82,6 +86,7 @@ def raw_sessions(
     yield Output(
         table_write(RAW_SESSIONS, result.rows, None if config.rebuild else changes.sessions),
         metadata={
+            TITLE_METADATA: title or UNKNOWN_TITLE,
             "api_total_count": progress.total_count,
             "sessions_new": result.new_sessions,
             "sessions_removed": len(decision.delete),
@@ -95,6 +100,19 @@ def raw_sessions(
             **step.spent(),
         },
     )
+    for check in _checks(result):
+        yield about_test(check, step.test_id, title)
+    yield about_test(
+        warehouse_agrees(
+            "warehouse_matches_landing", KEY, warehouse, RAW_SESSIONS, step.test_id, result.current
+        ),
+        step.test_id,
+        title,
+    )
+
+
+def _checks(result: ListingResult) -> Iterator[AssetCheckResult]:
+    progress, decision = result.progress, result.decision
     total = progress.total_count or 0
     yield AssetCheckResult(
         check_name="count_matches_api_total",
@@ -115,7 +133,4 @@ def raw_sessions(
             "first_unlisted_at": min(decision.awaiting.values()).isoformat() if decision.awaiting else "",
             "why": decision.note,
         },
-    )
-    yield warehouse_agrees(
-        "warehouse_matches_landing", KEY, warehouse, RAW_SESSIONS, step.test_id, result.current
     )

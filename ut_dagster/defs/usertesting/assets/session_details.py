@@ -9,7 +9,6 @@ work is lib/sync/details_step.py's; this module says what Dagster shows.
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     MetadataValue,
@@ -29,7 +28,9 @@ from ut_dagster.defs.usertesting.assets.common import (
     warehouse_agrees,
     write_together,
 )
+from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
@@ -61,34 +62,34 @@ DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
         **{t.name: table_out(t) for t in TABLES if t is not SESSION_DETAILS},
     },
     check_specs=[
-        AssetCheckSpec(
+        per_test_check(
             "all_sessions_parsed",
-            asset=DETAILS_KEY,
-            description="Every session fetched in this sync returned a result that could be read; "
+            DETAILS_KEY,
+            "Every session fetched in this sync returned a result that could be read; "
             "unreadable ones are kept in the landing area as 'rejected' and asked for again later.",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "no_session_quarantined",
-            asset=DETAILS_KEY,
-            description="No listed session has failed UT_SESSION_MAX_FAILURES times in a row. A quarantined "
+            DETAILS_KEY,
+            "No listed session has failed UT_SESSION_MAX_FAILURES times in a row. A quarantined "
             "session is not asked again until `ut-dagster sync TEST_ID --retry-failed` (or run config "
             "retry_failed / full); its last error is listed here.",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "warehouse_matches_landing",
-            asset=DETAILS_KEY,
-            description="After the write, the warehouse holds every landed session payload of this test, "
+            DETAILS_KEY,
+            "After the write, the warehouse holds every landed session payload of this test, "
             "in the version landed (a new or emptied warehouse is refilled from the landing area).",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "one_row_per_session",
-            asset=SESSIONS_KEY,
-            description="Each session written by this sync has exactly one row in sessions.",
+            SESSIONS_KEY,
+            "Each session written by this sync has exactly one row in sessions.",
         ),
-        AssetCheckSpec(
+        per_test_check(
             "every_task_has_its_session",
-            asset=TASKS_KEY,
-            description="Every task answer written by this sync belongs to a session written with it.",
+            TASKS_KEY,
+            "Every task answer written by this sync belongs to a session written with it.",
         ),
     ],
 )
@@ -101,6 +102,7 @@ def session_tables(
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)
+    title = title_of(object_store, step.test_id)
     warehouse = io_manager.client()
     options = DetailsOptions(
         sync_settings.retry_policy(),
@@ -120,11 +122,13 @@ def session_tables(
     written = write_together(
         warehouse, step.test_id, [table_write(t, result.rows[t.name], sessions) for t in TABLES]
     )
+    named = {TITLE_METADATA: title or UNKNOWN_TITLE}
     # Written above in one transaction; reported parents first, as the lineage needs.
     yield Output(
         None,
         output_name=SESSION_DETAILS.name,
         metadata={
+            **named,
             **written[SESSION_DETAILS.name],
             **_details_metadata(result, sync_settings),
             **step.spent(),
@@ -132,9 +136,8 @@ def session_tables(
     )
     for table in TABLES:
         if table is not SESSION_DETAILS:
-            yield Output(None, output_name=table.name, metadata=written[table.name])
-    yield from _checks(result, sync_settings)
-    yield warehouse_agrees(
+            yield Output(None, output_name=table.name, metadata={**named, **written[table.name]})
+    agrees = warehouse_agrees(
         "warehouse_matches_landing",
         DETAILS_KEY.path,
         warehouse,
@@ -142,6 +145,8 @@ def session_tables(
         step.test_id,
         result.current,
     )
+    for check in (*_checks(result, sync_settings), agrees):
+        yield about_test(check, step.test_id, title)
     if result.fatal is not None:
         raise result.fatal
 

@@ -15,6 +15,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_asset,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.titles import title_metadata
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
@@ -79,6 +80,7 @@ def session_videos(
     yield Output(
         TableWrite(SESSION_VIDEOS, frame, None),
         metadata={
+            **title_metadata(object_store, step.test_id),
             "videos_removed": result.removed,
             "videos_downloaded": result.downloaded,
             "videos_already_archived": result.archived,

@@ -1,15 +1,20 @@
 """`usertesting/tests`: every test the credential can see, with its title, from the legacy v1 API.
 
 One table for the credential, not per test partition: it names the tests the marts, alerts and run
-tags show. A handful of requests (the workspace list, then ~50 tests per page of each workspace),
+tags show. Its materializations also show the registered tests (the ones synced) as a table: title,
+ID, kind, sessions, last sync, lag and status (registered_tests.py). A handful of requests (the workspace list, then ~50 tests per page of each workspace),
 landed whole under raw/_workspaces/ before they are normalized, then the table is replaced.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
-from dagster import AssetExecutionContext, Output, asset
+from dagster import AssetExecutionContext, Output, ResourceParam, asset
 
 from ut_dagster.defs.usertesting.assets.common import API_POOL, GROUP, KEY_PREFIX
+from ut_dagster.defs.usertesting.freshness import FreshnessLimits
+from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
+from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
 from ut_dagster.lib.normalize.studies import study_rows
@@ -18,6 +23,7 @@ from ut_dagster.lib.schema import SCHEMA, TESTS, column_schema
 from ut_dagster.lib.study_catalog import land_studies
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.warehouse import TableWrite
+from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 
 @asset(
@@ -33,7 +39,11 @@ from ut_dagster.lib.warehouse import TableWrite
     description=TESTS.description,
 )
 def workspace_tests(
-    context: AssetExecutionContext, usertesting: UserTestingResource, object_store: ObjectStoreResource
+    context: AssetExecutionContext,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    sync_settings: SyncSettings,
+    io_manager: ResourceParam[WarehouseIOManager],
 ):
     client = usertesting.get_client()
     before = client.stats.snapshot()
@@ -44,7 +54,18 @@ def workspace_tests(
     skipped = len(studies) - len(rows)
     if skipped:
         context.log.warning(f"{skipped} listed studies had no valid UUID and were left out.")
+    limits = FreshnessLimits(sync_settings.freshness_hours, sync_settings.freshness_lag_minutes)
     metadata: dict[str, Any] = {
+        # The tests syncs are registered for, by title, and how each is doing: what a user opens
+        # the UI to see (partition keys are UUIDs).
+        "registered_tests": registered_tests_table(
+            context.instance,
+            io_manager.client(),
+            {str(r["test_id"]).lower(): r for r in rows},
+            limits,
+            sync_settings.max_failed_runs,
+            datetime.now(UTC),
+        ),
         "tests": len(rows),
         "syncable_tests": sum(1 for r in rows if r["syncable"]),
         "studies_without_uuid": skipped,

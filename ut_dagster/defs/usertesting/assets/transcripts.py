@@ -18,6 +18,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     write_together,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.titles import title_metadata
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
@@ -97,6 +98,7 @@ def transcript_tables(
             step.still_registered,
         )
     sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
+    named = title_metadata(object_store, step.test_id)
     written = write_together(
         warehouse,
         step.test_id,
@@ -109,6 +111,7 @@ def transcript_tables(
         None,
         output_name=TRANSCRIPTS.name,
         metadata={
+            **named,
             **written[TRANSCRIPTS.name],
             "transcripts_requested": result.asked,
             "transcripts_found": result.found,
@@ -121,6 +124,8 @@ def transcript_tables(
             **step.spent(),
         },
     )
-    yield Output(None, output_name=TRANSCRIPT_CHUNKS.name, metadata=written[TRANSCRIPT_CHUNKS.name])
+    yield Output(
+        None, output_name=TRANSCRIPT_CHUNKS.name, metadata={**named, **written[TRANSCRIPT_CHUNKS.name]}
+    )
     if result.fatal is not None:
         raise result.fatal
