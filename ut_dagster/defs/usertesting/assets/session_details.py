@@ -94,7 +94,7 @@ def session_tables(
     sync_settings: SyncSettings,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
-    step = start_api_step(context, usertesting, object_store)
+    step = start_api_step(context, usertesting, object_store, reports_to=DETAILS_KEY)
     warehouse = io_manager.client()
     options = DetailsOptions(
         sync_settings.retry_policy(),

@@ -60,7 +60,9 @@ def transcript_tables(
     sync_settings: SyncSettings,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
-    step = start_api_step(context, usertesting, object_store)
+    step = start_api_step(
+        context, usertesting, object_store, reports_to=AssetKey([*KEY_PREFIX, TRANSCRIPTS.name])
+    )
     retry = sync_settings.retry_policy()
     options = TranscriptOptions(
         retry,
