@@ -217,6 +217,12 @@ def partition_test_id(context) -> TestId:
     return TestId(context.partition_key)
 
 
+def counts_text(**counts: int | bool) -> str:
+    """Counts worth reading but not plotting (mostly 0, or a duplicate of a plotted one), as one text
+    entry: `listing_pages=2, sessions_known_before=25`. docs/api-budget.md lists which are which."""
+    return ", ".join(f"{name}={int(value)}" for name, value in counts.items())
+
+
 def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:
     shown = dict(list(sorted(failures.items()))[:limit])
     return {"sessions_failed": len(failures), "failed_sessions": MetadataValue.json(shown)}

@@ -11,6 +11,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
+    counts_text,
     failures_metadata,
     start_api_step,
     table_out,
@@ -97,11 +98,14 @@ def transcript_tables(
         metadata={
             "transcripts_requested": result.asked,
             "transcripts_found": result.found,
-            "transcripts_not_asked_test_has_none": result.skipped,
             "test_product_type": result.product_type or "unknown",
-            "sessions_removed": len(result.changes.delete),
             "sessions_failing": len(result.failures),
-            "sessions_quarantined": len(quarantined_of(result.failures, retry)),
+            # Read, not plotted: mostly 0, or constant for a test without transcripts.
+            "sessions": counts_text(
+                transcripts_not_asked_test_has_none=result.skipped,
+                sessions_removed=len(result.changes.delete),
+                sessions_quarantined=len(quarantined_of(result.failures, retry)),
+            ),
             **failures_metadata(result.failed_now),
             **step.spent(),
         },
