@@ -22,6 +22,7 @@ from bench.common import RESULTS_DIR
 BENCHMARKS: dict[str, list[str]] = {
     "requests": [],
     "budget_use": [],
+    "request_counting": [],
     "normalize_load": [],
     "incremental": [],
     "normalize_memory": [],

@@ -357,30 +357,6 @@ def test_a_base_url_without_a_scheme_fails_at_once_naming_the_setting(start_sand
     assert sandbox.requests == [] and sandbox.token_requests == []
 
 
-def test_request_counts_are_separate_numbers_per_endpoint(start_sandbox, api_resource):
-    # One number per endpoint, so the Dagster UI plots each over time.
-    sandbox = start_sandbox(studies=(StudySpec(THINK_OUT_LOUD, 2),))
-    client = api_resource(sandbox).get_client()
-    before = client.stats.snapshot()
-    test_id = sandbox.test_ids[0]
-    for session in client.list_sessions(test_id):
-        client.get_session_details(session["sessionId"])
-        client.get_transcript(session["sessionId"])
-
-    spent = client.stats.since(before).as_metadata()
-
-    assert spent == {
-        "api_requests": 5,
-        "api_requests_list_sessions": 1,
-        "api_requests_session_details": 2,
-        "api_requests_transcript": 2,
-        "api_rate_limited": 0,
-        "api_retries": 0,
-        "api_budget_wait_seconds": spent["api_budget_wait_seconds"],
-    }
-    assert all(isinstance(value, int | float) for value in spent.values())
-
-
 # Advice that sends a user to rotate secrets or change the credential's settings.
 CREDENTIAL_ADVICE = (
     "check usertesting_client",

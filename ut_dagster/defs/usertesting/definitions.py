@@ -11,6 +11,7 @@ from typing import Any
 from dagster import Definitions, map_asset_specs
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from ut_dagster.defs.usertesting.assets.api_budget import api_budget, api_budget_job, api_budget_schedule
 from ut_dagster.defs.usertesting.checks import (
     archived_videos_match_checksums,
     every_test_synced_recently,
@@ -41,7 +42,7 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
     tables = map_asset_specs(stored_in(settings.warehouse), [*SYNC_ASSETS, *TESTS_ASSETS])
     videos = map_asset_specs(stored_in(settings.warehouse, settings.object_store_kind), VIDEO_ASSETS)
     return Definitions(
-        assets=[*tables, *videos],
+        assets=[*tables, *videos, api_budget],
         asset_checks=[
             archived_videos_match_checksums,
             every_test_synced_recently,
@@ -54,8 +55,14 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
             verify_videos_job,
             freshness_job,
             tests_refresh_job,
+            api_budget_job,
         ],
-        schedules=[build_sync_schedule(settings.sync_cron), freshness_schedule, tests_daily_schedule],
+        schedules=[
+            build_sync_schedule(settings.sync_cron),
+            freshness_schedule,
+            tests_daily_schedule,
+            api_budget_schedule,
+        ],
         sensors=[
             build_new_sessions_sensor(settings.sensors),
             build_discovery_sensor(settings.sensors),

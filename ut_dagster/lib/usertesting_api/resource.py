@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from contextlib import AbstractContextManager
+from datetime import date
 
 import httpx
 from dagster import ConfigurableResource, EnvVar, InitResourceContext
@@ -18,9 +19,10 @@ from ut_dagster.lib.usertesting_api.auth import TokenProvider
 from ut_dagster.lib.usertesting_api.client import MAX_PAGE_SIZE, UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
 from ut_dagster.lib.usertesting_api.lease import StepLeases
-from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
+from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter, store_key
 from ut_dagster.lib.usertesting_api.stats import RequestStats
 from ut_dagster.lib.usertesting_api.transport import ApiTransport, RetryPolicy
+from ut_dagster.lib.usertesting_api.usage import DailyUsage, RequestCounter, request_counter
 
 DEFAULT_BASE_URL = "https://api.use2.usertesting.com"
 DEFAULT_TOKEN_URL = "https://auth.usertesting.com/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
@@ -58,6 +60,7 @@ class UserTestingResource(ConfigurableResource):
     _client: UserTestingClient | None = PrivateAttr(default=None)
     _closers: list = PrivateAttr(default_factory=list)
     _leases: StepLeases | None = PrivateAttr(default=None)
+    _counter: RequestCounter | None = PrivateAttr(default=None)
 
     @classmethod
     def from_env(cls, **defaults: object) -> UserTestingResource:
@@ -145,6 +148,19 @@ class UserTestingResource(ConfigurableResource):
             self._leases = StepLeases(self.rate_limit_store, self._credential_key())
         return self._leases.hold(name, holder, wait_seconds)
 
+    def credential_label(self) -> str:
+        """The name the shared store gives this credential: a hash, safe to show (never the credential)."""
+        return store_key(self._credential_key())
+
+    def daily_requests_per_credential(self, since: date) -> list[DailyUsage]:
+        """Requests per endpoint and UTC day from `since` on, of every credential sharing
+        USERTESTING_RATE_LIMIT_STORE, as every process counted them there. Sends nothing."""
+        return self._request_counter().daily(since)
+
+    def daily_limit(self) -> int:
+        """Requests the credential may send in a UTC day at the configured pace (14,400 at 10/min)."""
+        return int(self.requests_per_minute * 86_400 / self.rate_window_seconds)
+
     def close(self) -> None:
         for close in self._closers:
             close()
@@ -153,6 +169,15 @@ class UserTestingResource(ConfigurableResource):
         if self._leases is not None:
             self._leases.close()
             self._leases = None
+        if self._counter is not None:
+            self._counter.close()
+            self._counter = None
+
+    def _request_counter(self) -> RequestCounter:
+        if self._counter is None:
+            self.check_settings()  # a store URL that is neither Redis nor a path must not become a file
+            self._counter = request_counter(self.rate_limit_store, self.credential_label())
+        return self._counter
 
     def _http_transport(self) -> httpx.BaseTransport | None:
         """None: httpx's network transport. Tests swap in an in-process sandbox here
@@ -190,7 +215,8 @@ class UserTestingResource(ConfigurableResource):
             backoff_base_seconds=self.backoff_base_seconds,
             backoff_max_seconds=self.backoff_max_seconds,
         )
-        transport = ApiTransport(api, tokens, limiter, RequestStats(), policy, self.max_concurrent_requests)
+        stats = RequestStats(shared=self._request_counter().record)
+        transport = ApiTransport(api, tokens, limiter, stats, policy, self.max_concurrent_requests)
         self._closers = [api.close, downloads.close, limiter.close]
         return UserTestingClient(transport, downloads, self.page_size)
 

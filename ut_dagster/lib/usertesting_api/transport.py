@@ -151,12 +151,12 @@ class ApiTransport:
                         path, params=params, headers={"Authorization": f"Bearer {token}"}
                     )
             except httpx.TimeoutException:
-                self.stats.count_request(endpoint)
+                self.stats.count_request(endpoint, None)
                 raise _Transient("timeout") from None
             except httpx.TransportError as exc:
-                self.stats.count_request(endpoint)
+                self.stats.count_request(endpoint, None)
                 raise _Transient(type(exc).__name__) from None
-            self.stats.count_request(endpoint)
+            self.stats.count_request(endpoint, response.status_code)
             self._stay_in_step(response)
             status = response.status_code
             if status == 401 and not renewed and self._tokens.can_renew:

@@ -10,6 +10,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    AssetObservation,
     AssetOut,
     Config,
     DagsterInstance,
@@ -68,21 +69,27 @@ class SyncConfig(Config):
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiStep:
     """What an API-calling asset works with for one test partition, and what it spent."""
 
     test_id: TestId
     client: UserTestingClient
     landing: Landing
-    stats_before: RequestStats
+    stats_before: RequestStats  # advanced by each report, so nothing is reported twice
     usertesting: UserTestingResource
     holder: str  # who holds the test's API step: the run
     instance: DagsterInstance
+    context: Any = None  # the asset's execution context, for the report of a failed step
+    reports_to: AssetKey | None = None  # the asset whose events carry the step's requests
 
     def spent(self) -> dict[str, Any]:
-        """Requests by endpoint, 429s, retries and budget waits of this step, as metadata."""
-        return self.client.stats.since(self.stats_before).as_metadata()
+        """Requests by endpoint (zeros included), 429s, retries and budget waits of this step not
+        reported yet, as metadata (see RequestStats.as_metadata for which entries the UI plots)."""
+        now = self.client.stats.snapshot()
+        spent = now.since(self.stats_before)
+        self.stats_before = now
+        return spent.as_metadata()
 
     def still_registered(self) -> bool:
         """False once `ut-dagster forget` unregistered the test: nothing more of it may land."""
@@ -92,12 +99,40 @@ class ApiStep:
     def exclusive(self) -> Iterator[None]:
         """Hold the test's API step for the credential: runs of any Dagster instance that overlap on
         a test would otherwise ask for the same sessions twice. Waits out a crashed holder's lease;
-        a live one makes this step fail with StepBusyError, having asked nothing."""
-        with self.usertesting.step_lease(f"test:{self.test_id}", self.holder, wait_seconds=STEP_LEASE_WAIT_S):
-            yield
+        a live one makes this step fail with StepBusyError, having asked nothing.
+
+        Every request of a step is made in this block. When it raises, the requests made so far are
+        reported on the asset's partition as an observation before the error goes on: a failed step
+        has no materialization to carry them."""
+        try:
+            with self.usertesting.step_lease(
+                f"test:{self.test_id}", self.holder, wait_seconds=STEP_LEASE_WAIT_S
+            ):
+                yield
+        except BaseException as exc:
+            self._report_failed(exc)
+            raise
+
+    def _report_failed(self, exc: BaseException) -> None:
+        if self.context is None or self.reports_to is None:
+            return
+        self.context.log_event(
+            AssetObservation(
+                asset_key=self.reports_to,
+                partition=self.test_id,
+                description=f"API requests of a step that failed ({type(exc).__name__}).",
+                metadata={**self.spent(), "api_step_failed": type(exc).__name__},
+            )
+        )
 
 
-def start_api_step(context, usertesting: UserTestingResource, object_store: ObjectStoreResource) -> ApiStep:
+def start_api_step(
+    context,
+    usertesting: UserTestingResource,
+    object_store: ObjectStoreResource,
+    reports_to: AssetKey | None = None,
+) -> ApiStep:
+    """`reports_to`: the output that carries the step's requests; by default the asset's only key."""
     client = usertesting.get_client()
     return ApiStep(
         partition_test_id(context),
@@ -107,6 +142,8 @@ def start_api_step(context, usertesting: UserTestingResource, object_store: Obje
         usertesting,
         f"run {context.run.run_id}",
         context.instance,
+        context,
+        reports_to or context.assets_def.key,
     )
 
 
@@ -190,6 +227,12 @@ def table_metadata(table: Table) -> dict[str, Any]:
 def partition_test_id(context) -> TestId:
     """The run's test: where a partition key (any text the UI accepted) enters the asset code."""
     return TestId(context.partition_key)
+
+
+def counts_text(**counts: int | bool) -> str:
+    """Counts worth reading but not plotting (mostly 0, or a duplicate of a plotted one), as one text
+    entry: `listing_pages=2, sessions_known_before=25`. docs/api-budget.md lists which are which."""
+    return ", ".join(f"{name}={int(value)}" for name, value in counts.items())
 
 
 def failures_metadata(failures: dict[str, str], limit: int = 20) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
+    counts_text,
     start_api_step,
     table_asset,
     table_write,
@@ -91,12 +92,15 @@ def raw_sessions(
             "sessions_new": result.new_sessions,
             "sessions_removed": len(decision.delete),
             "sessions_awaiting_removal": len(decision.awaiting),
-            "sessions_known_before": result.held_before,
-            "listing_pages": progress.pages,
-            "listing_walked_all": result.walked_all,
             "listing_not_conclusive": decision.note or "",
-            "listing_duplicates_skipped": progress.duplicates,
-            "sessions_unreachable_by_paging": progress.unreachable,
+            # Read, not plotted: mostly 0 or following api_total_count / api_requests.
+            "listing": counts_text(
+                listing_pages=progress.pages,
+                listing_walked_all=result.walked_all,
+                sessions_known_before=result.held_before,
+                listing_duplicates_skipped=progress.duplicates,
+                sessions_unreachable_by_paging=progress.unreachable,
+            ),
             **step.spent(),
         },
     )

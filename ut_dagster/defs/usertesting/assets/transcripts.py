@@ -11,6 +11,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
+    counts_text,
     failures_metadata,
     start_api_step,
     table_out,
@@ -70,7 +71,9 @@ def transcript_tables(
     sync_settings: SyncSettings,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
-    step = start_api_step(context, usertesting, object_store)
+    step = start_api_step(
+        context, usertesting, object_store, reports_to=AssetKey([*KEY_PREFIX, TRANSCRIPTS.name])
+    )
     warehouse = io_manager.client()
     retry = sync_settings.retry_policy()
     options = TranscriptOptions(
@@ -115,11 +118,14 @@ def transcript_tables(
             **written[TRANSCRIPTS.name],
             "transcripts_requested": result.asked,
             "transcripts_found": result.found,
-            "transcripts_not_asked_test_has_none": result.skipped,
             "test_product_type": result.product_type or "unknown",
-            "sessions_removed": len(result.changes.delete),
             "sessions_failing": len(result.failures),
-            "sessions_quarantined": len(quarantined_of(result.failures, retry)),
+            # Read, not plotted: mostly 0, or constant for a test without transcripts.
+            "sessions": counts_text(
+                transcripts_not_asked_test_has_none=result.skipped,
+                sessions_removed=len(result.changes.delete),
+                sessions_quarantined=len(quarantined_of(result.failures, retry)),
+            ),
             **failures_metadata(result.failed_now),
             **step.spent(),
         },
