@@ -51,7 +51,9 @@ def live_current_instance() -> Iterator[None]:
 def live_current_instance_per_test(live_current_instance: None) -> Iterator[None]:
     """... and so does each test (about 60 ms each): a test that loads definitions must not depend on
     which test ran before it in the same worker (seen: `undefined DagsterInstance weakref` in a
-    clean clone's run, for tests that passed in another order)."""
+    clean clone's run, for tests that passed in another order). Its cause: a `build_schedule_context`
+    used without `with` keeps an entered instance; collected during a later test, it set Dagster's
+    current definitions state back to a dead instance's. Close every Dagster context you build."""
     with DagsterInstance.ephemeral():
         yield
 

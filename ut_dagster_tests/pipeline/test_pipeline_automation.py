@@ -29,8 +29,12 @@ def test_schedule_requests_one_run_per_registered_test():
             "object_store": ObjectStoreResource(url=str(Path(instance.root_directory) / "store")),
             "sync_settings": SyncSettings(),
         }
-        context = build_schedule_context(instance=instance, scheduled_execution_time=tick, resources=store)
-        requests = list(schedule(context))
+        # Closed: an unclosed context's instance, collected during a later test, resets Dagster's current
+        # definitions state to a dead instance's ("undefined DagsterInstance weakref").
+        with build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, resources=store
+        ) as context:
+            requests = list(schedule(context))
     assert sorted(r.partition_key for r in requests) == sorted(test_ids)
     assert len({r.run_key for r in requests}) == 2
 

@@ -54,9 +54,9 @@ def test_the_nightly_schedule_does_not_sync_a_stopped_test(make_rig):
         rig.instance.report_run_failed(
             rig.instance.create_run_for_job(job, tags={"dagster/partition": stopped})
         )
-    context = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=rig.instance,
         scheduled_execution_time=datetime(2025, 1, 2, 2, tzinfo=UTC),
         resources={k: rig.defs.resources[k] for k in ("object_store", "sync_settings")},
-    )
-    assert [r.partition_key for r in build_sync_schedule()(context)] == [healthy]
+    ) as context:
+        assert [r.partition_key for r in build_sync_schedule()(context)] == [healthy]

@@ -48,14 +48,14 @@ def test_the_scheduled_sync_tags_each_run_with_its_title(tmp_path):
     land_studies(LocalObjectStore(tmp_path), [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
     with dg.instance_for_test() as instance:
         add_tests(instance, [TEST_A, TEST_B])
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=DAY_2,
             resources={
                 "object_store": ObjectStoreResource(url=str(tmp_path)),
                 "sync_settings": SyncSettings(),
             },
-        )
-        tags = {r.partition_key: r.tags for r in build_sync_schedule()(context)}
+        ) as context:
+            tags = {r.partition_key: r.tags for r in build_sync_schedule()(context)}
     assert tags[TEST_A][TITLE_TAG] == "Checkout"
     assert TITLE_TAG not in tags[TEST_B]  # not in the list: no tag rather than a wrong one
