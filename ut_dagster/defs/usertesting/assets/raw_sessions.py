@@ -20,6 +20,8 @@ from ut_dagster.defs.usertesting.assets.common import (
     warehouse_agrees,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
+from ut_dagster.defs.usertesting.runs import title_own_run
+from ut_dagster.defs.usertesting.titles import known_titles
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import RAW_SESSIONS
 from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
@@ -66,6 +68,8 @@ def raw_sessions(
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)
+    # The sync's first step: a run from the asset graph's Materialize button has no title tag yet.
+    title_own_run(context.instance, context.run, lambda: known_titles(object_store))
     warehouse = io_manager.client()
     options = ListingOptions(
         reconcile_hours=sync_settings.reconcile_hours,
