@@ -1,7 +1,8 @@
 """`ut-dagster demo`'s last step: build the research marts in DuckDB through Dagster and print them.
 
 It runs the `research_marts` job (dbt build, dbt tests as checks, research alerts) in the same
-Dagster instance as the demo's syncs, as automation would after a sync, so the run shows in the UI.
+Dagster instance as the demo's syncs, as automation would after a sync, so the run shows in the UI
+(in the job's own views too: cli/code_location.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ALERTS_EXPLAINED = {
 
 def build_and_print_marts(settings: Settings, instance: DagsterInstance | None = None) -> int:
     """Run the research_marts job; print one summary and the marts; 0 when the run succeeded."""
+    from ut_dagster.cli.code_location import runs_in_code_location
     from ut_dagster.cli.sync import dagster_instance
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
     from ut_dagster.defs.research_marts.dbt import (
@@ -52,9 +54,14 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
     # UI); the terminal gets one summary.
     dbt_log = settings.data_dir / "logs" / "research_marts_dbt.log"
     dbt_log.parent.mkdir(parents=True, exist_ok=True)
-    with dbt_log.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    with (
+        dbt_log.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        # In the job's views in the UI, as a run launched there would be.
+        runs_in_code_location(instance or dagster_instance(settings)) as in_location,
+    ):
         result = defs.resolve_job_def(RESEARCH_MARTS_JOB_NAME).execute_in_process(
-            instance=instance or dagster_instance(settings),
+            instance=in_location,
             run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             raise_on_error=False,
         )

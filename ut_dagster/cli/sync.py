@@ -1,7 +1,8 @@
 """`ut-dagster sync`: register tests as partitions and materialize them, one Dagster run each.
 
-Runs go into the instance of DAGSTER_HOME (default $UT_DATA_DIR/dagster_home), so they show in
-`dagster dev` like any other run. A failed test does not stop the others: the command syncs every
+Runs go into the instance of DAGSTER_HOME (default $UT_DATA_DIR/dagster_home), in code location
+`ut_dagster` (cli/code_location.py), so they show in `dagster dev` with the job's other runs: its Runs
+tab, its partition views and the Overview timeline. A failed test does not stop the others: the command syncs every
 test it was given, then ends with one line per failed test and exits non-zero.
 """
 
@@ -14,6 +15,7 @@ from typing import TextIO
 
 from dagster import DagsterInstance, Definitions
 
+from ut_dagster.cli.code_location import runs_in_code_location
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
 from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception, with_evidence
 from ut_dagster.cli.instance import cli_run_tags, dagster_instance
@@ -83,7 +85,7 @@ def run_sync(
     for test_id in registered:
         print(f"Syncing test {test_id} ...", file=out, flush=True)
         try:
-            with progress_display(out):
+            with progress_display(out), runs_in_code_location(instance):
                 result = job.execute_in_process(
                     instance=instance,
                     # Dagster hands this very object to the IO managers: a plain str for the drivers.
@@ -189,13 +191,14 @@ def refresh_test_list(settings: Settings) -> bool:
     from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
     from ut_dagster.defs.usertesting.jobs import tests_refresh_job
 
-    result = (
-        build_usertesting_definitions(settings)
-        .resolve_job_def(tests_refresh_job.name)
-        .execute_in_process(
-            instance=dagster_instance(settings),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    with runs_in_code_location(dagster_instance(settings)) as instance:
+        result = (
+            build_usertesting_definitions(settings)
+            .resolve_job_def(tests_refresh_job.name)
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
         )
-    )
     return result.success

@@ -7,7 +7,8 @@ status`, `ut-dagster forget` and the asset checks all read runs through here, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
@@ -20,8 +21,10 @@ from ut_dagster.defs.usertesting.check_policy import (
     RunOutcome,
     failure_streak,
 )
+from ut_dagster.defs.usertesting.titles import TITLE_TAG, title_tags
 
 PARTITION_TAG = "dagster/partition"
+log = logging.getLogger(__name__)
 
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
@@ -84,3 +87,26 @@ def run_error(instance: DagsterInstance, run_id: str) -> str | None:
 def _one_line(text: str, limit: int = 300) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def title_own_run(
+    instance: DagsterInstance, run: DagsterRun, read_titles: Callable[[], Mapping[str, str]]
+) -> dict[str, str]:
+    """Give a run of one test's partition the test's title tag when it has none; the tags added.
+
+    The CLI, the sensor, the schedule and the sync job's page name the test when they create the
+    run; Dagster's implicit asset job (the asset graph's Materialize button) tags it with the
+    partition only, so its first step names it here. A title is for people reading the runs list:
+    failing to read the test list costs the tag, never the step.
+    """
+    test_id = run.tags.get(PARTITION_TAG)
+    if not test_id or TITLE_TAG in run.tags:
+        return {}
+    try:
+        tags = title_tags(read_titles(), test_id)
+        if tags:
+            instance.add_run_tags(run.run_id, tags)
+    except Exception as exc:
+        log.warning("Could not give run %s its test's title: %s", run.run_id, exc)
+        return {}
+    return tags

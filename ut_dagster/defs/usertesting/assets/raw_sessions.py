@@ -23,7 +23,8 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
+from ut_dagster.defs.usertesting.runs import title_own_run
+from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import RAW_SESSIONS
 from ut_dagster.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
@@ -71,6 +72,8 @@ def raw_sessions(
 ):
     step = start_api_step(context, usertesting, object_store)
     title = title_of(object_store, step.test_id)
+    # The sync's first step: a run from the asset graph's Materialize button has no title tag yet.
+    title_own_run(context.instance, context.run, lambda: known_titles(object_store))
     warehouse = io_manager.client()
     options = ListingOptions(
         reconcile_hours=sync_settings.reconcile_hours,
