@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster import build_schedule_context, instance_for_test
+from dagster import AssetKey, build_schedule_context, instance_for_test
 
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.defs.usertesting.schedules import build_sync_schedule
@@ -69,3 +69,32 @@ def test_freshness_check_names_each_test_not_synced_recently(make_pipeline):
     assert evaluate() == (False, {never: "never synced"})
     assert pipeline.sync([never]) == 0
     assert evaluate() == (True, {})
+
+
+def test_the_hourly_check_shows_the_registered_tests_as_they_are_now(make_pipeline):
+    # The test list (and its table) is refreshed daily, before any test is synced on a new
+    # deployment: the hourly freshness job shows each registered test's state of this hour.
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    synced, never = pipeline.sandbox.test_ids
+    assert (
+        pipeline.defs.resolve_job_def("usertesting_tests_refresh")
+        .execute_in_process(instance=pipeline.instance)
+        .success
+    )
+    add_tests(pipeline.instance, [synced, never])
+    assert pipeline.sync([synced]) == 0
+
+    result = pipeline.defs.resolve_job_def("usertesting_freshness").execute_in_process(
+        instance=pipeline.instance
+    )
+
+    [observation] = [
+        e.event_specific_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    assert observation.asset_key == AssetKey(["usertesting", "tests"])
+    rows = {r.data["test_id"]: r.data for r in observation.metadata["registered_tests"].value.records}
+    assert set(rows) == {synced, never}
+    assert rows[synced]["sessions"] == 2 and rows[synced]["title"] != "(not in the test list)"
+    assert rows[never]["sessions"] == 0 and rows[never]["status"].startswith("never synced")

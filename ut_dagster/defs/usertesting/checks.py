@@ -15,6 +15,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetKey,
+    AssetObservation,
     MetadataValue,
     PreviewWarning,
     ResourceParam,
@@ -24,6 +25,7 @@ from dagster import (
 from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
 from ut_dagster.defs.usertesting.freshness import FreshnessLimits, TestObservation, judge, observe
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import failure_streak_of
 from ut_dagster.defs.usertesting.titles import (
@@ -34,10 +36,12 @@ from ut_dagster.defs.usertesting.titles import (
     title_of,
 )
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import SCHEMA, SESSIONS
+from ut_dagster.lib.schema import SCHEMA, SESSIONS, TESTS
+from ut_dagster.lib.study_catalog import landed_product_types, landed_titles
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
+TESTS_KEY = AssetKey([SCHEMA, TESTS.name])
 
 
 FRESH_IN_WAREHOUSE = "fresh_in_warehouse"
@@ -135,6 +139,9 @@ def every_test_synced_recently(
     # it here for every partition is not possible with Dagster's public API: an evaluation logged
     # outside the test's own step targets no materialization, and the UI then shows the partition
     # as never checked rather than failed.
+    context.op_execution_context.log_event(
+        _tests_at_a_glance(context, sync_settings, object_store, io_manager)
+    )
     stale = [e for e in evaluations if not e.passed]
     named = [f"{named_test(e.partition or '', titles.get(e.partition or ''))}: {_reason(e)}" for e in stale]
     return AssetCheckResult(
@@ -153,6 +160,28 @@ def every_test_synced_recently(
             "lag_limit_minutes": limits.lag_minutes,
         },
     )
+
+
+def _tests_at_a_glance(
+    context: AssetCheckExecutionContext,
+    sync_settings: SyncSettings,
+    object_store: ObjectStoreResource,
+    io_manager: ResourceParam[WarehouseIOManager],
+) -> AssetObservation:
+    """The registered tests table of usertesting/tests, as of now: the test list is refreshed daily,
+    but a test's last sync, lag and status change every hour."""
+    store = object_store.store()
+    titles, kinds = landed_titles(store), landed_product_types(store)
+    listed = {t: {"title": titles.get(t), "product_type": kinds.get(t)} for t in {*titles, *kinds}}
+    table = registered_tests_table(
+        context.instance,
+        io_manager.client(),
+        listed,
+        _limits(sync_settings),
+        sync_settings.max_failed_runs,
+        datetime.now(UTC),
+    )
+    return AssetObservation(asset_key=TESTS_KEY, metadata={"registered_tests": table})
 
 
 def _reason(evaluation: AssetCheckEvaluation) -> str:
