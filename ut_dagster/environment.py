@@ -99,6 +99,8 @@ class Settings:
     run_max_hours: float = 24.0
     # How long a listed session may be missing from the warehouse before its test counts as late.
     freshness_lag_minutes: float = 120.0
+    # The research marts rebuild at most once per this many minutes (0: after every sync).
+    marts_min_interval_minutes: int = 15
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -140,6 +142,7 @@ class Settings:
             sensors=SensorSettings.from_env(env),
             run_max_hours=run_max_hours(env),
             freshness_lag_minutes=_non_negative(env, "UT_FRESHNESS_LAG_MINUTES", 120, "minutes"),
+            marts_min_interval_minutes=_marts_interval(env),
         )
 
     @property
@@ -216,6 +219,29 @@ def _non_negative(env: Mapping[str, str], name: str, default: float, unit: str) 
     if not value >= 0 or value == float("inf"):
         raise SettingsError(f"{name} must be zero or a positive number of {unit}; got {raw!r}.")
     return value
+
+
+def interval_cron(minutes: int) -> str:
+    """The cron of ticks `minutes` apart, aligned to midnight UTC (so every day has the same ticks)."""
+    if 0 < minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if minutes >= 60 and minutes % 60 == 0 and 24 % (minutes // 60) == 0:
+        return f"0 */{minutes // 60} * * *"
+    raise ValueError(f"{minutes} minutes do not divide an hour or a day evenly")
+
+
+def _marts_interval(env: Mapping[str, str]) -> int:
+    raw = (env.get("UT_MARTS_MIN_INTERVAL_MINUTES") or "").strip() or "15"
+    try:
+        minutes = int(raw)
+        if minutes:
+            interval_cron(minutes)
+    except ValueError as exc:
+        raise SettingsError(
+            f"UT_MARTS_MIN_INTERVAL_MINUTES must be 0 (rebuild the marts after every sync) or minutes that "
+            f"divide an hour or a day evenly (5, 10, 15, 20, 30, 60, ..., 1440); got {raw!r}."
+        ) from exc
+    return minutes
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:

@@ -7,9 +7,8 @@ severity is error.
 
 Marts follow syncs by declarative automation rather than as a step of the (per-test partitioned)
 sync job: each model is requested once anything upstream was updated and nothing upstream is still
-in progress, so the syncs of several tests end in one `dbt build`. Unlike
-`AutomationCondition.eager()`, never-materialized upstream assets (session_videos is optional) do
-not block; dbt copes with an absent raw table (macro source_or_empty).
+in progress, at most once per UT_MARTS_MIN_INTERVAL_MINUTES (automation.py), so the syncs of several
+tests end in one `dbt build`.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
@@ -32,6 +31,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import default_description_fn
 
+from ut_dagster.defs.research_marts.automation import EAGER_ALLOW_MISSING
 from ut_dagster.defs.research_marts.column_types import with_warehouse_types
 
 _HERE = Path(__file__).resolve()
@@ -97,12 +97,6 @@ if not DBT_PROJECT.manifest_path.exists() or (
 ):
     DBT_PROJECT.preparer.prepare(DBT_PROJECT)
 
-DBT_AUTOMATION_CONDITION = (
-    AutomationCondition.eager()
-    .without(~AutomationCondition.any_deps_missing())
-    .with_label("eager_allow_missing")
-)
-
 
 class ResearchMartsTranslator(DagsterDbtTranslator):
     """dagster-dbt's defaults (asset keys, groups, checks) plus when each model runs.
@@ -112,7 +106,8 @@ class ResearchMartsTranslator(DagsterDbtTranslator):
     """
 
     def get_automation_condition(self, dbt_resource_props: Mapping[str, Any]) -> AutomationCondition | None:
-        return DBT_AUTOMATION_CONDITION
+        # After every change; the code location spaces builds out (UT_MARTS_MIN_INTERVAL_MINUTES).
+        return EAGER_ALLOW_MISSING
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return default_description_fn(dbt_resource_props, display_raw_sql=False)

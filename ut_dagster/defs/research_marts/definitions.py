@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions
+from dagster import Definitions, map_asset_specs
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
+from ut_dagster.defs.research_marts.automation import marts_automation_condition
 from ut_dagster.defs.research_marts.dbt import (
     research_marts_automation_sensor,
     research_marts_job,
@@ -18,8 +19,12 @@ from ut_dagster.environment import Settings, marts_resources
 def build_research_marts_definitions(
     settings: Settings, resources: dict[str, Any] | None = None
 ) -> Definitions:
+    condition = marts_automation_condition(settings.marts_min_interval_minutes)
+    marts = map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=condition), [usertesting_dbt_assets]
+    )
     return Definitions(
-        assets=[usertesting_dbt_assets],
+        assets=marts,
         asset_checks=build_research_alert_checks(settings.alert_thresholds),
         jobs=[research_marts_job],
         sensors=[research_marts_automation_sensor],
