@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dev install clean bench
+.PHONY: demo test lint dev install clean bench ui-screenshots
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (CI, some shells) every new
 # interpreter (a test's CLI, daemon or dbt subprocess) would otherwise compile Dagster again.
@@ -44,6 +44,11 @@ dev: install
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python -m bench
+
+# docs/ui/*.png: the UI over a demo with some history, in headless Chromium (Debian's `chromium`).
+ui-screenshots: install
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[ui-docs]'
+	$(BIN)/python docs/ui/screenshots.py
 
 clean:
 	rm -rf $(VENV) .ut_data build dist
