@@ -85,3 +85,18 @@ def test_another_origin_is_unreachable_in_process(start_sandbox, sandbox_resourc
     with pytest.raises(UserTestingUnavailableError, match="did not answer"):
         resource.get_client().get_session_details(sandbox.dataset.session_ids(sandbox.test_ids[0])[0])
     assert sandbox.requests == []
+
+
+def test_no_request_is_sent_before_the_servers_window_resets_once_it_says_none_remain(
+    start_sandbox, sandbox_resource
+):
+    # Our window ends long before the server's (configured shorter, or out of phase on a busy host):
+    # "x-ratelimit-remaining: 0" holds every request until its x-ratelimit-reset, so no 429 is met.
+    sandbox = start_sandbox(
+        studies=(StudySpec(THINK_OUT_LOUD, 6),), requests_per_window=3, window_seconds=2.0
+    )
+    client = sandbox_resource(sandbox, requests_per_minute=50, rate_window_seconds=0.2).get_client()
+    session_ids = sandbox.dataset.session_ids(sandbox.test_ids[0])
+
+    assert [client.get_session_details(s)["sessionId"] for s in session_ids] == session_ids
+    assert [r["status"] for r in sandbox.requests] == [200] * len(session_ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -47,6 +48,9 @@ class _Transient(Exception):
         self.reason = reason
 
 
+MAX_SERVER_RESET_SECONDS = 300.0
+
+
 class _RateLimited(Exception):
     def __init__(self, reset_seconds: float | None) -> None:
         super().__init__("HTTP 429")
@@ -71,6 +75,10 @@ class ApiTransport:
         self._policy = policy
         self._slots = threading.BoundedSemaphore(max(1, max_concurrent_requests))
         self.max_budget_wait = max_budget_wait
+        # Set when the server said its window is spent (x-ratelimit-remaining 0): nothing is sent
+        # before its x-ratelimit-reset, whatever our own window believes. Ours can end first when
+        # the two windows are out of phase (a busy host delays a request past our window's start).
+        self._server_reset_at = 0.0
 
     def bounded(self, max_budget_wait: float | None) -> ApiTransport:
         """The same connection, credential, budget and counters, with another bound on budget waits."""
@@ -142,6 +150,7 @@ class ApiTransport:
         subject: str | None,
     ) -> httpx.Response | None:
         for renewed in (False, True):
+            self._wait_for_server_reset(what)
             # Budget first: a token taken before a long budget wait could expire during it.
             self.stats.add_wait(self._limiter.acquire(self.max_budget_wait))
             token = self._tokens.token()
@@ -216,6 +225,25 @@ class ApiTransport:
         remaining = _header_number(response, "x-ratelimit-remaining")
         if remaining is not None and response.status_code != 429:
             self._limiter.match_remaining(int(remaining))
+            reset = _header_number(response, "x-ratelimit-reset")
+            if remaining <= 0 and reset is not None and reset > 0:
+                # Seconds left in the server's window (API-NOTES), which can be longer than ours; a
+                # timestamp sent by mistake must not stall the sync for long.
+                reset = min(reset, max(2 * self._limiter.window_seconds, MAX_SERVER_RESET_SECONDS))
+                self._server_reset_at = max(self._server_reset_at, time.monotonic() + reset)
+
+    def _wait_for_server_reset(self, what: str) -> None:
+        pause = self._server_reset_at - time.monotonic()
+        if pause <= 0:
+            return
+        if self.max_budget_wait is not None and pause > self.max_budget_wait:
+            raise BudgetUnavailableError(
+                f"UserTesting said its request budget is spent for the next {pause:.0f} s, longer than this "
+                f"caller may wait ({self.max_budget_wait:g} s) before asking for {what}. Nothing was sent; "
+                "this check will try again later."
+            )
+        self.stats.add_wait(pause)
+        time.sleep(pause)
 
     def _should_stop(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
