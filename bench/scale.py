@@ -41,6 +41,15 @@ from statistics import quantiles
 from typing import Any
 
 from bench.common import exit_code, write_result
+from ut_dagster.lib.probe_policy import (
+    BudgetView,
+    ProbePolicy,
+    arrivals_within,
+    due_at,
+    overdue,
+    probe_allowance,
+    remember_arrival,
+)
 
 MINUTES_PER_DAY = 1440
 ACTIVE_DAYS, ACTIVE_CHECK_MIN, DORMANT_CHECK_MIN = 7, 60, 1440
@@ -54,14 +63,15 @@ class Test:
     last_session: float = -1e9  # minute of the newest session
     last_seen: float = -1e9  # newest session (or registration) the sensor knows of: what it ranks by
     last_probe: float = -1e9
-    pending: list[tuple[float, bool]] = field(default_factory=list)  # (finish minute, test dormant then)
+    arrivals: tuple[float, ...] = ()  # seconds: what the adaptive sensor keeps in its cursor
+    pending: list[tuple[float, bool, bool]] = field(default_factory=list)  # (finish, dormant, recent)
     queued: bool = False
 
 
 @dataclass
 class Sync:
     test: Test
-    sessions: list[tuple[float, bool]]
+    sessions: list[tuple[float, bool, bool]]
     requests: deque[str]
 
 
@@ -70,6 +80,7 @@ class Outcome:
     requests_by_day: list[Counter[str]]
     lags_active: list[float]
     lags_dormant: list[float]
+    lags_recent: list[float]  # sessions of tests with a session in the 24 h before
     backlog_cleared_minute: float | None
     log: list[tuple[int, str]]  # (minute, kind) of every request, for the replay
 
@@ -86,7 +97,9 @@ def simulate(
     late_share: float = 0.02,
     seed: int = 5,
     keep_log_minutes: int = 0,
+    probes: ProbePolicy | None = None,
 ) -> Outcome:
+    """`probes` None: the hourly/daily sensor of before; else the adaptive one (lib/probe_policy.py)."""
     rng = random.Random(seed)
     kinds = [TOL, TOL, INTERACTION, SURVEY]
     all_tests = [Test(i, kinds[i % 4]) for i in range(tests)]
@@ -100,6 +113,8 @@ def simulate(
     by_day: list[Counter[str]] = [Counter() for _ in range(days)]
     lags_active: list[float] = []
     lags_dormant: list[float] = []
+    lags_recent: list[float] = []
+    spent_before = probes_before = 0  # requests of the previous minute: what the limiter's window shows at a tick
     log: list[tuple[int, str]] = []
     backlog_left = backlog
     cleared: float | None = None
@@ -107,7 +122,7 @@ def simulate(
     if backlog:
         # Onboarding: every test registered at once with its history, all of it dormant.
         for test in all_tests:
-            test.pending = [(-2 * MINUTES_PER_DAY, True)] * (backlog // tests)
+            test.pending = [(-2 * MINUTES_PER_DAY, True, False)] * (backlog // tests)
             test.last_session = -30 * MINUTES_PER_DAY
     per_minute = per_day / MINUTES_PER_DAY
     for minute in range(days * MINUTES_PER_DAY):
@@ -133,7 +148,8 @@ def simulate(
                 test = rng.choice(candidates or all_tests)
             else:
                 test = rng.choice(fielding_now)
-            test.pending.append((finish, minute - test.last_seen > ACTIVE_DAYS * MINUTES_PER_DAY))
+            dormant = minute - test.last_seen > ACTIVE_DAYS * MINUTES_PER_DAY
+            test.pending.append((finish, dormant, minute - test.last_session <= MINUTES_PER_DAY))
             test.last_session = max(test.last_session, finish)
         budget = budget_per_minute
 
@@ -145,53 +161,89 @@ def simulate(
                 log.append((minute, kind))
 
         # Sensor tick: probes first, never waiting for budget.
-        due = [
-            t
-            for t in all_tests
-            if not t.queued
-            and minute - t.last_probe
-            >= (
-                ACTIVE_CHECK_MIN
-                if minute - t.last_seen <= ACTIVE_DAYS * MINUTES_PER_DAY
-                else DORMANT_CHECK_MIN
+        if probes is None:
+            due = [
+                t
+                for t in all_tests
+                if not t.queued
+                and minute - t.last_probe
+                >= (
+                    ACTIVE_CHECK_MIN
+                    if minute - t.last_seen <= ACTIVE_DAYS * MINUTES_PER_DAY
+                    else DORMANT_CHECK_MIN
+                )
+            ]
+            due.sort(key=lambda t: t.last_probe)
+        else:
+            now = minute * 60.0
+            view = BudgetView(
+                limit=budget_per_minute,
+                window_s=60.0,
+                used_in_window=spent_before,
+                own_in_window=probes_before,
+                syncs_in_flight=len(queue) + len(running),
+                used_today=sum(by_day[day].values()),
+                day_elapsed_s=(minute % MINUTES_PER_DAY) * 60.0,
             )
-        ]
-        due.sort(key=lambda t: t.last_probe)
+            allowed = probe_allowance(view, probes)
+            due = []
+            if allowed:
+                ranked = []
+                for t in all_tests:
+                    if t.queued:
+                        continue
+                    probed = None if t.last_probe < -1e8 else t.last_probe * 60.0
+                    seen = None if t.last_seen < -1e8 else t.last_seen * 60.0
+                    if due_at(probed, seen, now, probes) <= now:
+                        ranked.append((-overdue(probed, seen, now, probes), -arrivals_within(t.arrivals, now), t.index, t))
+                due = [t for *_, t in sorted(ranked, key=lambda r: r[:3])[:allowed]]
+        probes_before = 0
         for test in due:
             if budget <= 0:
                 break
             spend("probe")
+            probes_before += 1
             test.last_probe = minute
-            if any(f <= minute for f, _ in test.pending):
-                test.last_seen = max(f for f, _ in test.pending if f <= minute)
+            if any(p[0] <= minute for p in test.pending):
+                test.last_seen = max(p[0] for p in test.pending if p[0] <= minute)
+                test.arrivals = remember_arrival(test.arrivals, minute * 60.0)
                 test.queued = True
                 queue.append(test)
-        # Syncs: one per credential at a time.
-        while len(running) < credentials and queue:
-            test = queue.popleft()
-            sessions = [p for p in test.pending if p[0] <= minute]
-            test.pending = [p for p in test.pending if p[0] > minute]
-            requests = ["list"] * max(1, math.ceil(len(sessions) / 500)) + ["detail"] * len(sessions)
-            if test.kind == TOL:
-                requests += ["transcript"] * len(sessions)
-            if test.kind == INTERACTION:
-                requests.append("qx_scores")
-            running.append(Sync(test, sessions, deque(requests)))
-        for sync in list(running):
-            while budget > 0 and sync.requests:
-                spend(sync.requests.popleft())
-            if not sync.requests:
-                landed = minute + 1 + run_overhead_s / 60
-                for finish, dormant in sync.sessions:
-                    if finish < 0:
-                        backlog_left -= 1
-                    else:
-                        (lags_dormant if dormant else lags_active).append(landed - finish)
-                sync.test.queued = False
-                running.remove(sync)
+        # Syncs: one per credential at a time; a sync that ends leaves the rest of the minute's budget
+        # to the next queued one (the API pool serialises the syncs' steps, not their runs' start-up).
+        while True:
+            while len(running) < credentials and queue:
+                test = queue.popleft()
+                sessions = [p for p in test.pending if p[0] <= minute]
+                test.pending = [p for p in test.pending if p[0] > minute]
+                requests = ["list"] * max(1, math.ceil(len(sessions) / 500)) + ["detail"] * len(sessions)
+                if test.kind == TOL:
+                    requests += ["transcript"] * len(sessions)
+                if test.kind == INTERACTION:
+                    requests.append("qx_scores")
+                running.append(Sync(test, sessions, deque(requests)))
+            ended = False
+            for sync in list(running):
+                while budget > 0 and sync.requests:
+                    spend(sync.requests.popleft())
+                if not sync.requests:
+                    ended = True
+                    landed = minute + 1 + run_overhead_s / 60
+                    for finish, dormant, recent in sync.sessions:
+                        if finish < 0:
+                            backlog_left -= 1
+                        else:
+                            (lags_dormant if dormant else lags_active).append(landed - finish)
+                            if recent:
+                                lags_recent.append(landed - finish)
+                    sync.test.queued = False
+                    running.remove(sync)
+            if not (ended and queue and budget > 0):
+                break
         if backlog and cleared is None and backlog_left <= 0:
             cleared = minute
-    return Outcome(by_day, lags_active, lags_dormant, cleared, log)
+        spent_before = budget_per_minute - budget
+    return Outcome(by_day, lags_active, lags_dormant, lags_recent, cleared, log)
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
