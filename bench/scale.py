@@ -114,7 +114,9 @@ def simulate(
     lags_active: list[float] = []
     lags_dormant: list[float] = []
     lags_recent: list[float] = []
-    spent_before = probes_before = 0  # requests of the previous minute: what the limiter's window shows at a tick
+    spent_before = probes_before = (
+        0  # requests of the previous minute: what the limiter's window shows at a tick
+    )
     log: list[tuple[int, str]] = []
     backlog_left = backlog
     cleared: float | None = None
@@ -195,14 +197,21 @@ def simulate(
                     probed = None if t.last_probe < -1e8 else t.last_probe * 60.0
                     seen = None if t.last_seen < -1e8 else t.last_seen * 60.0
                     if due_at(probed, seen, now, probes) <= now:
-                        ranked.append((-overdue(probed, seen, now, probes), -arrivals_within(t.arrivals, now), t.index, t))
+                        ranked.append(
+                            (
+                                -overdue(probed, seen, now, probes),
+                                -arrivals_within(t.arrivals, now),
+                                t.index,
+                                t,
+                            )
+                        )
                 due = [t for *_, t in sorted(ranked, key=lambda r: r[:3])[:allowed]]
         probes_before = 0
         for test in due:
             if budget <= 0:
                 break
             spend("probe")
-            probes_before += 1
+            probes_before += 1  # noqa: SIM113 - the probes actually sent, not the ones due
             test.last_probe = minute
             if any(p[0] <= minute for p in test.pending):
                 test.last_seen = max(p[0] for p in test.pending if p[0] <= minute)

@@ -74,10 +74,13 @@ def due_at(last_probe: float | None, last_arrival: float | None, now: float, pol
 
 
 def overdue(last_probe: float | None, last_arrival: float | None, now: float, policy: ProbePolicy) -> float:
-    """Elapsed time over the interval (inf: never probed): who goes first when budget is short."""
+    """Elapsed time over the interval (inf: never probed): who goes first when budget is short.
+
+    Counted from one tick later, as tests fall due one tick early: else a long interval's test, due
+    early by a smaller share of it, would rank before a fielding test due at the same tick."""
     if last_probe is None:
         return math.inf
-    return (now - last_probe) / max(probe_interval(last_arrival, now, policy), 1.0)
+    return (now - last_probe + policy.tick_interval_s) / max(probe_interval(last_arrival, now, policy), 1.0)
 
 
 def arrivals_within(arrivals: Iterable[float], now: float, span_s: float = DAY_S) -> int:
