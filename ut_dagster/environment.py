@@ -35,10 +35,14 @@ class SensorSettings:
     running: bool = False  # UT_SENSOR_RUNNING: the new-sessions sensor starts running on deploy [false]
     interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
     tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
-    batch: int = 5  # UT_SENSOR_BATCH: tests checked per tick at most [5]
-    active_minutes: float = 60.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of active tests [60]
-    dormant_hours: float = 24.0  # UT_SENSOR_DORMANT_HOURS: check interval of the others [24]
-    activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: "active" = sessions within this [7]
+    batch: int = 10  # UT_SENSOR_BATCH: tests checked per tick at most [10]
+    active_minutes: float = (
+        5.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of tests receiving sessions now [5]
+    )
+    dormant_hours: float = 10.0  # UT_SENSOR_DORMANT_HOURS: check interval of dormant tests [10]
+    activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: dormant = no sessions within this [7]
+    # UT_PROBE_BUDGET_CEILING: share of the credential's budget checks never push recent use above [0.9]
+    probe_budget_ceiling: float = 0.9
     discover_workspaces: tuple[str, ...] = ()  # UT_DISCOVER_WORKSPACES: names or UUIDs, comma-separated
     discover_title_pattern: str | None = None  # UT_DISCOVER_TITLE_PATTERN: regex searched in titles
     discover_hours: float = 24.0  # UT_DISCOVER_HOURS: how often workspaces are listed again [24]
@@ -66,6 +70,7 @@ class SensorSettings:
             active_minutes=number("UT_SENSOR_ACTIVE_MINUTES", cls.active_minutes),
             dormant_hours=number("UT_SENSOR_DORMANT_HOURS", cls.dormant_hours),
             activity_days=number("UT_SENSOR_ACTIVITY_DAYS", cls.activity_days),
+            probe_budget_ceiling=number("UT_PROBE_BUDGET_CEILING", cls.probe_budget_ceiling),
             discover_workspaces=tuple(w.strip() for w in workspaces.split(",") if w.strip()),
             discover_title_pattern=env.get("UT_DISCOVER_TITLE_PATTERN") or None,
             discover_hours=number("UT_DISCOVER_HOURS", cls.discover_hours),

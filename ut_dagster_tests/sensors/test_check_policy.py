@@ -23,14 +23,15 @@ DAILY_BUDGET = 10 * 60 * 24  # 14,400 requests
 
 
 def simulate(policy: CheckPolicy, tests: list[str], active: set[str], days: float) -> dict[str, list[float]]:
-    """Tick every `policy.tick_interval_s` for `days`; active tests always have a session from an hour ago."""
+    """Tick every `policy.tick_interval_s` for `days`; active tests always have a session from 5 min ago
+    (fielding now), the others none for 30 days."""
     states: dict[str, TestState] = {}
     checks: dict[str, list[float]] = defaultdict(list)
     now = 1_700_000_000.0
     start = now
     while now < start + days * DAY:
         for test_id in due_tests(tests, states, now, policy):
-            newest = now - HOUR if test_id in active else start - 30 * DAY
+            newest = now - 300 if test_id in active else start - 30 * DAY
             states[test_id] = checked(states.get(test_id, TestState()), now, newest)
             checks[test_id].append(now - start)
         now += policy.tick_interval_s
@@ -41,20 +42,21 @@ def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
 
 
-def test_active_tests_hourly_dormant_daily_for_about_five_percent_of_the_budget():
+def test_fielding_tests_every_five_minutes_dormant_ones_every_ten_hours_for_about_half_the_budget():
     tests = [f"test-{i:03}" for i in range(200)]
-    active = set(tests[::10])  # 20 tests with sessions in the last 7 days
+    active = set(tests[::10])  # 20 tests receiving sessions now
     checks = simulate(CheckPolicy(), tests, active, days=2.05)
 
     assert all(checks[t] for t in tests), "every test is checked"
-    for test_id in active:
-        assert max(gaps(checks[test_id])) <= HOUR
+    for test_id in active:  # once the 200 first checks (10 a tick) are done
+        assert max(gaps([t for t in checks[test_id] if t >= HOUR])) <= 300
     for test_id in set(tests) - active:
-        assert len(checks[test_id]) >= 2 and max(gaps(checks[test_id])) <= DAY
+        # The 180 fell due together (checked together at first), 10 a tick, after the fielding ones.
+        assert len(checks[test_id]) >= 4 and max(gaps(checks[test_id])) <= 10 * HOUR + 18 * 60
 
     second_day = sum(1 for times in checks.values() for t in times if DAY <= t < 2 * DAY)
-    # 20 x 24 + 180 = 660, plus a little for checking one tick early rather than one tick late.
-    assert 660 <= second_day <= 0.05 * DAILY_BUDGET
+    # Due one tick early (at 4 min) so as never to be late: 20 x 360 + 180 x 2.4 = 7,632 at most.
+    assert 20 * 288 + 180 * 2 <= second_day <= 7_632
 
 
 def test_settings_change_the_intervals():
@@ -69,18 +71,22 @@ def test_a_dormant_test_that_receives_sessions_becomes_active():
     policy = CheckPolicy()
     now = 1_700_000_000.0
     state = checked(TestState(), now, now - 30 * DAY)
-    assert due_at(state, now, policy) > now + 23 * HOUR
+    assert due_at(state, now, policy) > now + 9 * HOUR
     state = checked(state, now, now)  # the check found new sessions
-    assert due_at(state, now, policy) <= now + HOUR
+    assert due_at(state, now, policy) <= now + 300
+    assert state.arrivals == (now - 30 * DAY, now)
+    # Quiet since: each probe finds nothing, and the interval grows with the silence.
+    later = [due_at(state, now + h * HOUR, policy) - now for h in (1, 4, 24)]
+    assert later == sorted(later) and later[0] < later[-1]
 
 
 def test_batch_busy_and_priority():
     policy = CheckPolicy(batch=2)
     now = 1_700_000_000.0
     states = {
-        "dormant-overdue": TestState(last_checked=now - 2 * DAY, last_activity=now - 30 * DAY),
-        "active-due": TestState(last_checked=now - HOUR, last_activity=now - DAY),
-        "active-not-due": TestState(last_checked=now - 60, last_activity=now - DAY),
+        "dormant-overdue": TestState(last_checked=now - 11 * HOUR, last_activity=now - 30 * DAY),
+        "active-due": TestState(last_checked=now - 600, last_activity=now - 1800),
+        "active-not-due": TestState(last_checked=now - 60, last_activity=now - 1800),
     }
     tests = ["never-checked", *states]
     assert due_tests(tests, states, now, policy) == ["never-checked", "active-due"]
@@ -88,6 +94,17 @@ def test_batch_busy_and_priority():
         "active-due",
         "dormant-overdue",
     ]
+    # The budget allows one probe: the most overdue; none: nothing is checked.
+    assert due_tests(tests, states, now, policy, busy=frozenset({"never-checked"}), allowance=1) == [
+        "active-due"
+    ]
+    assert due_tests(tests, states, now, policy, allowance=0) == []
+    # Equally overdue: the test with more arrivals in the last day (fielding now) first.
+    twins = {
+        "quiet": TestState(now - 600, now - 1800, (now - 1800,)),
+        "busy": TestState(now - 600, now - 1800, (now - 3600, now - 2400, now - 1800)),
+    }
+    assert due_tests(["quiet", "busy"], twins, now, policy, allowance=1) == ["busy"]
 
 
 def simulate_runs(
@@ -124,7 +141,7 @@ def simulate_runs(
 
 
 def test_a_test_that_always_fails_backs_off_to_daily_then_stops_being_requested():
-    policy = CheckPolicy()  # the defaults: hourly checks of active tests, 14 failed runs at most
+    policy = CheckPolicy(dormant_interval_s=DAY)  # 14 failed runs at most, delays up to a day
     runs = simulate_runs(policy, hours=48)
     starts = [t for t, _ in runs]
     # Was 54 runs in 48 h (one every hour, forever): now retried at once, then after delays doubling
@@ -145,8 +162,8 @@ def test_a_successful_run_resets_the_streak():
 
 
 def test_a_cancelled_run_is_not_a_failure_nor_requested_again_at_once():
-    policy = CheckPolicy()
-    # Every run is cancelled by the user: the test is checked hourly, as an active test is.
+    policy = CheckPolicy(active_interval_s=HOUR)
+    # Every run is cancelled by the user: the test is checked hourly, its shortest interval.
     runs = simulate_runs(policy, hours=24, outcome_at=lambda t: "canceled", run_seconds=600)
     assert min(gaps([t for t, _ in runs])) >= HOUR  # never the next tick
     assert failure_streak([RunOutcome("canceled", 3.0), RunOutcome("failure", 2.0, "boom")]) == FailureStreak(
@@ -190,7 +207,13 @@ def test_cursor_round_trip_drops_unregistered_tests_and_ignores_old_cursors():
     assert again.last_tick == 123.0 and again.tests == {"a": TestState(1.0, 2.0)}
     # Version 1 also kept failures, now read from the runs themselves.
     assert SensorMemory.decode('{"v":1,"t":5.0,"tests":{"a":[1.0,2.0,3,4.0]}}').tests == {
-        "a": TestState(1.0, 2.0)
+        "a": TestState(1.0, 2.0, (2.0,))
     }
+    # Version 2 kept no arrival history: its newest activity starts one; the probes sent do not carry.
+    v2 = SensorMemory.decode('{"v":2,"t":5.0,"tests":{"a":[1.0,2.0],"b":[1.0,null]}}')
+    assert v2.tests == {"a": TestState(1.0, 2.0, (2.0,)), "b": TestState(1.0, None, ())}
+    assert v2.last_probes == 0
+    memory = SensorMemory(9.0, {"a": TestState(1.0, 3.0, (2.0, 3.0))}, last_probes=4)
+    assert SensorMemory.decode(memory.encode(keep=["a"])) == memory
     assert SensorMemory.decode('{"next": 5}').tests == {}
     assert SensorMemory.decode("not json").tests == {}

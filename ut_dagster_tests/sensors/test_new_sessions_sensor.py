@@ -1,9 +1,11 @@
 """The new-sessions sensor on a real Dagster instance, against the sandbox over HTTP."""
 
 import logging
+import time
 
 from dagster import AssetKey
 
+from ut_dagster.defs.usertesting.check_policy import SensorMemory, TestState
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
@@ -60,20 +62,73 @@ def test_a_tick_does_not_wait_for_rate_budget_and_checks_the_rest_next_tick(
     rig.land(*tests)
     for test_id in tests:
         rig.sandbox.add_sessions(test_id, 1)
-    # The sensor's credential has 2 requests per 3 s, and another process just spent them.
+    # The sensor's credential has 2 requests per 3 s, and another process just spent one.
     tight = sandbox_resource(
         rig.sandbox, requests_per_minute=2, rate_window_seconds=3.0, rate_limit_store=str(tmp_path / "tight")
     )
-    other = tight.get_client()
-    for test_id in tests:
+    tight.get_client().probe_listing(tests[0])
+    rig.sandbox.reset_requests()
+    everything = {"probe_budget_ceiling": 1.0}
+
+    first = rig.tick(usertesting=tight, tick_seconds=0.5, **everything)
+    assert len(requested(first)) == 1  # the budget left allowed one check
+    # The window is full until the other process's request leaves it: no wait, nothing sent.
+    assert requested(rig.tick(usertesting=tight, tick_seconds=0.5, **everything)) == []
+    assert len(rig.sandbox.requests) == 1
+
+    last = rig.tick(usertesting=tight, tick_seconds=30, **everything)
+    assert requested(first) + requested(last) == sorted(tests)  # the test left over, on a later tick
+
+
+def test_a_test_receiving_sessions_is_checked_more_often_than_a_dormant_one(make_rig):
+    rig = make_rig(studies=(StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    fielding, dormant = rig.sandbox.test_ids
+    rig.register(fielding, dormant)
+    rig.land(fielding, dormant)
+    for test_id in (fielding, dormant):
+        rig.sandbox.add_sessions(test_id, 1)
+    now = time.time()
+    # Both were checked 6 minutes ago; one had a session 10 minutes ago, the other none for a month.
+    memory = SensorMemory(
+        now - 360,
+        {
+            fielding: TestState(now - 360, now - 600, (now - 600,)),
+            dormant: TestState(now - 360, now - 30 * 86400, (now - 30 * 86400,)),
+        },
+    )
+    rig.cursors["usertesting_new_sessions"] = memory.encode([fielding, dormant])
+    rig.sandbox.reset_requests()
+    assert requested(rig.tick()) == [fielding]
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}
+
+    # The dormant test is checked once its longer interval (10 h) is up.
+    memory.tests[fielding] = TestState(now, now - 600, (now - 600,))  # as the tick left it
+    memory.tests[dormant] = TestState(now - 11 * 3600, now - 30 * 86400, (now - 30 * 86400,))
+    rig.cursors["usertesting_new_sessions"] = memory.encode([fielding, dormant])
+    assert requested(rig.tick()) == [dormant]
+
+
+def test_checks_stop_when_the_credentials_recent_use_is_at_the_ceiling(make_rig):
+    # A 10-minute window (and ticks as far apart), so the other process's use stays in it throughout.
+    api = {"requests_per_minute": 10, "rate_window_seconds": 600.0}
+    rig = make_rig(studies=(StudySpec(SURVEY, 2),), api=api)
+    (test_id,) = rig.sandbox.test_ids
+    rig.register(test_id)
+    rig.land(test_id)
+    rig.sandbox.add_sessions(test_id, 1)
+    usertesting = rig.defs.resources["usertesting"]
+    other = usertesting.get_client()  # another process on the same credential
+    while usertesting.requests_in_window() < 9:
         other.probe_listing(test_id)
     rig.sandbox.reset_requests()
 
-    result = rig.tick(usertesting=tight, tick_seconds=0.5)
-    assert requested(result) == [] and rig.sandbox.requests == []  # no wait, nothing sent
+    result = rig.tick(interval_seconds=600, **ALWAYS_DUE)  # 9 of 10 used: at the 90% ceiling
+    assert requested(result) == [] and rig.sandbox.requests == []
+    reason = result.skip_reason.skip_message
+    assert "9 of 10 requests used" in reason and "0 checks allowed" in reason
 
-    result = rig.tick(usertesting=tight, tick_seconds=30)
-    assert requested(result) == sorted(tests)  # the tests left over were due on the next tick
+    result = rig.tick(interval_seconds=600, probe_budget_ceiling=1.0, **ALWAYS_DUE)
+    assert requested(result) == [test_id]  # a ceiling of 100% leaves it the last request
 
 
 def test_a_failed_run_is_requested_again_and_a_running_one_is_not(make_rig):

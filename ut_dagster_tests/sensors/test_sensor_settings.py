@@ -17,6 +17,7 @@ def test_settings_from_the_environment_shape_the_sensors():
         "UT_DISCOVER_WORKSPACES": "Research Team Workspace, Design Ops",
         "UT_DISCOVER_TITLE_PATTERN": "^checkout",
         "UT_TEST_MAX_FAILED_RUNS": "5",
+        "UT_PROBE_BUDGET_CEILING": "0.7",
     }
     settings = Settings.from_env(env).sensors
     assert settings.discover_workspaces == ("Research Team Workspace", "Design Ops")
@@ -29,6 +30,7 @@ def test_settings_from_the_environment_shape_the_sensors():
     )
     assert (policy.tick_interval_s, policy.batch, policy.max_failed_runs) == (30, 8, 5)
     assert Settings.from_env(env).sensors.max_failed_runs == 5
+    assert policy.probes.ceiling == 0.7 and policy.probes.min_interval_s == 900
     sensor = build_new_sessions_sensor(settings)
     assert sensor.minimum_interval_seconds == 30 and sensor.default_status.value == "RUNNING"
     assert build_new_sessions_sensor(SensorSettings()).default_status.value == "STOPPED"
@@ -41,6 +43,9 @@ def test_settings_from_the_environment_shape_the_sensors():
         ("UT_SENSOR_RUNNING", "sometimes"),
         ("UT_SENSOR_BATCH", "0"),
         ("UT_TEST_MAX_FAILED_RUNS", "0"),
+        ("UT_PROBE_BUDGET_CEILING", "1.5"),
+        ("UT_PROBE_BUDGET_CEILING", "0"),
+        ("UT_PROBE_BUDGET_CEILING", "most"),
     ],
 )
 def test_a_bad_setting_is_refused_with_its_name(name, value):

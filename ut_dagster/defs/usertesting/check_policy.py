@@ -1,13 +1,14 @@
 """When the new-sessions sensor looks at each registered test: a pure policy over simulated time.
 
 Every check costs one request of the credential's 10-per-minute budget (14,400 a day), shared with the
-runs that do the actual syncing, so checks go where sessions arrive. A test that received sessions within
-the activity window is checked every `active_interval_s`, any other every `dormant_interval_s`
-(docs/scale.md has what that costs at 200 tests).
+runs that do the actual syncing, so checks go where sessions arrive: a test's interval is a tenth of
+the time since its last arrival, between `active_interval_s` (sessions arriving now) and
+`dormant_interval_s` (nothing for `activity_window_s`), and a tick spends only the budget the syncs
+leave idle, up to a ceiling (lib/probe_policy.py; docs/scale.md has what that costs at 200 tests).
 
 A test falls due one tick before its interval is up, so ticks arriving on time check it no later than
-its interval. Tests never checked go first (just registered), then active ones, then the longest
-overdue.
+its interval. Tests never checked go first (just registered), then the most overdue relative to their
+interval, then those with the most arrivals in the last day (fielding now).
 
 A test whose sync runs keep failing backs off: after its first failed run it is checked (and synced)
 again at once, a transient failure; after each further one the delay doubles from two ticks up to the
@@ -23,19 +24,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+
+from ut_dagster.lib import probe_policy as probes_
+from ut_dagster.lib.probe_policy import ProbePolicy
 
 FAILURE, SUCCESS, CANCELED = "failure", "success", "canceled"
 
 
 @dataclass(frozen=True)
 class CheckPolicy:
-    active_interval_s: float = 3600.0
-    dormant_interval_s: float = 86400.0
-    activity_window_s: float = 7 * 86400.0
+    active_interval_s: float = 300.0  # shortest probe interval: a test receiving sessions now
+    dormant_interval_s: float = 10 * 3600.0  # longest: a dormant test
+    activity_window_s: float = 7 * 86400.0  # no arrival for this long: dormant
     tick_interval_s: float = 60.0
-    batch: int = 5  # tests checked per tick at most
+    batch: int = 10  # tests checked per tick at most
     max_failed_runs: int = 14  # failed runs in a row after which a test is no longer synced
+    budget_ceiling: float = 0.9  # probes never push the credential's recent use above this share
+
+    @property
+    def probes(self) -> ProbePolicy:
+        return ProbePolicy(
+            min_interval_s=self.active_interval_s,
+            max_interval_s=self.dormant_interval_s,
+            dormant_after_s=self.activity_window_s,
+            ceiling=self.budget_ceiling,
+            tick_interval_s=self.tick_interval_s,
+            max_per_tick=self.batch,
+        )
 
     def __post_init__(self) -> None:
         if self.batch < 1:
@@ -44,6 +60,9 @@ class CheckPolicy:
             raise ValueError("UT_TEST_MAX_FAILED_RUNS must be at least 1.")
         if min(self.active_interval_s, self.dormant_interval_s, self.tick_interval_s) < 0:
             raise ValueError("Sensor intervals cannot be negative.")
+        if self.dormant_interval_s < self.active_interval_s:
+            raise ValueError("UT_SENSOR_DORMANT_HOURS must not be shorter than UT_SENSOR_ACTIVE_MINUTES.")
+        self.probes  # noqa: B018 - its checks name the bad setting (UT_PROBE_BUDGET_CEILING)
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,7 @@ class TestState:
 
     last_checked: float | None = None
     last_activity: float | None = None  # newest session seen, or when new sessions were noticed
+    arrivals: tuple[float, ...] = field(default=())  # the latest arrival times (probe_policy.KEEP_ARRIVALS)
 
 
 @dataclass(frozen=True)
@@ -122,8 +142,7 @@ def due_at(
     if state.last_checked is None or failed_since_check:
         usual = float("-inf")  # never checked, or a run failed since: due as soon as not held
     else:
-        interval = policy.active_interval_s if is_active(state, now, policy) else policy.dormant_interval_s
-        usual = state.last_checked + interval - policy.tick_interval_s
+        usual = probes_.due_at(state.last_checked, state.last_activity, now, policy.probes)
     return max(usual, held_until(streak, policy))
 
 
@@ -134,9 +153,12 @@ def due_tests(
     policy: CheckPolicy,
     busy: frozenset[str] = frozenset(),
     streaks: Mapping[str, FailureStreak] | None = None,
+    allowance: int | None = None,
 ) -> list[str]:
-    """The tests to check this tick, in order (at most `policy.batch`); `busy` ones have a run going."""
+    """The tests to check this tick, in order (at most `policy.batch` and `allowance`, the probes the
+    budget allows: probe_policy.probe_allowance); `busy` ones have a run going."""
     streaks = streaks or {}
+    limit = policy.batch if allowance is None else max(0, min(policy.batch, allowance))
     due = []
     for test_id in test_ids:
         if test_id in busy:
@@ -144,14 +166,18 @@ def due_tests(
         state = states.get(test_id, TestState())
         when = due_at(state, now, policy, streaks.get(test_id, FailureStreak()))
         if when <= now:
-            rank = 0 if state.last_checked is None else 1 if is_active(state, now, policy) else 2
-            due.append((rank, when, test_id))
-    return [test_id for *_, test_id in sorted(due)[: policy.batch]]
+            late = probes_.overdue(state.last_checked, state.last_activity, now, policy.probes)
+            fielding = probes_.arrivals_within(state.arrivals, now)
+            due.append((state.last_checked is not None, -late, -fielding, test_id))
+    return [test_id for *_, test_id in sorted(due)[:limit]]
 
 
 def checked(state: TestState, now: float, activity: float | None) -> TestState:
     newest = max((t for t in (state.last_activity, activity) if t is not None), default=None)
-    return replace(state, last_checked=now, last_activity=newest)
+    arrivals = state.arrivals
+    if activity is not None and (state.last_activity is None or activity > state.last_activity):
+        arrivals = probes_.remember_arrival(arrivals, activity)
+    return replace(state, last_checked=now, last_activity=newest, arrivals=arrivals)
 
 
 def run_cancelled(state: TestState, at: float) -> TestState:
@@ -164,15 +190,17 @@ def run_cancelled(state: TestState, at: float) -> TestState:
 class SensorMemory:
     last_tick: float | None
     tests: dict[str, TestState]
+    last_probes: int = 0  # probes the last tick sent: still in the limiter's window at the next tick
 
     def encode(self, keep: Iterable[str]) -> str:
         keep = set(keep)
         tests = {
-            t: [_num(s.last_checked), _num(s.last_activity)]
+            t: [_num(s.last_checked), _num(s.last_activity), [_num(a) for a in s.arrivals]]
             for t, s in sorted(self.tests.items())
             if t in keep
         }
-        return json.dumps({"v": 2, "t": _num(self.last_tick), "tests": tests}, separators=(",", ":"))
+        body = {"v": 3, "t": _num(self.last_tick), "p": self.last_probes, "tests": tests}
+        return json.dumps(body, separators=(",", ":"))
 
     @classmethod
     def decode(cls, cursor: str | None) -> SensorMemory:
@@ -180,15 +208,18 @@ class SensorMemory:
             body = json.loads(cursor or "{}")
         except ValueError:
             body = {}
-        if not isinstance(body, dict) or body.get("v") not in (1, 2):
+        if not isinstance(body, dict) or body.get("v") not in (1, 2, 3):
             return cls(None, {})  # no cursor, or the old round-robin one: start afresh
-        # Version 1 kept failures and a retry time too: they are now read from the runs.
-        tests = {
-            t: TestState(v[0], v[1])
-            for t, v in (body.get("tests") or {}).items()
-            if isinstance(v, list) and len(v) in (2, 4)
-        }
-        return cls(body.get("t"), tests)
+        # Version 1 kept failures and a retry time too: they are now read from the runs. Versions 1
+        # and 2 kept no arrival history: the newest activity is its first entry.
+        tests = {}
+        for test_id, v in (body.get("tests") or {}).items():
+            if not isinstance(v, list) or len(v) not in (2, 3, 4):
+                continue
+            arrivals = v[2] if len(v) == 3 and isinstance(v[2], list) else [v[1]] if v[1] is not None else []
+            tests[test_id] = TestState(v[0], v[1], tuple(float(a) for a in arrivals))
+        probes = body.get("p") if isinstance(body.get("p"), int) else 0
+        return cls(body.get("t"), tests, probes)
 
 
 def _num(value: float | None) -> float | None:

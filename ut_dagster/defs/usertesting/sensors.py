@@ -1,7 +1,10 @@
 """The new-sessions sensor: starts a test's sync when UserTesting has sessions we have not landed.
 
 Per tick it checks a few due tests (see check_policy.py), each with one `limit=1` listing request
-however many sessions the test has, and compares the answer with what is landed. Guarantees:
+however many sessions the test has, and compares the answer with what is landed. How often a test is
+checked follows its arrivals, and how many checks a tick sends follows the budget the shared limiter
+shows idle (lib/probe_policy.py): probes never push recent use over UT_PROBE_BUDGET_CEILING and give
+way to sync runs in flight. Guarantees:
 - one failing test (revoked, deleted, refused) is logged in one line and skipped; the others are checked;
 - a tick ends within `UT_SENSOR_TICK_SECONDS`: no request waits for rate budget past that, and tests
   left unchecked stay due for the next tick;
@@ -43,6 +46,7 @@ from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
+from ut_dagster.lib.probe_policy import BudgetView, probe_allowance
 from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
@@ -58,6 +62,7 @@ def check_policy(settings: SensorSettings) -> CheckPolicy:
         tick_interval_s=settings.interval_seconds,
         batch=settings.batch,
         max_failed_runs=settings.max_failed_runs,
+        budget_ceiling=settings.probe_budget_ceiling,
     )
 
 
@@ -72,7 +77,8 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on checks.
         default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
         description="Starts a test's sync when UserTesting lists sessions not landed yet; checks tests with "
-        "recent sessions hourly and the others daily (UT_SENSOR_* settings). "
+        "sessions arriving every few minutes, the others less often the longer they stay quiet, with the budget "
+        "the syncs leave idle (UT_SENSOR_*, UT_PROBE_BUDGET_CEILING settings). "
         + (
             "On: UT_SENSOR_RUNNING starts it on deploy."
             if settings.running
@@ -118,10 +124,20 @@ def check_tests(
     streaks = {t: failure_streak_of(instance, t, policy.max_failed_runs) for t in tests if t not in busy}
     stopped = sorted(t for t, streak in streaks.items() if policy_.gave_up(streak, policy))
 
-    due = policy_.due_tests(tests, memory.tests, now, policy, busy=frozenset(busy), streaks=streaks)
+    try:
+        view = budget_view(usertesting, memory, now, syncs_in_flight=len(busy))
+    except UserTestingError as exc:  # the shared store is down: nothing could be sent anyway
+        context.log.warning(f"Rate-limit store unreadable, no checks this tick: {_one_line(exc)}")
+        return SensorResult(
+            skip_reason=f"Rate-limit store unreadable: {_one_line(exc)}", cursor=context.cursor
+        )
+    allowance = probe_allowance(view, policy.probes)
+    due = policy_.due_tests(
+        tests, memory.tests, now, policy, busy=frozenset(busy), streaks=streaks, allowance=allowance
+    )
     landing = Landing(object_store.store())
     titles = known_titles(landing.store)
-    requests, failing, left = [], 0, 0
+    requests, failing, left, sent = [], 0, 0, 0
     for position, test_id in enumerate(due):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -129,6 +145,7 @@ def check_tests(
             break
         try:
             client = usertesting.get_client(max_budget_wait=remaining)
+            sent += 1  # counted as spent even if it fails: the limiter may have granted it
             changes = session_changes(
                 landing,
                 client,
@@ -162,11 +179,15 @@ def check_tests(
             )
     if left:
         context.log.info(f"{left} due tests left for the next tick (tick time or rate budget used up).")
-    memory.last_tick = now
+    memory.last_tick, memory.last_probes = now, sent
     cursor = memory.encode(tests)
     if requests:
         return SensorResult(run_requests=requests, cursor=cursor)
     summary = f"Checked {len(due) - left} of {len(tests)} tests"
+    summary += (
+        f" (budget: {view.used_in_window} of {view.limit} requests used in the last window"
+        f"{f', {len(busy)} syncs in flight' if busy else ''}; {allowance} checks allowed)"
+    )
     summary += f" ({failing} failing)" if failing else ""
     summary += f"; {len(busy)} syncing" if busy else ""
     summary += ": nothing new."
@@ -177,6 +198,25 @@ def check_tests(
             "a successful `ut-dagster sync TEST_ID` resumes one."
         )
     return SensorResult(skip_reason=summary, cursor=cursor)
+
+
+def budget_view(
+    usertesting: UserTestingResource, memory: SensorMemory, now: float, syncs_in_flight: int
+) -> BudgetView:
+    """What the shared store says of the credential's recent use; sends nothing."""
+    window = usertesting.rate_window_seconds
+    # The last tick's probes are still in the limiter's window (it adds a small margin) if it was
+    # less than a window ago; they leave it as this tick's go out.
+    recent_tick = memory.last_tick is not None and now - memory.last_tick < window * (1 + 1 / 60) + 0.5
+    return BudgetView(
+        limit=usertesting.requests_per_minute,
+        window_s=window,
+        used_in_window=usertesting.requests_in_window(),
+        own_in_window=memory.last_probes if recent_tick else 0,
+        syncs_in_flight=syncs_in_flight,
+        used_today=usertesting.requests_today(),
+        day_elapsed_s=now % 86400,
+    )
 
 
 def _partitions_of(instance: DagsterInstance, filters: RunsFilter) -> set[str]:

@@ -95,6 +95,13 @@ class SharedRateLimiter:
         """
         self._window.fill(max(0, remaining))
 
+    def used_in_window(self) -> int:
+        """Requests granted in the current window, by every process sharing the store (0..limit).
+
+        Read-only: takes and leaves nothing. The sensor sizes its probes by it (lib/probe_policy.py).
+        """
+        return self._window.used()
+
     def close(self) -> None:
         self._window.close()
 
@@ -134,6 +141,9 @@ class _Window(Protocol):
     def fill(self, remaining: int) -> None:
         """Take budget until at most `remaining` is left in the current window."""
 
+    def used(self) -> int:
+        """Budget taken in the current window (read-only)."""
+
     def close(self) -> None: ...
 
 
@@ -170,6 +180,14 @@ return 0
 """
 
 
+# Read-only: the grants of the current window, counted on the Redis server's clock as the script above.
+_REDIS_USED_LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+"""
+
+
 class _RedisWindow:
     """The window in Redis, for processes on several hosts; every operation is one atomic script."""
 
@@ -177,6 +195,15 @@ class _RedisWindow:
         self._limit, self._interval_ms, self._key = limit, interval_ms, name
         self._redis = redis_client(url)
         self._script = self._redis.register_script(_REDIS_WINDOW_LUA)
+        self._used_script = self._redis.register_script(_REDIS_USED_LUA)
+
+    def used(self) -> int:
+        import redis
+
+        try:
+            return min(self._limit, int(self._used_script(keys=[self._key], args=[self._interval_ms])))
+        except redis.RedisError as exc:
+            raise redis_unavailable(exc) from exc
 
     def take(self) -> float | None:
         wait_ms = self._run(-1)
@@ -232,6 +259,10 @@ class _BucketWindow:
             for _ in range(self._limit - self._used(now) - remaining):
                 if not self._bucket.put(RateItem(self._name, now)):
                     return
+
+    def used(self) -> int:
+        with self._store_lock():
+            return self._used(self._bucket.now())
 
     def _used(self, now: int) -> int:
         """Budget taken in the current window (items newer than one interval), at most `limit`."""

@@ -22,7 +22,7 @@ from ut_dagster.lib.usertesting_api.lease import StepLeases
 from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter, store_key
 from ut_dagster.lib.usertesting_api.stats import RequestStats
 from ut_dagster.lib.usertesting_api.transport import ApiTransport, RetryPolicy
-from ut_dagster.lib.usertesting_api.usage import DailyUsage, RequestCounter, request_counter
+from ut_dagster.lib.usertesting_api.usage import DailyUsage, RequestCounter, request_counter, utc_today
 
 DEFAULT_BASE_URL = "https://api.use2.usertesting.com"
 DEFAULT_TOKEN_URL = "https://auth.usertesting.com/oauth2/aus1p3vtd8vtm4Bxv0h8/v1/token"
@@ -61,6 +61,7 @@ class UserTestingResource(ConfigurableResource):
     _closers: list = PrivateAttr(default_factory=list)
     _leases: StepLeases | None = PrivateAttr(default=None)
     _counter: RequestCounter | None = PrivateAttr(default=None)
+    _limiter: SharedRateLimiter | None = PrivateAttr(default=None)
 
     @classmethod
     def from_env(cls, **defaults: object) -> UserTestingResource:
@@ -157,6 +158,20 @@ class UserTestingResource(ConfigurableResource):
         USERTESTING_RATE_LIMIT_STORE, as every process counted them there. Sends nothing."""
         return self._request_counter().daily(since)
 
+    def requests_in_window(self) -> int:
+        """Requests every process sharing USERTESTING_RATE_LIMIT_STORE was granted for this credential
+        in the current rate window (0..requests_per_minute). Sends nothing."""
+        if self._limiter is None:
+            self._client = self._client or self._build_client()
+        assert self._limiter is not None
+        return self._limiter.used_in_window()
+
+    def requests_today(self) -> int:
+        """Requests counted for this credential since 00:00 UTC (usage.py), by every process. Sends nothing."""
+        label = self.credential_label()
+        today = utc_today()
+        return sum(d.total for d in self.daily_requests_per_credential(today) if d.credential == label)
+
     def daily_limit(self) -> int:
         """Requests the credential may send in a UTC day at the configured pace (14,400 at 10/min)."""
         return int(self.requests_per_minute * 86_400 / self.rate_window_seconds)
@@ -166,6 +181,7 @@ class UserTestingResource(ConfigurableResource):
             close()
         self._closers.clear()
         self._client = None
+        self._limiter = None
         if self._leases is not None:
             self._leases.close()
             self._leases = None
@@ -217,6 +233,7 @@ class UserTestingResource(ConfigurableResource):
         )
         stats = RequestStats(shared=self._request_counter().record)
         transport = ApiTransport(api, tokens, limiter, stats, policy, self.max_concurrent_requests)
+        self._limiter = limiter
         self._closers = [api.close, downloads.close, limiter.close]
         return UserTestingClient(transport, downloads, self.page_size)
 
