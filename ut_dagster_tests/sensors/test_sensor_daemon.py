@@ -274,6 +274,9 @@ def test_a_killed_daemon_host_is_recovered_from_and_no_request_is_spent_twice(tm
         "UT_SENSOR_INTERVAL_SECONDS": "1",
         "UT_SENSOR_ACTIVE_MINUTES": "0",
         "UT_SENSOR_DORMANT_HOURS": "0",
+        # The whole window for probes while nothing syncs: the first tick finds both tests (2 probes
+        # of 2), so one run fetches while the other waits for its slot (at 90%, 1 probe a tick).
+        "UT_PROBE_BUDGET_CEILING": "1.0",
     }
     env.pop("DAGSTER_HOME", None)  # the home `make dev` would choose: $UT_DATA_DIR/dagster_home
     home = _home_like_make_dev(env)
