@@ -1,7 +1,13 @@
 """Fixtures of the production topology test: a real PostgreSQL server and a real Redis server on
 127.0.0.1, each stopped (and its data removed) by the fixture's teardown, also when the test fails."""
 
-from collections.abc import Iterator
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +19,9 @@ from ut_dagster_tests.topology.servers import (
     start_postgres,
     start_redis,
 )
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +52,39 @@ def redis_server() -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def start_daemon(tmp_path) -> Iterator[Callable[[dict[str, str]], subprocess.Popen]]:
+    """Starts `dagster-daemon run` on the checkout's workspace, in a process group of its own with its
+    code server and run workers; teardown ends the whole group, also when the test failed."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str]) -> subprocess.Popen:
+        with open(tmp_path / "daemon.log", "ab") as out:
+            daemon = subprocess.Popen(
+                [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        stop_daemon(daemon)
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    """SIGTERM to the group (the daemon stops its threads and code server), SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.wait(timeout=30)
+    # Its code server and run workers can outlive it: end every process of the group it led.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGKILL)
+    daemon.wait()

@@ -108,7 +108,9 @@ def _wait_until_ready(server: Server, ready: Callable[[], bool]) -> bool:
         if ready():
             return True
         time.sleep(0.2)  # polling the server's readiness, bounded by the deadline
-    raise RuntimeError(f"{server.name} did not accept connections within {START_TIMEOUT_S:g} s:\n{server.log_tail()}")
+    raise RuntimeError(
+        f"{server.name} did not accept connections within {START_TIMEOUT_S:g} s:\n{server.log_tail()}"
+    )
 
 
 def _unprivileged() -> dict:
@@ -184,7 +186,12 @@ def start_postgres(bin_dir: Path) -> Postgres:
     def ready(port: int) -> bool:
         try:
             psycopg2.connect(
-                host="127.0.0.1", port=port, user=user, password=password, dbname="postgres", connect_timeout=2
+                host="127.0.0.1",
+                port=port,
+                user=user,
+                password=password,
+                dbname="postgres",
+                connect_timeout=2,
             ).close()
             return True
         except psycopg2.OperationalError:
