@@ -1,9 +1,6 @@
 """Fixtures of the production topology test: a real PostgreSQL server and a real Redis server on
 127.0.0.1, each stopped (and its data removed) by the fixture's teardown, also when the test fails."""
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,6 +15,7 @@ from ut_dagster_tests.topology.servers import (
     redis_server_bin,
     start_postgres,
     start_redis,
+    stop_daemon,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,15 +74,3 @@ def start_daemon(tmp_path) -> Iterator[Callable[[dict[str, str]], subprocess.Pop
     yield start
     for daemon in started:
         stop_daemon(daemon)
-
-
-def stop_daemon(daemon: subprocess.Popen) -> None:
-    """SIGTERM to the group (the daemon stops its threads and code server), SIGKILL what is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(daemon.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        daemon.wait(timeout=30)
-    # Its code server and run workers can outlive it: end every process of the group it led.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(daemon.pid, signal.SIGKILL)
-    daemon.wait()

@@ -6,6 +6,7 @@ is skipped saying which is missing. The servers listen on 127.0.0.1 only (no Uni
 their data in a temporary directory, and `stop()` ends them and removes it.
 
 PostgreSQL refuses to run as root: as root (CI, this machine) it runs as the unprivileged `nobody`.
+`stop_daemon` ends a `dagster-daemon` with its code server and run workers.
 """
 
 from __future__ import annotations
@@ -283,3 +284,15 @@ def start_redis(executable: Path) -> Server:
         process.wait()
     shutil.rmtree(workdir, ignore_errors=True)
     raise RuntimeError(f"Redis did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    """SIGTERM to the group (the daemon stops its threads and code server), SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        daemon.wait(timeout=30)
+    # Its code server and run workers can outlive it: end every process of the group it led.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(daemon.pid, signal.SIGKILL)
+    daemon.wait()

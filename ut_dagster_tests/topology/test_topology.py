@@ -2,10 +2,10 @@
 API's rate limit shared through Redis, and several run workers at once.
 
 A real PostgreSQL server and a real Redis server on 127.0.0.1 (conftest.py), a real `dagster-daemon`
-with the new-sessions sensor on, launching up to two sync runs side by side (each a process of its
-own), all of them spending one credential's budget against the sandbox over HTTP while sessions keep
-arriving. At the end the warehouse holds exactly what the sandbox serves, the sandbox refused no
-request (0 x 429), and no session's details or transcript was asked for twice.
+with the new-sessions sensor on, two run workers up at once (each a process of its own), and another
+host's client on the same credential, all of them spending one budget against the sandbox over HTTP
+while sessions keep arriving. At the end the warehouse holds exactly what the sandbox serves, the
+sandbox refused no request (0 x 429), and no session's details or transcript was asked for twice.
 
 `make topology` runs this file alone.
 """
@@ -13,6 +13,7 @@ request (0 x 429), and no session's details or transcript was asked for twice.
 import itertools
 import os
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,12 +32,12 @@ from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.defs.usertesting.runs import IN_FLIGHT
 from ut_dagster.environment import Settings
+from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.usertesting_api.rate_limit import store_key
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
 from ut_dagster.sandbox.config import TRANSCRIPT_KINDS
 from ut_dagster.sandbox.routes import route
-from ut_dagster_tests.topology.conftest import stop_daemon
-from ut_dagster_tests.topology.servers import Postgres, Server
+from ut_dagster_tests.topology.servers import Postgres, Server, stop_daemon
 
 DEPLOYMENT_DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
 DEADLINE_S = 300  # a bound for a busy 2-core machine, not a target (the docs give the duration)
@@ -49,9 +50,9 @@ STUDIES = (
     StudySpec(THINK_OUT_LOUD, 2),
     StudySpec(SURVEY, 0),
 )
-# A budget tight enough that the sensor's probes and the runs' requests meet in the same windows:
-# processes that did not share it would be refused (429).
-RATE = {"requests_per_window": 3, "window_seconds": 1.0}
+# A budget tight enough that the processes' requests meet in the same windows: processes that did
+# not share it are refused (seen: with a window per process, this test fails on 429s).
+RATE = {"requests_per_window": 6, "window_seconds": 1.0}
 
 
 def documented_instance_config() -> dict:
@@ -98,6 +99,33 @@ class Warehouse:
             return set()
 
 
+class OtherHost(threading.Thread):
+    """Another host on the same credential (a CLI, a second deployment): probes listings as fast as
+    the shared budget allows, from this process, until stopped. Alone it takes the whole budget,
+    so a run or sensor that does not take its budget from the same Redis is refused (429)."""
+
+    MAX_REQUESTS = 3000  # a bound (about 12 minutes of the budget); it is stopped long before
+
+    def __init__(self, client, test_ids: list[str]) -> None:
+        super().__init__(name="other-host", daemon=True)
+        self.client, self.test_ids = client, [TestId(t) for t in test_ids]
+        self.stopping, self.error, self.requests = threading.Event(), None, 0
+
+    def run(self) -> None:
+        try:
+            while not self.stopping.is_set() and self.requests < self.MAX_REQUESTS:
+                self.client.probe_listing(self.test_ids[self.requests % len(self.test_ids)])
+                self.requests += 1
+        except Exception as exc:  # reported by the test
+            self.error = exc
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=60)
+        assert not self.is_alive(), "the other host's client did not stop"
+        assert self.error is None, f"the other host's client failed: {self.error!r}"
+
+
 def wait_for(condition: Callable[[], object], what: str, deadline: float, log: Path) -> object:
     while time.monotonic() < deadline:
         if value := condition():
@@ -129,6 +157,7 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
     redis_server: Server,
     start_sandbox,
     start_daemon,
+    api_resource,
     assert_synced_as_served,
     tmp_path,
     monkeypatch,
@@ -175,6 +204,7 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
     test_a, test_b, test_c, dormant = sandbox.test_ids
 
     instance = DagsterInstance.from_config(str(home))
+    other_host = None
     try:
         # The storage really is PostgreSQL (the tables are created here, before the daemon starts).
         assert isinstance(instance.run_storage, PostgresRunStorage)
@@ -185,7 +215,11 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
         def sync_runs(*statuses: DagsterRunStatus) -> list[RunRecord]:
             return instance.get_run_records(RunsFilter(job_name=SYNC_JOB_NAME, statuses=list(statuses)))
 
+        other_host = OtherHost(
+            api_resource(sandbox, rate_limit_store=limiter_store).get_client(), sandbox.test_ids
+        )
         daemon = start_daemon(env)
+        other_host.start()
         wait_for(lambda: sync_runs(DagsterRunStatus.STARTED), "a sync run to start", deadline, log)
         sandbox.add_sessions(test_a, 2)  # arriving while runs are going (perhaps its own)
         sandbox.add_sessions(dormant, 1)  # the first session of a test that had none
@@ -201,7 +235,9 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
             log,
         )
         synced_at = time.monotonic()
+        other_host.stop()
         stop_daemon(daemon)  # the warehouse at rest: nothing writes it any more
+        assert other_host.requests > 0
 
         runs = sync_runs()
         failed = [r.dagster_run.run_id for r in runs if r.dagster_run.status != DagsterRunStatus.SUCCESS]
@@ -211,13 +247,15 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
         ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
         assert [t.error for t in ticks if t.status.value == "FAILURE"] == []
     finally:
+        if other_host is not None:
+            other_host.stopping.set()  # also when the test failed: no request after the sandbox stops
         instance.dispose()
 
     # The warehouse equals the sandbox: every session once, payloads and transcripts as served.
     assert_synced_as_served(warehouse, [t for t in sandbox.test_ids if sandbox.dataset.session_ids(t)])
     assert set(warehouse.table("sessions")["session_id"]) == every_session
 
-    # 0 x 429: the sensor's process and the run workers took one budget, from Redis.
+    # 0 x 429: the sensor's process, the run workers and the other host took one budget, from Redis.
     requests = sandbox.requests
     assert [r for r in requests if r["status"] == 429] == []
     # ... and counted every request there (usertesting/api_budget): the counts in Redis are the
@@ -247,5 +285,6 @@ def test_postgres_instance_redis_limiter_and_two_run_workers_sync_arriving_sessi
     print(
         f"topology test: {len(every_session)} sessions of {len(sandbox.test_ids)} tests in the warehouse "
         f"{synced_at - started:.1f} s after the start, by {len(runs)} sync runs; {len(requests)} API "
-        f"requests, {sum(r['endpoint'] == 'list_sessions' for r in requests)} of them listings"
+        f"requests, {sum(r['endpoint'] == 'list_sessions' for r in requests)} of them listings ("
+        f"{other_host.requests} by the other host)"
     )
