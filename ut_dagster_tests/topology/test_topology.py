@@ -147,8 +147,8 @@ def spans(runs: list[RunRecord]) -> list[tuple[str, float, float]]:
 
 def overlap(runs: list[RunRecord]) -> bool:
     """Whether two of these runs were running at the same time."""
-    spans = sorted((r.start_time, r.end_time) for r in runs if r.start_time and r.end_time)
-    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+    intervals = sorted((r.start_time, r.end_time) for r in runs if r.start_time and r.end_time)
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(intervals))
 
 
 @pytest.mark.timeout(DEADLINE_S + 120)
