@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint dev install clean bench ui-screenshots
+.PHONY: demo test topology lint dev install clean bench ui-screenshots
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (CI, some shells) every new
 # interpreter (a test's CLI, daemon or dbt subprocess) would otherwise compile Dagster again.
@@ -31,6 +31,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# The production topology of docs/deployment.md alone (also part of `make test`): real PostgreSQL
+# and Redis servers on 127.0.0.1, dagster-daemon with the sensor on, two run workers. ~2 minutes.
+topology: install
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider ut_dagster_tests/topology
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .
