@@ -97,6 +97,7 @@ class Settings:
     sensors: SensorSettings = SensorSettings()
     # Most a daemon-launched sync run may take before run monitoring fails it (a hang is bounded).
     run_max_hours: float = 24.0
+    clips: bool = True  # UT_CLIPS: highlight reels, clips, clip transcripts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +138,7 @@ class Settings:
             alert_thresholds=thresholds,
             sensors=SensorSettings.from_env(env),
             run_max_hours=run_max_hours(env),
+            clips=_switch(env, "UT_CLIPS", True),
         )
 
     @property
@@ -275,6 +277,7 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
             session_retry_minutes=settings.session_retry_minutes,
             session_max_failures=settings.session_max_failures,
             max_failed_runs=settings.sensors.max_failed_runs,
+            clips=settings.clips,
         ),
     }
 
@@ -292,3 +295,12 @@ def marts_resources(settings: Settings) -> dict[str, Any]:
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings.from_env()
     return {**sync_resources(settings), **marts_resources(settings)}
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise SettingsError(f"{name} must be true or false; got {value!r}.")
+    return value in ("true", "1", "yes", "on")

@@ -13,7 +13,8 @@ as a JSON object (plus GET /_sandbox/state, which also shows the faults still qu
   ones), delete_sessions([id]) or (test_id=..., count=10), restore_sessions(), revoke_test(test_id,
   status=404 or 401: the listing, qxScores and every session endpoint of the test answer it),
   restore_test(test_id), churn(deleted=10, new=2, late=2), set_transcript_available(id, True).
-- clips and reels (clips.py), on the sandbox clock (real time unless set): set_clock(at="2025-01-01T00:00Z"
+- clips and reels (clips.py; generated sessions come with clips, added ones only get add_clip's), on the
+  sandbox clock (real time unless set): set_clock(at="2025-01-01T00:00Z"
   or None), advance_clock(hours=24), set_study_clips(test_id, False) (studyWithClips false),
   add_clip(session_id, name=...), edit_clip(session_id, clip_uuid, description=...), remove_clip(...).
 - scripted faults (faults.py), consumed in order by the next matching requests the API answers:

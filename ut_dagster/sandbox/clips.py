@@ -85,22 +85,22 @@ class ClipBook:
     _clips: dict[str, list[Clip]] = field(default_factory=dict)  # session ID -> its clips
     _made: int = 0  # clips added by tests: each gets its own seeded UUID
 
-    def clips(self, study: Study, record: SessionRecord) -> list[Clip]:
+    def clips(self, study: Study, record: SessionRecord, generate: bool = True) -> list[Clip]:
         if record.session_id not in self._clips:
-            self._clips[record.session_id] = _generate(self.seed, study, record)
+            self._clips[record.session_id] = _generate(self.seed, study, record) if generate else []
         return self._clips[record.session_id]
 
     def add(self, study: Study, record: SessionRecord, at: datetime, **fields: Any) -> str:
         self._made += 1
         rng = Random(f"{self.seed}:added-clip:{self._made}")
-        clip_fields = _fields(rng, record, self.seed, len(self.clips(study, record)))
+        clip_fields = _fields(rng, record, self.seed, len(self._clips.get(record.session_id, [])))
         clip_fields.update({k: v for k, v in fields.items() if v is not None})
         clip = Clip(new_uuid(rng), record.session_id, record.test_id, [(at, clip_fields)])
-        self.clips(study, record).append(clip)
+        self._clips.setdefault(record.session_id, []).append(clip)
         return clip.uuid
 
-    def find(self, study: Study, record: SessionRecord, clip_uuid: str, now: datetime) -> Clip:
-        for clip in self.clips(study, record):
+    def find(self, record: SessionRecord, clip_uuid: str, now: datetime) -> Clip:
+        for clip in self._clips.get(record.session_id, []):
             if clip.uuid == clip_uuid.lower() and clip.served(now) is not None:
                 return clip
         raise KeyError(f"no clip {clip_uuid} on session {record.session_id} now")

@@ -186,6 +186,7 @@ class Dataset:
             }
             for study, spec in zip(self.studies, self._config.studies, strict=True):
                 self._generate(study, spec.sessions)
+            self._generated = dict(self._ordinals)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -390,6 +391,7 @@ class Dataset:
             record, study = self._clip_session(session_id)
             fields = {"name": name, "description": description}
             fields |= {"timeStartMs": time_start_ms, "timeEndMs": time_end_ms}
+            self._clips_of(study, record)  # its generated clips first, so the new one joins them
             return self._clip_book.add(study, record, self.now(), **fields)
 
     def edit_clip(
@@ -405,7 +407,8 @@ class Dataset:
         with self._lock:
             record, study = self._clip_session(session_id)
             now = self.now()
-            clip = self._clip_book.find(study, record, clip_uuid, now)
+            self._clips_of(study, record)
+            clip = self._clip_book.find(record, clip_uuid, now)
             fields = dict(clip.versions[-1][1])
             changes = {"name": name, "description": description, "timeStartMs": time_start_ms}
             changes["timeEndMs"] = time_end_ms
@@ -417,7 +420,8 @@ class Dataset:
         with self._lock:
             record, study = self._clip_session(session_id)
             now = self.now()
-            self._clip_book.find(study, record, clip_uuid, now).removed_at = now
+            self._clips_of(study, record)
+            self._clip_book.find(record, clip_uuid, now).removed_at = now
 
     def _clip_session(self, session_id: str) -> tuple[SessionRecord, Study]:
         record = self._sessions.get(session_id.lower())
@@ -447,7 +451,12 @@ class Dataset:
     def _session_clip_list(self, study: Study, record: SessionRecord) -> list[dict[str, Any]]:
         if study.test_id not in self._with_clips:
             return []
-        return clips_.served_clips(self._clip_book.clips(study, record), self.now())
+        return clips_.served_clips(self._clips_of(study, record), self.now())
+
+    def _clips_of(self, study: Study, record: SessionRecord) -> list[clips_.Clip]:
+        # Generated sessions come with generated clips; a session a test added has only those it adds.
+        generated = record.ordinal < self._generated[study.test_id]
+        return self._clip_book.clips(study, record, generate=generated)
 
     def clip_ids(self, session_id: str) -> list[str]:
         body = self.session_clips(session_id)
@@ -462,7 +471,7 @@ class Dataset:
             every: list[clips_.Clip] = []
             if study.test_id in self._with_clips:
                 for record in self._by_test[study.test_id]:
-                    every += self._clip_book.clips(study, record)
+                    every += self._clips_of(study, record)
             now = self.now()
             return {
                 "reels": clips_.reels(self.seed, study, every, now),

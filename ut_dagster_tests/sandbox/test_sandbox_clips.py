@@ -219,3 +219,13 @@ def test_clip_endpoints_fail_and_404_on_cue(rig: Rig) -> None:
     rig.control("restore_test", test_id=rig.sandbox.test_ids[0])
     rig.control("delete_sessions", session_ids=[session_id])
     rig.get(f"/api/v2/sessionResults/{session_id}/clips", 404)  # a deleted session takes its clips along
+
+
+def test_a_session_a_test_adds_has_only_the_clips_it_is_given(rig: Rig) -> None:
+    test_id = rig.sandbox.test_ids[0]
+    rig.control("set_clock", at="2025-03-01T00:00:00Z")
+    [session_id] = rig.control("add_sessions", test_id=test_id, count=1)
+    rig.control("advance_clock", hours=24 * 30)
+    assert rig.clips(session_id) == []
+    clip = rig.control("add_clip", session_id=session_id)
+    assert [c["uuid"] for c in rig.clips(session_id)] == [clip]

@@ -247,6 +247,30 @@ class UserTestingClient:
             )
         return body
 
+    # -- clips and highlight reels -----------------------------------------------------------------
+    def get_highlight_reels_raw(self, test_id: TestId) -> bytes | None:
+        """The test's highlight reels answer exactly as served; None when the API has none (404)."""
+        test_id = TestId(test_id)
+        response = self._transport.get(
+            "highlight_reels",
+            f"/api/v2/testResults/{test_id}/highlightreels",
+            what=f"highlight reels of test {test_id}",
+            subject="the test",
+            absent=NONE_THERE,
+        )
+        return None if response is None else response.content
+
+    def get_session_clips_raw(self, session_id: str) -> bytes | None:
+        """A session video's clips exactly as served; None when it has no video or clips (404)."""
+        response = self._transport.get(
+            "clips",
+            _session_path("v2", session_id, "/clips"),
+            what=f"the clips of session {session_id}",
+            subject="the session's test",
+            absent=NONE_THERE,
+        )
+        return None if response is None else response.content
+
     def list_workspace_tests(self, only: Collection[str] = ()) -> Iterator[dict[str, Any]]:
         """Every test (study) the credential can see, each once, via the legacy v1 API.
 
