@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, SandboxServer(config) as sandbox:
         root = Path(tmp)
         resource = in_process_resource(
-            sandbox, requests_per_minute=10**9, rate_limit_store=str(root / "limit.sqlite"), max_retries=0
+            sandbox,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            requests_per_minute=10**9,
+            rate_limit_store=str(root / "limit.sqlite"),
+            max_retries=0,
         )
         client = resource.get_client()
         test_id = TestId(sandbox.test_ids[0])

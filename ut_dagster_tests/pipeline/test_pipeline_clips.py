@@ -209,6 +209,9 @@ def test_a_clip_made_days_later_is_picked_up_at_the_settle_point_and_not_before(
     assert rig.asked(session) == 0  # before its first settle point, nothing changed: not asked
     at_hours(48)
     assert rig.asked(session) == 1 and rig.clips(session) == {}
+    # The sensor's cue: the next settle point of the earliest session due (this one's +7 days).
+    next_due = rig.landing.read_state(rig.test_id, "clips")["next_due_at"]
+    assert datetime.fromisoformat(next_due) == finished + timedelta(hours=168)
     rig.at(finished + timedelta(hours=73))
     clip = rig.sandbox.add_clip(session, name="Late find")  # a researcher goes back to it on day 3
     result = at_hours(96)

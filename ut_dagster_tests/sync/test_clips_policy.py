@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ut_dagster.defs.usertesting.changes import clips_settle_due
 from ut_dagster.lib.sync.clips_policy import (
     ClipsPolicy,
     clip_table_changes,
     clips_due,
     held_clips,
+    next_due_at,
     reels_signature,
     reels_wanted,
     study_with_clips,
@@ -205,3 +207,29 @@ def test_the_largest_all_clips_reel_counts_the_test() -> None:
 def test_rows_of_a_deleted_session_are_never_unexplained() -> None:
     changes = clip_table_changes({}, {"gone": h(1)}, set(), {"gone"})
     assert changes.delete == {"gone"} and changes.unexplained == frozenset()
+
+
+def test_when_a_session_is_next_due_by_the_clock() -> None:
+    assert next_due_at(T, [], POLICY) == h(24)
+    assert next_due_at(T, [h(30)], POLICY) == h(168)
+    assert next_due_at(T, [h(168)], POLICY) is None  # settled
+    assert next_due_at(T, [h(170), h(2)], POLICY) is None
+    assert next_due_at(T, [h(30)], POLICY, awaiting_since=h(30)) == h(31)
+    assert next_due_at(T, [h(200)], POLICY, awaiting_since=h(200)) == h(201)
+    assert next_due_at(None, [h(1)], POLICY) is None
+    assert next_due_at(None, [h(1)], POLICY, awaiting_since=h(1)) == h(2)
+    # Every time it names, clips_due asks; a moment before, it does not.
+    for asked, awaiting in (([], None), ([h(30)], None), ([h(30)], h(30))):
+        due = next_due_at(T, asked, POLICY, awaiting)
+        assert due is not None
+        assert clips_due(T, asked, due, POLICY, reels_changed_at=None, awaiting_since=awaiting)
+        early = due - timedelta(minutes=1)
+        assert clips_due(T, asked, early, POLICY, reels_changed_at=None, awaiting_since=awaiting) is None
+
+
+def test_the_sensor_starts_a_sync_once_clips_are_due() -> None:
+    assert clips_settle_due({"next_due_at": h(24).isoformat()}, h(24)) is not None
+    assert clips_settle_due({"next_due_at": h(24).isoformat()}, h(23.9)) is None
+    assert clips_settle_due({"next_due_at": None}, h(1000)) is None
+    assert clips_settle_due({}, h(1000)) is None
+    assert clips_settle_due({"next_due_at": "not a time"}, h(1000)) is None

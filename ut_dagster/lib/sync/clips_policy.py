@@ -122,6 +122,25 @@ def clips_due(
     return None
 
 
+def next_due_at(
+    finished_at: datetime | None,
+    asked: Sequence[datetime],
+    policy: ClipsPolicy,
+    awaiting_since: datetime | None = None,
+) -> datetime | None:
+    """When `clips_due` will next ask the session by the clock alone (reels changes aside); None:
+    never. The sensor starts a sync then, so settle points are kept without a nightly schedule."""
+    times = []
+    if awaiting_since is not None:
+        times.append(awaiting_since + timedelta(hours=policy.confirm_hours))
+    if finished_at is None:
+        return min(times, default=None) if asked else None
+    last = asked[0] if asked else None
+    points = [finished_at + timedelta(hours=h) for h in sorted(policy.settle_hours)]
+    times += [p for p in points if last is None or p > last][:1]
+    return min(times, default=None)
+
+
 @dataclass(frozen=True)
 class HeldClips:
     clips: dict[str, dict[str, Any]]  # clip UUID -> the clip as last listed

@@ -31,6 +31,7 @@ from ut_dagster.lib.sync.clips_policy import (
     clip_table_changes,
     clips_due,
     held_clips,
+    next_due_at,
     reels_signature,
     reels_wanted,
     study_with_clips,
@@ -120,6 +121,9 @@ def sync_clips(
             reels_body, reels_changed_at = _reels(test_id, client, landing, options.clock)
         except UserTestingError as exc:  # the test itself does not answer: ask no session of it
             result.fatal = exc
+    if result.fatal is None and reels_body is None:
+        # Nothing of this test is asked (a kind without clips, a 404): nothing for the sensor to wait for.
+        landing.write_state(test_id, "clips", {"next_due_at": None})
     if result.fatal is None and result.reels_asked and reels_body is not None:
         result.study_with_clips = study_with_clips(reels_body)
         _ask_sessions(
@@ -206,6 +210,7 @@ def _ask_sessions(
     # The all-clips reel counts fewer clips than are held: some were removed, wherever they were.
     fewer = unaccounted_clips(reels_body, sum(len(h.clips) for h in held.values())) or 0
     due: dict[str, str] = {}
+    schedule: dict[str, tuple[datetime | None, datetime | None]] = {}  # session -> (finished, awaiting)
     for session_id, summary in listing.sessions.items():
         if session_id in listing.deleted:
             continue
@@ -215,6 +220,7 @@ def _ask_sessions(
         finished = parse_api_time(summary.get("finishTime")) or parse_api_time(summary.get("startTime"))
         asked = [at for at, _ in answers.get(session_id, [])]
         awaiting = min(mine.awaiting.values(), default=None)
+        schedule[session_id] = (finished, awaiting)
         reason = (
             "full sync"
             if options.full
@@ -293,6 +299,21 @@ def _ask_sessions(
     progress.finish()
     result.failures = {s: f for s, f in failures.items() if s not in listing.deleted}
     state.save_failures(CLIPS_ENDPOINT, result.failures)
+    # When the next session is due by the clock alone: the sensor starts a sync then (changes.py).
+    # A session answered just now is judged by that answer; its awaiting time by the new answers.
+    upcoming = []
+    for session_id, (finished, _) in schedule.items():
+        mine = held_clips(answers.get(session_id, []), options.policy)
+        asked = [at for at, _ in answers.get(session_id, [])]
+        awaiting = min(mine.awaiting.values(), default=None)
+        moment = next_due_at(finished, asked, options.policy, awaiting)
+        failure = result.failures.get(session_id)
+        if moment is None or retries.quarantined(failure, options.retry):
+            continue
+        if failure is not None:  # backing off: due no sooner than its retry
+            moment = max(moment, failure.last_at + options.retry.wait(failure.count))
+        upcoming.append(moment)
+    landing.write_state(test_id, "clips", {"next_due_at": min(upcoming).isoformat() if upcoming else None})
 
 
 def _rows(
