@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         now = [HISTORY_END + timedelta(days=1)]
         sandbox.set_clock(now[0])
         sync_listing(test_id, client, landing, warehouse, ListingOptions(1e9, DeletionPolicy()))
-        options = ClipOptions(RetryPolicy(), ClipsPolicy(), clock=lambda: now[0])
+        options = ClipOptions(RetryPolicy(), ClipsPolicy(), clock=lambda: now[0])  # reels every 6 h
+        listed = len(sandbox.dataset.sessions(test_id))  # a session without a video answers 404
         with_video = sum(r.has_video for r in sandbox.dataset.sessions(test_id))
         sandbox.reset_requests()
 
@@ -87,24 +88,24 @@ def main(argv: list[str] | None = None) -> int:
             sandbox.set_clock(now[0])
             month += sync()
             runs += 1
-    first_ok = first["clips"] == with_video and first["highlight_reels"] == 1
+    first_ok = first["clips"] == listed and first["highlight_reels"] == 1
     month_clips = month["clips"]
-    month_ok = month_clips <= 3 * with_video and month["highlight_reels"] == runs
+    month_ok = month_clips <= 3 * listed and month["highlight_reels"] <= runs * args.every_hours / 6 + 1
     details = {
         "sessions": args.sessions,
         "sessions_with_video": with_video,
         "first_sync": dict(first),
         "month": dict(month),
         "syncs_in_month": runs,
-        "naive_month_clip_requests": runs * with_video,
+        "naive_month_clip_requests": runs * listed,
     }
     print(details)
     result = write_result(
         "clips_requests",
-        target="first sync: 1 reels + 1 per session with a video; a month of syncs: settle points, reels changes and removals only",
+        target="first sync: 1 reels + 1 per session; a month: reels every 6 h, clip lists at settle points, reels changes, removals",
         measured=(
             f"first sync {first['highlight_reels']} + {first['clips']} requests; {runs} syncs over {args.days:g} days: "
-            f"{month['highlight_reels']} reels + {month_clips} clip lists (naive: {runs * with_video})"
+            f"{month['highlight_reels']} reels + {month_clips} clip lists (naive: {runs * listed})"
         ),
         passed=first_ok and month_ok,
         details=details,

@@ -111,7 +111,8 @@ def test_clips_and_reels_land_equal_to_what_the_sandbox_serves(make_pipeline) ->
 
     sandbox.reset_requests()
     assert pipeline.sync() == 0
-    assert clip_requests(sandbox) == {"highlight_reels": 4}  # unchanged: the reels answers only
+    # Unchanged, and the reels were asked less than `reels_every_hours` ago: not one clip request.
+    assert clip_requests(sandbox) == {}
     assert set(pipeline.table("clips").clip_id) == set(served)
 
 
@@ -151,6 +152,7 @@ class Rig:
         self.landing = Landing(LocalObjectStore(tmp / "landing"))
         self.warehouse = DuckDBWarehouse(tmp / "warehouse.duckdb")
         self.now = datetime(2025, 3, 1, tzinfo=UTC)
+        self.policy = ClipsPolicy(settle_hours=(24.0, 168.0), recent_hours=72.0, confirm_hours=1.0)
 
     def at(self, moment: datetime) -> None:
         self.now = moment
@@ -160,8 +162,7 @@ class Rig:
         listing = sync_listing(
             self.test_id, self.client, self.landing, self.warehouse, ListingOptions(1e6, DeletionPolicy())
         )
-        policy = ClipsPolicy(settle_hours=(24.0, 168.0), recent_hours=72.0, confirm_hours=1.0)
-        options = ClipOptions(RetryPolicy(), policy, clock=lambda: self.now)
+        options = ClipOptions(RetryPolicy(), self.policy, clock=lambda: self.now)
         log = logging.getLogger("test")
         result = sync_clips(
             self.test_id,
@@ -220,9 +221,9 @@ def test_a_clip_made_days_later_is_picked_up_at_the_settle_point_and_not_before(
     assert rig.asked(session) == 1 and rig.clips(session) == {} and result.unaccounted == 1
     at_hours(167.9)
     assert rig.asked(session) == 1 and rig.clips(session) == {}
-    result = at_hours(168)
+    result = at_hours(168)  # reels asked 0.1 h ago: not again; their last answer stands
     assert rig.asked(session) == 2 and rig.clips(session) == {clip: False} and result.unaccounted == 0
-    assert result.due == {"settle point": 1}
+    assert result.due == {"settle point": 1} and not result.reels_asked
     at_hours(400)
     assert rig.asked(session) == 2  # settled: never asked again unless the reels say so
 
@@ -230,6 +231,7 @@ def test_a_clip_made_days_later_is_picked_up_at_the_settle_point_and_not_before(
 def test_a_recent_session_is_asked_again_when_the_reels_change_and_a_removal_waits_for_a_second_answer(
     rig: Rig,
 ) -> None:
+    rig.policy = ClipsPolicy(settle_hours=(24.0, 168.0), recent_hours=72.0, reels_every_hours=0.0)
     finished = datetime(2025, 3, 1, 12, tzinfo=UTC)
     rig.at(finished)
     [session] = rig.sandbox.add_sessions(rig.test_id, 1, finish_time=finished)

@@ -14,6 +14,7 @@ from ut_dagster.lib.sync.clips_policy import (
     clips_due,
     held_clips,
     next_due_at,
+    reels_due,
     reels_signature,
     reels_wanted,
     study_with_clips,
@@ -233,3 +234,10 @@ def test_the_sensor_starts_a_sync_once_clips_are_due() -> None:
     assert clips_settle_due({"next_due_at": None}, h(1000)) is None
     assert clips_settle_due({}, h(1000)) is None
     assert clips_settle_due({"next_due_at": "not a time"}, h(1000)) is None
+
+
+def test_reels_are_asked_at_most_every_reels_every_hours() -> None:
+    assert reels_due(None, h(0), POLICY)
+    assert not reels_due(h(0), h(5.9), POLICY)
+    assert reels_due(h(0), h(6), POLICY)
+    assert reels_due(h(0), h(0), ClipsPolicy(reels_every_hours=0.0))

@@ -2,9 +2,9 @@
 
 Researchers clip a session after it ends, over days, and each session's clip list is one request of
 ten a minute. So:
-- a test's reels (one request per sync) are asked only when its kind can have clips: STUDYV2 tests of
+- a test's reels (one request) are asked only when its kind can have clips: STUDYV2 tests of
   THINK_OUT_LOUD, NON_THINK_OUT_LOUD or LIVE_CONVERSATION (a test whose kind is not known yet is asked:
-  one request tells);
+  one request tells), and at most every `reels_every_hours` (its last answer stands meanwhile);
 - a session's clips are asked only while the reels answer says `studyWithClips`, and then only
   * once it reached its first settle point (`settle_hours[0]` after it finished), or sooner when the
     reels changed after it finished;
@@ -40,6 +40,7 @@ class ClipsPolicy:
     settle_hours: tuple[float, ...] = (24.0, 168.0)  # UT_CLIPS_SETTLE_HOURS: after a session finished
     recent_hours: float = 72.0  # UT_CLIPS_RECENT_HOURS: sessions a reels change re-asks
     confirm_hours: float = 1.0  # a removal needs a second answer this much later
+    reels_every_hours: float = 6.0  # a test's reels are asked at most this often (full: every sync)
 
     def __post_init__(self) -> None:
         if not self.settle_hours or any(h < 0 for h in self.settle_hours) or self.confirm_hours < 0:
@@ -51,6 +52,12 @@ def reels_wanted(product_type: str | None, study_type: str | None) -> bool:
     if study_type is not None and study_type.upper() != CLIP_STUDY_TYPE:
         return False
     return product_type is None or product_type.upper() in CLIP_PRODUCT_TYPES
+
+
+def reels_due(last_asked: datetime | None, now: datetime, policy: ClipsPolicy) -> bool:
+    """Whether a test's reels are asked in a sync now: at most every `reels_every_hours`, so quick
+    reruns and hourly syncs do not each spend a request on what changes over days."""
+    return last_asked is None or now - last_asked >= timedelta(hours=policy.reels_every_hours)
 
 
 def reels_signature(body: Any) -> tuple[Any, ...] | None:

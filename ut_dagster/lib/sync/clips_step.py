@@ -32,6 +32,7 @@ from ut_dagster.lib.sync.clips_policy import (
     clips_due,
     held_clips,
     next_due_at,
+    reels_due,
     reels_signature,
     reels_wanted,
     study_with_clips,
@@ -53,6 +54,7 @@ from ut_dagster.lib.warehouse import WarehouseClient
 
 FOLDER = "clips"
 REELS_FOLDER = "highlight_reels"
+STATE = "clips"  # raw/<test_id>/state/clips.json: reels_asked_at, next_due_at (the sensor reads it)
 
 
 @dataclass(frozen=True)
@@ -115,16 +117,25 @@ def sync_clips(
 
     reels_body: Any = None
     reels_changed_at: datetime | None = None
-    if reels_wanted(product_type, study_type):
+    state = landing.read_state(test_id, STATE)
+    wanted = reels_wanted(product_type, study_type)
+    if wanted and (
+        options.full or reels_due(_time(state.get("reels_asked_at")), options.clock(), options.policy)
+    ):
         result.reels_asked = True
         try:
             reels_body, reels_changed_at = _reels(test_id, client, landing, options.clock)
         except UserTestingError as exc:  # the test itself does not answer: ask no session of it
             result.fatal = exc
+        else:
+            _note(landing, test_id, reels_asked_at=options.clock().isoformat())
+    elif wanted and (previous := landing.latest_test_object(test_id, REELS_FOLDER)) is not None:
+        # Asked a short while ago: its last landed answer still stands (and the settle schedule runs).
+        reels_body, reels_changed_at = json.loads(previous[1]), _changed_at(landing, test_id, previous[0])
     if result.fatal is None and reels_body is None:
         # Nothing of this test is asked (a kind without clips, a 404): nothing for the sensor to wait for.
-        landing.write_state(test_id, "clips", {"next_due_at": None})
-    if result.fatal is None and result.reels_asked and reels_body is not None:
+        _note(landing, test_id, next_due_at=None)
+    if result.fatal is None and reels_body is not None:
         result.study_with_clips = study_with_clips(reels_body)
         _ask_sessions(
             test_id,
@@ -157,11 +168,8 @@ def _reels(
     An answer is landed only when it differs from the one before, so the newest landed answer is
     when they last changed; the first answer ever is no change (None): what it shows was there before."""
     raw = client.get_highlight_reels_raw(test_id)
-    history = sorted(
-        k for k in landing.store.list_keys(f"raw/{test_id}/{REELS_FOLDER}/") if k.endswith(".json")
-    )
     previous = landing.latest_test_object(test_id, REELS_FOLDER)
-    changed_at = previous[0] if previous is not None and len(history) > 1 else None
+    changed_at = _changed_at(landing, test_id, previous[0]) if previous is not None else None
     if raw is None:
         return None, changed_at
     try:
@@ -175,6 +183,24 @@ def _reels(
     at = clock()
     landing.put_test_object(test_id, REELS_FOLDER, raw, at)
     return body, at if previous is not None else None
+
+
+def _changed_at(landing: Landing, test_id: TestId, newest: datetime) -> datetime | None:
+    """When the reels last changed: the newest landed answer's time, unless it is the only one."""
+    history = [k for k in landing.store.list_keys(f"raw/{test_id}/{REELS_FOLDER}/") if k.endswith(".json")]
+    return newest if len(history) > 1 else None
+
+
+def _note(landing: Landing, test_id: TestId, **values: Any) -> None:
+    """Update the step's state (raw/<test>/state/clips.json): when reels were asked, when next due."""
+    landing.write_state(test_id, STATE, {**landing.read_state(test_id, STATE), **values})
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _read_answers(
@@ -313,7 +339,7 @@ def _ask_sessions(
         if failure is not None:  # backing off: due no sooner than its retry
             moment = max(moment, failure.last_at + options.retry.wait(failure.count))
         upcoming.append(moment)
-    landing.write_state(test_id, "clips", {"next_due_at": min(upcoming).isoformat() if upcoming else None})
+    _note(landing, test_id, next_due_at=min(upcoming).isoformat() if upcoming else None)
 
 
 def _rows(

@@ -40,6 +40,10 @@ class ClipConfig(SyncConfig):
         description="When the test's highlight reels change, sessions that finished less than this long "
         "ago are asked again.",
     )
+    clip_reels_every_hours: float = Field(
+        default=ClipsPolicy.reels_every_hours,
+        description="Ask a test's highlight reels (which tell that clips changed) at most this often.",
+    )
 
 
 @multi_asset(
@@ -80,7 +84,11 @@ def clip_tables(
     retry = sync_settings.retry_policy()
     options = ClipOptions(
         retry,
-        ClipsPolicy(tuple(config.clip_settle_hours), config.clip_recent_hours),
+        ClipsPolicy(
+            tuple(config.clip_settle_hours),
+            config.clip_recent_hours,
+            reels_every_hours=config.clip_reels_every_hours,
+        ),
         full=config.full,
         rebuild=config.rebuild,
         retry_failed=config.retry_failed,
