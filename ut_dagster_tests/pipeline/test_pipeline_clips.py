@@ -194,7 +194,9 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path, start_sandbox: Any, sandbox_resource: Any) -> Rig:
     sandbox = start_sandbox(studies=(StudySpec(THINK_OUT_LOUD, 3),))
-    return Rig(tmp_path, sandbox, sandbox_resource(sandbox, rate_limit_store=str(tmp_path / "limit.sqlite")))
+    # No client retries: the sandbox's log counts what the step asked.
+    resource = sandbox_resource(sandbox, rate_limit_store=str(tmp_path / "limit.sqlite"), max_retries=0)
+    return Rig(tmp_path, sandbox, resource)
 
 
 def test_a_clip_made_days_later_is_picked_up_at_the_settle_point_and_not_before(rig: Rig) -> None:
@@ -255,3 +257,24 @@ def test_a_recent_session_is_asked_again_when_the_reels_change_and_a_removal_wai
     result = rig.sync()
     assert rig.asked(session) == 3 and rig.clips(session) == {}
     assert result.due == {"confirm a removal": 1}
+
+
+def test_a_failing_clip_list_is_that_sessions_problem_and_backs_off(rig: Rig) -> None:
+    from ut_dagster.lib.sync.state import CLIPS as CLIPS_ENDPOINT
+    from ut_dagster.lib.sync.state import SyncState
+
+    finished = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    rig.at(finished)
+    broken, fine = rig.sandbox.add_sessions(rig.test_id, 2, finish_time=finished)
+    rig.sandbox.configure(failing_clip_session_ids=[broken])
+    rig.at(finished + timedelta(hours=25))
+    result = rig.sync()
+    assert rig.asked(broken) == 1 and rig.asked(fine) == 1 and broken in result.failed_now
+    assert SyncState(rig.landing, rig.test_id).failures(CLIPS_ENDPOINT)[broken].count == 1
+    rig.at(finished + timedelta(hours=25, minutes=20))
+    rig.sync()
+    assert rig.asked(broken) == 1  # backing off (UT_SESSION_RETRY_MINUTES: 30)
+    rig.sandbox.configure(failing_clip_session_ids=[])
+    rig.at(finished + timedelta(hours=25, minutes=31))
+    result = rig.sync()
+    assert rig.asked(broken) == 2 and rig.asked(fine) == 1 and not result.failures

@@ -290,7 +290,7 @@ def _ask_sessions(
         try:
             raw = client.get_session_clips_raw(session_id)
         except UserTestingUnavailableError as exc:
-            failures[session_id] = retries.failed(failures.get(session_id), utc_now(), str(exc))
+            failures[session_id] = retries.failed(failures.get(session_id), options.clock(), str(exc))
             result.failed_now[session_id] = str(exc)
             state.save_failures(CLIPS_ENDPOINT, failures)
             unavailable_in_a_row += 1
