@@ -278,3 +278,14 @@ def test_a_failing_clip_list_is_that_sessions_problem_and_backs_off(rig: Rig) ->
     rig.at(finished + timedelta(hours=25, minutes=31))
     result = rig.sync()
     assert rig.asked(broken) == 2 and rig.asked(fine) == 1 and not result.failures
+
+
+def test_a_test_revoked_mid_step_marks_no_session_without_clips(rig: Rig) -> None:
+    from ut_dagster.lib.sync.revocation import TestNotAnsweringError
+
+    rig.at(datetime(2025, 3, 1, tzinfo=UTC))
+    rig.sandbox.revoke_after(rig.test_id, 1, endpoint="clips")  # after the first clip list
+    result = rig.sync()
+    assert isinstance(result.fatal, TestNotAnsweringError)
+    landed = rig.landing.latest_by_session(rig.test_id, "clips")
+    assert [o.kind for objs in landed.values() for o in objs] == ["json"]  # no 404 taken as an answer
