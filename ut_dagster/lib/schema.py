@@ -305,6 +305,11 @@ HIGHLIGHT_REELS = Table(
         _c("num_clips", BIGINT, "Number of clips in the reel."),
         _c("are_all_clips_in_reel", BOOLEAN, "Whether the reel holds every clip of the test."),
         _c("last_updated_at", TIMESTAMP, "When researchers last changed the reel (UTC)."),
+        _c(
+            "removal_pending",
+            BOOLEAN,
+            "The latest answer no longer lists the reel; it is removed once a later answer agrees.",
+        ),
         _c("reel_json", JSON, "The reel exactly as served, as JSON text."),
         EXTRACTED_AT,
     ),

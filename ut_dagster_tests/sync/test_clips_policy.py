@@ -13,6 +13,7 @@ from ut_dagster.lib.sync.clips_policy import (
     clip_table_changes,
     clips_due,
     held_clips,
+    held_reels,
     next_due_at,
     reels_due,
     reels_signature,
@@ -241,3 +242,15 @@ def test_reels_are_asked_at_most_every_reels_every_hours() -> None:
     assert not reels_due(h(0), h(5.9), POLICY)
     assert reels_due(h(0), h(6), POLICY)
     assert reels_due(h(0), h(0), ClipsPolicy(reels_every_hours=0.0))
+
+
+def test_a_reel_goes_only_when_an_answer_an_hour_later_still_leaves_it_out() -> None:
+    r1, r2 = {"uuid": "r1", "name": "All clips"}, {"uuid": "r2", "name": "Checkout"}
+    newest, previous = (h(10), {"reels": [r1]}), (h(5), {"reels": [r1, r2]})
+    reels, pending = held_reels(newest, previous, h(10), POLICY)
+    assert reels == [r1, r2] and pending == {"r2"}
+    assert held_reels(newest, previous, h(10.9), POLICY)[1] == {"r2"}
+    assert held_reels(newest, previous, None, POLICY)[1] == {"r2"}
+    assert held_reels(newest, previous, h(11), POLICY) == ([r1], set())
+    assert held_reels(newest, None, None, POLICY) == ([r1], set())
+    assert held_reels((h(10), {"reels": [r1, {"name": "no uuid"}, "junk"]}), None, None, POLICY)[0] == [r1]

@@ -185,6 +185,28 @@ def _confirmed(
     return index >= 2 and newest - first_absent >= timedelta(hours=policy.confirm_hours)
 
 
+def held_reels(
+    newest: tuple[datetime, Any],
+    previous: tuple[datetime, Any] | None,
+    confirmed_at: datetime | None,
+    policy: ClipsPolicy,
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The reels held after the newest reels answer (and the one before it, landed answers change):
+    a reel the newest leaves out is held, pending, until an answer at least `confirm_hours` later
+    (`confirmed_at`: the latest ask, which found the answer unchanged) still leaves it out."""
+
+    def reels_of(body: Any) -> dict[str, dict[str, Any]]:
+        reels = body.get("reels") if isinstance(body, dict) else None
+        return {r["uuid"]: r for r in reels or [] if isinstance(r, dict) and isinstance(r.get("uuid"), str)}
+
+    held = reels_of(newest[1])
+    if previous is None:
+        return list(held.values()), set()
+    confirmed = confirmed_at is not None and confirmed_at - newest[0] >= timedelta(hours=policy.confirm_hours)
+    pending = {} if confirmed else {u: r for u, r in reels_of(previous[1]).items() if u not in held}
+    return [*held.values(), *pending.values()], set(pending)
+
+
 def clip_table_changes(
     current: Mapping[str, datetime], loaded: Mapping[str, datetime], answered: Set[str], deleted: Set[str]
 ) -> TableChanges:

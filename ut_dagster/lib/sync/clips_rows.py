@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +30,12 @@ def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def reel_rows(test_id: str, body: Any, extracted_at: datetime) -> list[dict[str, Any]]:
-    """One row per readable reel of a reels answer (one without a uuid is skipped)."""
-    reels = body.get("reels") if isinstance(body, dict) else None
+def reel_rows(
+    test_id: str, reels: Sequence[Any], pending: Set[str], extracted_at: datetime
+) -> list[dict[str, Any]]:
+    """One row per readable reel (one without a uuid is skipped); `pending`: reels awaiting removal."""
     rows = []
-    for reel in reels if isinstance(reels, list) else []:
+    for reel in reels:
         if not isinstance(reel, dict) or not isinstance(reel.get("uuid"), str):
             continue
         updated = _ms(reel.get("lastUpdatedAtMs"))
@@ -47,6 +48,7 @@ def reel_rows(test_id: str, body: Any, extracted_at: datetime) -> list[dict[str,
                 "num_clips": _ms(reel.get("numClips")),
                 "are_all_clips_in_reel": _flag(reel.get("areAllClipsInReel")),
                 "last_updated_at": _from_ms(updated),
+                "removal_pending": reel["uuid"] in pending,
                 "reel_json": json.dumps(reel, ensure_ascii=False),
                 "extracted_at": extracted_at,
             }

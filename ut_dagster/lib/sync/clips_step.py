@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import LandedObject, Landing, Listing, utc_now
+from ut_dagster.lib.landing import LandedObject, Landing, Listing, parse_stamp, utc_now
 from ut_dagster.lib.normalize import parse_api_time, parse_cues
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import CLIP_TRANSCRIPTS, CLIPS
@@ -31,6 +31,7 @@ from ut_dagster.lib.sync.clips_policy import (
     clip_table_changes,
     clips_due,
     held_clips,
+    held_reels,
     next_due_at,
     reels_due,
     reels_signature,
@@ -119,8 +120,10 @@ def sync_clips(
     reels_changed_at: datetime | None = None
     state = landing.read_state(test_id, STATE)
     wanted = reels_wanted(product_type, study_type)
-    if wanted and (
-        options.full or reels_due(_time(state.get("reels_asked_at")), options.clock(), options.policy)
+    if (
+        wanted
+        and may_land()
+        and (options.full or reels_due(_time(state.get("reels_asked_at")), options.clock(), options.policy))
     ):
         result.reels_asked = True
         try:
@@ -128,7 +131,10 @@ def sync_clips(
         except UserTestingError as exc:  # the test itself does not answer: ask no session of it
             result.fatal = exc
         else:
-            _note(landing, test_id, reels_asked_at=options.clock().isoformat())
+            at = options.clock().isoformat()
+            # A 404 is no answer: it confirms no reel's removal (reels_answered_at does).
+            answered = {"reels_answered_at": at} if reels_body is not None else {}
+            _note(landing, test_id, reels_asked_at=at, **answered)
     elif wanted and (previous := landing.latest_test_object(test_id, REELS_FOLDER)) is not None:
         # Asked a short while ago: its last landed answer still stands (and the settle schedule runs).
         reels_body, reels_changed_at = json.loads(previous[1]), _changed_at(landing, test_id, previous[0])
@@ -151,8 +157,13 @@ def sync_clips(
             may_land,
         )
     # Rows from the newest landed answer: a 404 or a test not asked this time keeps what was answered.
-    if (landed_reels := landing.latest_test_object(test_id, REELS_FOLDER)) is not None:
-        result.reels = reel_rows(test_id, json.loads(landed_reels[1]), landed_reels[0])
+    # A reel the newest answer leaves out stays, pending, until an answer an hour later agrees.
+    landed_reels = _landed_reels(landing, test_id)
+    if landed_reels:
+        confirmed_at = _time(landing.read_state(test_id, STATE).get("reels_answered_at"))
+        previous = landed_reels[1] if len(landed_reels) > 1 else None
+        reels, pending = held_reels(landed_reels[0], previous, confirmed_at, options.policy)
+        result.reels = reel_rows(test_id, reels, pending, landed_reels[0][0])
     _rows(test_id, landing, warehouse, options, listing.deleted.keys(), landed, answers, result)
     if reels_body is not None:
         held_now = sum(len(held_clips(a, options.policy).clips) for a in answers.values())
@@ -183,6 +194,18 @@ def _reels(
     at = clock()
     landing.put_test_object(test_id, REELS_FOLDER, raw, at)
     return body, at if previous is not None else None
+
+
+def _landed_reels(landing: Landing, test_id: TestId) -> list[tuple[datetime, Any]]:
+    """The two newest landed reels answers (newest first), parsed."""
+    prefix = f"raw/{test_id}/{REELS_FOLDER}/"
+    keys = sorted((k for k in landing.store.list_keys(prefix) if k.endswith(".json")), reverse=True)[:2]
+    found = []
+    for key in keys:
+        raw = landing.store.get_bytes(key)
+        if raw is not None:
+            found.append((parse_stamp(key[len(prefix) :].partition(".")[0]), json.loads(raw)))
+    return found
 
 
 def _changed_at(landing: Landing, test_id: TestId, newest: datetime) -> datetime | None:
