@@ -21,6 +21,7 @@ from bench.common import RESULTS_DIR
 # name -> extra arguments; the order is the order of the table.
 BENCHMARKS: dict[str, list[str]] = {
     "requests": [],
+    "clips_requests": [],
     "budget_use": [],
     "request_counting": [],
     "normalize_load": [],

@@ -67,6 +67,8 @@ def sync_environment(sandbox: Any, root: Path) -> Iterator[None]:
         "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
         "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
         "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+        # Clips have their own settle policy and budget (bench/clips_requests.py, docs/api-budget.md).
+        "UT_CLIPS": "false",
     }
     from ut_dagster.cli.sync import DEFAULT_INSTANCE_YAML
 

@@ -106,6 +106,7 @@ class Settings:
     freshness_lag_minutes: float = 120.0
     # The research marts rebuild at most once per this many minutes (0: after every sync).
     marts_min_interval_minutes: int = 15
+    clips: bool = True  # UT_CLIPS: highlight reels, clips, clip transcripts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -148,6 +149,7 @@ class Settings:
             run_max_hours=run_max_hours(env),
             freshness_lag_minutes=_non_negative(env, "UT_FRESHNESS_LAG_MINUTES", 120, "minutes"),
             marts_min_interval_minutes=_marts_interval(env),
+            clips=_switch(env, "UT_CLIPS", True),
         )
 
     @property
@@ -323,6 +325,7 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
             session_retry_minutes=settings.session_retry_minutes,
             session_max_failures=settings.session_max_failures,
             max_failed_runs=settings.sensors.max_failed_runs,
+            clips=settings.clips,
         ),
     }
 
@@ -340,3 +343,12 @@ def marts_resources(settings: Settings) -> dict[str, Any]:
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings.from_env()
     return {**sync_resources(settings), **marts_resources(settings)}
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise SettingsError(f"{name} must be true or false; got {value!r}.")
+    return value in ("true", "1", "yes", "on")

@@ -17,7 +17,7 @@ from dagster import AssetCheckEvaluation, AssetCheckKey, DagsterInstance, Defini
 if TYPE_CHECKING:
     from ut_dagster.environment import Settings
 
-MARTS = ("test_summary", "task_metrics", "task_option_shares", "session_summary")
+MARTS = ("test_summary", "task_metrics", "task_option_shares", "session_summary", "clip_evidence")
 # Why an alert fires on the sandbox's made-up answers (alerts are warnings: a run never fails on one).
 ALERTS_EXPLAINED = {
     "nps_floor_alert": "The sandbox draws as many detractors (0-6) as promoters (9-10), so a test's NPS "

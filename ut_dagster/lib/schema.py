@@ -294,6 +294,73 @@ SESSION_VIDEOS = Table(
     ),
 )
 
+HIGHLIGHT_REELS = Table(
+    "highlight_reels",
+    "Highlight reels researchers assembled from a test's clips: name, length, clip count, last change.",
+    (
+        TEST_ID,
+        _c("reel_id", STRING, "UserTesting highlight reel ID.", False),
+        _c("reel_name", STRING, "The reel's name as researchers gave it."),
+        _c("duration_ms", BIGINT, "Length of the reel in milliseconds."),
+        _c("num_clips", BIGINT, "Number of clips in the reel."),
+        _c("are_all_clips_in_reel", BOOLEAN, "Whether the reel holds every clip of the test."),
+        _c("last_updated_at", TIMESTAMP, "When researchers last changed the reel (UTC)."),
+        _c(
+            "removal_pending",
+            BOOLEAN,
+            "The latest answer no longer lists the reel; it is removed once a later answer agrees.",
+        ),
+        _c("reel_json", JSON, "The reel exactly as served, as JSON text."),
+        EXTRACTED_AT,
+    ),
+)
+
+CLIPS = Table(
+    "clips",
+    "Moments of session videos researchers clipped, named and described: one row per clip.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        PARTICIPANT_ID,
+        _c("clip_id", STRING, "UserTesting clip ID.", False),
+        _c("clip_name", STRING, "The clip's name as researchers gave it."),
+        _c("description", STRING, "The researcher's description of the clip; null or empty if none."),
+        _c("time_start_ms", BIGINT, "Clip start, milliseconds since the session video started."),
+        _c("time_end_ms", BIGINT, "Clip end, milliseconds since the session video started."),
+        _c("duration_ms", BIGINT, "Length of the clip in milliseconds (end minus start)."),
+        _c("has_audio", BOOLEAN, "Whether the clip has audio."),
+        _c("has_camera", BOOLEAN, "Whether the clip shows the participant's camera."),
+        _c("video_id", STRING, "The session video the clip was cut from."),
+        _c("main_stream", STRING, "Stream the clip shows large: SCREEN, CAMERA or a newer value."),
+        _c(
+            "pip_position", STRING, "Picture-in-picture corner: TOP_LEFT, BOTTOM_RIGHT, ... or a newer value."
+        ),
+        _c("pip_state", STRING, "Picture-in-picture OPENED or CLOSED (or a newer value)."),
+        _c(
+            "removal_pending",
+            BOOLEAN,
+            "The latest answer no longer lists the clip; it is removed once a later answer agrees.",
+        ),
+        _c("clip_json", JSON, "The clip exactly as served, as JSON text."),
+        EXTRACTED_AT,
+    ),
+)
+
+CLIP_TRANSCRIPTS = Table(
+    "clip_transcripts",
+    "What the participant said during each clip: the transcript cues overlapping the clip, as text.",
+    (
+        TEST_ID,
+        SESSION_ID,
+        _c("clip_id", STRING, "UserTesting clip ID (join to clips).", False),
+        _c("time_start_ms", BIGINT, "Clip start, milliseconds since the session video started."),
+        _c("time_end_ms", BIGINT, "Clip end, milliseconds since the session video started."),
+        _c("cue_count", BIGINT, "Transcript cues overlapping the clip."),
+        _c("transcript_text", STRING, "Plain text of those cues, in order; empty when nothing was said."),
+        _c("extracted_at", TIMESTAMP, "The newer of the clip's and the transcript's receipt (UTC)."),
+    ),
+)
+
 TESTS = Table(
     "tests",
     "Every test (study) the credential can see, from the legacy v1 workspaces API: title, kind and "
@@ -340,6 +407,9 @@ ALL_TABLES: dict[str, Table] = {
         TRANSCRIPT_CHUNKS,
         QX_SCORES,
         SESSION_VIDEOS,
+        HIGHLIGHT_REELS,
+        CLIPS,
+        CLIP_TRANSCRIPTS,
         TESTS,
     )
 }

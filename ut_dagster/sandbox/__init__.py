@@ -13,6 +13,10 @@ as a JSON object (plus GET /_sandbox/state, which also shows the faults still qu
   ones), delete_sessions([id]) or (test_id=..., count=10), restore_sessions(), revoke_test(test_id,
   status=404 or 401: the listing, qxScores and every session endpoint of the test answer it),
   restore_test(test_id), churn(deleted=10, new=2, late=2), set_transcript_available(id, True).
+- clips and reels (clips.py; generated sessions come with clips, added ones only get add_clip's), on the
+  sandbox clock (real time unless set): set_clock(at="2025-01-01T00:00Z"
+  or None), advance_clock(hours=24), set_study_clips(test_id, False) (studyWithClips false),
+  add_clip(session_id, name=...), edit_clip(session_id, clip_uuid, description=...), remove_clip(...).
 - scripted faults (faults.py), consumed in order by the next matching requests the API answers:
   listing_faults(test_id, "empty", "ok", ...) (over HTTP {"test_id": ..., "faults": [...]}; one per
   listing answer of the test: "empty" (no sessions, totalCount 0), "empty_keep_count", "short" (first
@@ -23,6 +27,8 @@ as a JSON object (plus GET /_sandbox/state, which also shows the faults still qu
   between two steps: after `requests` more answers, of `endpoint` only if given, e.g. "list_sessions").
 - behaviour fields of SandboxConfig, read on every request: set them on `sandbox.config` or with
   configure(**fields) (validated; POST /_sandbox/configure): failing_session_ids (details answer 503),
+  failing_clip_session_ids, clip_generating_polls (a clip's/reel's first media requests: GENERATING),
+  clip_link_lifetime_seconds (clipUrl/reelUrl; 900),
   failing_transcript_ids, failing_video_ids (videoDownloadUrl), failing_qx_test_ids, malformed_session_ids (details cut in
   half), listing_count_bias (totalCount off by this, never below 0), listing_session_field (a renamed ID
   key), max_page_size, arrivals_per_list_request, error_rate, requests_per_window, client_secret, ...

@@ -40,6 +40,7 @@ ADMIN_PREFIX = "/_sandbox/"
 # Dataset methods a test may also call over HTTP: POST /_sandbox/<name>.
 DATASET_ACTIONS = ("add_sessions", "add_late_sessions", "delete_sessions", "restore_sessions", "churn")
 DATASET_ACTIONS += ("revoke_test", "restore_test", "set_transcript_available")
+DATASET_ACTIONS += ("set_clock", "advance_clock", "set_study_clips", "add_clip", "edit_clip", "remove_clip")
 # ScriptedFaults methods, likewise (listing_faults takes {"test_id", "faults": [...]} over HTTP).
 FAULT_ACTIONS = ("delete_after_page", "transient_not_found", "revoke_after")
 
@@ -114,7 +115,7 @@ class SandboxApp:
             return self.admin(request)  # not logged: tests count the client's calls
         if request.path == TOKEN_PATH:
             kind, endpoint, response = "token", "token", self.token_endpoint(request)
-        elif request.path.startswith("/_video/"):
+        elif request.path.startswith(("/_video/", "/_clip/", "/_reel/")):
             kind, endpoint, response = "video", "video", self.routes.video(request)
         else:
             credential = self.credential_for(request)

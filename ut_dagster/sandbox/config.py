@@ -35,6 +35,7 @@ class StudySpec:
     kind: str
     sessions: int
     title: str = ""
+    clips: bool = True  # False: researchers never clip it (reels say studyWithClips false)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -48,7 +49,7 @@ class SandboxConfig:
     seed: int = 7
     studies: tuple[StudySpec, ...] = (
         StudySpec(THINK_OUT_LOUD, 25, "Checkout redesign: think-out-loud"),
-        StudySpec(INTERACTION, 20, "Mobile banking app: QXscore benchmark"),
+        StudySpec(INTERACTION, 20, "Mobile banking app: QXscore benchmark", clips=False),
         StudySpec(SURVEY, 30, "Brand perception survey — Q4 ☕"),
         StudySpec(LIVE_CONVERSATION, 6, "Onboarding interviews (live)"),
     )
@@ -61,6 +62,9 @@ class SandboxConfig:
     token_lifetime_seconds: float = 3600.0
     video_link_lifetime_seconds: float = 3600.0
     video_size_bytes: int = 256 * 1024
+    clip_size_bytes: int = 48 * 1024  # each clip's and reel's media
+    clip_link_lifetime_seconds: float = 900.0  # clipUrl / reelUrl: valid 15 minutes
+    clip_generating_polls: int = 1  # a clip's or reel's first media requests answer GENERATING
     video_drop_after_bytes: int | None = None  # the first download of each video breaks off here
     arrivals_per_list_request: int = 0  # new sessions before each listing page: pages shift
     max_page_size: int = 500  # below 500 the listing serves fewer than `limit` asks
@@ -69,6 +73,7 @@ class SandboxConfig:
     failing_transcript_ids: Collection[str] = field(default_factory=frozenset)  # transcript always 503
     failing_video_ids: Collection[str] = field(default_factory=frozenset)  # videoDownloadUrl always 503
     failing_qx_test_ids: Collection[str] = field(default_factory=frozenset)  # qxScores of these tests 503
+    failing_clip_session_ids: Collection[str] = field(default_factory=frozenset)  # session clips 503
     # The listing's totalCount is reported this much off the truth (-100: 100 too low), never below 0.
     listing_count_bias: int = 0
     # The key the listing gives each item's ID ("id": a renamed field the client does not know).
@@ -89,7 +94,14 @@ class SandboxConfig:
             raise ValueError("error_rate is a fraction between 0 and 1")
         if min(self.video_size_bytes, self.video_drop_after_bytes or 0) < 0:
             raise ValueError("video sizes cannot be negative")
-        if min(self.token_lifetime_seconds, self.video_link_lifetime_seconds) < 0:
+        if self.clip_generating_polls < 0 or self.clip_size_bytes < 0:
+            raise ValueError("clip_generating_polls and clip_size_bytes cannot be negative")
+        if (
+            min(
+                self.token_lifetime_seconds, self.video_link_lifetime_seconds, self.clip_link_lifetime_seconds
+            )
+            < 0
+        ):
             raise ValueError("lifetimes cannot be negative")
         if self.max_page_size < 1:
             raise ValueError("max_page_size must be at least 1")
@@ -121,6 +133,7 @@ SESSION_ID_SETS = (
     "failing_transcript_ids",
     "failing_video_ids",
     "failing_qx_test_ids",
+    "failing_clip_session_ids",
 )
 # Fields the sandbox reads on every request; `configure` may change these, and only these.
 BEHAVIOUR_FIELDS = frozenset(
@@ -131,6 +144,8 @@ BEHAVIOUR_FIELDS = frozenset(
         "token_lifetime_seconds",
         "video_link_lifetime_seconds",
         "video_drop_after_bytes",
+        "clip_link_lifetime_seconds",
+        "clip_generating_polls",
         "arrivals_per_list_request",
         "max_page_size",
         "listing_count_bias",

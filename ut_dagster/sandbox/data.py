@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
 
+from . import clips as clips_
 from . import content, media
 from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig
 from .content import QxGroup, TaskDef, new_uuid, to_ms
@@ -163,6 +164,9 @@ class Dataset:
         ]
         self._payloads: dict[str, dict[str, Any]] = {}
         self._transcripts: dict[str, str] = {}
+        # The sandbox clock: what clips exist depends on it (clips.py). Real time unless a test sets it.
+        self._frozen_at: datetime | None = None
+        self._clock_offset = timedelta()
         self.reset()
 
     def reset(self) -> None:
@@ -176,8 +180,13 @@ class Dataset:
             self._added = self._deletions = 0
             self._payloads.clear()
             self._transcripts.clear()
+            self._clip_book = clips_.ClipBook(self.seed)
+            self._with_clips = {
+                s.test_id for s, spec in zip(self.studies, self._config.studies, strict=True) if spec.clips
+            }
             for study, spec in zip(self.studies, self._config.studies, strict=True):
                 self._generate(study, spec.sessions)
+            self._generated = dict(self._ordinals)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -241,7 +250,7 @@ class Dataset:
                 finish = finish_time
                 if finish is None:
                     newest = max((r.sort_key[0] for r in self._by_test[study.test_id]), default=HISTORY_END)
-                    finish = max(to_ms(datetime.now(UTC)), newest + timedelta(milliseconds=1))
+                    finish = max(to_ms(self.now()), newest + timedelta(milliseconds=1))
                 ids.append(self._add(study, finish))
             return ids
 
@@ -340,6 +349,135 @@ class Dataset:
                 raise ValueError(f"session {session_id} is of a kind without transcripts")
             record.transcript_available = available
 
+    # -- the clock and clips (also POST /_sandbox/<method>) ---------------------------------------
+
+    def now(self) -> datetime:
+        """The sandbox clock: real time, unless set_clock froze it; advance_clock moves it either way."""
+        with self._lock:
+            return (self._frozen_at or datetime.now(UTC)) + self._clock_offset
+
+    def set_clock(self, at: datetime | str | None = None) -> str:
+        """Freeze the clock at `at` (ISO 8601; naive means UTC); None: back to real time. Returns now."""
+        moment = _moment(at) if at is not None else None
+        with self._lock:
+            self._frozen_at, self._clock_offset = moment, timedelta()
+        return content.api_time(self.now())
+
+    def advance_clock(self, hours: float = 0.0, minutes: float = 0.0, seconds: float = 0.0) -> str:
+        """Move the clock forward (clips due by then appear, edits and removals happen). Returns now."""
+        step = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+        if step < timedelta():
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._clock_offset += step
+        return content.api_time(self.now())
+
+    def set_study_clips(self, test_id: str, enabled: bool) -> None:
+        """Whether researchers clip this test at all: off, it has no clips and studyWithClips is false."""
+        with self._lock:
+            study = self._require_study(test_id)
+            (self._with_clips.add if enabled else self._with_clips.discard)(study.test_id)
+
+    def add_clip(
+        self,
+        session_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        time_start_ms: int | None = None,
+        time_end_ms: int | None = None,
+    ) -> str:
+        """A researcher clips the session now (sandbox clock); returns the clip's UUID."""
+        with self._lock:
+            record, study = self._clip_session(session_id)
+            fields = {"name": name, "description": description}
+            fields |= {"timeStartMs": time_start_ms, "timeEndMs": time_end_ms}
+            self._clips_of(study, record)  # its generated clips first, so the new one joins them
+            return self._clip_book.add(study, record, self.now(), **fields)
+
+    def edit_clip(
+        self,
+        session_id: str,
+        clip_uuid: str,
+        name: str | None = None,
+        description: str | None = None,
+        time_start_ms: int | None = None,
+        time_end_ms: int | None = None,
+    ) -> None:
+        """A researcher renames, re-describes or re-times a clip now (sandbox clock)."""
+        with self._lock:
+            record, study = self._clip_session(session_id)
+            now = self.now()
+            self._clips_of(study, record)
+            clip = self._clip_book.find(record, clip_uuid, now)
+            fields = dict(clip.versions[-1][1])
+            changes = {"name": name, "description": description, "timeStartMs": time_start_ms}
+            changes["timeEndMs"] = time_end_ms
+            fields.update({k: v for k, v in changes.items() if v is not None})
+            clip.versions.append((max(now, clip.versions[-1][0]), fields))
+
+    def remove_clip(self, session_id: str, clip_uuid: str) -> None:
+        """A researcher deletes a clip now (sandbox clock)."""
+        with self._lock:
+            record, study = self._clip_session(session_id)
+            now = self.now()
+            self._clips_of(study, record)
+            self._clip_book.find(record, clip_uuid, now).removed_at = now
+
+    def _clip_session(self, session_id: str) -> tuple[SessionRecord, Study]:
+        record = self._sessions.get(session_id.lower())
+        if record is None:
+            raise KeyError(f"no session {session_id} in the sandbox")
+        study = self._studies[record.test_id]
+        if study.kind not in clips_.CLIP_KINDS or not record.has_video:
+            raise ValueError(f"session {session_id} has no video to clip")
+        return record, study
+
+    def session_clips(self, session_id: str) -> dict[str, Any] | None:
+        """GET .../clips as served now; None (a 404) for a session without a video to clip."""
+        with self._lock:
+            record = self._sessions.get(session_id.lower())
+            if record is None:
+                return None
+            study = self._studies[record.test_id]
+            if study.kind not in clips_.CLIP_KINDS or not record.has_video:
+                return None
+            listed = self._session_clip_list(study, record)
+            return {
+                "studyUuid": study.test_id,
+                "clips": listed,
+                "videoRegions": clips_.video_regions(listed),
+            }
+
+    def _session_clip_list(self, study: Study, record: SessionRecord) -> list[dict[str, Any]]:
+        if study.test_id not in self._with_clips:
+            return []
+        return clips_.served_clips(self._clips_of(study, record), self.now())
+
+    def _clips_of(self, study: Study, record: SessionRecord) -> list[clips_.Clip]:
+        # Generated sessions come with generated clips; a session a test added has only those it adds.
+        generated = record.ordinal < self._generated[study.test_id]
+        return self._clip_book.clips(study, record, generate=generated)
+
+    def clip_ids(self, session_id: str) -> list[str]:
+        body = self.session_clips(session_id)
+        return [c["uuid"] for c in body["clips"]] if body else []
+
+    def highlight_reels(self, test_id: str) -> dict[str, Any] | None:
+        """GET .../highlightreels as served now; None (a 404) for a test of a kind without clips."""
+        with self._lock:
+            study = self._require_study(test_id)
+            if study.kind not in clips_.CLIP_KINDS:
+                return None
+            every: list[clips_.Clip] = []
+            if study.test_id in self._with_clips:
+                for record in self._by_test[study.test_id]:
+                    every += self._clips_of(study, record)
+            now = self.now()
+            return {
+                "reels": clips_.reels(self.seed, study, every, now),
+                "studyWithClips": any(c.served(now) is not None for c in every),
+            }
+
     # -- reading --------------------------------------------------------------------------------
 
     @property
@@ -410,6 +548,13 @@ class Dataset:
     def video_chunks(self, session_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         return media.video_chunks(self.seed, session_id.lower(), self.video_size_bytes, start, end)
 
+    def clip_chunks(self, item: str) -> Iterator[bytes]:
+        """A clip's or reel's media bytes (made from the seed and its UUID)."""
+        return media.video_chunks(self.seed, f"clip:{item.lower()}", self._config.clip_size_bytes)
+
+    def clip_sha256(self, item: str) -> str:
+        return media.video_sha256(self.seed, f"clip:{item.lower()}", self._config.clip_size_bytes)
+
     def video_sha256(self, session_id: str) -> str:
         return media.video_sha256(self.seed, session_id.lower(), self.video_size_bytes)
 
@@ -419,3 +564,9 @@ class Dataset:
         return (
             content.qx_scores(self.seed, study, self.sessions(test_id)) if study.kind == INTERACTION else None
         )
+
+
+def _moment(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

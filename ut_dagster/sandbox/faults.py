@@ -19,8 +19,9 @@ from .data import Dataset
 # What `listing_faults` can make one listing answer (see ScriptedFaults.listing_faults).
 LISTING_FAULTS = ("ok", "empty", "empty_keep_count", "short", "count_low", "count_high", "renamed")
 # Per-session endpoints, named as the client's RequestStats names them.
-SESSION_ENDPOINTS = ("session_details", "transcript", "video_download_url")
-ENDPOINTS = ("list_sessions", *SESSION_ENDPOINTS, "qx_scores", "workspaces")
+SESSION_ENDPOINTS = ("session_details", "transcript", "video_download_url", "clips")
+ENDPOINTS = ("list_sessions", *SESSION_ENDPOINTS, "clip", "qx_scores", "highlight_reels", "highlight_reel")
+ENDPOINTS += ("workspaces",)
 # The key a "renamed" listing fault gives each item's ID instead of "sessionId".
 RENAMED_FIELD = "id"
 

@@ -38,9 +38,13 @@ _ROUTES = (
     (re.compile(r"^/api/v2/sessionResults/([^/]+)/transcript$"), "transcript"),
     (re.compile(r"^/api/v2/sessionResults/([^/]+)/videoDownloadUrl$"), "video_download_url"),
     (re.compile(r"^/api/v2/testResults/([^/]+)/qxScores$"), "qx_scores"),
+    (re.compile(r"^/api/v2/testResults/([^/]+)/highlightreels$"), "highlight_reels"),
+    (re.compile(r"^/api/v2/testResults/([^/]+)/highlightreels/([^/]+)$"), "highlight_reel"),
+    (re.compile(r"^/api/v2/sessionResults/([^/]+)/clips$"), "clips"),
+    (re.compile(r"^/api/v2/sessionResults/([^/]+)/clips/([^/]+)$"), "clip"),
     (re.compile(r"^/usertesting/api/v1/workspaces(?:/([^/]+))?$"), "workspaces"),
 )
-_VIDEO_PATH = re.compile(r"^/_video/([0-9a-f-]{36})\.mp4$")
+_VIDEO_PATH = re.compile(r"^/_(video|clip|reel)/([0-9a-f-]{36})\.mp4$")
 V1_PAGE = 50
 
 
@@ -102,10 +106,16 @@ def s3_error(status: int, code: str, message: str) -> Response:
 
 def route(path: str) -> tuple[str, str | None]:
     """(endpoint, the ID in the path) for an API path; ("unknown", None) when none matches."""
+    endpoint, ids = route_ids(path)
+    return endpoint, ids[0] if ids else None
+
+
+def route_ids(path: str) -> tuple[str, tuple[str, ...]]:
+    """(endpoint, every ID in the path) for an API path; ("unknown", ()) when none matches."""
     for pattern, endpoint in _ROUTES:
         if match := pattern.match(path.rstrip("/")):
-            return endpoint, match[1]
-    return "unknown", None
+            return endpoint, match.groups()
+    return "unknown", ()
 
 
 def _number(name: str, values: list[str] | None, low: int, high: int, default: int) -> tuple[int, list[str]]:
@@ -164,8 +174,9 @@ class ApiRoutes:
         self._workspaces = build_workspaces(dataset, config.legacy_studies)
         self._lock = threading.Lock()
         # Pre-signed links, checked server-side: X-Amz-Date has whole seconds, tests use sub-second lifetimes.
-        self._links: dict[str, tuple[str, float]] = {}  # signature -> (session ID, monotonic expiry)
+        self._links: dict[str, tuple[str, float]] = {}  # signature -> ("video/<id>", monotonic expiry)
         self._dropped: set[str] = set()  # videos whose first download broke off
+        self._media_polls: dict[str, int] = {}  # clip or reel UUID -> media requests answered
 
     def handle(self, request: Request) -> Response:
         endpoint, item = route(request.path)
@@ -175,10 +186,13 @@ class ApiRoutes:
             return self.list_sessions(request)
         if endpoint == "workspaces":
             return self.workspaces(request, item)
-        if not _UUID.match(item or ""):
+        ids = route_ids(request.path)[1]
+        if not all(_UUID.match(i or "") for i in ids):
             return nest_error(400, "Validation failed (uuid is expected)")
         if endpoint == "qx_scores":
             return self.qx_scores(item or "")
+        if endpoint in ("highlight_reels", "highlight_reel"):
+            return self.highlight_reels(*ids)
         record = self._dataset.session(item or "")
         if record is None:
             return nest_error(404, "Session not found")
@@ -188,6 +202,8 @@ class ApiRoutes:
             return nest_error(404, "Session not found")  # exactly what a missing session gets
         if endpoint == "session_details":
             return self.session_details(record)
+        if endpoint in ("clips", "clip"):
+            return self.session_clips(record, ids[1] if len(ids) > 1 else None)
         return self.transcript(record) if endpoint == "transcript" else self.video_link(record)
 
     def _revoked(self, test_id: str) -> Response | None:
@@ -265,9 +281,14 @@ class ApiRoutes:
         if not record.has_video:
             return nest_error(404, "Video not found")
         lifetime = self._config.video_link_lifetime_seconds
+        url, expires = self._presign("video", record.session_id, lifetime)
+        return json_response(200, {"videoUrl": url, "sessionId": record.session_id, "expiresAt": expires})
+
+    def _presign(self, kind: str, item: str, lifetime: float) -> tuple[str, str]:
+        """A pre-signed S3-style link to /_<kind>/<item>.mp4 valid `lifetime` s, and when it expires."""
         now, signature = datetime.now(UTC), secrets.token_hex(32)
         with self._lock:
-            self._links[signature] = (record.session_id, time.monotonic() + lifetime)
+            self._links[signature] = (f"{kind}/{item}", time.monotonic() + lifetime)
         query = {
             "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
             "X-Amz-Credential": f"AKIASANDBOXEXAMPLE/{now:%Y%m%d}/us-east-2/s3/aws4_request",
@@ -276,9 +297,46 @@ class ApiRoutes:
             "X-Amz-SignedHeaders": "host",
             "X-Amz-Signature": signature,
         }
-        url = f"{self._base_url()}/_video/{record.session_id}.mp4?{urlencode(query)}"
-        expires = api_time(now + timedelta(seconds=lifetime))
-        return json_response(200, {"videoUrl": url, "sessionId": record.session_id, "expiresAt": expires})
+        url = f"{self._base_url()}/_{kind}/{item}.mp4?{urlencode(query)}"
+        return url, api_time(now + timedelta(seconds=lifetime))
+
+    def _media_status(self, kind: str, item: str) -> dict[str, Any]:
+        """`status` and link of a clip's or reel's media: GENERATING for its first polls, then a link."""
+        with self._lock:
+            polls = self._media_polls.get(item, 0)
+            self._media_polls[item] = polls + 1
+        if polls < self._config.clip_generating_polls:
+            return {"status": "GENERATING", f"{kind}Url": None}
+        url, _ = self._presign(kind, item, self._config.clip_link_lifetime_seconds)
+        return {"status": "GENERATED", f"{kind}Url": url}
+
+    def session_clips(self, record: SessionRecord, clip_uuid: str | None) -> Response:
+        if record.session_id in self._config.failing_clip_session_ids:
+            return gateway_error(503)
+        body = self._dataset.session_clips(record.session_id)
+        if body is None:
+            return nest_error(404, "Session video or clips not found")
+        if clip_uuid is None:
+            return json_response(200, body)
+        if clip_uuid.lower() not in {c["uuid"] for c in body["clips"]}:
+            return nest_error(404, "Clip not found")
+        return json_response(
+            200, {"clipUuid": clip_uuid.lower(), **self._media_status("clip", clip_uuid.lower())}
+        )
+
+    def highlight_reels(self, test_id: str, reel_id: str | None = None) -> Response:
+        if self._dataset.study(test_id) is None:
+            return nest_error(404, "Test not found")
+        if revoked := self._revoked(test_id):
+            return revoked
+        body = self._dataset.highlight_reels(test_id)
+        if body is None:
+            return nest_error(404, "Test or highlight reels not found")
+        if reel_id is None:
+            return json_response(200, body)
+        if reel_id.lower() not in {r["uuid"] for r in body["reels"]}:
+            return nest_error(404, "Highlight reel not found")
+        return json_response(200, {"reelId": reel_id.lower(), **self._media_status("reel", reel_id.lower())})
 
     def qx_scores(self, test_id: str) -> Response:
         if self._dataset.study(test_id) is None:
@@ -314,15 +372,18 @@ class ApiRoutes:
         match = _VIDEO_PATH.match(request.path)
         if request.method != "GET" or not match:
             return s3_error(403, "AccessDenied", "Access Denied")
-        session_id = match[1]
+        kind, session_id = match[1], match[2]
         with self._lock:
             link = self._links.get(request.query.get("X-Amz-Signature", [""])[-1])
             first_try = session_id not in self._dropped
-        if link is None or link[0] != session_id:
+        if link is None or link[0] != f"{kind}/{session_id}":
             message = "The request signature we calculated does not match the signature you provided. "
             return s3_error(403, "SignatureDoesNotMatch", message + "Check your key and signing method.")
         if time.monotonic() >= link[1]:
             return s3_error(403, "AccessDenied", "Request has expired")
+        if kind != "video":  # a clip or reel: its media stays once made, whatever happened since
+            size = self._config.clip_size_bytes
+            return Response(200, [("Content-Type", "video/mp4")], self._dataset.clip_chunks(session_id), size)
         size = self._dataset.video_size(session_id)
         if size is None:  # the session was deleted since the link was issued
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")

@@ -108,6 +108,12 @@ class SandboxServer:
         self.delete_sessions, self.restore_sessions = data.delete_sessions, data.restore_sessions
         self.revoke_test, self.restore_test = data.revoke_test, data.restore_test
         self.set_transcript_available = data.set_transcript_available
+        self.set_clock, self.advance_clock, self.set_study_clips = (
+            data.set_clock,
+            data.advance_clock,
+            data.set_study_clips,
+        )
+        self.add_clip, self.edit_clip, self.remove_clip = data.add_clip, data.edit_clip, data.remove_clip
         self.reset, self.reset_requests, self.revoke_tokens = (
             self.app.reset,
             self.app.reset_log,

@@ -118,6 +118,7 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
             "usertesting_marts/task_rating_distribution",
             "usertesting_marts/session_summary",
             "usertesting_marts/test_summary",
+            "usertesting_marts/clip_evidence",  # each clip with the session's task answers
         }
 
         # Handled: the next tick requests nothing until the next sync.

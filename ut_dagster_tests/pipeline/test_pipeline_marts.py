@@ -8,6 +8,7 @@ normalizer, staging or the marts therefore shows up as a difference.
 One test function: the sync and the dbt build cost seconds, and `make_pipeline` is per test.
 """
 
+import json
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from dagster import materialize
 
 from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+from ut_dagster.lib.normalize import parse_cues
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 
 # Ten sessions each: every guaranteed edge case up to ordinal 9 (an extra answer key, a mismatched
@@ -356,3 +358,46 @@ def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
     assert set(sessions) == set(expected_sessions)
     for session_id, want in expected_sessions.items():
         assert _picked(sessions[session_id], want) == _approx_all(want), session_id
+
+    # clip_evidence: every clip served, with what was said during it and the task on screen.
+    evidence = {r["clip_id"]: r for r in _rows(pipeline, "select * from usertesting_marts.clip_evidence")}
+    expected_clips = expected_clip_evidence(dataset, test_ids)
+    assert set(evidence) == set(expected_clips) and expected_clips
+    for clip_id, want in expected_clips.items():
+        assert _picked(evidence[clip_id], want) == want, clip_id
+    assert any(r["transcript_text"] for r in evidence.values())
+    assert any(r["task_at_clip_start"] for r in evidence.values())
+    assert all(json.loads(r["task_answers_json"]) for r in evidence.values() if r["participant_id"])
+
+
+def expected_clip_evidence(dataset: Any, test_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per clip served now: its name, description, the transcript text of the cues overlapping it,
+    and the served task whose timing holds the clip's start."""
+    out: dict[str, dict[str, Any]] = {}
+    for test_id in test_ids:
+        for session_id in dataset.session_ids(test_id):
+            body = dataset.session_clips(session_id)
+            vtt = dataset.transcript(session_id)
+            tasks = dataset.served_payload(session_id)["tasks"]
+            for clip in body["clips"] if body else []:
+                start, end = round(clip["timeStartMs"]), clip["timeEndMs"]
+                said = None
+                if vtt is not None:
+                    cues = sorted(parse_cues(vtt), key=lambda c: c.start_ms)
+                    said = "\n".join(c.text for c in cues if c.start_ms < end and c.end_ms > start)
+                on_screen = [
+                    t["text"]
+                    for t in tasks
+                    if (r := t.get("response"))
+                    and r.get("startTimeMs") is not None
+                    and r["startTimeMs"] <= start < r["endTimeMs"]
+                ]
+                out[clip["uuid"]] = {
+                    "test_id": test_id,
+                    "session_id": session_id,
+                    "clip_name": clip["name"],
+                    "clip_description": clip.get("description"),
+                    "transcript_text": said,
+                    "task_at_clip_start": on_screen[0] if on_screen else None,
+                }
+    return out

@@ -31,6 +31,7 @@ def session_changes(
     test_id: TestId,
     retry: RetryPolicy | None = None,
     deletions: DeletionPolicy | None = None,
+    clips: bool = True,
 ) -> Changes:
     probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
@@ -43,8 +44,10 @@ def session_changes(
     # Backing off or quarantined: not a reason for a run until their retry is due.
     now = utc_now()
     handled = landed | waiting_of(failures, failures.keys(), now, retry or RetryPolicy())
-    reason = sync_reason(listing, handled, probe) or confirmation_due(
-        listing, now, deletions or DeletionPolicy()
+    reason = (
+        sync_reason(listing, handled, probe)
+        or confirmation_due(listing, now, deletions or DeletionPolicy())
+        or (clips_settle_due(landing.read_state(test_id, "clips"), now) if clips else None)
     )
     return Changes(reason, newest_finish(listing))
 
@@ -71,6 +74,19 @@ def confirmation_due(listing: Listing, now: datetime, policy: DeletionPolicy) ->
     if now - first < timedelta(hours=policy.confirm_hours):
         return None
     return f"{len(listing.awaiting_deletion)} unlisted sessions wait for a walk to confirm their removal"
+
+
+def clips_settle_due(state: dict, now: datetime) -> str | None:
+    """A session's clips are due by the settle policy (lib/sync/clips_policy.py): its +1 d / +7 d
+    settle point passed, or a removal waits for its confirming answer."""
+    due = state.get("next_due_at")
+    if not isinstance(due, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(due)
+    except ValueError:
+        return None
+    return f"clips due since {moment.isoformat(timespec='minutes')}" if now >= moment else None
 
 
 def newest_finish(listing: Listing) -> float | None:

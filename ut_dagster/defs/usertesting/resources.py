@@ -55,6 +55,11 @@ class SyncSettings(ConfigurableResource):
             first_retry_minutes=self.session_retry_minutes, quarantine_after=self.session_max_failures
         )
 
+    clips: bool = Field(
+        default=True,
+        description="Sync highlight reels, clips and clip transcripts of tests that have clips (UT_CLIPS).",
+    )
+
     max_failed_runs: int = Field(
         default=14,
         description="Failed sync runs in a row after which a test is no longer synced until a run of it "

@@ -152,6 +152,7 @@ def check_tests(
                 TestId(test_id),
                 sync_settings.retry_policy(),
                 sync_settings.deletion_policy(),
+                clips=sync_settings.clips,
             )
         except BudgetUnavailableError:
             left = len(due) - position

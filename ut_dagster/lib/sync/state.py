@@ -18,7 +18,8 @@ from ut_dagster.lib.sync.retries import Failure
 DETAILS = "session_details"
 TRANSCRIPT = "transcript"
 VIDEO = "video"
-ENDPOINTS = (DETAILS, TRANSCRIPT, VIDEO)
+CLIPS = "clips"
+ENDPOINTS = (DETAILS, TRANSCRIPT, VIDEO, CLIPS)
 
 
 class SyncState:

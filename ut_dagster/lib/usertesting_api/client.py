@@ -247,6 +247,55 @@ class UserTestingClient:
             )
         return body
 
+    # -- clips and highlight reels -----------------------------------------------------------------
+    def get_highlight_reels_raw(self, test_id: TestId) -> bytes | None:
+        """The test's highlight reels answer exactly as served; None when the API has none (404)."""
+        test_id = TestId(test_id)
+        response = self._transport.get(
+            "highlight_reels",
+            f"/api/v2/testResults/{test_id}/highlightreels",
+            what=f"highlight reels of test {test_id}",
+            subject="the test",
+            absent=NONE_THERE,
+        )
+        return None if response is None else response.content
+
+    def get_session_clips_raw(self, session_id: str) -> bytes | None:
+        """A session video's clips exactly as served; None when it has no video or clips (404)."""
+        response = self._transport.get(
+            "clips",
+            _session_path("v2", session_id, "/clips"),
+            what=f"the clips of session {session_id}",
+            subject="the session's test",
+            absent=NONE_THERE,
+        )
+        return None if response is None else response.content
+
+    def get_clip_media(self, session_id: str, clip_uuid: str) -> tuple[str, VideoLink | None] | None:
+        """A clip's media status (GENERATING, GENERATED, ERROR or newer) and, once GENERATED, its
+        15-minute link; None when the clip is gone (404)."""
+        clip = SessionId(clip_uuid)  # a UUID like any ID that goes into a URL
+        response = self._transport.get(
+            "clip",
+            _session_path("v2", session_id, f"/clips/{clip}"),
+            what=f"clip {clip} of session {session_id}",
+            subject="the session's test",
+            absent=(404,),
+        )
+        return None if response is None else _media(response, "clipUrl", f"clip {clip}")
+
+    def get_reel_media(self, test_id: TestId, reel_id: str) -> tuple[str, VideoLink | None] | None:
+        """A highlight reel's media status and, once GENERATED, its 15-minute link; None on 404."""
+        test_id, reel = TestId(test_id), SessionId(reel_id)
+        response = self._transport.get(
+            "highlight_reel",
+            f"/api/v2/testResults/{test_id}/highlightreels/{reel}",
+            what=f"highlight reel {reel} of test {test_id}",
+            subject="the test",
+            absent=(404,),
+        )
+        return None if response is None else _media(response, "reelUrl", f"highlight reel {reel}")
+
     def list_workspace_tests(self, only: Collection[str] = ()) -> Iterator[dict[str, Any]]:
         """Every test (study) the credential can see, each once, via the legacy v1 API.
 
@@ -289,6 +338,15 @@ class UserTestingClient:
 def _session_path(version: str, session_id: str, suffix: str = "") -> str:
     # Free for a SessionId; a raw string is matched before it is sent.
     return f"/api/{version}/sessionResults/{SessionId(session_id)}{suffix}"
+
+
+def _media(response: httpx.Response, url_key: str, what: str) -> tuple[str, VideoLink | None]:
+    body = _json(response, f"the media of {what}")
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        raise MalformedResponseError(f"The media answer of {what} has no status.", response.content)
+    url = body.get(url_key)
+    link = VideoLink(url=url, expires_at=None) if isinstance(url, str) and url.startswith("http") else None
+    return body["status"], link if body["status"] == "GENERATED" else None
 
 
 def _json(response: httpx.Response | None, what: str) -> Any:

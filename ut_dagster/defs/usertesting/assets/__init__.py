@@ -1,6 +1,7 @@
 """The UserTesting assets, prefix `usertesting` (= warehouse schema = dbt source); all but
 `usertesting/tests` are partitioned per test."""
 
+from ut_dagster.defs.usertesting.assets.clips import clip_tables
 from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
 from ut_dagster.defs.usertesting.assets.session_details import session_tables
@@ -8,7 +9,7 @@ from ut_dagster.defs.usertesting.assets.session_videos import session_videos
 from ut_dagster.defs.usertesting.assets.tests import workspace_tests
 from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
 
-SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores]
+SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores, clip_tables]
 VIDEO_ASSETS = [session_videos]
 # Not partitioned by test: refreshed by its own daily job, never by the sync job.
 TESTS_ASSETS = [workspace_tests]
@@ -17,6 +18,7 @@ __all__ = [
     "SYNC_ASSETS",
     "TESTS_ASSETS",
     "VIDEO_ASSETS",
+    "clip_tables",
     "qx_scores",
     "raw_sessions",
     "session_tables",
