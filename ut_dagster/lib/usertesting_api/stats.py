@@ -19,6 +19,10 @@ ENDPOINTS = (
     "transcript",
     "video_download_url",
     "qx_scores",
+    "highlight_reels",
+    "highlight_reel",
+    "clips",
+    "clip",
     "workspaces",
 )
 

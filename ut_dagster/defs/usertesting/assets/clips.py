@@ -80,7 +80,8 @@ def clip_tables(
     if not sync_settings.clips:
         context.log.info("Clips are off (UT_CLIPS=false): nothing asked, nothing written.")
         return
-    step = start_api_step(context, usertesting, object_store)
+    # The step's requests ride on clips, the output that carries its metadata.
+    step = start_api_step(context, usertesting, object_store, reports_to=AssetKey([*KEY_PREFIX, CLIPS.name]))
     retry = sync_settings.retry_policy()
     options = ClipOptions(
         retry,
