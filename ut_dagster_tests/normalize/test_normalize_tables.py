@@ -21,11 +21,14 @@ from ut_dagster.lib.normalize import (
     transcript_rows,
 )
 from ut_dagster.lib.schema import ALL_TABLES
+from ut_dagster.lib.sync.clips_rows import clip_rows, clip_transcript_rows, reel_rows
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 VTT = "WEBVTT\n\n00:00:00.000 --> 00:00:02.000\nHello, World!\n\n00:00:02.000 --> 00:00:04.000\nBye"
+REEL = {"uuid": "A1B2", "name": "Pain points", "durationMs": 9000, "numClips": 1, "lastUpdatedAtMs": 1}
+CLIP = {"name": "Stuck", "timeStartMs": 500, "timeEndMs": 2500, "layout": {"mainStream": "screen"}}
 
 
 def outputs(details: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -41,6 +44,9 @@ def outputs(details: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "transcripts": transcript_rows(TEST_ID, SESSION_ID, VTT, AT),
         "transcript_chunks": chunk_rows(TEST_ID, SESSION_ID, parse_cues(VTT), AT),
         "qx_scores": qx_score_rows(TEST_ID, qx, AT),
+        "highlight_reels": reel_rows(TEST_ID, [REEL], set(), AT),
+        "clips": clip_rows(TEST_ID, SESSION_ID, None, {"c1": CLIP}, {}, AT),
+        "clip_transcripts": clip_transcript_rows(TEST_ID, SESSION_ID, {"c1": CLIP}, parse_cues(VTT), AT),
     }
 
 
