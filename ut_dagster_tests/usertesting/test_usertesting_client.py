@@ -88,6 +88,29 @@ def test_short_lived_tokens_are_reused_until_shortly_before_they_expire(start_sa
     assert len(sandbox.token_requests) == 1
 
 
+def test_resources_built_anew_for_each_tick_or_step_reuse_the_process_token(start_sandbox, api_resource):
+    # Dagster builds resources for every sensor tick and run step: a token each was 1,440 a day.
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3),))
+    for session_id in sandbox.dataset.session_ids(sandbox.test_ids[0]):
+        resource = api_resource(sandbox)
+        resource.get_client().get_session_details(session_id)
+        resource.close()
+    assert [r["status"] for r in sandbox.requests] == [200] * 3
+    assert len(sandbox.token_requests) == 1
+
+    sandbox.revoke_tokens()  # one refusal drops the process's token: the next resource fetches anew
+    api_resource(sandbox).get_client().get_session_details(
+        sandbox.dataset.session_ids(sandbox.test_ids[0])[0]
+    )
+    assert [r["status"] for r in sandbox.requests][3:] == [401, 200]
+    assert len(sandbox.token_requests) == 2
+    api_resource(sandbox).get_client().get_session_details(
+        sandbox.dataset.session_ids(sandbox.test_ids[0])[1]
+    )
+    assert [r["status"] for r in sandbox.requests][5:] == [200]
+    assert len(sandbox.token_requests) == 2
+
+
 def test_token_is_renewed_before_it_expires(start_sandbox, api_resource):
     # Requests at least 1 s apart (the limiter) with 1 s tokens: each needs a new token, and gets it
     # after waiting for budget and before it is sent, so the API never answers 401.

@@ -7,8 +7,10 @@ API answers 401 (revoked or clock skew).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from dataclasses import dataclass
 
 import httpx
 
@@ -18,6 +20,23 @@ from ut_dagster.lib.usertesting_api.errors import UserTestingAuthError, UserTest
 # fixed margin would renew short-lived tokens (seen: 20 s) before every request.
 RENEW_MARGIN_SECONDS = 120.0
 RENEW_MARGIN_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class _Issued:
+    token: str
+    renew_at: float  # time.monotonic()
+
+
+# Tokens issued in this process, by credential: Dagster builds resources anew for every sensor tick
+# and run step, so a token kept per provider meant one token request a tick (1,440 a day) and a token
+# fetch inside every tick's time bound. Keyed by a hash; the tokens never leave memory.
+_issued: dict[str, _Issued] = {}
+_issued_lock = threading.Lock()
+
+
+def _issued_key(*parts: str | None) -> str:
+    return hashlib.sha256("\0".join(p or "" for p in parts).encode()).hexdigest()
 
 
 class TokenProvider:
@@ -32,7 +51,11 @@ class TokenProvider:
         client_secret: str | None,
         token_url: str,
         scope: str,
+        shared_as: str | None = None,
     ) -> None:
+        """`shared_as`: where the credential's budget is kept (the rate-limit store); providers of the
+        same credential, token URL, scope and store in this process share one token (None: no sharing,
+        as the budget is not shared either)."""
         if not access_token and not (client_id and client_secret):
             raise UserTestingAuthError(
                 "No UserTesting credential: set USERTESTING_ACCESS_TOKEN, or USERTESTING_CLIENT_ID and "
@@ -48,6 +71,9 @@ class TokenProvider:
         self._renew_at = 0.0
         self._accepted_at: float | None = None  # monotonic time the API last answered our token
         self._lock = threading.Lock()
+        self._key = (
+            None if shared_as is None else _issued_key(token_url, client_id, client_secret, scope, shared_as)
+        )
 
     @property
     def can_renew(self) -> bool:
@@ -63,15 +89,36 @@ class TokenProvider:
             return self._static
         with self._lock:
             if self._token is None or time.monotonic() >= self._renew_at:
-                self._fetch()
+                issued = self._shared()
+                if issued is not None and time.monotonic() < issued.renew_at:
+                    self._token, self._renew_at = issued.token, issued.renew_at
+                else:
+                    self._fetch()
+                    if self._key is not None and self._token is not None:
+                        with _issued_lock:
+                            _issued[self._key] = _Issued(self._token, self._renew_at)
             assert self._token is not None
             return self._token
 
     def invalidate(self, token: str) -> None:
-        """The API refused `token`: forget it so the next call fetches a fresh one."""
+        """The API refused `token`: forget it, here and for the process, so the next call fetches a
+        fresh one."""
         with self._lock:
             if self._token == token:
                 self._token = None
+        with _issued_lock:
+            if (
+                self._key is not None
+                and (issued := _issued.get(self._key)) is not None
+                and issued.token == token
+            ):
+                del _issued[self._key]
+
+    def _shared(self) -> _Issued | None:
+        if self._key is None:
+            return None
+        with _issued_lock:
+            return _issued.get(self._key)
 
     def _fetch(self) -> None:
         # The vendor documents credentials in the form body (client_secret_post), not HTTP Basic.

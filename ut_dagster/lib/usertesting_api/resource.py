@@ -222,6 +222,7 @@ class UserTestingResource(ConfigurableResource):
             client_secret=self.client_secret,
             token_url=self.token_url,
             scope=self.scope,
+            shared_as=self.rate_limit_store,
         )
         limiter = SharedRateLimiter(
             self.requests_per_minute, self.rate_window_seconds, self.rate_limit_store, self._credential_key()

@@ -151,7 +151,10 @@ class ApiTransport:
     ) -> httpx.Response | None:
         for renewed in (False, True):
             self._wait_for_server_reset(what)
-            # Budget first: a token taken before a long budget wait could expire during it.
+            # A token fetch between the limiter's grant and the request would send the request later
+            # than the shared window counted it, so the token comes first; asked again after the
+            # wait (free unless the wait outlasted it).
+            self._tokens.token()
             self.stats.add_wait(self._limiter.acquire(self.max_budget_wait))
             token = self._tokens.token()
             try:
