@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from ut_dagster.environment import Settings, SettingsError, warehouse_io_manager
+from ut_dagster.defs.usertesting.resources import warehouse_io_manager
+from ut_dagster.environment import Settings, SettingsError
 
 TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
 
