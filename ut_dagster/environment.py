@@ -1,11 +1,11 @@
 """The one place that decides where data goes: local (DuckDB + a folder) or production (Snowflake + S3).
 
-Every `UT_*` variable is parsed here into plain settings (the README's settings table lists them), so
-switching is configuration alone, and a bad value fails at once, naming the variable, before any
-request. Nothing here builds a resource: each source's `resources.py` builds its own from these
-settings, so this module sits below `defs/` and needs nothing from it. `USERTESTING_*` and
-`SNOWFLAKE_*` are read by their own resources, which keep secrets as `EnvVar` references resolved at
-run time. Assets see only resources.
+Every `UT_*` and `USERTESTING_*` variable is parsed here into plain settings (the README's settings
+table lists them), so switching is configuration alone, and a bad value fails at once, naming the
+variable, before any request. Nothing here builds a resource: each source's `resources.py` builds its
+own from these settings, so this module sits below `defs/` and needs nothing from it. Secrets stay
+`EnvVar` references resolved at run time; `SNOWFLAKE_*` is read where the Snowflake resources are built
+(lib/warehouse/snowflake_config.py), all of it as `EnvVar`. Assets see only resources.
 """
 
 from __future__ import annotations
@@ -17,13 +17,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInvalidDefinitionError, ScheduleDefinition
+from dagster import DagsterInvalidDefinitionError, EnvVar, ScheduleDefinition
+
+from ut_dagster.lib.usertesting_api.resource import SECRET_SETTINGS, UserTestingResource
 
 WAREHOUSES = ("duckdb", "snowflake")
 
 
 class SettingsError(ValueError):
     """A setting is wrong: the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True)
+class UserTestingSettings:
+    """The API's credential and pacing (USERTESTING_*), by `UserTestingResource` field, only those set.
+
+    Secrets are `EnvVar` references: the resource resolves them from the process environment when it
+    starts, so their values never reach run config, the UI, logs or metadata. A caller that holds a
+    value itself (the demo's sandbox credential) passes it as is.
+    """
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> UserTestingSettings:
+        fields: dict[str, str] = {}
+        for name in UserTestingResource.model_fields:
+            variable = "USERTESTING_" + name.upper()
+            if env.get(variable):
+                # Text as given: the resource converts numbers, and refuses bad ones, naming the field.
+                fields[name] = EnvVar(variable) if variable in SECRET_SETTINGS else env[variable]
+        return cls(fields)
+
+    @property
+    def has_credential(self) -> bool:
+        """A ready-made token, or a client ID with its secret."""
+        fields = self.fields
+        return bool(fields.get("access_token") or (fields.get("client_id") and fields.get("client_secret")))
 
 
 @dataclass(frozen=True)
@@ -135,6 +165,7 @@ class Settings:
     # The research marts rebuild at most once per this many minutes (0: after every sync).
     marts_min_interval_minutes: int = 15
     clips: bool = True  # UT_CLIPS: highlight reels, clips, clip transcripts
+    usertesting: UserTestingSettings = UserTestingSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,6 +205,7 @@ class Settings:
             freshness_lag_minutes=_non_negative(env, "UT_FRESHNESS_LAG_MINUTES", 120, "minutes"),
             marts_min_interval_minutes=_marts_interval(env),
             clips=_switch(env, "UT_CLIPS", True),
+            usertesting=UserTestingSettings.from_env(env),
         )
 
     @property

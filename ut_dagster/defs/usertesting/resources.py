@@ -78,8 +78,7 @@ class SyncSettings(ConfigurableResource):
 def sync_resources(settings: Settings) -> dict[str, Any]:
     """What the UserTesting sync needs: the API, the object store, the warehouse IO manager."""
     return {
-        # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
-        "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
+        "usertesting": usertesting_resource(settings),
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
         "sync_settings": SyncSettings(
@@ -95,6 +94,14 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
             clips=settings.clips,
         ),
     }
+
+
+def usertesting_resource(settings: Settings) -> UserTestingResource:
+    """The API client's resource: the USERTESTING_* settings, else the resource's defaults."""
+    # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
+    return UserTestingResource(
+        **{"rate_limit_store": settings.rate_limit_store, **settings.usertesting.fields}
+    )
 
 
 def warehouse_io_manager(settings: Settings) -> Any:
