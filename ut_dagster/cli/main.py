@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("tests", help="List the tests your credential can see (legacy v1 workspaces API).")
 
     sandbox = commands.add_parser("sandbox", help="Serve a local, faithful sandbox of the UserTesting API.")
-    from ut_dagster.sandbox.config import configure_parser
+    from ut_dagster.sandbox.command import configure_parser
 
     configure_parser(sandbox)
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.command == "sandbox":
-        from ut_dagster.sandbox.config import run
+        from ut_dagster.sandbox.command import run
 
         return run(args)
     if args.command == "demo":
