@@ -146,8 +146,8 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
 
     from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
     from ut_dagster.defs.usertesting.partitions import add_tests
-    from ut_dagster.defs.usertesting.resources import SyncSettings
-    from ut_dagster.environment import Settings, warehouse_io_manager
+    from ut_dagster.defs.usertesting.resources import SyncSettings, warehouse_io_manager
+    from ut_dagster.environment import Settings
 
     settings = Settings.from_env({"UT_DATA_DIR": str(Path(spec["work_dir"]) / "data")})
     resources = {

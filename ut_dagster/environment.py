@@ -1,31 +1,89 @@
 """The one place that decides where data goes: local (DuckDB + a folder) or production (Snowflake + S3).
 
-Every `UT_*` variable is read here and nowhere else (the README's settings table lists them), so
-switching is configuration alone, and a bad value fails at once, naming the variable, before any
-request. `USERTESTING_*` and `SNOWFLAKE_*` are read by their own resources, which keep secrets as
-`EnvVar` references resolved at run time. Assets see only resources.
+Every `UT_*` and `USERTESTING_*` variable is parsed here into plain settings (the README's settings
+table lists them), so switching is configuration alone, and a bad value fails at once, naming the
+variable, before any request. Nothing here builds a resource: each source's `resources.py` builds its
+own from these settings, so this module sits below `defs/` and needs nothing from it. Secrets stay
+`EnvVar` references resolved at run time; `SNOWFLAKE_*` is read where the Snowflake resources are built
+(lib/warehouse/snowflake_config.py), all of it as `EnvVar`. Assets see only resources.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInvalidDefinitionError, ScheduleDefinition
+from dagster import DagsterInvalidDefinitionError, EnvVar, ScheduleDefinition
 
-from ut_dagster.defs.research_marts.alerts import AlertThresholds
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.lib.usertesting_api.resource import SECRET_SETTINGS, UserTestingResource
 
 WAREHOUSES = ("duckdb", "snowflake")
 
 
 class SettingsError(ValueError):
     """A setting is wrong: the message names the variable and what is expected."""
+
+
+@dataclass(frozen=True)
+class UserTestingSettings:
+    """The API's credential and pacing (USERTESTING_*), by `UserTestingResource` field, only those set.
+
+    Secrets are `EnvVar` references: the resource resolves them from the process environment when it
+    starts, so their values never reach run config, the UI, logs or metadata. A caller that holds a
+    value itself (the demo's sandbox credential) passes it as is.
+    """
+
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> UserTestingSettings:
+        fields: dict[str, str] = {}
+        for name in UserTestingResource.model_fields:
+            variable = "USERTESTING_" + name.upper()
+            if env.get(variable):
+                # Text as given: the resource converts numbers, and refuses bad ones, naming the field.
+                fields[name] = EnvVar(variable) if variable in SECRET_SETTINGS else env[variable]
+        return cls(fields)
+
+    @property
+    def has_credential(self) -> bool:
+        """A ready-made token, or a client ID with its secret."""
+        fields = self.fields
+        return bool(fields.get("access_token") or (fields.get("client_id") and fields.get("client_secret")))
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """When the research alerts warn (UT_ALERT_* variables; defaults in brackets)."""
+
+    max_task_skip_rate: float = 0.30  # UT_ALERT_MAX_TASK_SKIP_RATE: share of a task's participants [0.3]
+    min_nps: float = 0.0  # UT_ALERT_MIN_NPS: Net Promoter Score floor [0]
+    max_qx_score_drop: float = 5.0  # UT_ALERT_MAX_QX_SCORE_DROP: QXscore points lost between syncs [5]
+    min_sample_size: int = 1  # UT_ALERT_MIN_SAMPLE_SIZE: sessions or answers before a rate counts [1]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AlertThresholds:
+        defaults = cls()
+
+        def read(name: str, default: float, cast: Callable[[str], float]) -> Any:
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                return default
+            try:
+                return cast(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a number; got {raw!r}") from None
+
+        return cls(
+            max_task_skip_rate=read("UT_ALERT_MAX_TASK_SKIP_RATE", defaults.max_task_skip_rate, float),
+            min_nps=read("UT_ALERT_MIN_NPS", defaults.min_nps, float),
+            max_qx_score_drop=read("UT_ALERT_MAX_QX_SCORE_DROP", defaults.max_qx_score_drop, float),
+            min_sample_size=read("UT_ALERT_MIN_SAMPLE_SIZE", defaults.min_sample_size, int),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +165,7 @@ class Settings:
     # The research marts rebuild at most once per this many minutes (0: after every sync).
     marts_min_interval_minutes: int = 15
     clips: bool = True  # UT_CLIPS: highlight reels, clips, clip transcripts
+    usertesting: UserTestingSettings = UserTestingSettings()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,10 +178,6 @@ class Settings:
         if not store.startswith("s3://"):
             store = str(Path(store).expanduser().resolve())
         home = env.get("DAGSTER_HOME")
-        try:
-            thresholds = AlertThresholds.from_env(env)
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from None
         return cls(
             data_dir=data_dir,
             warehouse=warehouse,
@@ -144,12 +199,13 @@ class Settings:
             session_max_failures=_count(env, "UT_SESSION_MAX_FAILURES", 8),
             duckdb_lock_timeout_s=_seconds(env, "UT_DUCKDB_LOCK_TIMEOUT_SECONDS", 60),
             dagster_home_dir=Path(home).expanduser().resolve() if home else None,
-            alert_thresholds=thresholds,
+            alert_thresholds=AlertThresholds.from_env(env),
             sensors=SensorSettings.from_env(env),
             run_max_hours=run_max_hours(env),
             freshness_lag_minutes=_non_negative(env, "UT_FRESHNESS_LAG_MINUTES", 120, "minutes"),
             marts_min_interval_minutes=_marts_interval(env),
             clips=_switch(env, "UT_CLIPS", True),
+            usertesting=UserTestingSettings.from_env(env),
         )
 
     @property
@@ -284,65 +340,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 <= seconds < float("inf"):
         raise SettingsError(f"{name} must be a number of seconds, 0 or more; got {raw!r}.")
     return seconds
-
-
-def warehouse_io_manager(settings: Settings) -> Any:
-    """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
-    from ut_dagster.lib import warehouse
-
-    if settings.warehouse == "snowflake":
-        return warehouse.snowflake_io_manager()
-    return warehouse.duckdb_io_manager(settings.duckdb_path, lock_timeout_s=settings.duckdb_lock_timeout_s)
-
-
-def warehouse_query_resource(settings: Settings) -> Any:
-    """A resource with `get_connection()` on the configured warehouse (used by the research alerts)."""
-    if settings.warehouse == "snowflake":
-        from ut_dagster.lib.warehouse.snowflake import snowflake_resource
-
-        return snowflake_resource()
-    from ut_dagster.lib.warehouse.duckdb_query import DuckDBQueryResource
-
-    return DuckDBQueryResource(database=str(settings.duckdb_path))
-
-
-def sync_resources(settings: Settings) -> dict[str, Any]:
-    """What the UserTesting sync needs: the API, the object store, the warehouse IO manager."""
-    from ut_dagster.defs.usertesting.resources import SyncSettings
-
-    return {
-        # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
-        "usertesting": UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store),
-        "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
-        "io_manager": warehouse_io_manager(settings),
-        "sync_settings": SyncSettings(
-            reconcile_hours=settings.reconcile_hours,
-            freshness_hours=settings.freshness_hours,
-            freshness_lag_minutes=settings.freshness_lag_minutes,
-            delete_max_share=settings.delete_max_share,
-            delete_max_sessions=settings.delete_max_sessions,
-            delete_confirm_hours=settings.delete_confirm_hours,
-            session_retry_minutes=settings.session_retry_minutes,
-            session_max_failures=settings.session_max_failures,
-            max_failed_runs=settings.sensors.max_failed_runs,
-            clips=settings.clips,
-        ),
-    }
-
-
-def marts_resources(settings: Settings) -> dict[str, Any]:
-    """What the research marts need: dbt and a query connection for the alerts."""
-    from ut_dagster.defs.research_marts.dbt import dbt_resource
-
-    return {
-        "warehouse": warehouse_query_resource(settings),
-        "dbt": dbt_resource(settings.warehouse, duckdb_path=settings.duckdb_path),
-    }
-
-
-def build_resources(settings: Settings | None = None) -> dict[str, Any]:
-    settings = settings or Settings.from_env()
-    return {**sync_resources(settings), **marts_resources(settings)}
 
 
 def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:

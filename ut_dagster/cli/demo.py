@@ -6,11 +6,11 @@ minute) so the demo takes seconds; everything else is the production code path.
 
 from __future__ import annotations
 
-import os
+import dataclasses
 
 import duckdb
 
-from ut_dagster.environment import Settings
+from ut_dagster.environment import Settings, UserTestingSettings
 from ut_dagster.lib.schema import ALL_TABLES, SCHEMA
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
 
@@ -19,25 +19,15 @@ DEMO_RATE = {"requests_per_window": 20, "window_seconds": 1.0}
 
 def run_demo(build_dbt: bool = True) -> int:
     with SandboxServer(SandboxConfig(**DEMO_RATE)) as sandbox:
-        os.environ.pop("USERTESTING_ACCESS_TOKEN", None)
-        os.environ.update(
-            {
-                "USERTESTING_BASE_URL": sandbox.url,
-                "USERTESTING_TOKEN_URL": sandbox.token_url,
-                "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-                "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-                "USERTESTING_REQUESTS_PER_MINUTE": str(DEMO_RATE["requests_per_window"]),
-                "USERTESTING_RATE_WINDOW_SECONDS": str(DEMO_RATE["window_seconds"]),
-            }
-        )
-        settings = Settings.from_env()
+        configured = Settings.from_env()
+        settings = dataclasses.replace(configured, usertesting=sandbox_api(configured.usertesting, sandbox))
         print(f"Sandbox API at {sandbox.url} with tests: {', '.join(sandbox.test_ids)}")
         print(f"Warehouse: {settings.duckdb_path}\nLanding area: {settings.object_store}\n")
 
         from ut_dagster.cli.sync import refresh_test_list, run_sync
 
         refresh_test_list(settings)  # titles for run tags, the marts and the alerts
-        code = run_sync(sandbox.test_ids)
+        code = run_sync(sandbox.test_ids, settings=settings)
         print(f"\nThe sandbox served {len(sandbox.requests)} API requests in this demo.\n")
     print_tables(settings)
     if code == 0 and build_dbt:
@@ -45,6 +35,23 @@ def run_demo(build_dbt: bool = True) -> int:
 
         code = build_and_print_marts(settings)
     return code
+
+
+def sandbox_api(configured: UserTestingSettings, sandbox: SandboxServer) -> UserTestingSettings:
+    """The user's USERTESTING_* settings, asking the sandbox with its own credential at the demo's pace."""
+    # A ready-made token would win over the client credential, and the sandbox did not issue it.
+    kept = {name: value for name, value in configured.fields.items() if name != "access_token"}
+    return UserTestingSettings(
+        {
+            **kept,
+            "base_url": sandbox.url,
+            "token_url": sandbox.token_url,
+            "client_id": sandbox.config.client_id,
+            "client_secret": sandbox.config.client_secret,
+            "requests_per_minute": str(DEMO_RATE["requests_per_window"]),
+            "rate_window_seconds": str(DEMO_RATE["window_seconds"]),
+        }
+    )
 
 
 def print_tables(settings: Settings, sample_rows: int = 3) -> None:

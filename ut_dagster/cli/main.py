@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ut_dagster.lib.ids import InvalidIdError, TestId
+
+if TYPE_CHECKING:
+    from ut_dagster.environment import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("tests", help="List the tests your credential can see (legacy v1 workspaces API).")
 
     sandbox = commands.add_parser("sandbox", help="Serve a local, faithful sandbox of the UserTesting API.")
-    from ut_dagster.sandbox.config import configure_parser
+    from ut_dagster.sandbox.command import configure_parser
 
     configure_parser(sandbox)
 
@@ -81,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.command == "sandbox":
-        from ut_dagster.sandbox.config import run
+        from ut_dagster.sandbox.command import run
 
         return run(args)
     if args.command == "demo":
@@ -94,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         # Before check_writable, which creates the data folder: a refused command leaves nothing.
-        if args.command in ("sync", "tests") and (problem := api_configuration_error()):
+        if args.command in ("sync", "tests") and (problem := api_configuration_error(settings)):
             raise SettingsError(problem)
         if args.command in ("sync", "forget"):
             settings.check_writable()
@@ -124,29 +128,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_forget(test_id, delete_data=args.delete_data, settings=settings)
     from ut_dagster.cli.sync import list_tests
 
-    return list_tests()
+    return list_tests(settings)
 
 
-def api_configuration_error() -> str | None:
+def api_configuration_error(settings: Settings) -> str | None:
     """Why the UserTesting API cannot be asked at all (no credential, an unusable setting), or None.
 
     Checked before a command that needs the API registers, writes or requests anything: without it,
     `sync` registered the tests and failed each run, and `tests` ended like a failed test (exit 1).
     """
-    import os
-
+    from ut_dagster.defs.usertesting.resources import usertesting_resource
     from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
-    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
-    has_token = bool(os.environ.get("USERTESTING_ACCESS_TOKEN"))
-    has_client = bool(os.environ.get("USERTESTING_CLIENT_ID") and os.environ.get("USERTESTING_CLIENT_SECRET"))
-    if not (has_token or has_client):
+    if not settings.usertesting.has_credential:
         return (
             "no UserTesting credential: set USERTESTING_CLIENT_ID and USERTESTING_CLIENT_SECRET (OAuth2 "
             "client credentials, renewed automatically), or USERTESTING_ACCESS_TOKEN (a ready-made token)."
         )
     try:
-        UserTestingResource.from_env().check_settings()
+        usertesting_resource(settings).check_settings()
     except UserTestingConfigError as exc:
         return str(exc)
     except ValueError as exc:  # pydantic: a number setting that is not a number

@@ -40,14 +40,14 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
         research_marts_job,
         usertesting_dbt_assets,
     )
-    from ut_dagster.environment import build_resources
+    from ut_dagster.defs.research_marts.resources import marts_resources
 
-    alerts = build_research_alert_checks()
+    alerts = build_research_alert_checks(settings.alert_thresholds)
     defs = Definitions(
         assets=[usertesting_dbt_assets],
         asset_checks=alerts,
         jobs=[research_marts_job],
-        resources={k: v for k, v in build_resources(settings).items() if k in ("dbt", "warehouse")},
+        resources=marts_resources(settings),
     )
     print("Building the research marts (dbt build, dbt tests, research alerts) ...", flush=True)
     # dagster-dbt echoes every dbt log line to stdout: to a file here (and to the run's logs in the

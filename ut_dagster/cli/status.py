@@ -199,14 +199,14 @@ def run_status(
     store: ObjectStore | None = None,
     out: TextIO | None = None,
 ) -> int:
-    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+    from ut_dagster.defs.usertesting.resources import usertesting_resource
 
     out = out or sys.stdout
     instance = instance or dagster_instance(settings)
     store = (
         store or ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url).store()
     )
-    api = UserTestingResource.from_env(rate_limit_store=settings.rate_limit_store)
+    api = usertesting_resource(settings)
     test_ids = sorted(instance.get_dynamic_partitions(test_partitions.name))
     if not test_ids:
         print("No test is registered yet: `ut-dagster sync TEST_ID` registers and syncs one.", file=out)

@@ -162,10 +162,10 @@ def _print_summary(result: object, out: TextIO) -> None:
         )
 
 
-def list_tests() -> int:
-    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+def list_tests(settings: Settings) -> int:
+    from ut_dagster.defs.usertesting.resources import usertesting_resource
 
-    configured = UserTestingResource.from_env(rate_limit_store=Settings.from_env().rate_limit_store)
+    configured = usertesting_resource(settings)
     # Outside a run, EnvVar settings are resolved by initializing the resource explicitly.
     with configured.process_config_and_initialize_cm() as resource:
         try:

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    # Loaded on first use: `ut-dagster` builds its `sandbox` subcommand from config.py alone.
+    # Loaded on first use: `ut-dagster` builds its `sandbox` subcommand from command.py and config.py alone.
     if name == "Dataset":
         from .data import Dataset
 

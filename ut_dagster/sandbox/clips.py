@@ -18,13 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .config import INTERACTION, LIVE_CONVERSATION, THINK_OUT_LOUD
 from .content import new_uuid
-
-if TYPE_CHECKING:
-    from .data import SessionRecord, Study
+from .records import SessionRecord, Study
 
 CLIP_KINDS = frozenset({THINK_OUT_LOUD, INTERACTION, LIVE_CONVERSATION})
 CLIP_NAMES = (

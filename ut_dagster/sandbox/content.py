@@ -11,42 +11,21 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from random import Random
 from statistics import fmean
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 from .config import INTERACTION, LIVE_CONVERSATION, SURVEY, THINK_OUT_LOUD
-
-if TYPE_CHECKING:
-    from .data import SessionRecord, Study
+from .records import QxGroup, SessionRecord, Study, TaskDef
 
 
 def new_uuid(rng: Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def api_time(value: datetime) -> str:
-    """ISO 8601 UTC with milliseconds, as the API writes it: 2024-11-21T12:23:52.614Z."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def to_ms(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-class TaskDef(NamedTuple):
-    uuid: str
-    type: str
-    text: str
-    params: dict[str, Any]
-
-
-class QxGroup(NamedTuple):
-    uuid: str
-    label: str
-    navigational_tasks: int  # 0: no behavioral component (the spec's null example)
 
 
 # -- tasks and answers ----------------------------------------------------------------------------

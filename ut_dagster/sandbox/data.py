@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from random import Random
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 from . import clips as clips_
 from . import content, media
 from .config import INTERACTION, LIVE_CONVERSATION, TRANSCRIPT_KINDS, VIDEO_KINDS, SandboxConfig
-from .content import QxGroup, TaskDef, new_uuid, to_ms
+from .content import new_uuid, to_ms
+from .records import QxGroup, SessionRecord, Study, Workspace, WorkspaceStudy, api_time
 
 # The newest generated session finishes shortly before HISTORY_END; the rest spread over HISTORY_DAYS.
 HISTORY_END, HISTORY_DAYS = datetime(2024, 11, 21, 12, 0, tzinfo=UTC), 30
@@ -34,69 +34,6 @@ LEGACY_TITLES = (
     "Pricing page — market insight",
     "Prototype navigation (web)",
 )
-
-
-@dataclass(frozen=True)
-class Study:
-    test_id: str
-    kind: str
-    title: str
-    ordered_at: datetime
-    ordered_by: tuple[str, str]
-    test_plan_id: str | None
-    audience_ids: tuple[str, ...]
-    tasks: tuple[TaskDef, ...]
-    qx_groups: tuple[QxGroup, ...]
-    balanced_comparison_group: str | None
-    answer_style: str  # "dto": every answer key, unused ones null; "sparse": only the set ones
-
-
-@dataclass
-class SessionRecord:
-    session_id: str
-    test_id: str
-    ordinal: int  # creation order within the study: the generators key their edge cases on it
-    audience_id: str | None
-    start_time: datetime
-    finish_time: datetime | None
-    tie_rank: int  # breaks finishTime ties in an order no field a client sees explains
-    has_video: bool
-    has_transcript: bool
-    transcript_available: bool
-    status: str = "COMPLETE"
-
-    @property
-    def sort_key(self) -> tuple[datetime, int]:
-        return (self.finish_time or self.start_time, self.tie_rank)  # listed newest first
-
-    def summary(self) -> dict[str, Any]:
-        """The session as GET /api/v2/sessionResults lists it."""
-        finish = content.api_time(self.finish_time) if self.finish_time else None
-        return {
-            "sessionId": self.session_id,
-            "audienceId": self.audience_id,
-            "status": self.status,
-            "startTime": content.api_time(self.start_time),
-            "finishTime": finish,
-        }
-
-
-@dataclass(frozen=True)
-class WorkspaceStudy:
-    uuid: str
-    title: str
-    type: str
-    product_type: str
-    ordered_at: datetime
-    ordered_by: tuple[str, str]
-
-
-@dataclass(frozen=True)
-class Workspace:
-    id: str
-    name: str
-    uuid: str
-    studies: tuple[WorkspaceStudy, ...]
 
 
 def _study(seed: int, index: int, kind: str, title: str) -> Study:
@@ -361,7 +298,7 @@ class Dataset:
         moment = _moment(at) if at is not None else None
         with self._lock:
             self._frozen_at, self._clock_offset = moment, timedelta()
-        return content.api_time(self.now())
+        return api_time(self.now())
 
     def advance_clock(self, hours: float = 0.0, minutes: float = 0.0, seconds: float = 0.0) -> str:
         """Move the clock forward (clips due by then appear, edits and removals happen). Returns now."""
@@ -370,7 +307,7 @@ class Dataset:
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._clock_offset += step
-        return content.api_time(self.now())
+        return api_time(self.now())
 
     def set_study_clips(self, test_id: str, enabled: bool) -> None:
         """Whether researchers clip this test at all: off, it has no clips and studyWithClips is false."""

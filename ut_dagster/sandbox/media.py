@@ -7,13 +7,9 @@ import struct
 from collections.abc import Iterator
 from datetime import timedelta
 from random import Random
-from typing import TYPE_CHECKING
 
 from .config import LIVE_CONVERSATION
-
-if TYPE_CHECKING:
-    from .data import SessionRecord
-
+from .records import SessionRecord
 
 # -- WebVTT transcripts ---------------------------------------------------------------------------
 # The variety real files have, keyed on the session ordinal so every transcript study has each: header

@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .config import SandboxConfig
-from .content import api_time
-from .data import Dataset, SessionRecord, WorkspaceStudy, build_workspaces
+from .data import Dataset, build_workspaces
 from .faults import RENAMED_FIELD, ScriptedFaults
+from .records import SessionRecord, WorkspaceStudy, api_time
 
 JSON_TYPE = "application/json; charset=utf-8"
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

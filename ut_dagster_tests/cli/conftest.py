@@ -42,9 +42,11 @@ class Cli:
 def make_cli(tmp_path, start_sandbox, sandbox_resource) -> Iterator[Callable[..., Cli]]:
     stack = ExitStack()
 
-    def make(resource_overrides: dict | None = None, **sandbox_config: object) -> Cli:
+    def make(
+        resource_overrides: dict | None = None, env: dict[str, str] | None = None, **sandbox_config: object
+    ) -> Cli:
         sandbox = start_sandbox(**sandbox_config)
-        settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
+        settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data"), **(env or {})})
         resource = sandbox_resource(
             sandbox, rate_limit_store=settings.rate_limit_store, **(resource_overrides or {})
         )

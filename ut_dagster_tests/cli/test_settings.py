@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from dagster import EnvVar
 
-from ut_dagster.environment import Settings, SettingsError, warehouse_io_manager
+from ut_dagster.defs.usertesting.resources import warehouse_io_manager
+from ut_dagster.environment import Settings, SettingsError
 
 TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
 
@@ -71,3 +73,24 @@ def test_the_cli_stops_at_a_bad_setting_before_any_request(start_sandbox, cli_en
         assert len(result.stderr.strip().splitlines()) == 1
     assert sandbox.requests == []
     assert not os.path.exists(tmp_path / "dagster_home")
+
+
+def test_usertesting_settings_are_parsed_by_resource_field_with_secrets_left_in_the_environment():
+    settings = Settings.from_env(
+        {
+            "USERTESTING_BASE_URL": "https://api.example",
+            "USERTESTING_PAGE_SIZE": "50",
+            "USERTESTING_CLIENT_ID": "client",
+            "USERTESTING_CLIENT_SECRET": "the-secret-value",
+            "USERTESTING_SCOPE": "",
+        }
+    ).usertesting
+    assert settings.fields == {
+        "base_url": "https://api.example",
+        "page_size": "50",
+        "client_id": "client",
+        "client_secret": EnvVar("USERTESTING_CLIENT_SECRET"),
+    }
+    assert "the-secret-value" not in repr(settings)
+    assert settings.has_credential
+    assert not Settings.from_env({"USERTESTING_CLIENT_ID": "client"}).usertesting.has_credential

@@ -102,11 +102,11 @@ def test_a_test_never_listed_is_shown_as_a_lower_bound_with_its_title(make_cli):
     assert ESTIMATE.search(row).group(1) == "≥" and "not listed yet" in row
 
 
-def test_the_estimate_counts_a_due_reconciliation_walk_and_skips_sessions_backing_off(make_cli, monkeypatch):
+def test_the_estimate_counts_a_due_reconciliation_walk_and_skips_sessions_backing_off(make_cli):
     # Pages of 10, so that walking a whole listing costs more than the incremental page.
-    monkeypatch.setenv("USERTESTING_PAGE_SIZE", "10")
     cli = make_cli(
         resource_overrides={"page_size": 10},
+        env={"USERTESTING_PAGE_SIZE": "10"},
         studies=(StudySpec(SURVEY, 30), StudySpec(THINK_OUT_LOUD, 8)),
     )
     survey, think_aloud = cli.sandbox.test_ids

@@ -131,8 +131,9 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
 def test_definitions_load_with_the_alert_checks_and_a_running_automation_sensor(
     dbt_defs: dg.AssetsDefinition,
 ) -> None:
-    from ut_dagster.defs.research_marts.alerts import AlertThresholds, build_research_alert_checks
+    from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
     from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor
+    from ut_dagster.environment import AlertThresholds
 
     checks = build_research_alert_checks(AlertThresholds(), warehouse_resource_key="warehouse")
     defs = dg.Definitions(

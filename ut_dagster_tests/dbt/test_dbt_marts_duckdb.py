@@ -31,8 +31,10 @@ def _approx(value: float | None) -> Any:
 @pytest.fixture(scope="module")
 def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
     """One `dbt build` for the whole module: dbt invocations cost seconds each."""
-    from ut_dagster.defs.research_marts.alerts import AlertThresholds, build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import dbt_resource, usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
+    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.resources import dbt_resource
+    from ut_dagster.environment import AlertThresholds
 
     tmp_path = tmp_path_factory.mktemp("dbt_duckdb")
     path = tmp_path / "warehouse.duckdb"

@@ -2,12 +2,8 @@
 
 import pytest
 
-from ut_dagster.defs.research_marts.alerts import (
-    AlertThresholds,
-    low_nps_tests,
-    qx_score_drops,
-    skipped_tasks,
-)
+from ut_dagster.defs.research_marts.alerts import low_nps_tests, qx_score_drops, skipped_tasks
+from ut_dagster.environment import AlertThresholds
 
 
 def test_thresholds_default_and_come_from_the_environment() -> None:

@@ -4,14 +4,13 @@ A task many participants skip (a confusing or broken task), a Net Promoter Score
 QXscore that dropped between syncs. Tests are named "Title (uuid)". The previous QXscore is the one
 this check recorded in its own metadata last time, so no extra table is needed and the history is
 visible in the UI. Checks never block (WARN) and read the marts through any resource with a DB-API
-`get_connection()`, so the same code serves DuckDB and Snowflake. Thresholds: `UT_ALERT_*` (README).
+`get_connection()`, so the same code serves DuckDB and Snowflake. Thresholds: `UT_ALERT_*`, parsed in
+environment.py.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the check functions' context annotation.
-import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Self
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -24,41 +23,14 @@ from dagster import (
     asset_check,
 )
 
+from ut_dagster.environment import AlertThresholds
+
 MARTS_SCHEMA = "usertesting_marts"
 TASK_METRICS = AssetKey([MARTS_SCHEMA, "task_metrics"])
 TEST_SUMMARY = AssetKey([MARTS_SCHEMA, "test_summary"])
 # Where the QX check keeps the scores it saw, for the next run to compare against.
 QX_SCORES_METADATA_KEY = "qx_scores"
 _SHOWN_ROWS = 25
-
-
-@dataclass(frozen=True)
-class AlertThresholds:
-    max_task_skip_rate: float = 0.30
-    min_nps: float = 0.0
-    max_qx_score_drop: float = 5.0
-    min_sample_size: int = 1
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
-        env = os.environ if environ is None else environ
-        defaults = cls()
-
-        def read(name: str, default: float, cast: Callable[[str], float]) -> Any:
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                return default
-            try:
-                return cast(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number; got {raw!r}") from None
-
-        return cls(
-            max_task_skip_rate=read("UT_ALERT_MAX_TASK_SKIP_RATE", defaults.max_task_skip_rate, float),
-            min_nps=read("UT_ALERT_MIN_NPS", defaults.min_nps, float),
-            max_qx_score_drop=read("UT_ALERT_MAX_QX_SCORE_DROP", defaults.max_qx_score_drop, float),
-            min_sample_size=read("UT_ALERT_MIN_SAMPLE_SIZE", defaults.min_sample_size, int),
-        )
 
 
 def fetch_rows(warehouse: Any, sql: str) -> list[dict[str, Any]]:
@@ -171,18 +143,20 @@ def _cell(value: Any) -> str:
 
 
 def build_research_alert_checks(
-    thresholds: AlertThresholds | None = None, warehouse_resource_key: str = "warehouse"
+    thresholds: AlertThresholds, warehouse_resource_key: str = "warehouse"
 ) -> list[AssetChecksDefinition]:
     """The three alert checks, for `Definitions(asset_checks=...)` beside the dbt assets."""
-    limits = thresholds or AlertThresholds.from_env()
     resources = {warehouse_resource_key}
 
     @asset_check(
         asset=TASK_METRICS,
         name="task_skip_rate_alert",
-        description=f"Warns when more than {limits.max_task_skip_rate:.0%} of a task's participants skip it.",
+        description=f"Warns when more than {thresholds.max_task_skip_rate:.0%} of a task's participants skip it.",
         required_resource_keys=resources,
-        metadata={"max_task_skip_rate": limits.max_task_skip_rate, "min_sample_size": limits.min_sample_size},
+        metadata={
+            "max_task_skip_rate": thresholds.max_task_skip_rate,
+            "min_sample_size": thresholds.min_sample_size,
+        },
     )
     def task_skip_rate_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
@@ -190,7 +164,7 @@ def build_research_alert_checks(
             warehouse,
             f"select test_id, task_uuid, task_position, task_text, sessions, skip_rate from {MARTS_SCHEMA}.task_metrics",
         )
-        found = skipped_tasks(rows, limits)
+        found = skipped_tasks(rows, thresholds)
         if found:
             found = with_test_labels(found, fetch_titles(warehouse))
         return AssetCheckResult(
@@ -205,16 +179,16 @@ def build_research_alert_checks(
     @asset_check(
         asset=TEST_SUMMARY,
         name="nps_floor_alert",
-        description=f"Warns when a test's Net Promoter Score is below {limits.min_nps:g}.",
+        description=f"Warns when a test's Net Promoter Score is below {thresholds.min_nps:g}.",
         required_resource_keys=resources,
-        metadata={"min_nps": limits.min_nps, "min_sample_size": limits.min_sample_size},
+        metadata={"min_nps": thresholds.min_nps, "min_sample_size": thresholds.min_sample_size},
     )
     def nps_floor_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
         rows = fetch_rows(
             warehouse, f"select test_id, title, nps, nps_responses from {MARTS_SCHEMA}.test_summary"
         )
-        found = with_test_labels(low_nps_tests(rows, limits), {})
+        found = with_test_labels(low_nps_tests(rows, thresholds), {})
         return AssetCheckResult(
             passed=not found,
             severity=AssetCheckSeverity.WARN,
@@ -227,9 +201,9 @@ def build_research_alert_checks(
     @asset_check(
         asset=TEST_SUMMARY,
         name="qx_score_drop_alert",
-        description=f"Warns when a test's QXscore dropped by more than {limits.max_qx_score_drop:g} points since the last sync.",
+        description=f"Warns when a test's QXscore dropped by more than {thresholds.max_qx_score_drop:g} points since the last sync.",
         required_resource_keys=resources,
-        metadata={"max_qx_score_drop": limits.max_qx_score_drop},
+        metadata={"max_qx_score_drop": thresholds.max_qx_score_drop},
     )
     def qx_score_drop_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
@@ -240,7 +214,7 @@ def build_research_alert_checks(
         current = {str(row["test_id"]): float(row["qx_score"]) for row in rows}
         titles = {str(row["test_id"]): row["title"] for row in rows}
         previous = previous_qx_scores(context, context.check_specs[0].key)
-        found = with_test_labels(qx_score_drops(previous, current, limits.max_qx_score_drop), titles)
+        found = with_test_labels(qx_score_drops(previous, current, thresholds.max_qx_score_drop), titles)
         return AssetCheckResult(
             passed=not found,
             severity=AssetCheckSeverity.WARN,

@@ -12,10 +12,9 @@ tests end in one `dbt build`.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the asset function's context annotation.
-import json
 import os
 import sysconfig
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from dagster import (
     DefaultSensorStatus,
     define_asset_job,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import default_description_fn
 
 from ut_dagster.defs.research_marts.automation import EAGER_ALLOW_MISSING
@@ -120,34 +119,6 @@ class ResearchMartsTranslator(DagsterDbtTranslator):
         if spec is None or spec.description or not description:
             return spec
         return spec._replace(description=description)
-
-
-# A DbtCliResource that tells dbt which DuckDB file to use (ignored by the Snowflake target). The
-# path travels as the dbt var `duckdb_path`, which profiles.yml prefers over UT_DUCKDB_PATH, so dbt
-# builds from exactly the file the sync's IO manager writes, whatever the working directory or
-# environment of the run.
-class WarehouseDbtCliResource(DbtCliResource):
-    """Runs dbt to build the research marts from the synced tables, in the warehouse the sync writes."""
-
-    duckdb_path: str | None = None
-
-    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
-        if self.duckdb_path:
-            args = [*args, "--vars", json.dumps({"duckdb_path": self.duckdb_path})]
-        return super().cli(args, **kwargs)
-
-
-def dbt_resource(target: str, duckdb_path: str | Path | None = None) -> WarehouseDbtCliResource:
-    """The `dbt` resource for a target of dbt_project/profiles.yml: "duckdb" or "snowflake".
-
-    `duckdb_path` is the DuckDB file the sync writes (Settings.duckdb_path); without it dbt falls
-    back to UT_DUCKDB_PATH, then to ../.ut_data/warehouse.duckdb relative to dbt_project/.
-    """
-    return WarehouseDbtCliResource(
-        project_dir=DBT_PROJECT,
-        target=target,
-        duckdb_path=str(Path(duckdb_path).resolve()) if duckdb_path else None,
-    )
 
 
 @dbt_assets(

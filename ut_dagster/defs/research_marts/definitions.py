@@ -13,7 +13,8 @@ from ut_dagster.defs.research_marts.dbt import (
     research_marts_job,
     usertesting_dbt_assets,
 )
-from ut_dagster.environment import Settings, marts_resources
+from ut_dagster.defs.research_marts.resources import marts_resources
+from ut_dagster.environment import Settings
 
 
 def build_research_marts_definitions(

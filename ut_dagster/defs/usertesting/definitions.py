@@ -25,6 +25,7 @@ from ut_dagster.defs.usertesting.jobs import (
     usertesting_sync_with_videos_job,
     verify_videos_job,
 )
+from ut_dagster.defs.usertesting.resources import sync_resources
 from ut_dagster.defs.usertesting.run_recovery import build_run_recovery_sensor
 from ut_dagster.defs.usertesting.schedules import (
     build_sync_schedule,
@@ -32,7 +33,7 @@ from ut_dagster.defs.usertesting.schedules import (
     tests_daily_schedule,
 )
 from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
-from ut_dagster.environment import Settings, sync_resources
+from ut_dagster.environment import Settings
 
 
 def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:

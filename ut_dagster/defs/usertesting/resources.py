@@ -1,10 +1,18 @@
-"""Resources of the UserTesting sync that are not clients: how often to reconcile, and the like."""
+"""The UserTesting sync's resources, built from the parsed settings: the API, the object store, the
+warehouse, and `SyncSettings` (how often to reconcile, and the like)."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from ut_dagster.environment import Settings
+from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.sync.deletions import DeletionPolicy
 from ut_dagster.lib.sync.retries import RetryPolicy
+from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 
 class SyncSettings(ConfigurableResource):
@@ -65,3 +73,41 @@ class SyncSettings(ConfigurableResource):
         description="Failed sync runs in a row after which a test is no longer synced until a run of it "
         "succeeds (UT_TEST_MAX_FAILED_RUNS).",
     )
+
+
+def sync_resources(settings: Settings) -> dict[str, Any]:
+    """What the UserTesting sync needs: the API, the object store, the warehouse IO manager."""
+    return {
+        "usertesting": usertesting_resource(settings),
+        "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
+        "io_manager": warehouse_io_manager(settings),
+        "sync_settings": SyncSettings(
+            reconcile_hours=settings.reconcile_hours,
+            freshness_hours=settings.freshness_hours,
+            freshness_lag_minutes=settings.freshness_lag_minutes,
+            delete_max_share=settings.delete_max_share,
+            delete_max_sessions=settings.delete_max_sessions,
+            delete_confirm_hours=settings.delete_confirm_hours,
+            session_retry_minutes=settings.session_retry_minutes,
+            session_max_failures=settings.session_max_failures,
+            max_failed_runs=settings.sensors.max_failed_runs,
+            clips=settings.clips,
+        ),
+    }
+
+
+def usertesting_resource(settings: Settings) -> UserTestingResource:
+    """The API client's resource: the USERTESTING_* settings, else the resource's defaults."""
+    # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
+    return UserTestingResource(
+        **{"rate_limit_store": settings.rate_limit_store, **settings.usertesting.fields}
+    )
+
+
+def warehouse_io_manager(settings: Settings) -> Any:
+    """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
+    from ut_dagster.lib import warehouse
+
+    if settings.warehouse == "snowflake":
+        return warehouse.snowflake_io_manager()
+    return warehouse.duckdb_io_manager(settings.duckdb_path, lock_timeout_s=settings.duckdb_lock_timeout_s)

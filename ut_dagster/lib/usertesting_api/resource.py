@@ -1,18 +1,17 @@
 """`UserTestingResource`: the Dagster resource that assets, the sensor and the CLI use to call UserTesting.
 
-Every setting can come from the environment (`UserTestingResource.from_env()`), secrets through
-`dagster.EnvVar` so their values never reach run config, the UI, logs or metadata.
+Each field is a `USERTESTING_*` variable (ut_dagster/environment.py parses them); secrets are
+passed as `dagster.EnvVar` so their values never reach run config, the UI, logs or metadata.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from contextlib import AbstractContextManager
 from datetime import date
 
 import httpx
-from dagster import ConfigurableResource, EnvVar, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
 from ut_dagster.lib.usertesting_api.auth import TokenProvider
@@ -62,23 +61,6 @@ class UserTestingResource(ConfigurableResource):
     _leases: StepLeases | None = PrivateAttr(default=None)
     _counter: RequestCounter | None = PrivateAttr(default=None)
     _limiter: SharedRateLimiter | None = PrivateAttr(default=None)
-
-    @classmethod
-    def from_env(cls, **defaults: object) -> UserTestingResource:
-        """Settings from USERTESTING_* variables, else `defaults`, else the field defaults.
-
-        Secrets stay EnvVar references until run time.
-        """
-        values: dict[str, object] = dict(defaults)
-        for name in cls.model_fields:
-            env_name = "USERTESTING_" + name.upper()
-            if not os.environ.get(env_name):
-                continue
-            if env_name in SECRET_SETTINGS:
-                values[name] = EnvVar(env_name)
-            else:
-                values[name] = os.environ[env_name]  # pydantic converts numbers and rejects bad ones
-        return cls(**values)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         self._client = None
