@@ -39,6 +39,8 @@ class ProbePolicy:
     sync_reserve: float = 0.2  # share of a window left to sync runs while one is in flight
     tick_interval_s: float = 60.0
     max_per_tick: int = 10
+    # A test waiting this many of its intervals gets one probe even when others spend the whole budget.
+    starved_after: float = 3.0
 
     def __post_init__(self) -> None:
         if not 0 < self.ceiling <= 1:

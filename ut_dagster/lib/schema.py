@@ -294,6 +294,26 @@ SESSION_VIDEOS = Table(
     ),
 )
 
+CLIP_MEDIA = Table(
+    "clip_media",
+    "Clip and highlight-reel videos archived in your object store, with size and checksum (opt-in).",
+    (
+        TEST_ID,
+        _c("media_kind", STRING, "clip or highlight_reel.", False),
+        _c("session_id", STRING, "The clip's session; null for a highlight reel."),
+        _c("media_id", STRING, "clip_id in clips, or reel_id in highlight_reels.", False),
+        _c("media_storage_path", STRING, "Where the media is archived (file path or s3:// URI)."),
+        _c("size_bytes", BIGINT, "Size of the archived media in bytes."),
+        _c("sha256", STRING, "SHA-256 of the archived bytes, hex."),
+        _c("content_type", STRING, "Content type the media host reported."),
+        _c(
+            "downloaded_at",
+            TIMESTAMP,
+            "When the media was archived (UTC); a reel edited later keeps this version.",
+        ),
+    ),
+)
+
 HIGHLIGHT_REELS = Table(
     "highlight_reels",
     "Highlight reels researchers assembled from a test's clips: name, length, clip count, last change.",
@@ -410,6 +430,7 @@ ALL_TABLES: dict[str, Table] = {
         HIGHLIGHT_REELS,
         CLIPS,
         CLIP_TRANSCRIPTS,
+        CLIP_MEDIA,
         TESTS,
     )
 }

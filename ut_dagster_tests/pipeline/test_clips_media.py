@@ -4,16 +4,34 @@ waits, streamed and checksummed, never downloaded twice, nothing left behind whe
 from __future__ import annotations
 
 import hashlib
+import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ut_dagster.lib.ids import TestId
+from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.sync.clips_media import MediaOptions, archive_clip, clip_media_key
+from ut_dagster.lib.progress import SyncProgress
+from ut_dagster.lib.sync.clips_media import (
+    ClipMediaOptions,
+    ClipMediaResult,
+    MediaOptions,
+    archive_clip,
+    clip_media_key,
+    sync_clip_media,
+)
+from ut_dagster.lib.sync.retries import RetryPolicy
 from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError
+from ut_dagster.lib.usertesting_api.stats import RequestStats
+from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
 from ut_dagster.sandbox import THINK_OUT_LOUD, SandboxServer, StudySpec
+
+
+def quiet(todo: int) -> SyncProgress:
+    return SyncProgress(logging.getLogger("test"), "t", "clip_media", todo, RequestStats())
 
 
 @pytest.fixture
@@ -69,3 +87,67 @@ def test_media_still_generating_gives_up_for_this_run_and_a_gone_clip_is_none(ri
     assert store.list_keys("clips/") == []
     sandbox.remove_clip(session_id, clip)
     assert archive_clip(client, store, test_id, session_id, clip, wait=lambda s: None) is None
+
+
+def test_a_sync_with_videos_archives_every_clip_and_reel_once_byte_exact(make_pipeline) -> None:
+    pipeline = make_pipeline(studies=(StudySpec(THINK_OUT_LOUD, 5),), clip_generating_polls=0)
+    sandbox = pipeline.sandbox
+    assert pipeline.sync() == 0
+    assert "clip" not in sandbox.request_counts()  # opt-in: a plain sync asks for no media
+
+    assert pipeline.sync(videos=True) == 0
+    media = pipeline.table("clip_media")
+    clips, reels = pipeline.table("clips"), pipeline.table("highlight_reels")
+    assert len(clips) > 0 and len(reels) > 0
+    assert set(media[media.media_kind == "clip"].media_id) == set(clips.clip_id)
+    assert set(media[media.media_kind == "highlight_reel"].media_id) == set(reels.reel_id)
+    for row in media.itertuples():
+        data = Path(row.media_storage_path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == row.sha256 == sandbox.dataset.clip_sha256(row.media_id)
+    asked = sandbox.request_counts()
+    assert asked["clip"] == len(clips) and asked["highlight_reel"] == len(reels)
+
+    assert pipeline.sync(videos=True) == 0  # archived: never asked or downloaded again
+    again = sandbox.request_counts()
+    assert (again["clip"], again["highlight_reel"]) == (asked["clip"], asked["highlight_reel"])
+    assert (
+        pipeline.table("clip_media")
+        .sort_values("media_id")
+        .reset_index(drop=True)
+        .equals(media.sort_values("media_id").reset_index(drop=True))
+    )
+
+
+def test_media_never_ready_is_backed_off_not_asked_every_run(make_pipeline, sandbox_resource) -> None:
+    pipeline = make_pipeline(studies=(StudySpec(THINK_OUT_LOUD, 4),))
+    sandbox = pipeline.sandbox
+    assert pipeline.sync() == 0
+    sandbox.configure(clip_generating_polls=1_000)  # UserTesting never finishes preparing any media
+    test_id = TestId(sandbox.test_ids[0])
+    client = sandbox_resource(sandbox, rate_limit_store=pipeline.settings.rate_limit_store).get_client()
+    landing = Landing(LocalObjectStore(Path(pipeline.settings.object_store)))
+    warehouse = DuckDBWarehouse(pipeline.settings.duckdb_path)
+    options = ClipMediaOptions(RetryPolicy(), MediaOptions(polls=2))
+    items = len(pipeline.table("clips")) + len(pipeline.table("highlight_reels"))
+
+    def run(**changes: Any) -> ClipMediaResult:
+        return sync_clip_media(
+            test_id,
+            client,
+            landing,
+            warehouse,
+            replace(options, **changes),
+            quiet,
+            lambda: True,
+            lambda s: None,
+        )
+
+    first = run()
+    assert (len(first.failed_now), first.records, first.fatal) == (items, [], None)
+    assert sandbox.request_counts()["clip"] + sandbox.request_counts()["highlight_reel"] == 2 * items
+    asked = sum(sandbox.request_counts().values())
+    second = run()  # at once: every item waits out its back-off, nothing is asked
+    assert (second.waiting, sum(sandbox.request_counts().values())) == (items, asked)
+    sandbox.configure(clip_generating_polls=0)
+    third = run(retry_failed=True)
+    assert third.downloaded == items and not third.failures

@@ -99,6 +99,10 @@ def test_batch_busy_and_priority():
         "active-due"
     ]
     assert due_tests(tests, states, now, policy, allowance=0) == []
+    # Others have taken the whole budget for long: a test waiting three intervals (here 4.2: 1,200 s
+    # on a 300 s interval) gets one probe anyway; a never-checked one has not waited for anything.
+    starved = {**states, "active-due": TestState(last_checked=now - 1200, last_activity=now - 1800)}
+    assert due_tests(tests, starved, now, policy, allowance=0) == ["active-due"]
     # Equally overdue: the test with more arrivals in the last day (fielding now) first.
     twins = {
         "quiet": TestState(now - 600, now - 1800, (now - 1800,)),

@@ -169,7 +169,14 @@ def due_tests(
             late = probes_.overdue(state.last_checked, state.last_activity, now, policy.probes)
             fielding = probes_.arrivals_within(state.arrivals, now)
             due.append((state.last_checked is not None, -late, -fielding, test_id))
-    return [test_id for *_, test_id in sorted(due)[:limit]]
+    ranked = sorted(due)
+    if limit == 0 and policy.batch > 0:
+        # Another process on the credential may take the whole budget for hours (a greedy client, a
+        # backfill elsewhere): a test kept waiting `starved_after` intervals gets one probe anyway,
+        # so new sessions are never unseen for ever. The limiter still holds the credential's limit.
+        starved = [t for checked, late, _, t in ranked if checked and -late >= policy.probes.starved_after]
+        return starved[:1]
+    return [test_id for *_, test_id in ranked[:limit]]
 
 
 def checked(state: TestState, now: float, activity: float | None) -> TestState:

@@ -1,4 +1,4 @@
-"""Archive a clip's or a highlight reel's media into the object store (opt-in; not yet an asset).
+"""Archive a clip's or a highlight reel's media into the object store (opt-in: the clip_media asset).
 
     clips/<test_id>/<session_id>/<clip_uuid>.mp4 (+ .json record)   reels/<test_id>/<reel_id>.mp4 (+ .json)
 
@@ -15,13 +15,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from ut_dagster.lib.ids import SessionId, TestId
-from ut_dagster.lib.landing import utc_now
+from ut_dagster.lib.landing import Landing, utc_now
 from ut_dagster.lib.object_store import ObjectStore
+from ut_dagster.lib.progress import SyncProgress
+from ut_dagster.lib.schema import CLIP_MEDIA, CLIPS, HIGHLIGHT_REELS
+from ut_dagster.lib.sync import retries
+from ut_dagster.lib.sync.retries import Failure, RetryPolicy
+from ut_dagster.lib.sync.state import CLIP_MEDIA as CLIP_MEDIA_ENDPOINT
+from ut_dagster.lib.sync.state import SyncState
 from ut_dagster.lib.usertesting_api.client import UserTestingClient, VideoLink
-from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError, VideoLinkExpiredError
+from ut_dagster.lib.usertesting_api.errors import (
+    UserTestingError,
+    UserTestingUnavailableError,
+    VideoLinkExpiredError,
+)
+from ut_dagster.lib.warehouse import WarehouseClient
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,10 @@ class MediaOptions:
 
 def clip_media_key(test_id: TestId, session_id: str, clip_uuid: str, suffix: str) -> str:
     return f"clips/{TestId(test_id)}/{SessionId(session_id)}/{SessionId(clip_uuid)}{suffix}"
+
+
+def reel_media_key(test_id: TestId, reel_id: str, suffix: str) -> str:
+    return f"reels/{TestId(test_id)}/{SessionId(reel_id)}{suffix}"
 
 
 def archive_clip(
@@ -49,13 +65,54 @@ def archive_clip(
 
     Raises UserTestingUnavailableError when it is still not ready after `options.polls` polls or
     every download failed: the next run asks again."""
-    record_key = clip_media_key(test_id, session_id, clip_uuid, ".json")
+    return _archive(
+        lambda: client.get_clip_media(session_id, clip_uuid),
+        client,
+        store,
+        lambda suffix: clip_media_key(test_id, session_id, clip_uuid, suffix),
+        {"test_id": test_id, "media_kind": "clip", "session_id": session_id, "media_id": clip_uuid},
+        options,
+        wait,
+    )
+
+
+def archive_reel(
+    client: UserTestingClient,
+    store: ObjectStore,
+    test_id: TestId,
+    reel_id: str,
+    options: MediaOptions = MediaOptions(),
+    wait: Callable[[float], None] = time.sleep,
+) -> dict | None:
+    """As archive_clip, for a highlight reel. A reel is edited in place, so its archive is the
+    version of the first download; the highlight_reels table says when it last changed."""
+    return _archive(
+        lambda: client.get_reel_media(test_id, reel_id),
+        client,
+        store,
+        lambda suffix: reel_media_key(test_id, reel_id, suffix),
+        {"test_id": test_id, "media_kind": "highlight_reel", "session_id": None, "media_id": reel_id},
+        options,
+        wait,
+    )
+
+
+def _archive(
+    ask: Callable[[], tuple[str, VideoLink | None] | None],
+    client: UserTestingClient,
+    store: ObjectStore,
+    key_of: Callable[[str], str],
+    identity: dict,
+    options: MediaOptions,
+    wait: Callable[[float], None],
+) -> dict | None:
+    record_key = key_of(".json")
     if (held := store.get_bytes(record_key)) is not None:
         return dict(json.loads(held))  # archived: never downloaded again
-    link = _ready_link(lambda: client.get_clip_media(session_id, clip_uuid), options, wait)
+    link = _ready_link(ask, options, wait)
     if link is None:
         return None
-    key = clip_media_key(test_id, session_id, clip_uuid, ".mp4")
+    key = key_of(".mp4")
     for attempt in range(1, options.attempts + 1):
         try:
             with client.open_video(link) as download:
@@ -63,16 +120,14 @@ def archive_clip(
         except VideoLinkExpiredError:
             if attempt == options.attempts:
                 break
-            link = _ready_link(lambda: client.get_clip_media(session_id, clip_uuid), options, wait)
+            link = _ready_link(ask, options, wait)
             if link is None:
                 return None
             continue
         except UserTestingUnavailableError:
             continue  # an interrupted transfer: the same link is still good
         record = {
-            "test_id": test_id,
-            "session_id": session_id,
-            "clip_id": clip_uuid,
+            **identity,
             "media_storage_path": store.uri(key),
             "size_bytes": stored.size_bytes,
             "sha256": stored.sha256,
@@ -82,7 +137,7 @@ def archive_clip(
         store.put_bytes(record_key, json.dumps(record).encode(), "application/json")
         return record
     raise UserTestingUnavailableError(
-        f"clip {clip_uuid}: no download succeeded in {options.attempts} attempts"
+        f"{identity['media_kind']} {identity['media_id']}: no download succeeded in {options.attempts} attempts"
     )
 
 
@@ -103,3 +158,97 @@ def _ready_link(
         if poll + 1 < options.polls:
             wait(min(options.max_wait_s, options.first_wait_s * 2**poll))
     raise UserTestingUnavailableError(f"the media is still {status} after {options.polls} polls")
+
+
+@dataclass(frozen=True)
+class ClipMediaOptions:
+    retry: RetryPolicy
+    media: MediaOptions = MediaOptions()
+    retry_failed: bool = False
+    ask: bool = True  # False (UT_CLIPS=false): list what is archived, ask for nothing
+
+
+@dataclass
+class ClipMediaResult:
+    records: list[dict] = field(default_factory=list)  # one row per archived clip or reel still held
+    downloaded: int = 0
+    archived: int = 0
+    gone: int = 0  # answered 404: removed upstream, its row leaves with the next clips sync
+    waiting: int = 0
+    failures: dict[str, Failure] = field(default_factory=dict)
+    failed_now: dict[str, str] = field(default_factory=dict)
+    fatal: UserTestingError | None = None
+
+
+def sync_clip_media(
+    test_id: TestId,
+    client: UserTestingClient,
+    landing: Landing,
+    warehouse: WarehouseClient,
+    options: ClipMediaOptions,
+    progress: Callable[[int], SyncProgress],
+    still_registered: Callable[[], bool],
+    wait: Callable[[float], None] = time.sleep,
+) -> ClipMediaResult:
+    """Archive the media of every clip and reel the warehouse holds for the test, each once.
+
+    What to archive is read from the clips and highlight_reels tables (their sync decides what is
+    held, removals included). Media that is not ready or fails is that item's problem: backed off
+    and, after repeated failures, quarantined (retries.py); the others go on. Archived files stay in
+    the store when a clip is removed upstream: only its row leaves this table."""
+    store = landing.store
+    clips = warehouse.read(CLIPS, test_id, columns=("session_id", "clip_id"))
+    reels = warehouse.read(HIGHLIGHT_REELS, test_id, columns=("reel_id",))
+    wanted: list[tuple[str | None, str]] = sorted(
+        {(str(s), str(c)) for s, c in zip(clips["session_id"], clips["clip_id"], strict=True)}
+    )
+    wanted += [(None, str(r)) for r in sorted(set(reels["reel_id"]))]
+    state = SyncState(landing, test_id)
+    failures = state.failures(CLIP_MEDIA_ENDPOINT)
+    result = ClipMediaResult(failures=failures)
+    now = utc_now()
+    with progress(len(wanted)) as tracker:
+        for session_id, media_id in wanted:
+            tracker.advance()
+            name = f"{'clip' if session_id else 'highlight_reel'}:{media_id}"
+            if session_id is None:
+                held = store.get_bytes(reel_media_key(test_id, media_id, ".json"))
+            else:
+                held = store.get_bytes(clip_media_key(test_id, session_id, media_id, ".json"))
+            if held is not None:  # archived: no request
+                result.records.append(media_row(json.loads(held)))
+                result.archived += 1
+                continue
+            if not options.ask:
+                continue
+            if not retries.ask_now(failures.get(name), now, options.retry, retry_failed=options.retry_failed):
+                result.waiting += 1
+                continue
+            if not still_registered():
+                break  # forgotten mid-run: nothing more of it is asked or lands
+            try:
+                if session_id is None:
+                    record = archive_reel(client, store, test_id, media_id, options.media, wait)
+                else:
+                    record = archive_clip(client, store, test_id, session_id, media_id, options.media, wait)
+            except UserTestingUnavailableError as exc:  # not ready yet, or no download went through
+                failures[name] = retries.failed(failures.get(name), now, str(exc))
+                result.failed_now[name] = str(exc)
+                continue
+            except UserTestingError as exc:  # refused or misconfigured: the same for every item
+                result.fatal = exc
+                break
+            failures.pop(name, None)
+            if record is None:
+                result.gone += 1
+            else:
+                result.records.append(media_row(record))
+                result.downloaded += 1
+    state.save_failures(CLIP_MEDIA_ENDPOINT, failures)
+    return result
+
+
+def media_row(record: dict) -> dict:
+    """An archive record as a clip_media row (the record keeps its time as ISO text)."""
+    row = {column: record.get(column) for column in CLIP_MEDIA.column_names}
+    return {**row, "downloaded_at": datetime.fromisoformat(record["downloaded_at"])}

@@ -19,7 +19,8 @@ DETAILS = "session_details"
 TRANSCRIPT = "transcript"
 VIDEO = "video"
 CLIPS = "clips"
-ENDPOINTS = (DETAILS, TRANSCRIPT, VIDEO, CLIPS)
+CLIP_MEDIA = "clip_media"  # keyed by media (clip:<id>, highlight_reel:<id>), not by session
+ENDPOINTS = (DETAILS, TRANSCRIPT, VIDEO, CLIPS, CLIP_MEDIA)
 
 
 class SyncState:

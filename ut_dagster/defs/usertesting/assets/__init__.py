@@ -1,6 +1,7 @@
 """The UserTesting assets, prefix `usertesting` (= warehouse schema = dbt source); all but
 `usertesting/tests` are partitioned per test."""
 
+from ut_dagster.defs.usertesting.assets.clip_media import clip_media
 from ut_dagster.defs.usertesting.assets.clips import clip_tables
 from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
@@ -10,7 +11,7 @@ from ut_dagster.defs.usertesting.assets.tests import workspace_tests
 from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
 
 SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores, clip_tables]
-VIDEO_ASSETS = [session_videos]
+VIDEO_ASSETS = [session_videos, clip_media]
 # Not partitioned by test: refreshed by its own daily job, never by the sync job.
 TESTS_ASSETS = [workspace_tests]
 
@@ -18,6 +19,7 @@ __all__ = [
     "SYNC_ASSETS",
     "TESTS_ASSETS",
     "VIDEO_ASSETS",
+    "clip_media",
     "clip_tables",
     "qx_scores",
     "raw_sessions",
