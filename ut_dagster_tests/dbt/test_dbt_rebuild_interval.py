@@ -4,7 +4,7 @@ Evaluated with Dagster's own automation evaluator at chosen times, on the marts 
 builds them (build_research_marts_definitions) and stand-ins for the per-test sync assets.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -102,3 +102,21 @@ def test_zero_rebuilds_the_marts_after_every_sync(marts):
 def test_an_interval_that_does_not_divide_the_day_is_refused_with_the_choices(raw):
     with pytest.raises(SettingsError, match=r"UT_MARTS_MIN_INTERVAL_MINUTES .* \(5, 10, 15"):
         Settings.from_env({"UT_MARTS_MIN_INTERVAL_MINUTES": raw})
+
+
+def test_every_mart_and_staging_model_is_stale_after_a_day_without_a_build(tmp_path) -> None:
+    # The nightly schedule syncs every test, and every sync updates the raw tables: a model not
+    # built for a day shows as failing its freshness policy in the UI (nothing keeps it current).
+    defs = build_research_marts_definitions(Settings.from_env({"UT_DATA_DIR": str(tmp_path)}))
+    specs = [
+        spec
+        for assets in defs.assets or []
+        if isinstance(assets, dg.AssetsDefinition)
+        for spec in assets.specs
+    ]
+    assert len(specs) > 10
+    for spec in specs:
+        policy = spec.freshness_policy
+        assert policy is not None, spec.key
+        assert policy.fail_window.to_timedelta() == timedelta(hours=25), spec.key
+        assert policy.warn_window is None, spec.key  # quiet days are not a warning

@@ -12,9 +12,16 @@ change, as before.
 
 from __future__ import annotations
 
-from dagster import AutomationCondition
+from datetime import timedelta
+
+from dagster import AutomationCondition, FreshnessPolicy
 
 from ut_dagster.environment import interval_cron
+
+# Every sync run updates the raw tables, changed or not, and the nightly schedule syncs every test:
+# marts a day (and an hour's slack) old mean nothing keeps them current (automation off, a sync or
+# dbt failing day after day). A shorter window would fail on quiet days when nothing is wrong.
+MARTS_FRESHNESS = FreshnessPolicy.time_window(fail_window=timedelta(hours=25))
 
 # Upstream tables never materialized (session_videos is optional) do not hold the marts back:
 # dbt reads an absent raw table as empty (macro source_or_empty).

@@ -7,7 +7,7 @@ from typing import Any
 from dagster import Definitions, map_asset_specs
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-from ut_dagster.defs.research_marts.automation import marts_automation_condition
+from ut_dagster.defs.research_marts.automation import MARTS_FRESHNESS, marts_automation_condition
 from ut_dagster.defs.research_marts.dbt import (
     research_marts_automation_sensor,
     research_marts_job,
@@ -22,7 +22,10 @@ def build_research_marts_definitions(
 ) -> Definitions:
     condition = marts_automation_condition(settings.marts_min_interval_minutes)
     marts = map_asset_specs(
-        lambda spec: spec.replace_attributes(automation_condition=condition), [usertesting_dbt_assets]
+        lambda spec: spec.replace_attributes(
+            automation_condition=condition, freshness_policy=MARTS_FRESHNESS
+        ),
+        [usertesting_dbt_assets],
     )
     return Definitions(
         assets=marts,
