@@ -1,56 +1,28 @@
-"""Many sessions' v3 payloads straight to typed DataFrames of the four session tables.
+"""Many sessions' rows (`session_rows`) to typed DataFrames of the five session tables.
 
-The same frames as `to_frame(table, rows)` over every session's `details_rows`, built column by
-column from row tuples: no dict per row, no per-value type check (these values come from our own
-normalizers, whose types the tests pin), and timestamps converted once per distinct value rather
-than per row. About 4x faster on 10,000 sessions (bench/normalize_load.py), and half the memory.
+Built column by column from the row tuples (`frame_from_tuples`): no dict per row, and timestamps
+converted once per distinct value rather than per row. A sync writes these frames as they are;
+bench/normalize_load.py measures the same calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 
-from ut_dagster.lib.normalize.details import DETAIL_TABLES, details_tuples
+from ut_dagster.lib.normalize.details import SessionRows
 from ut_dagster.lib.normalize.frames import frame_from_tuples
+from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 
-# (session_id, payload, extracted_at): a payload already parsed from JSON.
-SessionPayload = tuple[str, object, datetime]
-
-
-@dataclass
-class DetailFrames:
-    """Typed frames keyed by table name, and the sessions whose payload could not be read (id -> why)."""
-
-    frames: dict[str, pd.DataFrame]
-    failures: dict[str, str] = field(default_factory=dict)
-    sessions: list[str] = field(default_factory=list)  # the sessions that made it into the frames
+# A sync writes a test's five tables in one transaction (lib/sync/details_step.py): once
+# session_details holds a session, so does every table parsed from it, so it says what all five hold.
+SESSION_TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS, SESSION_DETAILS)
 
 
-def details_frames(test_id: str, payloads: Iterable[SessionPayload]) -> DetailFrames:
-    """Frames for sessions, demographics, task_groups and tasks; a malformed payload is left out and named."""
-    rows: list[list[tuple[Any, ...]]] = [[] for _ in DETAIL_TABLES]
-    failures: dict[str, str] = {}
-    sessions: list[str] = []
-    for session_id, payload, extracted_at in payloads:
-        try:
-            session, demographics, task_groups, tasks = details_tuples(
-                test_id, session_id, payload, extracted_at
-            )
-        except ValueError as exc:
-            failures[session_id] = str(exc)
-            continue
-        sessions.append(session_id)
-        rows[0].append(session)
-        rows[1].extend(demographics)
-        rows[2].extend(task_groups)
-        rows[3].extend(tasks)
-    frames = {
-        table.name: frame_from_tuples(table, table_rows)
-        for table, table_rows in zip(DETAIL_TABLES, rows, strict=True)
+def details_frames(sessions: Sequence[SessionRows]) -> dict[str, pd.DataFrame]:
+    """The frame of each of SESSION_TABLES (by table name) holding these sessions' rows."""
+    return {
+        table.name: frame_from_tuples(table, [row for rows in sessions for row in rows[table.name]])
+        for table in SESSION_TABLES
     }
-    return DetailFrames(frames, failures, sessions)
