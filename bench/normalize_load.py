@@ -346,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
             "write_together). Project and plain script write the same five tables, session_details "
             "holding each body's text; the project's have 50 typed columns to the plain script's 36 "
             "and are replaced per test partition in one transaction. "
-            "dlt drops all-null columns and explodes tasks, demographics and answers' lists into "
-            f"{len(child_tables)} child tables, so its answers are not compared as JSON."
+            + (
+                "dlt drops all-null columns and explodes tasks, demographics and answers' lists into "
+                f"{len(child_tables)} child tables, so its answers are not compared as JSON."
+                if dlt_s
+                else "dlt was not run (--skip-dlt or not installed), so the target is not judged."
+            )
         ),
         details={
             "sessions": len(data),
