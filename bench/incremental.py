@@ -2,37 +2,43 @@
 
     python -m bench.incremental [--large 10000] [--small 100] [--new 10] [--runs 3]
 
-Loads a --large and a --small session test into one DuckDB file through the warehouse client
-(`open_warehouse(...).write(test_id, TableWrite(table, rows))`), then writes --new more sessions to
-each as `TableWrite(table, rows, sessions=<the new ids>)` (what a sync of new sessions writes), all
-four session tables, and measures the seconds of those writes and the rows they changed (partition
-row counts before and after, and what the client reports if it returns anything). Repeated --runs
-times with fresh sessions; the fastest counts.
+Loads a --large and a --small session test into one DuckDB file with the calls the session_tables
+asset makes (`session_rows`, `details_writes`, `write_together`), then writes --new more sessions to
+each as a sync of new sessions does (`details_writes(rows, sessions=<the new ids>)`: the five
+tables in one transaction), and measures the seconds of those writes and the rows they changed
+(partition row counts before and after, and the rows each table's write reports inserted).
+Repeated --runs times with fresh sessions; the fastest counts.
 
 Target: rows written = the new sessions' rows (nothing else rewritten), and the large test's write
-time within 2x of the small test's. Without `TableWrite`/`open_warehouse` (ut_dagster.lib.warehouse,
-INTERFACES.md) the result is "not measured".
+time within 2x of the small test's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import exit_code, write_result
-from bench.warehouse import project_writer, warehouse_client_available
+
+if TYPE_CHECKING:
+    from ut_dagster.lib.normalize import SessionRows
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
+Payloads = list[tuple[str, str, bytes]]
 
 
-def _payloads(data: list[tuple[str, str, bytes]], suffix: str) -> list[tuple[str, object, datetime]]:
-    return [(f"{session_id}-{suffix}", json.loads(body), AT) for _, session_id, body in data]
+def _rows(test_id: str, data: Payloads, suffix: str) -> tuple[list[SessionRows], frozenset[str]]:
+    """The sessions' rows as the details step makes them, under fresh session IDs, and those IDs."""
+    from ut_dagster.lib.normalize import session_rows
+
+    ids = [f"{session_id}-{suffix}" for _, session_id, _ in data]
+    rows = [session_rows(test_id, i, body, AT) for i, (_, _, body) in zip(ids, data, strict=True)]
+    return rows, frozenset(ids)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,54 +49,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     target = "rows written = the new sessions' rows; large test's write time <= 2x the small test's"
-    if not warehouse_client_available():
-        result = write_result(
-            "incremental",
-            target=target,
-            measured="not measured: ut_dagster.lib.warehouse has no TableWrite/open_warehouse yet",
-            passed=None,
-        )
-        return exit_code(result)
 
     from bench.payloads import generate
-    from ut_dagster.lib.normalize import details_frames
-    from ut_dagster.lib.normalize.details import DETAIL_TABLES
+    from ut_dagster.defs.usertesting.assets.common import write_together
+    from ut_dagster.lib.normalize import SESSION_TABLES
+    from ut_dagster.lib.sync.details_step import details_writes
+    from ut_dagster.lib.warehouse import duckdb_io_manager
 
     pool = generate(args.large + args.runs * args.new, seed=23)
     base, extra = pool[: args.large], pool[args.large :]
     measurements: dict[str, list[dict[str, Any]]] = {"large": [], "small": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp,
-        project_writer(Path(tmp) / "w.duckdb") as writer,
-    ):
+    with tempfile.TemporaryDirectory(prefix="bench-incremental-") as tmp:
+        warehouse = duckdb_io_manager(Path(tmp) / "w.duckdb").client()
         tests = {"large": ("bench-large", base), "small": ("bench-small", base[: args.small])}
         for test_id, sessions in tests.values():
-            frames = details_frames(test_id, _payloads(sessions, "base")).frames
-            for table in DETAIL_TABLES:
-                writer.write(test_id, table, frames[table.name], None)
+            rows, _ = _rows(test_id, sessions, "base")
+            write_together(warehouse, test_id, details_writes(rows, None))
         for run in range(args.runs):
             new = extra[run * args.new : (run + 1) * args.new]
             for size, (test_id, _) in tests.items():
-                result = details_frames(test_id, _payloads(new, f"new{run}"))
-                ids = frozenset(result.sessions)
-                before = {t.name: len(writer.read(t, test_id)) for t in DETAIL_TABLES}
+                rows, ids = _rows(test_id, new, f"new{run}")
+                writes = details_writes(rows, ids)
+                before = {t.name: len(warehouse.read(t, test_id)) for t in SESSION_TABLES}
                 started = time.perf_counter()
-                reports = [
-                    writer.write(test_id, table, result.frames[table.name], ids) for table in DETAIL_TABLES
-                ]
+                reports = write_together(warehouse, test_id, writes)
                 seconds = time.perf_counter() - started
-                after = {t.name: len(writer.read(t, test_id)) for t in DETAIL_TABLES}
-                new_rows = sum(len(frame) for frame in result.frames.values())
+                after = {t.name: len(warehouse.read(t, test_id)) for t in SESSION_TABLES}
+                new_rows = sum(len(write.rows) for write in writes)
                 measurements[size].append(
                     {
                         "seconds": round(seconds, 4),
                         "rows_of_new_sessions": new_rows,
                         "partition_growth": sum(after[n] - before[n] for n in after),
-                        "client_reports": [str(r) for r in reports if r is not None],
+                        "rows_inserted": {name: r["rows_inserted"] for name, r in reports.items()},
                     }
                 )
                 print(f"  {size:5} run {run}: {seconds * 1000:.0f} ms, {new_rows} new rows", flush=True)
-
     large = min(m["seconds"] for m in measurements["large"])
     small = min(m["seconds"] for m in measurements["small"])
     rows_ok = all(
@@ -105,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             f"test {small * 1000:.0f} ms ({ratio:.2f}x); rows written = new rows: {rows_ok}"
         ),
         passed=rows_ok and ratio <= 2,
-        note="Rows written checked as partition growth; the client's own counts are in the JSON when it returns them.",
-        details={"writer": writer.kind, "ratio": round(ratio, 3), **measurements},
+        note="Rows written checked as partition growth; each table's rows_inserted is in the JSON.",
+        details={"ratio": round(ratio, 3), **measurements},
     )
     return exit_code(result)
 

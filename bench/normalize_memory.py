@@ -5,8 +5,8 @@
 A fresh child process generates 10,000 distinct v3 payloads as JSON bytes (what the landing area
 holds; every product type and task type, nulls, unknown types), then normalizes and loads
 --sessions sessions (the payloads repeated under new session IDs) into a DuckDB file through the
-project's code: `details_frames` + the warehouse write (bench/warehouse.py), --batch sessions per
-write (0 = all sessions in one write, as a partition rewrite would). Peak resident memory of the
+calls the session_tables asset makes (`session_rows`, `details_writes`, `write_together`), --batch
+sessions per write (0 = all sessions in one write, as a rebuild does). Peak resident memory of the
 whole process is the kernel's high-water mark (VmHWM) and a 5 ms sampler, whichever is higher; the
 generated payloads are part of it. Linux only (it reads /proc).
 """
@@ -31,9 +31,10 @@ def worker(sessions: int, batch: int, database: Path) -> dict[str, object]:
 
     from bench.payloads import generate
     from bench.video_memory import PeakSampler, _reset_high_water_mark, _rss_bytes, _status_kib
-    from bench.warehouse import project_writer
-    from ut_dagster.lib.normalize import details_frames
-    from ut_dagster.lib.normalize.details import DETAIL_TABLES
+    from ut_dagster.defs.usertesting.assets.common import write_together
+    from ut_dagster.lib.normalize import SESSION_TABLES, session_rows
+    from ut_dagster.lib.sync.details_step import details_writes
+    from ut_dagster.lib.warehouse import duckdb_io_manager
 
     distinct = [(session_id, body) for _, session_id, body in generate(min(sessions, 10_000), seed=17)]
     at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -45,24 +46,25 @@ def worker(sessions: int, batch: int, database: Path) -> dict[str, object]:
     _reset_high_water_mark()
     sampler = PeakSampler().__enter__()
     started = time.perf_counter()
-    written = {t.name: 0 for t in DETAIL_TABLES}
+    written = {t.name: 0 for t in SESSION_TABLES}
     size = batch or sessions
+    warehouse = duckdb_io_manager(database).client()
 
-    def payloads(start: int, stop: int):
-        for index in range(start, stop):
-            session_id, body = distinct[index % len(distinct)]
-            yield f"{session_id}-{index // len(distinct)}", json.loads(body), at
+    def session_id(index: int) -> str:
+        return f"{distinct[index % len(distinct)][0]}-{index // len(distinct)}"
 
-    with project_writer(database) as writer:
-        for start in range(0, sessions, size):
-            stop = min(start + size, sessions)
-            result = details_frames(test_id, payloads(start, stop))
-            replaced = frozenset(result.sessions) if batch else None
-            for table in DETAIL_TABLES:
-                frame = result.frames[table.name]
-                writer.write(test_id, table, frame, replaced)
-                written[table.name] += len(frame)
-            del result
+    for start in range(0, sessions, size):
+        stop = min(start + size, sessions)
+        rows = [
+            session_rows(test_id, session_id(index), distinct[index % len(distinct)][1], at)
+            for index in range(start, stop)
+        ]
+        replaced = frozenset(session_id(index) for index in range(start, stop)) if batch else None
+        writes = details_writes(rows, replaced)
+        write_together(warehouse, test_id, writes)
+        for write in writes:
+            written[write.table.name] += len(write.rows)
+        del rows, writes
     seconds = time.perf_counter() - started
     sampler.__exit__()
     peak = max(_status_kib("VmHWM") * 1024, sampler.peak)
@@ -73,7 +75,6 @@ def worker(sessions: int, batch: int, database: Path) -> dict[str, object]:
         "seconds": round(seconds, 1),
         "baseline_rss_mib": round(baseline / MIB, 1),
         "peak_rss_mib": round(peak / MIB, 1),
-        "writer": writer.kind,
     }
 
 
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             f"payloads), {measured['seconds']} s, batches of {args.batch or args.sessions:,} sessions"
         ),
         passed=passed,
-        note="details_frames + warehouse write per batch of landed sessions; --batch 0 writes all at once.",
+        note="The session_tables asset's calls per batch of landed sessions; --batch 0 writes all at once.",
         details=measured,
     )
     return exit_code(result)

@@ -1,15 +1,17 @@
-"""Session results (v3) to the sessions, demographics, task_groups and tasks tables."""
+"""Session results (v3) to the session_details, sessions, demographics, task_groups and tasks tables."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from ut_dagster.lib.normalize import MalformedPayloadError, details_rows, session_details_row
-from ut_dagster.lib.schema import ALL_TABLES
+from ut_dagster.lib.normalize import MalformedPayloadError, session_rows
+from ut_dagster.lib.schema import ALL_TABLES, SESSION_DETAILS
+from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"
@@ -19,13 +21,13 @@ KEYS = {"test_id": TEST_ID, "session_id": SESSION_ID, "participant_id": PARTICIP
 
 
 def rows(payload: object, session_id: str = SESSION_ID) -> dict[str, list[dict[str, Any]]]:
-    return details_rows(TEST_ID, session_id, payload, AT)
+    return rows_by_column(TEST_ID, session_id, payload, AT)
 
 
 def test_full_payload_gives_exact_rows(full_details: dict[str, Any]) -> None:
     out = rows(full_details)
 
-    assert list(out) == ["sessions", "demographics", "task_groups", "tasks"]
+    assert set(out) == {"session_details", "sessions", "demographics", "task_groups", "tasks"}
     assert out["sessions"] == [
         {
             **KEYS,
@@ -341,12 +343,44 @@ def test_malformed_payloads_say_what_and_where(payload: object, message: str) ->
     assert isinstance(raised.value, ValueError)
 
 
-def test_session_details_row_keeps_the_payload_whole(full_details: dict[str, Any]) -> None:
-    row = session_details_row(TEST_ID, SESSION_ID, full_details, AT)
-    assert list(row) == ALL_TABLES["session_details"].column_names
-    assert json.loads(row["details_json"]) == full_details
-    with pytest.raises(MalformedPayloadError, match="is a list"):
-        session_details_row(TEST_ID, SESSION_ID, [], AT)
+def test_details_json_is_the_served_text_not_a_re_encoding(warehouse: Callable[..., Any]) -> None:
+    # Spacing, key order, escapes and number spellings a re-encoding would change: the warehouse
+    # must hold the text the landing area holds, character for character.
+    body = (
+        '{ "tasks" :[ {"uuid":"t","response":{"answer":{"z":1,"a":1.50,"e":1E2}}} ],\n'
+        '\t"sessionParticipant": {"participantId": "caf\\u00e9 \\ud83d\\ude00"},'
+        '  "extra": "Très bien 👍", "audienceId": null }\r\n'
+    ).encode()
+    out = session_rows(TEST_ID, SESSION_ID, body, AT)
+
+    [row] = out["session_details"]
+    [loaded] = warehouse(SESSION_DETAILS, [dict(zip(SESSION_DETAILS.column_names, row, strict=True))])
+    test_id, session_id, details_json, _ = loaded
+    assert (test_id, session_id) == (TEST_ID, SESSION_ID)
+    assert details_json.encode() == body
+    assert out["sessions"][0][2] == "café 😀"  # the payload was read from that text all the same
+
+
+def test_details_json_leaves_out_a_leading_bom_only() -> None:
+    body = '{"note": "\ufeff inside stays"}'.encode()
+    [row] = session_rows(TEST_ID, SESSION_ID, b"\xef\xbb\xbf" + body, AT)["session_details"]
+    assert row[2].encode() == body
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"tasks": "caf\xe9"}', "the details body is not UTF-8 text"),
+        (json.dumps({"tasks": []}).encode("utf-16"), "the details body is not UTF-8 text"),
+        (b"<html>502 Bad Gateway</html>", "the details body is not JSON"),
+        (b"[" * 100_000, "the details body is nested too deeply to read"),
+        (b"[]", "the details payload is a list, expected an object"),
+    ],
+)
+def test_unreadable_bodies_say_which_session_and_why(body: bytes, message: str) -> None:
+    with pytest.raises(MalformedPayloadError) as raised:
+        session_rows(TEST_ID, SESSION_ID, body, AT)
+    assert str(raised.value).startswith(f"session {SESSION_ID}: {message}")
 
 
 def test_non_finite_numbers_become_json_null() -> None:

@@ -6,7 +6,7 @@ anywhere, unknown enum values and extra keys, any JSON where an answer or respon
 strings (lone surrogates, NUL, huge) and numbers (beyond BIGINT and double, NaN, numeric strings).
 Those must always give rows; replacing any value anywhere by any JSON must give rows or
 MalformedPayloadError, never another exception. Rows must load into real DuckDB tables and read back
-equal, and JSON text columns must parse back to what was served.
+equal, JSON text columns must parse back to what was served, and details_json must be the served text.
 
 hypothesis-jsonschema (0.23.1, its latest release) relies on Hypothesis internals that current
 Hypothesis no longer has, so the OpenAPI subset the spec uses is turned into strategies here.
@@ -27,14 +27,7 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ut_dagster.lib.normalize import (
-    MalformedPayloadError,
-    details_rows,
-    listing_rows,
-    parse_details,
-    qx_score_rows,
-    session_details_row,
-)
+from ut_dagster.lib.normalize import MalformedPayloadError, listing_rows, qx_score_rows, read_details
 from ut_dagster.lib.schema import (
     DEMOGRAPHICS,
     QX_SCORES,
@@ -44,6 +37,8 @@ from ut_dagster.lib.schema import (
     TASK_GROUPS,
     TASKS,
 )
+from ut_dagster_tests.normalize.as_dicts import rows_by_column, rows_of_body
+from ut_dagster_tests.normalize.as_dicts import served as body_of
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "results-v2-openapi.yml"
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -232,8 +227,20 @@ def _text_column(text: str | None, served: Any) -> None:
         assert text == "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in served)
 
 
-def _check_details(payload: dict[str, Any], tables: dict[str, list[dict[str, Any]]], load: Callable) -> None:
-    assert list(tables) == [SESSIONS.name, DEMOGRAPHICS.name, TASK_GROUPS.name, TASKS.name]
+def _check_details(
+    payload: dict[str, Any], body: bytes, tables: dict[str, list[dict[str, Any]]], load: Callable
+) -> None:
+    """Rows of `payload`, served as `body`: one per item served, loadable, the body's text kept whole."""
+    assert set(tables) == {
+        SESSION_DETAILS.name,
+        SESSIONS.name,
+        DEMOGRAPHICS.name,
+        TASK_GROUPS.name,
+        TASKS.name,
+    }
+    [details] = tables[SESSION_DETAILS.name]
+    assert details["details_json"].encode() == body
+    load(SESSION_DETAILS, [details])
     participant = payload.get("sessionParticipant") or {}
     served = {
         SESSIONS.name: [payload],
@@ -274,7 +281,7 @@ def _check_details(payload: dict[str, Any], tables: dict[str, list[dict[str, Any
 def test_payloads_fitting_the_spec_give_rows_that_load(
     payload: dict[str, Any], warehouse: Callable[..., Any]
 ) -> None:
-    _check_details(payload, details_rows(TEST_ID, SESSION_ID, payload, AT), warehouse)
+    _check_details(payload, body_of(payload), rows_by_column(TEST_ID, SESSION_ID, payload, AT), warehouse)
 
 
 @given(payload=served("SessionResultsV3ResponseDto"))
@@ -287,10 +294,7 @@ def test_payloads_fitting_the_spec_give_rows_that_load(
 def test_tolerated_payloads_always_give_rows_that_load(
     payload: dict[str, Any], warehouse: Callable[..., Any]
 ) -> None:
-    _check_details(payload, details_rows(TEST_ID, SESSION_ID, payload, AT), warehouse)
-    [row] = [session_details_row(TEST_ID, SESSION_ID, payload, AT)]
-    _json_column(row["details_json"], payload)
-    warehouse(SESSION_DETAILS, [row])
+    _check_details(payload, body_of(payload), rows_by_column(TEST_ID, SESSION_ID, payload, AT), warehouse)
 
 
 @given(payload=anything_replaced(served("SessionResultsV3ResponseDto")))
@@ -301,11 +305,11 @@ def test_any_payload_gives_rows_or_says_what_is_malformed(
     payload: Any, warehouse: Callable[..., Any]
 ) -> None:
     try:
-        tables = details_rows(TEST_ID, SESSION_ID, payload, AT)
+        tables = rows_by_column(TEST_ID, SESSION_ID, payload, AT)
     except MalformedPayloadError as error:
         assert SESSION_ID in str(error)
         return
-    _check_details(payload, tables, warehouse)
+    _check_details(payload, body_of(payload), tables, warehouse)
 
 
 @given(sessions=st.lists(served("SessionSummaryResultItemDto") | JSON_VALUES, max_size=4))
@@ -373,13 +377,13 @@ def test_multi_megabyte_written_answer_loads_faithfully(shape: str, warehouse: C
     answer = {"written": written}
     payload = {"tasks": [{"uuid": "t1", "type": "WRITTEN", "response": {"answer": answer}}]}
 
-    tables = details_rows(TEST_ID, SESSION_ID, payload, AT)
+    tables = rows_by_column(TEST_ID, SESSION_ID, payload, AT)
     [loaded] = warehouse(TASKS, tables[TASKS.name])
     row = dict(zip(TASKS.column_names, loaded, strict=True))
     assert json.loads(row["answer_json"]) == answer
     assert row["answer_text"] == written_text
-    [details] = warehouse(SESSION_DETAILS, [session_details_row(TEST_ID, SESSION_ID, payload, AT)])
-    assert json.loads(details[SESSION_DETAILS.column_names.index("details_json")]) == payload
+    [details] = warehouse(SESSION_DETAILS, tables[SESSION_DETAILS.name])
+    assert details[SESSION_DETAILS.column_names.index("details_json")].encode() == body_of(payload)
 
 
 def _deepest_json_accepted(make: Callable[[int], str]) -> int:
@@ -403,19 +407,21 @@ def test_deeply_nested_answers_give_rows_or_a_malformed_payload(
         return '{"tasks": [{"response": {"answer": {"written": ' + "[" * depth + leaf + "]" * depth + "}}}]}"
 
     for depth in (400, _deepest_json_accepted(make)):
-        payload = json.loads(make(depth))
+        body = make(depth).encode()
         try:
-            tables = details_rows(TEST_ID, SESSION_ID, payload, AT)
+            tables = rows_of_body(TEST_ID, SESSION_ID, body, AT)
         except MalformedPayloadError as error:
             assert "nested too deeply" in str(error)
             continue
-        _check_details(payload, tables, warehouse)
+        _check_details(json.loads(body), body, tables, warehouse)
 
 
 @given(payload=served("SessionResultsV3ResponseDto"), bom=st.booleans())
 def test_a_details_body_as_served_parses_to_its_payload(payload: dict[str, Any], bom: bool) -> None:
-    raw = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(payload).encode()
-    assert _as_served(parse_details(SESSION_ID, raw)) == _as_served(payload)
+    raw = (b"\xef\xbb\xbf" if bom else b"") + body_of(payload)
+    text, parsed = read_details(SESSION_ID, raw)
+    assert _as_served(parsed) == _as_served(payload)
+    assert text.encode() == body_of(payload)  # the served text, less the BOM that marks its encoding
 
 
 @given(body=st.binary(max_size=300) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
@@ -425,8 +431,9 @@ def test_a_details_body_as_served_parses_to_its_payload(payload: dict[str, Any],
 @example(body=b"<html>502 Bad Gateway</html>")
 def test_any_details_body_parses_or_says_why_not(body: bytes) -> None:
     try:
-        payload = parse_details(SESSION_ID, body)
+        text, payload = read_details(SESSION_ID, body)
     except MalformedPayloadError as error:
         assert str(error).startswith(f"session {SESSION_ID}: the details")
         return
     assert isinstance(payload, dict)
+    assert text.encode() == body.removeprefix(b"\xef\xbb\xbf")

@@ -12,16 +12,15 @@ import pandas as pd
 from ut_dagster.lib.normalize import (
     MalformedPayloadError,
     chunk_rows,
-    details_rows,
     listing_rows,
     parse_cues,
     qx_score_rows,
-    session_details_row,
     to_frame,
     transcript_rows,
 )
 from ut_dagster.lib.schema import ALL_TABLES
 from ut_dagster.lib.sync.clips_rows import clip_rows, clip_transcript_rows, reel_rows
+from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"
@@ -39,8 +38,7 @@ def outputs(details: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     }
     return {
         "raw_sessions": listing_rows(TEST_ID, listing, AT),
-        "session_details": [session_details_row(TEST_ID, SESSION_ID, details, AT)],
-        **details_rows(TEST_ID, SESSION_ID, details, AT),
+        **rows_by_column(TEST_ID, SESSION_ID, details, AT),
         "transcripts": transcript_rows(TEST_ID, SESSION_ID, VTT, AT),
         "transcript_chunks": chunk_rows(TEST_ID, SESSION_ID, parse_cues(VTT), AT),
         "qx_scores": qx_score_rows(TEST_ID, qx, AT),
@@ -68,7 +66,11 @@ def test_rows_have_table_columns_in_order_and_frame_cleanly(full_details: dict[s
 def test_empty_outputs_still_frame_with_table_columns() -> None:
     empty = {
         "raw_sessions": listing_rows(TEST_ID, [], AT),
-        **{k: v for k, v in details_rows(TEST_ID, SESSION_ID, {}, AT).items() if k != "sessions"},
+        **{
+            k: v
+            for k, v in rows_by_column(TEST_ID, SESSION_ID, {}, AT).items()
+            if k not in ("sessions", "session_details")
+        },
         "transcript_chunks": chunk_rows(TEST_ID, SESSION_ID, parse_cues("WEBVTT"), AT),
         "qx_scores": qx_score_rows(TEST_ID, {"qxScores": []}, AT),
     }
@@ -79,7 +81,7 @@ def test_empty_outputs_still_frame_with_table_columns() -> None:
 
 
 def test_null_payload_frames_with_nulls(null_details: dict[str, Any]) -> None:
-    out = details_rows(TEST_ID, SESSION_ID, null_details, AT)
+    out = rows_by_column(TEST_ID, SESSION_ID, null_details, AT)
     tasks = to_frame(ALL_TABLES["tasks"], out["tasks"])
     assert tasks["skipped"].isna().all() and tasks["nps_score"].isna().all()
     assert tasks["answer_json"].tolist() == [None]
@@ -135,7 +137,7 @@ def test_random_shapes_give_rows_or_malformed_payload_error(full_details: dict[s
             target = target[key]
         target[path[-1]] = random_json(rng)
         try:
-            out = details_rows(TEST_ID, SESSION_ID, payload, AT)
+            out = rows_by_column(TEST_ID, SESSION_ID, payload, AT)
         except MalformedPayloadError:
             outcomes["malformed"] += 1
             continue

@@ -1,11 +1,16 @@
 """End to end: the sandbox API synced by real Dagster runs into a real DuckDB file."""
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ut_dagster.lib.ids import TestId
+from ut_dagster.lib.landing import Landing
+from ut_dagster.lib.object_store.local import LocalObjectStore
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
+from ut_dagster.sandbox.routes import ApiRoutes, Response
 
 STUDIES = (StudySpec(THINK_OUT_LOUD, 12), StudySpec(INTERACTION, 11), StudySpec(SURVEY, 10))
 SESSION_TABLES = ("raw_sessions", "session_details", "sessions", "demographics", "task_groups", "tasks")
@@ -81,6 +86,35 @@ def test_sessions_arriving_while_paging_are_synced_once(make_pipeline):
     assert raw["session_id"].is_unique
     details = [r["path"] for r in pipeline.api_requests("/api/v3/")]
     assert len(details) == len(set(details)) == len(raw)
+
+
+def test_details_json_is_the_text_landed_as_served(make_pipeline, monkeypatch):
+    # Tab-indented, keys sorted, odd separators, non-ASCII escaped: text that no re-encoding of the
+    # parsed payload would give back, so the warehouse can only hold it by keeping what was served.
+    def spelled_oddly(payload: object) -> bytes:
+        return json.dumps(payload, indent="\t", sort_keys=True, separators=(" ,", " : ")).encode()
+
+    serve = ApiRoutes.session_details
+
+    def session_details(self: ApiRoutes, record) -> Response:
+        response = serve(self, record)
+        response.body = spelled_oddly(self._dataset.served_payload(record.session_id))
+        return response
+
+    monkeypatch.setattr(ApiRoutes, "session_details", session_details)
+    pipeline = make_pipeline(studies=(StudySpec(SURVEY, 4),))
+    test_id = pipeline.sandbox.test_ids[0]
+
+    assert pipeline.sync() == 0
+
+    landing = Landing(LocalObjectStore(pipeline.settings.object_store))
+    latest = [objs[0] for objs in landing.latest_by_session(TestId(test_id), "session_details").values()]
+    landed = {obj.session_id: body for obj, body in landing.read_many(latest)}
+    rows = pipeline.table("session_details", test_id)
+    assert len(rows) == len(landed) == 4
+    for row in rows.itertuples():
+        served = spelled_oddly(pipeline.sandbox.dataset.served_payload(row.session_id))
+        assert row.details_json.encode() == landed[row.session_id] == served
 
 
 def test_malformed_payload_is_recorded_and_the_rest_land_then_retried(make_pipeline):

@@ -63,7 +63,6 @@ from ut_dagster.lib.schema import (
     Table,
 )
 from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.details_step import TABLES as DETAIL_TABLES
 from ut_dagster.lib.sync.details_step import DetailsOptions, sync_details
 from ut_dagster.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
@@ -498,9 +497,8 @@ class EngineModel(RuleBasedStateMachine):
         except UserTestingError:
             ok = False
         else:
-            sessions = frozenset(details.written | details.changes.delete)
-            for table in DETAIL_TABLES:
-                write(table, details.rows[table.name], sessions)
+            fuse.before_write()
+            self.warehouse.write_many(self.test_id, details.writes)  # one transaction, as the asset
             ok = ok and details.fatal is None
         transcript_options = TranscriptOptions(self.retry, full=flags.full, retry_failed=flags.retry_failed)
         try:

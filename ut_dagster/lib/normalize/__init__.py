@@ -1,18 +1,14 @@
 """Pure transformations from UserTesting API payloads to warehouse rows (no I/O, no Dagster).
 
-Each function returns rows whose keys are exactly the columns of a table in schema.py, in order;
-`to_frame` turns them into a DataFrame with stable dtypes.
+Rows have exactly the columns of a table in schema.py, in order. The session tables' rows are tuples
+(`session_rows`), framed by `details_frames`; the smaller tables' rows are dicts, framed by
+`to_frame`, which checks their types. Both build frames with `frame_from_tuples`.
 """
 
-from ut_dagster.lib.normalize.detail_frames import DetailFrames, details_frames
-from ut_dagster.lib.normalize.details import (
-    demographic_values,
-    details_rows,
-    parse_details,
-    session_details_row,
-)
+from ut_dagster.lib.normalize.detail_frames import SESSION_TABLES, details_frames
+from ut_dagster.lib.normalize.details import SessionRows, demographic_values, read_details, session_rows
 from ut_dagster.lib.normalize.errors import MalformedPayloadError
-from ut_dagster.lib.normalize.frames import to_frame
+from ut_dagster.lib.normalize.frames import frame_from_tuples, to_frame
 from ut_dagster.lib.normalize.qx_scores import qx_score_rows
 from ut_dagster.lib.normalize.raw_sessions import listing_rows, parse_api_time
 from ut_dagster.lib.normalize.transcripts import (
@@ -25,21 +21,22 @@ from ut_dagster.lib.normalize.transcripts import (
 )
 
 __all__ = [
+    "SESSION_TABLES",
     "Cue",
-    "DetailFrames",
     "MalformedPayloadError",
+    "SessionRows",
     "chunk_rows",
     "decode_transcript",
     "demographic_values",
     "details_frames",
-    "details_rows",
+    "frame_from_tuples",
     "listing_rows",
     "parse_api_time",
     "parse_cues",
-    "parse_details",
     "plain_text",
     "qx_score_rows",
-    "session_details_row",
+    "read_details",
+    "session_rows",
     "to_frame",
     "transcript_rows",
 ]

@@ -1,5 +1,9 @@
 """A v3 session result (GET /api/v3/sessionResults/{sessionId}) to rows of the session tables.
 
+`session_rows` is what a sync does with each body it fetches or reads back from the landing area:
+the served text kept whole for session_details, the payload parsed into rows of the four tables
+below it, every row a tuple in its table's column order (`detail_frames.py` frames many sessions).
+
 Every row carries the session_id the listing gave us (the payload's own sessionId is nullable) and
 the participant_id, so tasks and task groups join to demographics without going through sessions.
 """
@@ -22,55 +26,60 @@ from ut_dagster.lib.normalize.values import (
     object_at,
     objects_at,
     require_object,
-    table_row,
     valid_text,
 )
 from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
 
-DETAIL_TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS)
+Row = tuple[Any, ...]
+# A session's rows by table name, each a tuple in its table's column order.
+SessionRows = dict[str, list[Row]]
 
 
-def parse_details(session_id: str, body: bytes | str) -> dict[str, Any]:
-    """The payload of a details response body as served (or of its stored `details_json` text).
+def session_rows(test_id: str, session_id: str, body: bytes, extracted_at: datetime) -> SessionRows:
+    """The rows of session_details, sessions, demographics, task_groups and tasks of one session,
+    from its details body as served (as landed); MalformedPayloadError as `read_details` and
+    `details_tuples` say."""
+    text, payload = read_details(session_id, body)
+    session, demographics, task_groups, tasks = details_tuples(test_id, session_id, payload, extracted_at)
+    return {
+        SESSION_DETAILS.name: [(test_id, session_id, text, extracted_at)],
+        SESSIONS.name: [session],
+        DEMOGRAPHICS.name: demographics,
+        TASK_GROUPS.name: task_groups,
+        TASKS.name: tasks,
+    }
+
+
+def read_details(session_id: str, body: bytes) -> tuple[str, dict[str, Any]]:
+    """A details response body as served (as landed): its JSON text, and the payload that text holds.
+
+    The text is the body's bytes decoded, so `details_json` holds what the landing area holds, not a
+    re-encoding. A leading BOM is left out of it: it marks the encoding, it is not JSON text (RFC 8259
+    lets a parser ignore it; warehouse JSON parsers refuse it).
 
     Every way a body can be unreadable is a MalformedPayloadError naming the session, so a caller
     catching ValueError records a failed session instead of failing the whole test: bytes that are
-    not UTF-8 (json.loads would take UTF-16 bytes, which the details_json text then cannot hold),
-    text that is not JSON, nesting deeper than the parser's recursion limit (a RecursionError,
-    not a ValueError), JSON that is not an object. A leading BOM is ignored, as RFC 8259 allows.
+    not UTF-8 (json.loads would take UTF-16 bytes, which a text column cannot hold as served), text
+    that is not JSON, nesting deeper than the parser's recursion limit (a RecursionError, not a
+    ValueError), JSON that is not an object.
     """
     where = f"session {session_id}: the details body"
-    if isinstance(body, bytes | bytearray):
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise MalformedPayloadError(f"{where} is not UTF-8 text: {error}") from error
     try:
-        payload = json.loads(body.removeprefix("\ufeff"))
+        text = body.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        raise MalformedPayloadError(f"{where} is not UTF-8 text: {error}") from error
+    try:
+        payload = json.loads(text)
     except json.JSONDecodeError as error:
         raise MalformedPayloadError(f"{where} is not JSON: {error}") from error
     except RecursionError as error:
         raise MalformedPayloadError(f"{where} is nested too deeply to read") from error
-    return require_object(payload, f"session {session_id}: the details payload")
-
-
-def session_details_row(
-    test_id: str, session_id: str, payload: object, extracted_at: datetime
-) -> dict[str, Any]:
-    """The SESSION_DETAILS row: the whole payload as JSON text, for re-deriving tables later."""
-    details = require_object(payload, f"session {session_id}: the details payload")
-    return table_row(
-        SESSION_DETAILS,
-        test_id=test_id,
-        session_id=session_id,
-        details_json=json_text(details, f"session {session_id}: the details payload"),
-        extracted_at=extracted_at,
-    )
+    return text, require_object(payload, f"session {session_id}: the details payload")
 
 
 # Rows are built as tuples in these orders (one allocation per row, no per-row key checks) and
-# zipped with the names; the check below makes a column added to or moved in schema.py fail at import
-# instead of shifting values into the wrong columns.
+# framed column by column (frame_from_tuples); the check below makes a column added to or moved in
+# schema.py fail at import instead of shifting values into the wrong columns.
 _SESSION_FIELDS = (
     "test_id",
     "session_id",
@@ -107,6 +116,7 @@ _TASK_GROUP_FIELDS = (
     "position",
     "extracted_at",
 )
+_DETAILS_FIELDS = ("test_id", "session_id", "details_json", "extracted_at")
 _TASK_FIELDS = (
     "test_id",
     "session_id",
@@ -126,6 +136,7 @@ _TASK_FIELDS = (
     "extracted_at",
 )
 for _table, _fields in (
+    (SESSION_DETAILS, _DETAILS_FIELDS),
     (SESSIONS, _SESSION_FIELDS),
     (DEMOGRAPHICS, _DEMOGRAPHIC_FIELDS),
     (TASK_GROUPS, _TASK_GROUP_FIELDS),
@@ -137,31 +148,16 @@ for _table, _fields in (
             f"{_table.column_names}: update the tuple builders together with the schema"
         )
 
-Tuples = tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
+Tuples = tuple[Row, list[Row], list[Row], list[Row]]
 
 
-def details_rows(
-    test_id: str, session_id: str, payload: object, extracted_at: datetime
-) -> dict[str, list[dict[str, Any]]]:
-    """Rows for "sessions", "demographics", "task_groups" and "tasks" (keys are table names).
+def details_tuples(test_id: str, session_id: str, payload: object, extracted_at: datetime) -> Tuples:
+    """Rows of sessions, demographics, task_groups and tasks, as tuples in table column order:
+    (session, demographics, groups, tasks).
 
     Nulls anywhere (sessionParticipant, response, answer, any field) give null columns; only a
     structure that cannot be read (a list where an object belongs, a task that is a string) raises
     MalformedPayloadError naming the session and the place.
-    """
-    session, demographics, task_groups, tasks = details_tuples(test_id, session_id, payload, extracted_at)
-    return {
-        SESSIONS.name: [dict(zip(_SESSION_FIELDS, session, strict=True))],
-        DEMOGRAPHICS.name: [dict(zip(_DEMOGRAPHIC_FIELDS, row, strict=True)) for row in demographics],
-        TASK_GROUPS.name: [dict(zip(_TASK_GROUP_FIELDS, row, strict=True)) for row in task_groups],
-        TASKS.name: [dict(zip(_TASK_FIELDS, row, strict=True)) for row in tasks],
-    }
-
-
-def details_tuples(test_id: str, session_id: str, payload: object, extracted_at: datetime) -> Tuples:
-    """What details_rows returns, as tuples in table column order: (session, demographics, groups, tasks).
-
-    For building columns directly (`details_frames`) without a dict per row.
     """
     context = f"session {session_id}"
     details = require_object(payload, f"{context}: the details payload")

@@ -1,7 +1,9 @@
 """Typed DataFrames of schema.py tables: one pandas dtype per logical type, everywhere.
 
-`to_frame` builds a table's frame from normalizer rows (and refuses values of the wrong type);
-`typed_frame` gives any frame of a table, written or loaded, the same columns and dtypes. Each
+`frame_from_tuples` builds every frame a sync writes, column by column from rows as tuples in
+column order; `to_frame` is its door for rows as dicts (the smaller tables' normalizers), checking
+each value's type first. `typed_frame` gives any frame of a table, written or loaded, the same
+columns and dtypes. Each
 warehouse hands back its own dtypes (DuckDB 1.x float64 for an integer column with nulls;
 Snowflake float for NUMBER, object for BOOLEAN, upper-case names), so without this a downstream
 asset would see a partition's dtypes change with its contents or its warehouse.
@@ -9,6 +11,7 @@ asset would see a partition's dtypes change with its contents or its warehouse.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
@@ -37,22 +40,38 @@ def to_frame(table: Table, rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
         extra = [key for key in row if key not in known]
         if extra:
             raise ValueError(f"{table.name} row {index} has columns the table does not define: {extra}")
-
-    data: dict[str, pd.Series] = {}
-    for column in table.columns:
-        kind = _logical_type(table, column.name, column.type)
-        check = _CHECKS[kind]
-        values = [_null_if_missing(row.get(column.name)) for row in rows]
-        for index, value in enumerate(values):
+    tuples = [tuple(_null_if_missing(row.get(name)) for name in table.column_names) for row in rows]
+    for position, column in enumerate(table.columns):
+        check = _CHECKS[_logical_type(table, column.name, column.type)]
+        for index, values in enumerate(tuples):
+            value = values[position]
             if value is not None and not check(value):
                 raise TypeError(
                     f"{table.name} row {index}: {column.name} is {type(value).__name__} {value!r}, "
                     f"not a {column.type}"
                 )
-        if kind == LogicalType.TIMESTAMP:
-            values = [_naive_utc(v) for v in values]
-        data[column.name] = pd.Series(values, dtype=kind.pandas)
-    return pd.DataFrame(data, columns=table.column_names)
+    return frame_from_tuples(table, tuples)
+
+
+def frame_from_tuples(table: Table, rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows as tuples in column order -> the table's typed frame.
+
+    No per-value type check: the values come from the normalizers, whose types the tests pin (and
+    `to_frame` checks for rows as dicts). Timestamps are converted once per distinct value.
+    """
+    count, width = len(rows), len(table.columns)
+    # One pass over the rows into a row-major array and one transposing copy give every column as
+    # a contiguous array: cheaper than zip(*rows) then an array per column, which walks the
+    # scattered row tuples once per column.
+    cells = np.fromiter(itertools.chain.from_iterable(rows), dtype=object, count=count * width)
+    columns = np.ascontiguousarray(cells.reshape(count, width).T)
+    data = {
+        column.name: pd.Series(_BUILDERS[_logical_type(table, column.name, column.type)](values), copy=False)
+        for column, values in zip(table.columns, columns, strict=True)
+    }
+    # copy=False keeps each column's array: the default would copy the text columns into one
+    # 2D block, touching every string object again.
+    return pd.DataFrame(data, columns=table.column_names, copy=False)
 
 
 def typed_frame(table: Table, frame: pd.DataFrame, *, from_warehouse: bool = False) -> pd.DataFrame:
@@ -155,13 +174,6 @@ def _null_if_missing(value: object) -> object:
     return value
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    # Naive values are taken to be UTC already: every time this project handles is UTC.
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def _is_int(value: object) -> bool:
     # numbers.Integral admits numpy integers too; bool is an int to Python but never a count.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -178,4 +190,50 @@ _CHECKS: dict[LogicalType, Callable[[object], bool]] = {
     LogicalType.BIGINT: _is_int,
     LogicalType.DOUBLE: _is_float,
     LogicalType.BOOLEAN: lambda v: isinstance(v, bool | np.bool_),
+}
+
+
+def _objects(values: np.ndarray) -> np.ndarray:
+    # A copy, not a view: a view would keep the whole transposed array alive with the frame, and
+    # with it the Python objects of every numeric column.
+    return values.copy()
+
+
+def _integers(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    mask = np.equal(values, None)
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.where(np.equal(values, None), np.nan, values).astype(np.float64)
+
+
+def _booleans(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    mask = np.equal(values, None)
+    return pd.arrays.BooleanArray(np.where(mask, False, values).astype(bool), mask)
+
+
+def _timestamps(values: np.ndarray) -> np.ndarray:
+    # Every row of a session shares one extracted_at: convert each distinct value once. Naive values
+    # are taken to be UTC already: every time this project handles is UTC.
+    converted: dict[Any, np.datetime64] = {}
+    for value in set(values):
+        if value is None:
+            converted[value] = np.datetime64("NaT", "ns")
+            continue
+        naive = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        # A pandas Timestamp (rows built from another frame) may hold nanoseconds a datetime cannot.
+        converted[value] = (
+            naive.to_datetime64() if isinstance(naive, pd.Timestamp) else np.datetime64(naive, "ns")
+        )
+    return np.fromiter((converted[v] for v in values), dtype="datetime64[ns]", count=len(values))
+
+
+_BUILDERS: dict[LogicalType, Callable[[np.ndarray], Any]] = {
+    LogicalType.STRING: _objects,
+    LogicalType.JSON: _objects,
+    LogicalType.TIMESTAMP: _timestamps,
+    LogicalType.BIGINT: _integers,
+    LogicalType.DOUBLE: _floats,
+    LogicalType.BOOLEAN: _booleans,
 }

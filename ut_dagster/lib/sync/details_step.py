@@ -1,5 +1,9 @@
 """The details step of a test's sync: fetch each session's v3 result once, land it, normalize it.
 
+Each body is normalized as it arrives (`session_rows`: the served text for session_details, row
+tuples for the four tables parsed from it), before it lands; the result carries the writes of every
+table, framed from those tuples, for the asset to write in one transaction.
+
 A failing session (404, 5xx, an unreadable body) is recorded and backed off (retries.py), never
 removed; the rest land. A 404 is a question (revocation.py): if the test itself no longer answers
 (access revoked mid-run) the run stops without marking any session.
@@ -8,15 +12,17 @@ removed; the rest land. A 404 is a question (revocation.py): if the test itself 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pandas as pd
+
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import LandedObject, Landing, utc_now
-from ut_dagster.lib.normalize import details_rows, parse_details, session_details_row
+from ut_dagster.lib.normalize import SESSION_TABLES, SessionRows, details_frames, session_rows
 from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import DEMOGRAPHICS, SESSION_DETAILS, SESSIONS, TASK_GROUPS, TASKS
+from ut_dagster.lib.schema import SESSION_DETAILS, TASK_GROUPS, Table
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
 from ut_dagster.lib.sync.revocation import NotFound, NotFoundEvidence
@@ -28,14 +34,10 @@ from ut_dagster.lib.usertesting_api.errors import (
     UserTestingNotFoundError,
     UserTestingUnavailableError,
 )
-from ut_dagster.lib.warehouse import WarehouseClient
+from ut_dagster.lib.warehouse import TableWrite, WarehouseClient
 
 FOLDER = "session_details"
-# Written together in one transaction (assets/common.py `write_together`): once session_details
-# holds a session, so does every table parsed from it, so it says what all five hold.
-TABLES = (SESSIONS, DEMOGRAPHICS, TASK_GROUPS, TASKS, SESSION_DETAILS)
-
-Rows = dict[str, list[dict]]
+_GROUP_TYPE = TASK_GROUPS.column_names.index("task_group_type")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class DetailsOptions:
 
 @dataclass
 class DetailsResult:
-    rows: dict[str, list[dict]]  # table name -> rows of the sessions written
+    writes: list[TableWrite]  # one per SESSION_TABLES table, for one `write_many` transaction
     written: set[str]
     changes: TableChanges
     current: dict[str, datetime]
@@ -56,6 +58,17 @@ class DetailsResult:
     failures: dict[str, Failure]  # every session failing now, with its record
     failed_now: dict[str, str] = field(default_factory=dict)  # failed in this run: session -> error
     fatal: UserTestingError | None = None
+
+    def frame(self, table: Table) -> pd.DataFrame:
+        """The rows written to `table`."""
+        return next(w.rows for w in self.writes if w.table is table)
+
+
+def details_writes(sessions: Sequence[SessionRows], replaced: frozenset[str] | None) -> list[TableWrite]:
+    """The writes of these sessions' rows to every table of SESSION_TABLES: `replaced` are the
+    sessions whose rows they replace (None: the test's whole partition, as a rebuild does)."""
+    frames = details_frames(sessions)
+    return [TableWrite(table, frames[table.name], replaced) for table in SESSION_TABLES]
 
 
 def sync_details(
@@ -88,7 +101,7 @@ def sync_details(
             or retries.ask_now(failures.get(sid), started, options.retry, retry_failed=options.retry_failed)
         )
     ]
-    normalized: dict[str, Rows] = {}
+    normalized: dict[str, SessionRows] = {}
     failed_now: dict[str, str] = {}
     fatal: UserTestingError | None = None
     unavailable_in_a_row = 0
@@ -133,7 +146,7 @@ def sync_details(
         mark_not_found(evidence.answered())
         received_at = utc_now()
         try:
-            normalized[session_id] = _rows(test_id, session_id, parse_details(session_id, raw), received_at)
+            normalized[session_id] = session_rows(test_id, session_id, raw, received_at)
         except ValueError as exc:  # MalformedPayloadError: not UTF-8, not JSON, too deep, not an object
             # Kept for diagnosis, not counted as landed, asked again on the failing sessions' schedule.
             envelope = {"error": str(exc), "body": raw.decode("utf-8", errors="replace")}
@@ -155,9 +168,7 @@ def sync_details(
     # (a run killed between landing it and clearing its record leaves one behind).
     failures = {s: f for s, f in failures.items() if s not in listing.deleted and s not in landed}
     state.save_failures(DETAILS, failures)
-    if any(
-        g["task_group_type"] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]
-    ):
+    if any(g[_GROUP_TYPE] == "QX_SCORE" for rows in normalized.values() for g in rows[TASK_GROUPS.name]):
         state.note_qx_score_groups()
 
     fetched = len(normalized)
@@ -171,22 +182,14 @@ def sync_details(
     pending = [landed[sid] for sid in written - normalized.keys()]
     for obj, body in landing.read_many(pending):
         try:
-            normalized[obj.session_id] = _rows(
-                test_id, obj.session_id, parse_details(obj.session_id, body), obj.received_at
-            )
+            normalized[obj.session_id] = session_rows(test_id, obj.session_id, body, obj.received_at)
         except ValueError as exc:
             failed_now[obj.session_id] = str(exc)
             del current[obj.session_id]
     written &= current.keys()
-    rows = {t.name: [row for sid in written for row in normalized[sid][t.name]] for t in TABLES}
-    return DetailsResult(rows, written, changes, current, fetched, failures, failed_now, fatal)
-
-
-def _rows(test_id: str, session_id: str, payload: object, received_at: datetime) -> Rows:
-    return {
-        SESSION_DETAILS.name: [session_details_row(test_id, session_id, payload, received_at)],
-        **details_rows(test_id, session_id, payload, received_at),
-    }
+    replaced = None if options.rebuild else frozenset(written | changes.delete)
+    writes = details_writes([normalized[sid] for sid in sorted(written)], replaced)
+    return DetailsResult(writes, written, changes, current, fetched, failures, failed_now, fatal)
 
 
 def _latest_valid(objects: list[LandedObject]) -> LandedObject | None:

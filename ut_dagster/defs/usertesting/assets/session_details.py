@@ -25,17 +25,17 @@ from ut_dagster.defs.usertesting.assets.common import (
     failures_metadata,
     start_api_step,
     table_out,
-    table_write,
     warehouse_agrees,
     write_together,
 )
 from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
+from ut_dagster.lib.normalize import SESSION_TABLES
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
-from ut_dagster.lib.sync.details_step import TABLES, DetailsOptions, DetailsResult, sync_details
+from ut_dagster.lib.sync.details_step import DetailsOptions, DetailsResult, sync_details
 from ut_dagster.lib.sync.retries import quarantined_of
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
@@ -53,14 +53,14 @@ DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
     # The tables are parsed from the landed payloads, so the lineage shows them under session_details.
     internal_asset_deps={
         SESSION_DETAILS.name: {RAW_SESSIONS_KEY},
-        **{t.name: {DETAILS_KEY} for t in TABLES if t is not SESSION_DETAILS},
+        **{t.name: {DETAILS_KEY} for t in SESSION_TABLES if t is not SESSION_DETAILS},
     },
     outs={
         SESSION_DETAILS.name: table_out(
             SESSION_DETAILS,
             "Fetched once per session, so each sync asks only for sessions not landed yet.",
         ),
-        **{t.name: table_out(t) for t in TABLES if t is not SESSION_DETAILS},
+        **{t.name: table_out(t) for t in SESSION_TABLES if t is not SESSION_DETAILS},
     },
     check_specs=[
         per_test_check(
@@ -119,10 +119,7 @@ def session_tables(
         result = sync_details(
             step.test_id, step.client, step.landing, warehouse, options, progress, step.still_registered
         )
-    sessions = None if config.rebuild else frozenset(result.written | result.changes.delete)
-    written = write_together(
-        warehouse, step.test_id, [table_write(t, result.rows[t.name], sessions) for t in TABLES]
-    )
+    written = write_together(warehouse, step.test_id, result.writes)
     named = {TITLE_METADATA: title or UNKNOWN_TITLE}
     # Written above in one transaction; reported parents first, as the lineage needs.
     yield Output(
@@ -135,7 +132,7 @@ def session_tables(
             **step.spent(),
         },
     )
-    for table in TABLES:
+    for table in SESSION_TABLES:
         if table is not SESSION_DETAILS:
             yield Output(None, output_name=table.name, metadata={**named, **written[table.name]})
     agrees = warehouse_agrees(
@@ -168,10 +165,9 @@ def _details_metadata(result: DetailsResult, sync_settings: SyncSettings) -> dic
 
 
 def _checks(result: DetailsResult, sync_settings: SyncSettings):
-    sessions = result.rows[SESSIONS.name]
-    session_ids = [row["session_id"] for row in sessions]
-    duplicated = sorted({s for s in session_ids if session_ids.count(s) > 1})
-    orphans = sorted({row["session_id"] for row in result.rows[TASKS.name]} - set(session_ids))
+    session_ids = result.frame(SESSIONS)["session_id"]
+    duplicated = sorted(set(session_ids[session_ids.duplicated()]))
+    orphans = sorted(set(result.frame(TASKS)["session_id"]) - set(session_ids))
     quarantined = quarantined_of(result.failures, sync_settings.retry_policy())
     yield AssetCheckResult(
         check_name="all_sessions_parsed",
