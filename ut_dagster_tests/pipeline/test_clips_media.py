@@ -139,10 +139,12 @@ def test_media_never_ready_is_backed_off_not_asked_every_run(make_pipeline, sand
             replace(options, **changes),
             quiet,
             lambda: True,
-            lambda s: None,
+            waits.append,
         )
 
+    waits: list[float] = []
     first = run()
+    assert waits == [2.0]  # one wait a round for every item still GENERATING, not one per item
     assert (len(first.failed_now), first.records, first.fatal) == (items, [], None)
     assert sandbox.request_counts()["clip"] + sandbox.request_counts()["highlight_reel"] == 2 * items
     asked = sum(sandbox.request_counts().values())

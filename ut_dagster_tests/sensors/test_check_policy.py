@@ -98,11 +98,15 @@ def test_batch_busy_and_priority():
     assert due_tests(tests, states, now, policy, busy=frozenset({"never-checked"}), allowance=1) == [
         "active-due"
     ]
-    assert due_tests(tests, states, now, policy, allowance=0) == []
+    assert due_tests(tests, states, now, policy, busy=frozenset({"never-checked"}), allowance=0) == []
     # Others have taken the whole budget for long: a test waiting three intervals (here 4.2: 1,200 s
-    # on a 300 s interval) gets one probe anyway; a never-checked one has not waited for anything.
+    # on a 300 s interval) gets one probe anyway, and so does a test never checked (a greedy process
+    # from the start must not hide a registered test for ever); one at a time, never-checked first.
     starved = {**states, "active-due": TestState(last_checked=now - 1200, last_activity=now - 1800)}
-    assert due_tests(tests, starved, now, policy, allowance=0) == ["active-due"]
+    busy = frozenset({"never-checked"})
+    assert due_tests(tests, starved, now, policy, busy=busy, allowance=0) == ["active-due"]
+    assert due_tests(tests, starved, now, policy, allowance=0) == ["never-checked"]
+    assert due_tests(tests, states, now, policy, allowance=0) == ["never-checked"]
     # Equally overdue: the test with more arrivals in the last day (fielding now) first.
     twins = {
         "quiet": TestState(now - 600, now - 1800, (now - 1800,)),

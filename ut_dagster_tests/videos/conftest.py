@@ -108,10 +108,12 @@ class VideoPipeline:
         return [r["path"].split("/")[-2] for r in self.sandbox.requests if r["path"].endswith(LINK_SUFFIX)]
 
     def video_requests(self) -> list[tuple[str, int | None]]:
-        """(session ID, status) of every request the video host served, in order."""
+        """(session ID, status) of every session-video request the video host served, in order (the
+        same host serves clip and reel media, under /_clip/ and /_reel/)."""
         return [
             (r["path"].rsplit("/", 1)[1].removesuffix(".mp4"), r["status"])
             for r in self.sandbox.video_requests
+            if r["path"].startswith("/_video/")
         ]
 
     def with_video(self, test_id: str) -> set[str]:

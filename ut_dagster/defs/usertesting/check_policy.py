@@ -172,9 +172,10 @@ def due_tests(
     ranked = sorted(due)
     if limit == 0 and policy.batch > 0:
         # Another process on the credential may take the whole budget for hours (a greedy client, a
-        # backfill elsewhere): a test kept waiting `starved_after` intervals gets one probe anyway,
-        # so new sessions are never unseen for ever. The limiter still holds the credential's limit.
-        starved = [t for checked, late, _, t in ranked if checked and -late >= policy.probes.starved_after]
+        # backfill elsewhere): a test kept waiting `starved_after` intervals, or never checked yet,
+        # gets one probe anyway, so new sessions are never unseen for ever. The limiter still holds
+        # the credential's limit.
+        starved = [t for _, late, _, t in ranked if -late >= policy.probes.starved_after]
         return starved[:1]
     return [test_id for *_, test_id in ranked[:limit]]
 

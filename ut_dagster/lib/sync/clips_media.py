@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from ut_dagster.lib.ids import SessionId, TestId
 from ut_dagster.lib.landing import Landing, utc_now
@@ -105,11 +106,13 @@ def _archive(
     identity: dict,
     options: MediaOptions,
     wait: Callable[[float], None],
+    link: VideoLink | None = None,
 ) -> dict | None:
+    """`link`: one just handed out for this media (saves its first details request)."""
     record_key = key_of(".json")
     if (held := store.get_bytes(record_key)) is not None:
         return dict(json.loads(held))  # archived: never downloaded again
-    link = _ready_link(ask, options, wait)
+    link = link or _ready_link(ask, options, wait)
     if link is None:
         return None
     key = key_of(".mp4")
@@ -197,53 +200,110 @@ def sync_clip_media(
     and, after repeated failures, quarantined (retries.py); the others go on. Archived files stay in
     the store when a clip is removed upstream: only its row leaves this table."""
     store = landing.store
-    clips = warehouse.read(CLIPS, test_id, columns=("session_id", "clip_id"))
-    reels = warehouse.read(HIGHLIGHT_REELS, test_id, columns=("reel_id",))
-    wanted: list[tuple[str | None, str]] = sorted(
-        {(str(s), str(c)) for s, c in zip(clips["session_id"], clips["clip_id"], strict=True)}
-    )
-    wanted += [(None, str(r)) for r in sorted(set(reels["reel_id"]))]
     state = SyncState(landing, test_id)
     failures = state.failures(CLIP_MEDIA_ENDPOINT)
     result = ClipMediaResult(failures=failures)
     now = utc_now()
-    with progress(len(wanted)) as tracker:
-        for session_id, media_id in wanted:
-            tracker.advance()
-            name = f"{'clip' if session_id else 'highlight_reel'}:{media_id}"
-            if session_id is None:
-                held = store.get_bytes(reel_media_key(test_id, media_id, ".json"))
-            else:
-                held = store.get_bytes(clip_media_key(test_id, session_id, media_id, ".json"))
-            if held is not None:  # archived: no request
+    items = _held_media(test_id, client, store, warehouse)
+    with progress(len(items)) as tracker:
+        pending: list[_Media] = []
+        for item in items:
+            if (held := store.get_bytes(item.key_of(".json"))) is not None:  # archived: no request
                 result.records.append(media_row(json.loads(held)))
                 result.archived += 1
-                continue
-            if not options.ask:
-                continue
-            if not retries.ask_now(failures.get(name), now, options.retry, retry_failed=options.retry_failed):
-                result.waiting += 1
-                continue
-            if not still_registered():
-                break  # forgotten mid-run: nothing more of it is asked or lands
-            try:
-                if session_id is None:
-                    record = archive_reel(client, store, test_id, media_id, options.media, wait)
-                else:
-                    record = archive_clip(client, store, test_id, session_id, media_id, options.media, wait)
-            except UserTestingUnavailableError as exc:  # not ready yet, or no download went through
-                failures[name] = retries.failed(failures.get(name), now, str(exc))
-                result.failed_now[name] = str(exc)
-                continue
-            except UserTestingError as exc:  # refused or misconfigured: the same for every item
-                result.fatal = exc
-                break
-            failures.pop(name, None)
-            if record is None:
-                result.gone += 1
+                tracker.advance()
+            elif options.ask and retries.ask_now(
+                failures.get(item.name), now, options.retry, retry_failed=options.retry_failed
+            ):
+                pending.append(item)
             else:
-                result.records.append(media_row(record))
-                result.downloaded += 1
+                result.waiting += int(options.ask)
+                tracker.advance()
+        # Every pending item's status is asked once a round, and the round's waits are shared: media
+        # nobody asked for starts GENERATING, and waiting item by item cost seconds per clip.
+        statuses: dict[str, str] = {}
+        for poll in range(options.media.polls):
+            if poll:
+                wait(min(options.media.max_wait_s, options.media.first_wait_s * 2 ** (poll - 1)))
+            generating = []
+            for item in pending:
+                if not still_registered():
+                    return _saved(state, failures, result)  # forgotten mid-run: nothing more lands
+                try:
+                    answer = item.ask()
+                    if answer is not None and answer[1] is None:
+                        statuses[item.name] = answer[0]
+                        generating.append(item)
+                        continue
+                    record = (
+                        None
+                        if answer is None
+                        else _archive(*item.archive_args, options.media, wait, answer[1])
+                    )
+                except UserTestingUnavailableError as exc:  # no download went through, or 5xx
+                    failures[item.name] = retries.failed(failures.get(item.name), now, str(exc))
+                    result.failed_now[item.name] = str(exc)
+                    tracker.advance()
+                    continue
+                except UserTestingError as exc:  # refused or misconfigured: the same for every item
+                    result.fatal = exc
+                    return _saved(state, failures, result)
+                failures.pop(item.name, None)
+                tracker.advance()
+                if record is None:
+                    result.gone += 1  # its row leaves with the next clips sync
+                else:
+                    result.records.append(media_row(record))
+                    result.downloaded += 1
+            pending = generating
+            if not pending:
+                break
+        for item in pending:
+            error = (
+                f"the media is still {statuses.get(item.name, 'unknown')} after {options.media.polls} polls"
+            )
+            failures[item.name] = retries.failed(failures.get(item.name), now, error)
+            result.failed_now[item.name] = error
+            tracker.advance()
+    return _saved(state, failures, result)
+
+
+@dataclass(frozen=True)
+class _Media:
+    name: str  # the failure record's key: clip:<id> or highlight_reel:<id>
+    ask: Callable[[], tuple[str, VideoLink | None] | None]
+    key_of: Callable[[str], str]
+    archive_args: tuple  # _archive's leading arguments
+
+
+def _held_media(
+    test_id: TestId, client: UserTestingClient, store: ObjectStore, warehouse: WarehouseClient
+) -> list[_Media]:
+    """The clips and reels the warehouse holds for the test (their sync decides what is held)."""
+    clips = warehouse.read(CLIPS, test_id, columns=("session_id", "clip_id"))
+    reels = warehouse.read(HIGHLIGHT_REELS, test_id, columns=("reel_id",))
+    items = []
+    for session_id, clip_id in sorted(
+        {(str(s), str(c)) for s, c in zip(clips["session_id"], clips["clip_id"], strict=True)}
+    ):
+        ask = partial(client.get_clip_media, session_id, clip_id)
+        key_of = partial(clip_media_key, test_id, session_id, clip_id)
+        identity = {"test_id": test_id, "media_kind": "clip", "session_id": session_id, "media_id": clip_id}
+        items.append(_Media(f"clip:{clip_id}", ask, key_of, (ask, client, store, key_of, identity)))
+    for reel_id in sorted({str(r) for r in reels["reel_id"]}):
+        ask = partial(client.get_reel_media, test_id, reel_id)
+        key_of = partial(reel_media_key, test_id, reel_id)
+        identity = {
+            "test_id": test_id,
+            "media_kind": "highlight_reel",
+            "session_id": None,
+            "media_id": reel_id,
+        }
+        items.append(_Media(f"highlight_reel:{reel_id}", ask, key_of, (ask, client, store, key_of, identity)))
+    return items
+
+
+def _saved(state: SyncState, failures: dict[str, Failure], result: ClipMediaResult) -> ClipMediaResult:
     state.save_failures(CLIP_MEDIA_ENDPOINT, failures)
     return result
 
