@@ -121,13 +121,18 @@ def test_checks_stop_when_the_credentials_recent_use_is_at_the_ceiling(make_rig)
     while usertesting.requests_in_window() < 9:
         other.probe_listing(test_id)
     rig.sandbox.reset_requests()
+    # Checked a minute ago, sessions a minute old: due again (5-minute interval, 10-minute ticks) but
+    # not starved (a test never checked, or waiting three intervals, gets one probe whatever the use).
+    now = time.time()
+    checked = TestState(now - 60, now - 60, (now - 60,))
+    rig.cursors["usertesting_new_sessions"] = SensorMemory(None, {test_id: checked}).encode([test_id])
 
-    result = rig.tick(interval_seconds=600, **ALWAYS_DUE)  # 9 of 10 used: at the 90% ceiling
+    result = rig.tick(interval_seconds=600)  # 9 of 10 used: at the 90% ceiling
     assert requested(result) == [] and rig.sandbox.requests == []
     reason = result.skip_reason.skip_message
     assert "9 of 10 requests used" in reason and "0 checks allowed" in reason
 
-    result = rig.tick(interval_seconds=600, probe_budget_ceiling=1.0, **ALWAYS_DUE)
+    result = rig.tick(interval_seconds=600, probe_budget_ceiling=1.0)
     assert requested(result) == [test_id]  # a ceiling of 100% leaves it the last request
 
 
