@@ -53,6 +53,35 @@ def reel_media_key(test_id: TestId, reel_id: str, suffix: str) -> str:
     return f"reels/{TestId(test_id)}/{SessionId(reel_id)}{suffix}"
 
 
+@dataclass(frozen=True)
+class _Media:
+    """A clip's or reel's media: how to ask for it, where it is archived, what its record says."""
+
+    ask: Callable[[], tuple[str, VideoLink | None] | None]
+    key_of: Callable[[str], str]  # suffix -> object key
+    identity: dict
+
+    @property
+    def name(self) -> str:  # the failure record's key: clip:<id> or highlight_reel:<id>
+        return f"{self.identity['media_kind']}:{self.identity['media_id']}"
+
+
+def _clip(client: UserTestingClient, test_id: TestId, session_id: str, clip_uuid: str) -> _Media:
+    return _Media(
+        partial(client.get_clip_media, session_id, clip_uuid),
+        partial(clip_media_key, test_id, session_id, clip_uuid),
+        {"test_id": test_id, "media_kind": "clip", "session_id": session_id, "media_id": clip_uuid},
+    )
+
+
+def _reel(client: UserTestingClient, test_id: TestId, reel_id: str) -> _Media:
+    return _Media(
+        partial(client.get_reel_media, test_id, reel_id),
+        partial(reel_media_key, test_id, reel_id),
+        {"test_id": test_id, "media_kind": "highlight_reel", "session_id": None, "media_id": reel_id},
+    )
+
+
 def archive_clip(
     client: UserTestingClient,
     store: ObjectStore,
@@ -66,15 +95,7 @@ def archive_clip(
 
     Raises UserTestingUnavailableError when it is still not ready after `options.polls` polls or
     every download failed: the next run asks again."""
-    return _archive(
-        lambda: client.get_clip_media(session_id, clip_uuid),
-        client,
-        store,
-        lambda suffix: clip_media_key(test_id, session_id, clip_uuid, suffix),
-        {"test_id": test_id, "media_kind": "clip", "session_id": session_id, "media_id": clip_uuid},
-        options,
-        wait,
-    )
+    return _archive(_clip(client, test_id, session_id, clip_uuid), client, store, options, wait)
 
 
 def archive_reel(
@@ -87,35 +108,33 @@ def archive_reel(
 ) -> dict | None:
     """As archive_clip, for a highlight reel. A reel is edited in place, so its archive is the
     version of the first download; the highlight_reels table says when it last changed."""
-    return _archive(
-        lambda: client.get_reel_media(test_id, reel_id),
-        client,
-        store,
-        lambda suffix: reel_media_key(test_id, reel_id, suffix),
-        {"test_id": test_id, "media_kind": "highlight_reel", "session_id": None, "media_id": reel_id},
-        options,
-        wait,
-    )
+    return _archive(_reel(client, test_id, reel_id), client, store, options, wait)
 
 
 def _archive(
-    ask: Callable[[], tuple[str, VideoLink | None] | None],
+    media: _Media,
     client: UserTestingClient,
     store: ObjectStore,
-    key_of: Callable[[str], str],
-    identity: dict,
     options: MediaOptions,
     wait: Callable[[float], None],
-    link: VideoLink | None = None,
 ) -> dict | None:
-    """`link`: one just handed out for this media (saves its first details request)."""
-    record_key = key_of(".json")
-    if (held := store.get_bytes(record_key)) is not None:
+    if (held := store.get_bytes(media.key_of(".json"))) is not None:
         return dict(json.loads(held))  # archived: never downloaded again
-    link = link or _ready_link(ask, options, wait)
-    if link is None:
-        return None
-    key = key_of(".mp4")
+    link = _ready_link(media.ask, options, wait)
+    return None if link is None else _download(media, link, client, store, options, wait)
+
+
+def _download(
+    media: _Media,
+    link: VideoLink,
+    client: UserTestingClient,
+    store: ObjectStore,
+    options: MediaOptions,
+    wait: Callable[[float], None],
+) -> dict | None:
+    """Stream the media into the store through `link` (a fresh one if it expired), then write its
+    record; None when the media went while its link was renewed."""
+    key = media.key_of(".mp4")
     for attempt in range(1, options.attempts + 1):
         try:
             with client.open_video(link) as download:
@@ -123,25 +142,24 @@ def _archive(
         except VideoLinkExpiredError:
             if attempt == options.attempts:
                 break
-            link = _ready_link(ask, options, wait)
-            if link is None:
+            renewed = _ready_link(media.ask, options, wait)
+            if renewed is None:
                 return None
+            link = renewed
             continue
         except UserTestingUnavailableError:
             continue  # an interrupted transfer: the same link is still good
         record = {
-            **identity,
+            **media.identity,
             "media_storage_path": store.uri(key),
             "size_bytes": stored.size_bytes,
             "sha256": stored.sha256,
             "content_type": download.content_type,
             "downloaded_at": utc_now().isoformat(),
         }
-        store.put_bytes(record_key, json.dumps(record).encode(), "application/json")
+        store.put_bytes(media.key_of(".json"), json.dumps(record).encode(), "application/json")
         return record
-    raise UserTestingUnavailableError(
-        f"{identity['media_kind']} {identity['media_id']}: no download succeeded in {options.attempts} attempts"
-    )
+    raise UserTestingUnavailableError(f"{media.name}: no download succeeded in {options.attempts} attempts")
 
 
 def _ready_link(
@@ -204,7 +222,7 @@ def sync_clip_media(
     failures = state.failures(CLIP_MEDIA_ENDPOINT)
     result = ClipMediaResult(failures=failures)
     now = utc_now()
-    items = _held_media(test_id, client, store, warehouse)
+    items = _held_media(test_id, client, warehouse)
     with progress(len(items)) as tracker:
         pending: list[_Media] = []
         for item in items:
@@ -212,12 +230,14 @@ def sync_clip_media(
                 result.records.append(media_row(json.loads(held)))
                 result.archived += 1
                 tracker.advance()
-            elif options.ask and retries.ask_now(
+            elif not options.ask:
+                tracker.advance()
+            elif retries.ask_now(
                 failures.get(item.name), now, options.retry, retry_failed=options.retry_failed
             ):
                 pending.append(item)
             else:
-                result.waiting += int(options.ask)
+                result.waiting += 1
                 tracker.advance()
         # Every pending item's status is asked once a round, and the round's waits are shared: media
         # nobody asked for starts GENERATING, and waiting item by item cost seconds per clip.
@@ -238,7 +258,7 @@ def sync_clip_media(
                     record = (
                         None
                         if answer is None
-                        else _archive(*item.archive_args, options.media, wait, answer[1])
+                        else _download(item, answer[1], client, store, options.media, wait)
                     )
                 except UserTestingUnavailableError as exc:  # no download went through, or 5xx
                     failures[item.name] = retries.failed(failures.get(item.name), now, str(exc))
@@ -268,39 +288,14 @@ def sync_clip_media(
     return _saved(state, failures, result)
 
 
-@dataclass(frozen=True)
-class _Media:
-    name: str  # the failure record's key: clip:<id> or highlight_reel:<id>
-    ask: Callable[[], tuple[str, VideoLink | None] | None]
-    key_of: Callable[[str], str]
-    archive_args: tuple  # _archive's leading arguments
-
-
-def _held_media(
-    test_id: TestId, client: UserTestingClient, store: ObjectStore, warehouse: WarehouseClient
-) -> list[_Media]:
+def _held_media(test_id: TestId, client: UserTestingClient, warehouse: WarehouseClient) -> list[_Media]:
     """The clips and reels the warehouse holds for the test (their sync decides what is held)."""
     clips = warehouse.read(CLIPS, test_id, columns=("session_id", "clip_id"))
     reels = warehouse.read(HIGHLIGHT_REELS, test_id, columns=("reel_id",))
-    items = []
-    for session_id, clip_id in sorted(
-        {(str(s), str(c)) for s, c in zip(clips["session_id"], clips["clip_id"], strict=True)}
-    ):
-        ask = partial(client.get_clip_media, session_id, clip_id)
-        key_of = partial(clip_media_key, test_id, session_id, clip_id)
-        identity = {"test_id": test_id, "media_kind": "clip", "session_id": session_id, "media_id": clip_id}
-        items.append(_Media(f"clip:{clip_id}", ask, key_of, (ask, client, store, key_of, identity)))
-    for reel_id in sorted({str(r) for r in reels["reel_id"]}):
-        ask = partial(client.get_reel_media, test_id, reel_id)
-        key_of = partial(reel_media_key, test_id, reel_id)
-        identity = {
-            "test_id": test_id,
-            "media_kind": "highlight_reel",
-            "session_id": None,
-            "media_id": reel_id,
-        }
-        items.append(_Media(f"highlight_reel:{reel_id}", ask, key_of, (ask, client, store, key_of, identity)))
-    return items
+    held = {(str(s), str(c)) for s, c in zip(clips["session_id"], clips["clip_id"], strict=True)}
+    return [_clip(client, test_id, s, c) for s, c in sorted(held)] + [
+        _reel(client, test_id, r) for r in sorted({str(r) for r in reels["reel_id"]})
+    ]
 
 
 def _saved(state: SyncState, failures: dict[str, Failure], result: ClipMediaResult) -> ClipMediaResult:
