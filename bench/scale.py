@@ -12,11 +12,15 @@ A minute-by-minute simulation (virtual time) of the sensor's prioritisation and 
   interval follows its arrivals (5 min .. 10 h), and a tick sends what probe_allowance allows from the
   previous minute's use (the limiter's window), the syncs in flight and the day's use, up to
   --ceiling. Before (kept for comparison): tests with sessions in the last 7 days hourly, dormant ones
-  daily, the longest-waiting first, while the minute's budget has room. One limit=1 listing each.
+  daily, the longest-waiting first, while the minute's budget has room. One listing request each
+  (the first page).
 - A probe that shows sessions not landed queues a sync of the test. One sync runs at a time per
   credential: ceil(new/500) listing pages + one detail per new session + one transcript per new
-  session of a think-out-loud test + qxScores for interaction tests. A session's rows land
-  --run-overhead-s after its sync's last request.
+  session of a think-out-loud test + qxScores for interaction tests. A sync starting within
+  lib/sync/listing_head.py's MAX_AGE of its probe takes the probe's page as its first (one listing
+  request fewer) and syncs what the probe saw; sessions finishing meanwhile wait for the next probe.
+  A sync due for its daily whole walk (UT_RECONCILE_HOURS; the first sync too) asks every page of
+  what the test holds instead. A session's rows land --run-overhead-s after its sync's last request.
 - Budget: --credentials x 10 requests per fixed one-minute window.
 
 Reported: requests a day by kind (steady state, last simulated day), lag from a session finishing to
@@ -52,9 +56,11 @@ from ut_dagster.lib.probe_policy import (
     probe_allowance,
     remember_arrival,
 )
+from ut_dagster.lib.sync.listing_head import MAX_AGE as HEAD_MAX_AGE
 
 MINUTES_PER_DAY = 1440
 ACTIVE_DAYS, ACTIVE_CHECK_MIN, DORMANT_CHECK_MIN = 7, 60, 1440
+RECONCILE_MIN = 24 * 60  # UT_RECONCILE_HOURS
 TOL, INTERACTION, SURVEY = "think_out_loud", "interaction", "survey"
 
 
@@ -68,6 +74,9 @@ class Test:
     arrivals: tuple[float, ...] = ()  # seconds: what the adaptive sensor keeps in its cursor
     pending: list[tuple[float, bool, bool]] = field(default_factory=list)  # (finish, dormant, recent)
     queued: bool = False
+    probed_at: float = -1e9  # minute of the probe that queued its sync: the listing head it landed
+    held: int = 0  # sessions its listing holds
+    reconciled_at: float = -1e9  # minute of its last whole walk (every UT_RECONCILE_HOURS, 24)
 
 
 @dataclass
@@ -100,6 +109,7 @@ def simulate(
     seed: int = 5,
     keep_log_minutes: int = 0,
     probes: ProbePolicy | None = None,
+    head_max_age_min: float | None = None,
 ) -> Outcome:
     """`probes` None: the hourly/daily sensor of before; else the adaptive one (lib/probe_policy.py)."""
     rng = random.Random(seed)
@@ -216,6 +226,7 @@ def simulate(
             probes_before += 1  # noqa: SIM113 - the probes actually sent, not the ones due
             test.last_probe = minute
             if any(p[0] <= minute for p in test.pending):
+                test.probed_at = minute
                 test.last_seen = max(p[0] for p in test.pending if p[0] <= minute)
                 test.arrivals = remember_arrival(test.arrivals, minute * 60.0)
                 test.queued = True
@@ -225,9 +236,25 @@ def simulate(
         while True:
             while len(running) < credentials and queue:
                 test = queue.popleft()
-                sessions = [p for p in test.pending if p[0] <= minute]
-                test.pending = [p for p in test.pending if p[0] > minute]
-                requests = ["list"] * max(1, math.ceil(len(sessions) / 500)) + ["detail"] * len(sessions)
+                # A whole walk once a day (the first sync's included): every page, asked afresh. Else a
+                # sync started soon enough after its probe takes the probe's page as its first
+                # (lib/sync/listing_head.py): one list request fewer, but it sees what the probe saw.
+                walk_all = minute - test.reconciled_at >= RECONCILE_MIN
+                head = (
+                    not walk_all
+                    and head_max_age_min is not None
+                    and minute - test.probed_at <= head_max_age_min
+                )
+                seen_until = test.probed_at if head else minute
+                sessions = [p for p in test.pending if p[0] <= seen_until]
+                test.pending = [p for p in test.pending if p[0] > seen_until]
+                test.held += len(sessions)
+                if walk_all:
+                    test.reconciled_at = minute
+                    pages = max(1, math.ceil(test.held / 500))
+                else:
+                    pages = max(1, math.ceil(len(sessions) / 500)) - (1 if head else 0)
+                requests = ["list"] * pages + ["detail"] * len(sessions)
                 if test.kind == TOL:
                     requests += ["transcript"] * len(sessions)
                 if test.kind == INTERACTION:
@@ -315,7 +342,7 @@ def replay(log: list[tuple[int, str]], compression: float) -> dict[str, Any]:
         tol, interaction = sandbox.test_ids
         ids = sandbox.dataset.session_ids(tol)
         paths = {
-            "probe": (f"/api/v2/sessionResults?testId={tol}&limit=1"),
+            "probe": (f"/api/v2/sessionResults?testId={tol}&limit=500"),
             "list": (f"/api/v2/sessionResults?testId={tol}&limit=500"),
             "qx_scores": f"/api/v2/testResults/{interaction}/qxScores",
         }
@@ -366,13 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     adaptive = ProbePolicy(ceiling=args.ceiling)
+    head = HEAD_MAX_AGE.total_seconds() / 60
     scenarios: dict[str, dict[str, Any]] = {
         "before: hourly/daily probes, 1 credential": {"credentials": 1, "probes": None},
-        "1 credential": {"credentials": 1, "probes": adaptive},
-        "2 credentials": {"credentials": 2, "probes": adaptive},
+        "adaptive, syncs list again (stop 22), 1 credential": {"credentials": 1, "probes": adaptive},
+        "1 credential": {"credentials": 1, "probes": adaptive, "head_max_age_min": head},
+        "2 credentials": {"credentials": 2, "probes": adaptive, "head_max_age_min": head},
         "1 credential, Kubernetes run start-up": {
             "credentials": 1,
             "probes": adaptive,
+            "head_max_age_min": head,
             "run_overhead_s": args.k8s_overhead_s,
         },
     }
@@ -403,7 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     ceilings: dict[str, Any] = {}
     for ceiling in args.ceilings:
-        outcome = simulate(days=args.days, per_day=args.per_day, probes=ProbePolicy(ceiling=ceiling))
+        outcome = simulate(
+            days=args.days, per_day=args.per_day, probes=ProbePolicy(ceiling=ceiling), head_max_age_min=head
+        )
         ceilings[f"{ceiling:.0%}"] = row = summary(outcome)
         print(
             f"  ceiling {ceiling:.0%}: {row['share_of_14400']:.0%} of the budget, "

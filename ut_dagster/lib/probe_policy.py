@@ -1,6 +1,6 @@
 """When to probe each test, and how many probes a sensor tick may spend: pure functions of observations.
 
-A probe is one `limit=1` listing request, taken from the credential's budget (10 requests a minute)
+A probe is one listing request (the first page), taken from the credential's budget (10 requests a minute)
 that the sync runs share. Two decisions, both made here and nowhere else:
 
 - **Interval per test** (`probe_interval`): age-proportional polling. A test is probed again after

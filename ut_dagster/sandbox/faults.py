@@ -76,7 +76,7 @@ class ScriptedFaults:
         totalCount. "short": only the first half of the page's sessions (rounded down), the true
         totalCount. "count_low" / "count_high": totalCount 1 below / above what it would report.
         "renamed": each item's ID keyed "id" instead of "sessionId". "ok": served normally (so a
-        fault can target page 2). Probes (limit=1) are listing requests too. A listing refused
+        fault can target page 2). Probes are listing requests too. A listing refused
         (revoked test, bad query) consumes nothing. Returns the test's queue as it now stands."""
         if unknown := [f for f in faults if f not in LISTING_FAULTS]:
             raise ValueError(f"unknown listing fault {unknown}; expected some of {', '.join(LISTING_FAULTS)}")

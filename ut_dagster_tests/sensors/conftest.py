@@ -16,6 +16,7 @@ from dagster import (
 
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
+from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
 from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
 from ut_dagster.environment import SensorSettings, Settings
@@ -58,6 +59,17 @@ class Rig:
 
     def sync(self, *test_ids: str) -> int:
         return run_sync(list(test_ids), defs=self.defs, instance=self.instance, settings=self.settings)
+
+    def run(self, request: RunRequest) -> bool:
+        """Execute a run the sensor requested, as the daemon would: its partition and its tags."""
+        job = self.defs.resolve_job_def(request.job_name or SYNC_JOB_NAME)
+        result = job.execute_in_process(
+            instance=self.instance,
+            partition_key=request.partition_key,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+        return result.success
 
     def tick(self, usertesting: object | None = None, **sensor_settings: object) -> SensorResult:
         """One evaluation of the new-sessions sensor, carrying the cursor over from the last one."""

@@ -3,6 +3,7 @@
 import logging
 import time
 
+import duckdb
 from dagster import AssetKey
 
 from ut_dagster.defs.usertesting.check_policy import SensorMemory, TestState
@@ -12,7 +13,7 @@ from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.sync.retries import failed
 from ut_dagster.lib.sync.state import DETAILS, SyncState
-from ut_dagster.sandbox import SURVEY, StudySpec
+from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
 
@@ -264,3 +265,42 @@ def test_listed_sessions_not_landed_start_a_run_until_they_land_or_back_off(make
     state = SyncState(rig.landing, TestId(test_id))
     state.save_failures(DETAILS, {s: failed(None, utc_now(), "HTTP 503") for s in listed[2:]})
     assert requested(rig.tick(**ALWAYS_DUE)) == []
+
+
+def test_a_run_the_sensor_requests_starts_from_the_probes_page_instead_of_asking_again(make_rig):
+    # Think-out-loud: every session has a transcript, so no 404 makes the run ask whether the test answers.
+    rig = make_rig(studies=(StudySpec(THINK_OUT_LOUD, 3),))
+    (test_id,) = rig.sandbox.test_ids
+    rig.register(test_id)
+    assert rig.sync(test_id) == 0
+    new = rig.sandbox.add_sessions(test_id, 2)
+    rig.sandbox.reset_requests()
+
+    [request] = rig.tick(**ALWAYS_DUE).run_requests
+    assert rig.sandbox.request_counts() == {"list_sessions": 1}  # the probe: the listing's first page
+    rig.sandbox.reset_requests()
+    assert rig.run(request)
+
+    counts = rig.sandbox.request_counts()
+    assert "list_sessions" not in counts, counts  # the probe's answer was the listing's first page
+    assert counts["session_details"] == 2
+    with duckdb.connect(str(rig.settings.duckdb_path), read_only=True) as db:
+        rows = db.execute(
+            "select session_id from usertesting.sessions where test_id = ?", [test_id]
+        ).fetchall()
+    assert set(new) <= {r[0] for r in rows} and len(rows) == 5
+
+
+def test_a_sync_not_started_by_the_sensor_lists_for_itself(make_rig):
+    rig = make_rig(studies=(StudySpec(THINK_OUT_LOUD, 3),))
+    (test_id,) = rig.sandbox.test_ids
+    rig.register(test_id)
+    assert rig.sync(test_id) == 0
+    rig.sandbox.add_sessions(test_id, 1)
+    rig.tick(**ALWAYS_DUE)  # lands a page that a run from the CLI must not take for the listing's word
+    rig.sandbox.add_sessions(test_id, 1)
+    rig.sandbox.reset_requests()
+
+    assert rig.sync(test_id) == 0
+    assert rig.sandbox.request_counts()["list_sessions"] == 1
+    assert rig.sandbox.request_counts()["session_details"] == 2  # both, the later one included

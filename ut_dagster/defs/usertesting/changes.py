@@ -1,4 +1,4 @@
-"""Does a test need a sync? One `limit=1` listing request compared with what is landed.
+"""Does a test need a sync? One listing request (its first page) compared with what is landed.
 
 "New" means not landed in `session_details`, not "absent from the stored listing": sessions that a
 failed run listed before their details landed still count. A session that keeps failing is a
@@ -14,6 +14,7 @@ from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing, Listing, utc_now
 from ut_dagster.lib.normalize import parse_api_time
 from ut_dagster.lib.sync.deletions import DeletionPolicy
+from ut_dagster.lib.sync.listing_head import ListingHead
 from ut_dagster.lib.sync.retries import RetryPolicy, waiting_of
 from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
@@ -23,6 +24,7 @@ from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClien
 class Changes:
     reason: str | None  # None: nothing to sync
     newest_finish: float | None  # epoch seconds of the newest listed session, for the check policy
+    head: ListingHead | None = None  # the page the probe was served, for the sync it starts
 
 
 def session_changes(
@@ -33,7 +35,10 @@ def session_changes(
     deletions: DeletionPolicy | None = None,
     clips: bool = True,
 ) -> Changes:
-    probe = client.probe_listing(test_id)  # first, so a test the API refuses fails before any work
+    asked_at = utc_now()
+    probe = client.probe_listing(
+        test_id, whole_page=True
+    )  # first, so a test the API refuses fails before any work
     listing = landing.read_listing(test_id)
     landed = {
         session_id
@@ -49,7 +54,8 @@ def session_changes(
         or confirmation_due(listing, now, deletions or DeletionPolicy())
         or (clips_settle_due(landing.read_state(test_id, "clips"), now) if clips else None)
     )
-    return Changes(reason, newest_finish(listing))
+    head = None if probe.head is None else ListingHead(asked_at, client.page_size, probe.head)
+    return Changes(reason, newest_finish(listing), head)
 
 
 def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str | None:

@@ -24,6 +24,8 @@ from ut_dagster.defs.usertesting.check_policy import (
 from ut_dagster.defs.usertesting.titles import TITLE_TAG, title_tags
 
 PARTITION_TAG = "dagster/partition"
+# The probe page a sensor-started run begins its listing from (lib/sync/listing_head.py).
+LISTING_HEAD_TAG = "ut_dagster/listing_head"
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = [

@@ -1,7 +1,8 @@
 """The new-sessions sensor: starts a test's sync when UserTesting has sessions we have not landed.
 
-Per tick it checks a few due tests (see check_policy.py), each with one `limit=1` listing request
-however many sessions the test has, and compares the answer with what is landed. How often a test is
+Per tick it checks a few due tests (see check_policy.py), each with one listing request (the first
+page) however many sessions the test has, and compares the answer with what is landed. A run it
+requests starts its listing from that page rather than asking for it again (lib/sync/listing_head.py). How often a test is
 checked follows its arrivals, and how many checks a tick sends follows the budget the shared limiter
 shows idle (lib/probe_policy.py): probes never push recent use over UT_PROBE_BUDGET_CEILING and give
 way to sync runs in flight. Guarantees:
@@ -40,13 +41,14 @@ from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import IN_FLIGHT, PARTITION_TAG, failure_streak_of
+from ut_dagster.defs.usertesting.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.probe_policy import BudgetView, probe_allowance
+from ut_dagster.lib.sync.listing_head import land_head
 from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
@@ -171,11 +173,14 @@ def check_tests(
         memory.tests[test_id] = policy_.checked(state, now, activity)
         if reason:
             context.log.info(f"Test {test_id}: {reason}; requesting a sync.")
+            tags = {REASON_TAG: reason[:200], **title_tags(titles, test_id)}
+            if changes.head is not None:
+                tags[LISTING_HEAD_TAG] = land_head(landing, TestId(test_id), changes.head)
             requests.append(
                 RunRequest(
                     partition_key=test_id,
                     run_key=f"{test_id}:after:{_latest_run_id(instance, test_id) or 'none'}",
-                    tags={REASON_TAG: reason[:200], **title_tags(titles, test_id)},
+                    tags=tags,
                 )
             )
     if left:

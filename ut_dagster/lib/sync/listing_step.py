@@ -16,6 +16,7 @@ from ut_dagster.lib.landing import Landing, Listing, utc_now
 from ut_dagster.lib.normalize import listing_rows, parse_api_time
 from ut_dagster.lib.schema import RAW_SESSIONS
 from ut_dagster.lib.sync.deletions import DeletionDecision, DeletionPolicy, decide_deletions
+from ut_dagster.lib.sync.listing_head import read_head, usable_head
 from ut_dagster.lib.sync.state import DETAILS, SyncState
 from ut_dagster.lib.sync_policy import TableChanges, listing_stop, reconcile_due, table_changes
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
@@ -30,6 +31,7 @@ class ListingOptions:
     full: bool = False
     reconcile: bool = False
     rebuild: bool = False
+    listing_head: str | None = None  # the probe page the run was started with (listing_head.py)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ def sync_listing(
         )
     )
     stop = listing_stop(held, walk_all)
+    head = usable_head(
+        read_head(landing, test_id), options.listing_head, started, client.page_size, len(held), walk_all
+    )
     # A walk that may remove sessions does not take the count's word for where the listing ends.
-    pages = client.list_sessions(test_id, stop_when=stop, confirm_end=walk_all and bool(held))
+    pages = client.list_sessions(
+        test_id, stop_when=stop, confirm_end=walk_all and bool(held), first_page=head
+    )
     for page in pages.pages():
         listed_at = utc_now().isoformat()
         for session in page:

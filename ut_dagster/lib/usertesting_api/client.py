@@ -62,6 +62,8 @@ class ListingProbe:
 
     total_count: int
     newest_session_id: str | None  # None when the test has no completed session yet
+    # The first page as served (asked with the client's page size): the sync it starts begins here.
+    head: ListingPage | None = None
 
 
 @dataclass(frozen=True)
@@ -97,25 +99,33 @@ class UserTestingClient:
         test_id: TestId,
         stop_when: Callable[[ListingProgress], bool] | None = None,
         confirm_end: bool = False,
+        first_page: ListingPage | None = None,
     ) -> SessionListing:
         """The test's listing, page by page. `confirm_end`: a full page at the count is followed by one
-        more page rather than the count believed (a walk whose absences may remove sessions)."""
+        more page rather than the count believed (a walk whose absences may remove sessions).
+        `first_page`: the page at offset 0 already in hand (a probe's, asked with this page size)."""
         return SessionListing(
             lambda limit, offset: self._listing_page(test_id, limit, offset),
             test_id,
             stop_when,
             self.page_size,
             confirm_end,
+            first_page,
         )
 
-    def probe_listing(self, test_id: TestId) -> ListingProbe:
-        """totalCount and the newest session of a test, in one `limit=1` request.
+    def probe_listing(self, test_id: TestId, whole_page: bool = False) -> ListingProbe:
+        """totalCount and the newest session of a test, in one request.
 
         The listing is newest first: new sessions change the newest ID, deleted ones the count.
+        `whole_page`: ask for the first page at this client's page size rather than `limit=1`. It
+        costs the same one request, and a sync can begin from it instead of asking again
+        (lib/sync/listing_head.py).
         """
-        page = self._listing_page(test_id, 1, 0)
+        page = self._listing_page(test_id, self.page_size if whole_page else 1, 0)
         newest = page.sessions[0]["sessionId"] if page.sessions else None
-        return ListingProbe(total_count=page.total_count, newest_session_id=newest)
+        return ListingProbe(
+            total_count=page.total_count, newest_session_id=newest, head=page if whole_page else None
+        )
 
     def _listing_page(self, test_id: TestId, limit: int, offset: int) -> ListingPage:
         test_id = TestId(test_id)  # free for a TestId; a raw string is matched before it is sent

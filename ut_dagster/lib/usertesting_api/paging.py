@@ -49,6 +49,7 @@ class ListingProgress:
     pages_seen: list[PageSeen] = field(default_factory=list)
     stopped_early: bool = False  # `stop_when` ended the walk: it did not try to see every session
     capped: bool = False  # more pages than the counts allow: the walk was ended, inconclusive
+    handed_first_page: bool = False  # page 1 was the sensor's probe answer, not asked by this walk
 
     @property
     def page_size_served(self) -> int:
@@ -58,6 +59,11 @@ class ListingProgress:
         """Whether this walk saw every session the API lists (see lib/sync/walk.py)."""
         if self.capped:
             return WalkVerdict.incomplete(f"ended after {self.pages} pages, more than the counts allow")
+        if self.handed_first_page:
+            # Minutes older than the rest of the walk: no evidence for a removal (lib/sync/listing_head.py).
+            return WalkVerdict.incomplete(
+                "its first page was the sensor's probe answer, not read by this walk"
+            )
         return judge_walk(
             self.pages_seen, stopped_early=self.stopped_early, distinct=len(self.seen), max_offset=MAX_OFFSET
         )
@@ -83,8 +89,10 @@ class SessionListing:
         stop_when: Callable[[ListingProgress], bool] | None,
         page_size: int,
         confirm_end: bool = False,
+        first_page: ListingPage | None = None,
     ) -> None:
         self._fetch_page = fetch_page
+        self._first_page = first_page
         self._stop_when = stop_when
         self._page_size = page_size
         self._confirm_end = confirm_end
@@ -95,10 +103,16 @@ class SessionListing:
             yield from page
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page's sessions not seen on an earlier page (so callers can land page by page)."""
+        """Yield each page's sessions not seen on an earlier page (so callers can land page by page).
+
+        `first_page`, when given, is the page at offset 0 already in hand (asked for `page_size`
+        sessions): it is not asked for again."""
         progress, offset = self.progress, 0
         while True:
-            page = self._fetch_page(self._page_size, offset)
+            if offset == 0 and self._first_page is not None:
+                page, progress.handed_first_page = self._first_page, True
+            else:
+                page = self._fetch_page(self._page_size, offset)
             progress.pages += 1
             progress.total_count = page.total_count
             progress.pages_seen.append(

@@ -23,7 +23,7 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import title_own_run
+from ut_dagster.defs.usertesting.runs import LISTING_HEAD_TAG, title_own_run
 from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import RAW_SESSIONS
@@ -81,6 +81,7 @@ def raw_sessions(
         full=config.full,
         reconcile=config.reconcile,
         rebuild=config.rebuild,
+        listing_head=context.run.tags.get(LISTING_HEAD_TAG),
     )
     with step.exclusive():
         result = sync_listing(step.test_id, step.client, step.landing, warehouse, options)
