@@ -25,8 +25,8 @@ ALERTS_EXPLAINED = {
     "sandbox data what it does on real data.",
     "task_skip_rate_alert": "The sandbox's participants skip tasks at random, and a task skipped by "
     "more than UT_ALERT_MAX_TASK_SKIP_RATE of them warns.",
-    "qx_score_drop_alert": "A test's QXscore fell by more than UT_ALERT_MAX_QX_SCORE_DROP points since "
-    "the previous build of the marts.",
+    "qx_score_drop_alert": "A test's QXscore fell by more than UT_ALERT_MAX_QX_SCORE_DROP points below "
+    "its previous score in usertesting_marts.qx_score_history.",
 }
 
 

@@ -12,6 +12,7 @@ MART_TABLES = {
     "task_rating_distribution",
     "session_summary",
     "test_summary",
+    "qx_score_history",
 }
 
 
@@ -118,6 +119,7 @@ def test_a_sync_triggers_the_downstream_models_even_without_videos(dbt_defs: dg.
             "usertesting_marts/task_rating_distribution",
             "usertesting_marts/session_summary",
             "usertesting_marts/test_summary",
+            "usertesting_marts/qx_score_history",  # records test_summary's QXscores
             "usertesting_marts/clip_evidence",  # each clip with the session's task answers
         }
 

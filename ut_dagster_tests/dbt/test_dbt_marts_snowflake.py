@@ -18,12 +18,18 @@ from typing import Any
 import pytest
 import yaml
 
+from ut_dagster.defs.research_marts.alerts import (
+    QX_SCORE_COMPARISON_SQL,
+    qx_score_comparison,
+    qx_score_drops,
+)
 from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
 
 DBT_PROJECT_DIR = DBT_PROJECT.project_dir
 
 DBT_TIMEOUT_SECONDS = 180
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"
 
 
 def _profiles_dir(tmp_path: Path, server: dict[str, Any]) -> Path:
@@ -79,32 +85,40 @@ def test_dbt_build_on_snowflake_via_fakesnow(research: SimpleNamespace, tmp_path
             "SNOWFLAKE_WAREHOUSE",
         ):
             env.pop(name, None)
-        command = [
-            "dbt",  # on PATH: importing the dbt definitions puts this interpreter's bin/ there
-            "build",
-            "--target",
-            "snowflake",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(_profiles_dir(tmp_path, server)),
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ]
-        try:
-            completed = subprocess.run(
-                command, env=env, capture_output=True, text=True, timeout=DBT_TIMEOUT_SECONDS, check=False
-            )
-        except subprocess.TimeoutExpired as timeout:
-            output = timeout.stdout.decode() if isinstance(timeout.stdout, bytes) else (timeout.stdout or "")
-            pytest.fail(
-                f"dbt build against fakesnow did not finish in {DBT_TIMEOUT_SECONDS}s:\n{output[-5000:]}"
-            )
-        assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
-        assert "WARN=0 ERROR=0 SKIP=0" in completed.stdout
+        profiles_dir = _profiles_dir(tmp_path, server)
 
+        def dbt_build(*selection: str) -> str:
+            command = [
+                "dbt",  # on PATH: importing the dbt definitions puts this interpreter's bin/ there
+                "build",
+                "--target",
+                "snowflake",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(profiles_dir),
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path / "logs"),
+                *selection,
+            ]
+            try:
+                completed = subprocess.run(
+                    command, env=env, capture_output=True, text=True, timeout=DBT_TIMEOUT_SECONDS, check=False
+                )
+            except subprocess.TimeoutExpired as timeout:
+                output = (
+                    timeout.stdout.decode() if isinstance(timeout.stdout, bytes) else (timeout.stdout or "")
+                )
+                pytest.fail(
+                    f"dbt build against fakesnow did not finish in {DBT_TIMEOUT_SECONDS}s:\n{output[-5000:]}"
+                )
+            assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-2000:]
+            assert "WARN=0 ERROR=0 SKIP=0" in completed.stdout
+            return completed.stdout
+
+        dbt_build()
         metrics = {
             (r["test_id"], r["task_uuid"]): r
             for r in _fetch(cursor, "select * from usertesting_marts.task_metrics")
@@ -117,7 +131,30 @@ def test_dbt_build_on_snowflake_via_fakesnow(research: SimpleNamespace, tmp_path
             for r in _fetch(cursor, "select * from usertesting_marts.session_summary")
         }
         tests = {r["test_id"]: r for r in _fetch(cursor, "select * from usertesting_marts.test_summary")}
+
+        # The next build, incremental on Snowflake: test A's participants' QXscores fall from
+        # 80, 70, 60 (mean 70) to 20, 30, 40 (mean 30); test B's stay at 45.
+        cursor.execute(
+            f"update usertesting.task_groups set qx_score = qx_score - 40 where test_id = '{TEST_A}'"
+        )
+        dbt_build("--select", "session_summary", "test_summary", "qx_score_history")
+        history = _fetch(
+            cursor,
+            "select test_id, qx_score from usertesting_marts.qx_score_history order by observed_at, test_id",
+        )
+        compared = _fetch(cursor, QX_SCORE_COMPARISON_SQL)
         connection.close()
+
+    # The alert's own query, in Snowflake's dialect: A's previous score is the first build's.
+    assert [(r["test_id"], r["qx_score"]) for r in history] == [
+        (TEST_B, pytest.approx(45.0)),
+        (TEST_A, pytest.approx(70.0)),
+        (TEST_A, pytest.approx(30.0)),
+    ]
+    drops = qx_score_drops(*qx_score_comparison(compared), max_drop=5.0)
+    assert [(d["test_id"], d["previous"], d["current"]) for d in drops] == [
+        (TEST_A, pytest.approx(70.0), pytest.approx(30.0))
+    ]
 
     assert metrics[(TEST_A, "task-nps")]["nps"] == pytest.approx(25.0)
     for key, want in research.expected_task_metrics(raw).items():

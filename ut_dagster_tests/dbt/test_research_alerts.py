@@ -2,7 +2,12 @@
 
 import pytest
 
-from ut_dagster.defs.research_marts.alerts import low_nps_tests, qx_score_drops, skipped_tasks
+from ut_dagster.defs.research_marts.alerts import (
+    low_nps_tests,
+    qx_score_comparison,
+    qx_score_drops,
+    skipped_tasks,
+)
 from ut_dagster.environment import AlertThresholds
 
 
@@ -56,3 +61,16 @@ def test_qx_score_drops_compare_with_the_previous_sync_only() -> None:
         {"test_id": "a", "previous": 80.0, "current": 74.0, "drop": 6.0}
     ]
     assert qx_score_drops({}, current, max_drop=5.0) == []
+
+
+def test_qx_score_comparison_reads_previous_and_current_scores_per_test() -> None:
+    rows = [
+        {"test_id": "a", "title": "A", "current_qx_score": 60, "previous_qx_score": 80.0},
+        {"test_id": "new", "title": None, "current_qx_score": 70.0, "previous_qx_score": None},
+    ]
+    previous, current = qx_score_comparison(rows)
+    assert (previous, current) == ({"a": 80.0}, {"a": 60.0, "new": 70.0})
+    assert qx_score_drops(previous, current, max_drop=10.0) == [
+        {"test_id": "a", "previous": 80.0, "current": 60.0, "drop": 20.0}
+    ]
+    assert qx_score_drops(previous, current, max_drop=20.0) == []  # a drop of exactly the maximum is allowed

@@ -1,6 +1,7 @@
 -- One row per test (study): its title (null until the test list names it), sessions, NPS over all
 -- NPS answers, QXscore, task skip rate and how many sessions have a transcript or a video. Rates
--- and coverages are fractions (0-1).
+-- and coverages are fractions (0-1). built_at stamps the scores qx_score_history records from this
+-- table, so the QXscore-drop alert can tell them from earlier ones.
 with sessions as (
     select
         test_id,
@@ -74,7 +75,9 @@ select
     cast(s.sessions_with_transcript as double) / nullif(s.sessions, 0) as transcript_coverage,
     coalesce(s.sessions_with_video, 0) as sessions_with_video,
     cast(s.sessions_with_video as double) / nullif(s.sessions, 0) as video_coverage,
-    s.last_extracted_at
+    s.last_extracted_at,
+    -- When dbt started this build, in UTC: current_timestamp's type and time zone differ by warehouse.
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as built_at
 from test_keys as k
 left join sessions as s on k.test_id = s.test_id
 left join tasks as t on k.test_id = t.test_id

@@ -1,11 +1,11 @@
 """Research-signal alerts: warning-severity checks on the marts that a researcher wants to hear about.
 
 A task many participants skip (a confusing or broken task), a Net Promoter Score below a floor, a
-QXscore that dropped between syncs. Tests are named "Title (uuid)". The previous QXscore is the one
-this check recorded in its own metadata last time, so no extra table is needed and the history is
-visible in the UI. Checks never block (WARN) and read the marts through any resource with a DB-API
-`get_connection()`, so the same code serves DuckDB and Snowflake. Thresholds: `UT_ALERT_*`, parsed in
-environment.py.
+QXscore that dropped between builds of the marts. Tests are named "Title (uuid)". Earlier QXscores
+live in the warehouse, in the dbt model qx_score_history (one row per change of a test's score), so
+analysts can query them too and the alert reads no run history. Checks never block (WARN) and read
+the marts through any resource with a DB-API `get_connection()`, so the same code serves DuckDB and
+Snowflake. Thresholds: `UT_ALERT_*`, parsed in environment.py.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the check functions' context annotation.
@@ -14,7 +14,6 @@ from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
-    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
@@ -28,8 +27,19 @@ from ut_dagster.environment import AlertThresholds
 MARTS_SCHEMA = "usertesting_marts"
 TASK_METRICS = AssetKey([MARTS_SCHEMA, "task_metrics"])
 TEST_SUMMARY = AssetKey([MARTS_SCHEMA, "test_summary"])
-# Where the QX check keeps the scores it saw, for the next run to compare against.
-QX_SCORES_METADATA_KEY = "qx_scores"
+QX_SCORE_HISTORY = AssetKey([MARTS_SCHEMA, "qx_score_history"])
+# Each test's QXscore now and its latest score from an earlier build. The history's rows from this
+# very build (observed_at = built_at) record the current score, so they are not "previous"; as the
+# history holds only changes, the latest earlier row is the previous distinct score, however many
+# builds ago it came or whether the test had no score in between.
+QX_SCORE_COMPARISON_SQL = f"""
+select t.test_id, t.title, t.qx_score as current_qx_score, h.qx_score as previous_qx_score
+from {MARTS_SCHEMA}.test_summary as t
+left join {MARTS_SCHEMA}.qx_score_history as h
+    on h.test_id = t.test_id and h.observed_at < t.built_at
+where t.qx_score is not null
+qualify row_number() over (partition by t.test_id order by h.observed_at desc nulls last) = 1
+"""
 _SHOWN_ROWS = 25
 
 
@@ -86,17 +96,15 @@ def qx_score_drops(
     return sorted(drops, key=lambda row: -row["drop"])
 
 
-def previous_qx_scores(context: AssetCheckExecutionContext, check_key: AssetCheckKey) -> dict[str, float]:
-    """The scores this check recorded when it last completed (this run's own record is only planned)."""
-    # Newest first; this run's own record is planned, without an evaluation yet, so it is skipped.
-    history = context.instance.event_log_storage.get_asset_check_execution_history(check_key, limit=5)
-    evaluation = next(
-        (r.event.asset_check_evaluation for r in history if r.event and r.event.asset_check_evaluation),
-        None,
-    )
-    recorded = evaluation.metadata.get(QX_SCORES_METADATA_KEY) if evaluation else None
-    scores = recorded.value if recorded is not None else None
-    return {str(k): float(v) for k, v in scores.items()} if isinstance(scores, dict) else {}
+def qx_score_comparison(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Previous and current QXscore by test_id from QX_SCORE_COMPARISON_SQL rows (no previous: absent)."""
+    current = {str(row["test_id"]): float(row["current_qx_score"]) for row in rows}
+    previous = {
+        str(row["test_id"]): float(row["previous_qx_score"])
+        for row in rows
+        if row["previous_qx_score"] is not None
+    }
+    return previous, current
 
 
 def label_for_test(test_id: Any, title: Any) -> str:
@@ -201,19 +209,17 @@ def build_research_alert_checks(
     @asset_check(
         asset=TEST_SUMMARY,
         name="qx_score_drop_alert",
-        description=f"Warns when a test's QXscore dropped by more than {thresholds.max_qx_score_drop:g} points since the last sync.",
+        description=f"Warns when a test's QXscore dropped by more than {thresholds.max_qx_score_drop:g} points "
+        "since its previous score (usertesting_marts.qx_score_history).",
         required_resource_keys=resources,
+        additional_deps=[QX_SCORE_HISTORY],
         metadata={"max_qx_score_drop": thresholds.max_qx_score_drop},
     )
     def qx_score_drop_alert(context: AssetCheckExecutionContext) -> AssetCheckResult:
         warehouse = getattr(context.resources, warehouse_resource_key)
-        rows = fetch_rows(
-            warehouse,
-            f"select test_id, title, qx_score from {MARTS_SCHEMA}.test_summary where qx_score is not null",
-        )
-        current = {str(row["test_id"]): float(row["qx_score"]) for row in rows}
+        rows = fetch_rows(warehouse, QX_SCORE_COMPARISON_SQL)
+        previous, current = qx_score_comparison(rows)
         titles = {str(row["test_id"]): row["title"] for row in rows}
-        previous = previous_qx_scores(context, context.check_specs[0].key)
         found = with_test_labels(qx_score_drops(previous, current, thresholds.max_qx_score_drop), titles)
         return AssetCheckResult(
             passed=not found,
@@ -221,8 +227,7 @@ def build_research_alert_checks(
             metadata={
                 "tests_dropped": len(found),
                 "tests": _markdown(found, ["test", "previous", "current", "drop"]),
-                # Tests absent from this sync keep their last score, so a later sync still compares.
-                QX_SCORES_METADATA_KEY: MetadataValue.json({**previous, **current}),
+                "tests_compared": len(previous),
             },
         )
 
