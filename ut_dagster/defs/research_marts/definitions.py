@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions, map_asset_specs
+from dagster import Definitions, definitions, map_asset_specs
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
 from ut_dagster.defs.research_marts.automation import MARTS_FRESHNESS, marts_automation_condition
@@ -14,7 +14,7 @@ from ut_dagster.defs.research_marts.dbt import (
     usertesting_dbt_assets,
 )
 from ut_dagster.defs.research_marts.resources import marts_resources
-from ut_dagster.environment import Settings
+from ut_dagster.environment import Settings, current_settings
 
 
 def build_research_marts_definitions(
@@ -34,3 +34,8 @@ def build_research_marts_definitions(
         sensors=[research_marts_automation_sensor],
         resources={**marts_resources(settings), **(resources or {})},
     )
+
+
+@definitions
+def defs() -> Definitions:
+    return build_research_marts_definitions(current_settings())
