@@ -67,7 +67,7 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
 @pytest.mark.timeout(900)
 def test_dagster_dev_with_the_workspace_file_names_the_code_location_as_dg_dev_does(tmp_path: Path) -> None:
     project, env = _project_copy(tmp_path)
-    # What `dagster dev` in the checkout loads (workspace.yaml first, then pyproject's [tool.dagster]).
+    # What `dagster dev` in the checkout loads (workspace.yaml, named or found in the folder).
     for args in (["-w", "workspace.yaml"], []):
         result = subprocess.run(
             [Path(sys.executable).with_name("dagster"), "definitions", "validate", *args],
