@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
-	$(BIN)/dagster-dbt project prepare-and-package --file ut_dagster/defs/research_marts/dbt.py
+	$(BIN)/dagster-dbt project prepare-and-package --file ut_dagster/defs/research_marts/project.py
 
 install: $(STAMP) $(DBT_MANIFEST)
 

@@ -22,7 +22,7 @@ if "PYTEST_XDIST_WORKER" not in os.environ:
     # only when a project file changed since (`make test` has just prepared it).
     from filelock import Timeout
 
-    from ut_dagster.defs.research_marts.dbt import DBT_PROJECT, manifest_outdated
+    from ut_dagster.defs.research_marts.project import DBT_PROJECT, manifest_outdated
 
     # A `dbt parse` (~15 s of CPU) only when a project file is newer than the manifest.
     for _attempt in range(5 if manifest_outdated(DBT_PROJECT) else 0):

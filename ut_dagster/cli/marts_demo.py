@@ -35,7 +35,7 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
     from ut_dagster.cli.code_location import runs_in_code_location
     from ut_dagster.cli.sync import dagster_instance
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import (
+    from ut_dagster.defs.research_marts.project import (
         RESEARCH_MARTS_JOB_NAME,
         research_marts_job,
         usertesting_dbt_assets,

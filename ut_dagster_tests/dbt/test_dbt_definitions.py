@@ -17,7 +17,7 @@ MART_TABLES = {
 
 @pytest.fixture(scope="module")
 def dbt_defs() -> dg.AssetsDefinition:
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.project import usertesting_dbt_assets
 
     return usertesting_dbt_assets
 
@@ -132,7 +132,7 @@ def test_definitions_load_with_the_alert_checks_and_a_running_automation_sensor(
     dbt_defs: dg.AssetsDefinition,
 ) -> None:
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import research_marts_automation_sensor
+    from ut_dagster.defs.research_marts.project import research_marts_automation_sensor
     from ut_dagster.environment import AlertThresholds
 
     checks = build_research_alert_checks(AlertThresholds(), warehouse_resource_key="warehouse")

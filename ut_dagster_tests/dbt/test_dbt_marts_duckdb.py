@@ -32,7 +32,7 @@ def _approx(value: float | None) -> Any:
 def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
     """One `dbt build` for the whole module: dbt invocations cost seconds each."""
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.project import usertesting_dbt_assets
     from ut_dagster.defs.research_marts.resources import dbt_resource
     from ut_dagster.environment import AlertThresholds
 
@@ -69,7 +69,7 @@ def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFac
 
 
 def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: SimpleNamespace) -> None:
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.project import usertesting_dbt_assets
 
     research = research_module
     result: dg.ExecuteInProcessResult = built.result
@@ -144,7 +144,7 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
 
 def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(built: SimpleNamespace) -> None:
     """What the UI shows of a mart: every column as dbt built it, documented and typed; its row count."""
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+    from ut_dagster.defs.research_marts.project import usertesting_dbt_assets
 
     documented = {
         spec.key: spec.metadata["dagster/column_schema"]

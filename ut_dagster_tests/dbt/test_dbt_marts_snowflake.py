@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+from ut_dagster.defs.research_marts.project import DBT_PROJECT
 
 DBT_PROJECT_DIR = DBT_PROJECT.project_dir
 

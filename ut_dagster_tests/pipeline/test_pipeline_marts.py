@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from dagster import materialize
 
-from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+from ut_dagster.defs.research_marts.project import usertesting_dbt_assets
 from ut_dagster.lib.normalize import parse_cues
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 

@@ -8,7 +8,7 @@ from dagster import Definitions, definitions, map_asset_specs
 
 from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
 from ut_dagster.defs.research_marts.automation import MARTS_FRESHNESS, marts_automation_condition
-from ut_dagster.defs.research_marts.dbt import (
+from ut_dagster.defs.research_marts.project import (
     research_marts_automation_sensor,
     research_marts_job,
     usertesting_dbt_assets,

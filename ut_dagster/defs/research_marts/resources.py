@@ -10,7 +10,7 @@ from typing import Any
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
 
-from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+from ut_dagster.defs.research_marts.project import DBT_PROJECT
 from ut_dagster.environment import Settings
 
 
