@@ -37,7 +37,9 @@ def _project_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         shutil.copytree(REPO / name, project / name, ignore=ignore)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "DAGSTER_HOME")}
     # No virtualenv bin/ on PATH, as for `.venv/bin/dg` run from a shell that did not activate it.
-    env.update({"PATH": "/usr/bin:/bin", "UT_DATA_DIR": str(tmp_path / "data")})
+    # The copy's package before this checkout's editable install: `dg check defs` imports the
+    # component types of defs.yaml in its own process, then loads the definitions there too.
+    env.update({"PATH": "/usr/bin:/bin", "UT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(project)})
     return project, env
 
 

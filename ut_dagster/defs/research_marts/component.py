@@ -81,6 +81,10 @@ class ResearchMartsComponent(DbtProjectComponent):
         # dagster-dbt's preparation copies the project into the state folder, and loads read the copy
         # from then on: a model edited later would be ignored by everything but `dg dev`. It also runs
         # `dbt` from PATH. So the project is parsed in place, and the state only records where.
+        self._parse_if_outdated()
+        state_path.write_text(str(self.dbt_project.manifest_path), encoding="utf-8")
+
+    def _parse_if_outdated(self) -> None:
         project = self.dbt_project
         project.manifest_path.parent.mkdir(parents=True, exist_ok=True)
         # The webserver's and the daemon's code servers load at once under `dg dev`.
@@ -88,9 +92,12 @@ class ResearchMartsComponent(DbtProjectComponent):
             if manifest_outdated(project):
                 cli = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
                 cli.cli(["parse", "--quiet"], target_path=project.target_path).wait()
-        state_path.write_text(str(project.manifest_path), encoding="utf-8")
 
     def build_defs_from_state(self, context: ComponentLoadContext, state_path: Path | None) -> Definitions:
+        # A checkout never prepared (`pip install -e .`, then `dagster dev -w workspace.yaml` or a
+        # test) loads too; outside `dg dev` an existing manifest is used as it is.
+        if not self.dbt_project.manifest_path.exists():
+            self._parse_if_outdated()
         # The project where it is, never a copy (write_state_to_path).
         (generated,) = super().build_defs_from_state(context, None).assets or []
         if not isinstance(generated, AssetsDefinition):
