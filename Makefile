@@ -15,12 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
 
-# dbt's manifest, by dagster-dbt's own preparation (`dbt parse`), again whenever the dbt project
-# changes. `dg dev` / `dagster dev` also prepare it on every load; a wheel carries its own.
+# dbt's manifest, by the dbt component's own preparation (its defs state: `dbt parse`), again
+# whenever the dbt project changes. `dg dev` / `dagster dev` also prepare it on each load after a
+# change; a wheel carries its own (setup.py).
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
-	$(BIN)/dagster-dbt project prepare-and-package --file ut_dagster/defs/research_marts/dbt.py
+	$(BIN)/dg utils refresh-defs-state
 
 install: $(STAMP) $(DBT_MANIFEST)
 

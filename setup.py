@@ -1,19 +1,25 @@
-"""Build hook: a wheel carries the dbt project, parsed, as package data (ut_dagster/dbt_project/).
+"""Build hook: a wheel carries the dbt project, parsed, as package data (ut_dagster/dbt_project/),
+and the project's dg settings (ut_dagster/dg.toml).
 
 dbt_project/ at the repository root is the one source; the wheel gets a copy with a manifest.json
 made at build time (dagster-dbt's "prepare and package", done here so that a plain `pip install .`
 or `uv build` produces a wheel that loads anywhere). Editable installs use dbt_project/ in place.
-Everything else about the package is in pyproject.toml.
+`load_from_defs_folder` reads the project's root module from the nearest dg.toml or pyproject.toml
+above ut_dagster/definitions.py; an installed wheel has no pyproject.toml, so it gets a dg.toml made
+from [tool.dg.project]. Everything else about the package is in pyproject.toml.
 """
 
+import json
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SOURCE = Path(__file__).resolve().parent / "dbt_project"
+ROOT = Path(__file__).resolve().parent
+SOURCE = ROOT / "dbt_project"
 # Build output and installed packages, never package data.
 NOT_PACKAGED = ("target", "logs", "dbt_packages", ".*")
 # Parsing needs a profile target but no connection; the manifest is the same for both targets and
@@ -26,10 +32,20 @@ class BuildPyWithDbtProject(build_py):
         super().run()
         if getattr(self, "editable_mode", False):
             return
-        packaged = Path(self.build_lib).resolve() / "ut_dagster" / "dbt_project"
+        package = Path(self.build_lib).resolve() / "ut_dagster"
+        packaged = package / "dbt_project"
         shutil.rmtree(packaged, ignore_errors=True)
         shutil.copytree(SOURCE, packaged, ignore=shutil.ignore_patterns(*NOT_PACKAGED))
         _parse(packaged)
+        (package / "dg.toml").write_text(_dg_toml(), encoding="utf-8")
+
+
+def _dg_toml() -> str:
+    """pyproject.toml's [tool.dg.project] as a dg.toml (its settings are strings)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["dg"]["project"]
+    lines = [f"{key} = {json.dumps(value)}" for key, value in project.items()]
+    header = "# Made from pyproject.toml's [tool.dg.project] by setup.py.\n"
+    return header + 'directory_type = "project"\n\n[project]\n' + "\n".join(lines) + "\n"
 
 
 def _parse(project_dir: Path) -> None:

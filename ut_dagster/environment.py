@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,3 +351,23 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
         raise SettingsError(f"{name} must be true or false; got {value!r}.")
     return value in ("true", "1", "yes", "on")
+
+
+# The code location reads the environment; tests and the CLI build the same definitions from settings
+# of their own. dg's defs folder loads each source with no arguments, so the settings reach it here.
+_SETTINGS_IN_USE: ContextVar[Settings | None] = ContextVar("ut_dagster_settings_in_use", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings the definitions are being built with: those of `settings_in_use`, else the environment's."""
+    return _SETTINGS_IN_USE.get() or Settings.from_env()
+
+
+@contextmanager
+def settings_in_use(settings: Settings) -> Iterator[Settings]:
+    """Definitions built inside use `settings` instead of the environment's."""
+    token = _SETTINGS_IN_USE.set(settings)
+    try:
+        yield settings
+    finally:
+        _SETTINGS_IN_USE.reset(token)

@@ -6,11 +6,14 @@ Every server a test starts is stopped by that test's fixture teardown.
 import functools
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey, AssetsDefinition, DagsterInstance
 
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.sandbox import SandboxConfig, SandboxServer
@@ -18,19 +21,36 @@ from ut_dagster.sandbox.in_process import in_process_resource
 
 if "PYTEST_XDIST_WORKER" not in os.environ:
     # dbt's manifest reflects the models as they are now (after an edit, on a fresh checkout), made
-    # once by dagster-dbt's preparation, before pytest-xdist starts the workers that load it, and
-    # only when a project file changed since (`make test` has just prepared it).
-    from filelock import Timeout
+    # once by the dbt component's own preparation (`dg utils refresh-defs-state`), before
+    # pytest-xdist starts the workers that load it, and only when a project file changed since
+    # (`make test` has just prepared it): a `dbt parse` is ~15 s of CPU.
+    from dagster_dbt import DbtProject
 
-    from ut_dagster.defs.research_marts.dbt import DBT_PROJECT, manifest_outdated
+    from ut_dagster.defs.research_marts.project import dbt_project_dir, manifest_outdated
 
-    # A `dbt parse` (~15 s of CPU) only when a project file is newer than the manifest.
-    for _attempt in range(5 if manifest_outdated(DBT_PROJECT) else 0):
-        try:
-            DBT_PROJECT.preparer.prepare(DBT_PROJECT)
-            break
-        except Timeout:  # another test session is parsing (each wait is 60 s): wait for it again
-            continue
+    if manifest_outdated(DbtProject(dbt_project_dir())):
+        subprocess.run(
+            [Path(sys.executable).with_name("dg"), "utils", "refresh-defs-state"],
+            cwd=Path(__file__).resolve().parents[1],
+            check=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def usertesting_dbt_assets(tmp_path_factory: pytest.TempPathFactory) -> AssetsDefinition:
+    """The dbt assets as the code location builds them (the component of defs/research_marts), eager:
+    rebuilt after every change (UT_MARTS_MIN_INTERVAL_MINUTES=0; the interval has its own tests)."""
+    from ut_dagster.definitions import build_definitions
+    from ut_dagster.environment import Settings
+
+    data = str(tmp_path_factory.mktemp("dbt_assets"))
+    settings = Settings.from_env({"UT_DATA_DIR": data, "UT_MARTS_MIN_INTERVAL_MINUTES": "0"})
+    with DagsterInstance.ephemeral():
+        defs = build_definitions(settings)
+    # As defined, without the code location's resources bound (resolve_assets_def binds them).
+    test_summary = AssetKey(["usertesting_marts", "test_summary"])
+    return next(a for a in defs.assets or [] if isinstance(a, AssetsDefinition) and test_summary in a.keys)
+
 
 # Fast enough for tests, slow enough that the limiter is really exercised.
 FAST = {"requests_per_window": 50, "window_seconds": 1.0}

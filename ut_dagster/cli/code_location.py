@@ -28,7 +28,7 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-# As workspace.yaml and pyproject.toml ([tool.dagster], [tool.dg]) name the code location; a
+# As workspace.yaml and pyproject.toml ([tool.dg.project]) name the code location; a
 # Definitions object loads as the repository "__repository__".
 CODE_LOCATION_NAME = "ut_dagster"
 REPOSITORY_NAME = "__repository__"

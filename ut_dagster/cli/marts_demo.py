@@ -12,7 +12,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 import duckdb
-from dagster import AssetCheckEvaluation, AssetCheckKey, DagsterInstance, Definitions, MarkdownMetadataValue
+from dagster import AssetCheckEvaluation, AssetCheckKey, DagsterInstance, MarkdownMetadataValue
 
 if TYPE_CHECKING:
     from ut_dagster.environment import Settings
@@ -34,21 +34,13 @@ def build_and_print_marts(settings: Settings, instance: DagsterInstance | None =
     """Run the research_marts job; print one summary and the marts; 0 when the run succeeded."""
     from ut_dagster.cli.code_location import runs_in_code_location
     from ut_dagster.cli.sync import dagster_instance
+    from ut_dagster.definitions import build_definitions
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import (
-        RESEARCH_MARTS_JOB_NAME,
-        research_marts_job,
-        usertesting_dbt_assets,
-    )
-    from ut_dagster.defs.research_marts.resources import marts_resources
+    from ut_dagster.defs.research_marts.component import RESEARCH_MARTS_JOB_NAME
 
+    # Built again only to name the alerts' checks; the job runs the code location's own.
     alerts = build_research_alert_checks(settings.alert_thresholds)
-    defs = Definitions(
-        assets=[usertesting_dbt_assets],
-        asset_checks=alerts,
-        jobs=[research_marts_job],
-        resources=marts_resources(settings),
-    )
+    defs = build_definitions(settings)
     print("Building the research marts (dbt build, dbt tests, research alerts) ...", flush=True)
     # dagster-dbt echoes every dbt log line to stdout: to a file here (and to the run's logs in the
     # UI); the terminal gets one summary.

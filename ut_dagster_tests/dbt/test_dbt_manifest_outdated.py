@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from ut_dagster.defs.research_marts.dbt import dbt_project_dir, manifest_outdated
+from ut_dagster.defs.research_marts.project import dbt_project_dir, manifest_outdated
 
 
 def _project(tmp_path: Path) -> tuple[DbtProject, float]:

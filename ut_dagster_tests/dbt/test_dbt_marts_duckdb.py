@@ -29,10 +29,13 @@ def _approx(value: float | None) -> Any:
 
 
 @pytest.fixture(scope="module")
-def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory):
+def built(
+    research_module: SimpleNamespace,
+    tmp_path_factory: pytest.TempPathFactory,
+    usertesting_dbt_assets: dg.AssetsDefinition,
+):
     """One `dbt build` for the whole module: dbt invocations cost seconds each."""
     from ut_dagster.defs.research_marts.alerts import build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
     from ut_dagster.defs.research_marts.resources import dbt_resource
     from ut_dagster.environment import AlertThresholds
 
@@ -56,8 +59,9 @@ def built(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFac
         yield SimpleNamespace(path=path, raw=raw, result=result)
 
 
-def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: SimpleNamespace) -> None:
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
+def test_dbt_build_marts_match_python(
+    built: SimpleNamespace, research_module: SimpleNamespace, usertesting_dbt_assets: dg.AssetsDefinition
+) -> None:
 
     research = research_module
     result: dg.ExecuteInProcessResult = built.result
@@ -130,9 +134,10 @@ def test_dbt_build_marts_match_python(built: SimpleNamespace, research_module: S
         }
 
 
-def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(built: SimpleNamespace) -> None:
+def test_marts_are_documented_as_built_and_record_row_counts_and_column_types(
+    built: SimpleNamespace, usertesting_dbt_assets: dg.AssetsDefinition
+) -> None:
     """What the UI shows of a mart: every column as dbt built it, documented and typed; its row count."""
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 
     documented = {
         spec.key: spec.metadata["dagster/column_schema"]

@@ -23,9 +23,9 @@ from ut_dagster.defs.research_marts.alerts import (
     qx_score_comparison,
     qx_score_drops,
 )
-from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+from ut_dagster.defs.research_marts.project import dbt_executable, dbt_project_dir
 
-DBT_PROJECT_DIR = DBT_PROJECT.project_dir
+DBT_PROJECT_DIR = dbt_project_dir()
 
 DBT_TIMEOUT_SECONDS = 180
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -89,7 +89,7 @@ def test_dbt_build_on_snowflake_via_fakesnow(research: SimpleNamespace, tmp_path
 
         def dbt_build(*selection: str) -> str:
             command = [
-                "dbt",  # on PATH: importing the dbt definitions puts this interpreter's bin/ there
+                dbt_executable(),  # the one beside this interpreter, as the code location runs it
                 "build",
                 "--target",
                 "snowflake",

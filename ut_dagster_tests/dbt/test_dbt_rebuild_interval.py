@@ -1,7 +1,7 @@
 """UT_MARTS_MIN_INTERVAL_MINUTES: the marts rebuild after syncs, at most once per interval.
 
-Evaluated with Dagster's own automation evaluator at chosen times, on the marts as the code location
-builds them (build_research_marts_definitions) and stand-ins for the per-test sync assets.
+Evaluated with Dagster's own automation evaluator at chosen times, on the code location as
+build_definitions builds it with the interval set.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from ut_dagster.defs.research_marts.definitions import build_research_marts_definitions
+from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings, SettingsError
-from ut_dagster.lib.schema import ALL_TABLES
 
 TEST = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_SUMMARY = dg.AssetKey(["usertesting_marts", "test_summary"])
@@ -21,26 +20,18 @@ def _at(hour: int, minute: int, second: int = 0) -> datetime:
     return datetime(2026, 12, 7, hour, minute, second, tzinfo=UTC)
 
 
-def _stub(name: str, partitions: dg.DynamicPartitionsDefinition) -> dg.AssetsDefinition:
-    """A stand-in for a per-test sync asset (same key and partitioning), never executed."""
-
-    @dg.asset(key=["usertesting", name], partitions_def=partitions)
-    def _table() -> None: ...
-
-    return _table
+def _marts(defs: dg.Definitions) -> dg.AssetsDefinition:
+    return next(a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and TEST_SUMMARY in a.keys)
 
 
 @pytest.fixture
 def marts(tmp_path):
-    """(definitions, the marts' selection, a function that reports a sync of TEST writing `tasks`)."""
+    """(definitions, the marts' selection) with UT_MARTS_MIN_INTERVAL_MINUTES = `minutes`."""
 
     def build(minutes: str) -> tuple[dg.Definitions, dg.AssetSelection]:
         settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path), "UT_MARTS_MIN_INTERVAL_MINUTES": minutes})
-        marts = build_research_marts_definitions(settings)
-        partitions = dg.DynamicPartitionsDefinition(name="usertesting_tests")
-        stubs = [_stub(name, partitions) for name in ALL_TABLES]
-        defs = dg.Definitions.merge(marts, dg.Definitions(assets=stubs))
-        return defs, dg.AssetSelection.assets(*marts.assets)
+        defs = build_definitions(settings)
+        return defs, dg.AssetSelection.assets(_marts(defs))
 
     return build
 
@@ -107,13 +98,7 @@ def test_an_interval_that_does_not_divide_the_day_is_refused_with_the_choices(ra
 def test_every_mart_and_staging_model_is_stale_after_a_day_without_a_build(tmp_path) -> None:
     # The nightly schedule syncs every test, and every sync updates the raw tables: a model not
     # built for a day shows as failing its freshness policy in the UI (nothing keeps it current).
-    defs = build_research_marts_definitions(Settings.from_env({"UT_DATA_DIR": str(tmp_path)}))
-    specs = [
-        spec
-        for assets in defs.assets or []
-        if isinstance(assets, dg.AssetsDefinition)
-        for spec in assets.specs
-    ]
+    specs = list(_marts(build_definitions(Settings.from_env({"UT_DATA_DIR": str(tmp_path)}))).specs)
     assert len(specs) > 10
     for spec in specs:
         policy = spec.freshness_policy

@@ -42,9 +42,12 @@ def _execute(path: Path, *statements: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def builds(research_module: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+def builds(
+    research_module: SimpleNamespace,
+    usertesting_dbt_assets: dg.AssetsDefinition,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> SimpleNamespace:
     from ut_dagster.defs.research_marts.alerts import QX_SCORE_HISTORY, build_research_alert_checks
-    from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
     from ut_dagster.defs.research_marts.resources import dbt_resource
     from ut_dagster.environment import AlertThresholds
 

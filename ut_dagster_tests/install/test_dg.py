@@ -37,7 +37,9 @@ def _project_copy(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         shutil.copytree(REPO / name, project / name, ignore=ignore)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "DAGSTER_HOME")}
     # No virtualenv bin/ on PATH, as for `.venv/bin/dg` run from a shell that did not activate it.
-    env.update({"PATH": "/usr/bin:/bin", "UT_DATA_DIR": str(tmp_path / "data")})
+    # The copy's package before this checkout's editable install: `dg check defs` imports the
+    # component types of defs.yaml in its own process, then loads the definitions there too.
+    env.update({"PATH": "/usr/bin:/bin", "UT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(project)})
     return project, env
 
 
@@ -67,7 +69,7 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
 @pytest.mark.timeout(900)
 def test_dagster_dev_with_the_workspace_file_names_the_code_location_as_dg_dev_does(tmp_path: Path) -> None:
     project, env = _project_copy(tmp_path)
-    # What `dagster dev` in the checkout loads (workspace.yaml first, then pyproject's [tool.dagster]).
+    # What `dagster dev` in the checkout loads (workspace.yaml, named or found in the folder).
     for args in (["-w", "workspace.yaml"], []):
         result = subprocess.run(
             [Path(sys.executable).with_name("dagster"), "definitions", "validate", *args],

@@ -95,9 +95,9 @@ def test_definitions_load_from_another_directory(wheel_install: tuple[Path, Path
     script = (
         "import json, ut_dagster\n"
         "from ut_dagster.definitions import defs\n"
-        "from ut_dagster.defs.research_marts.dbt import DBT_PROJECT\n"
+        "from ut_dagster.defs.research_marts.project import dbt_project_dir\n"
         "graph = defs.resolve_asset_graph()\n"
-        "print(json.dumps({'package': ut_dagster.__file__, 'dbt_project': str(DBT_PROJECT.project_dir),\n"
+        "print(json.dumps({'package': ut_dagster.__file__, 'dbt_project': str(dbt_project_dir()),\n"
         "    'marts': sorted(k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == 'usertesting_marts')}))\n"
     )
     result = subprocess.run(

@@ -17,7 +17,6 @@ import duckdb
 import pytest
 from dagster import materialize
 
-from ut_dagster.defs.research_marts.dbt import usertesting_dbt_assets
 from ut_dagster.lib.normalize import parse_cues
 from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 
@@ -261,7 +260,7 @@ def _approx_all(want: dict[str, Any]) -> dict[str, Any]:
     return {k: _approx(v) for k, v in want.items()}
 
 
-def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline):
+def test_marts_built_after_a_sync_match_what_the_api_served(make_pipeline, usertesting_dbt_assets):
     pipeline = make_pipeline(seed=SEED, studies=STUDIES)
     dataset = pipeline.sandbox.dataset
     test_ids = pipeline.sandbox.test_ids

@@ -21,7 +21,7 @@ from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.cli.marts_demo import build_and_print_marts
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.research_marts.dbt import RESEARCH_MARTS_JOB_NAME
+from ut_dagster.defs.research_marts.component import RESEARCH_MARTS_JOB_NAME
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings

@@ -10,7 +10,7 @@ from typing import Any
 
 from dagster_dbt import DbtCliInvocation, DbtCliResource
 
-from ut_dagster.defs.research_marts.dbt import DBT_PROJECT
+from ut_dagster.defs.research_marts.project import dbt_executable, dbt_project_dir
 from ut_dagster.environment import Settings
 
 
@@ -55,7 +55,8 @@ def dbt_resource(target: str, duckdb_path: str | Path | None = None) -> Warehous
     back to UT_DUCKDB_PATH, then to ../.ut_data/warehouse.duckdb relative to dbt_project/.
     """
     return WarehouseDbtCliResource(
-        project_dir=DBT_PROJECT,
+        project_dir=str(dbt_project_dir()),
+        dbt_executable=dbt_executable(),
         target=target,
         duckdb_path=str(Path(duckdb_path).resolve()) if duckdb_path else None,
     )

@@ -1,14 +1,15 @@
 """The UserTesting sync on its own: assets, checks, jobs, schedules, sensors and their resources.
 
 `ut-dagster sync` runs its jobs from here: the research marts (dbt) are not needed to sync, and
-importing dagster-dbt with dbt-core costs seconds per process. ut_dagster/definitions.py adds them.
+importing dagster-dbt with dbt-core costs seconds per process. `defs` is what the code location
+loads from this folder (defs.yaml).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dagster import Definitions, map_asset_specs
+from dagster import Definitions, definitions, map_asset_specs
 
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
 from ut_dagster.defs.usertesting.assets.api_budget import api_budget, api_budget_job, api_budget_schedule
@@ -33,7 +34,7 @@ from ut_dagster.defs.usertesting.schedules import (
     tests_daily_schedule,
 )
 from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
-from ut_dagster.environment import Settings
+from ut_dagster.environment import Settings, current_settings
 
 
 def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
@@ -71,3 +72,8 @@ def build_usertesting_definitions(settings: Settings, resources: dict[str, Any] 
         ],
         resources={**sync_resources(settings), **(resources or {})},
     )
+
+
+@definitions
+def defs() -> Definitions:
+    return build_usertesting_definitions(current_settings())
