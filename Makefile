@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 # change; a wheel carries its own (setup.py).
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o -type f -print)
+# The instance `make dev` uses, so dg has a home to name (it warns without one).
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
-	$(BIN)/dg utils refresh-defs-state
+	DAGSTER_HOME="$$($(BIN)/python -m ut_dagster.cli.dagster_home)" $(BIN)/dg utils refresh-defs-state
 
 install: $(STAMP) $(DBT_MANIFEST)
 
