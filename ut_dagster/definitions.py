@@ -5,18 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import Definitions, load_from_defs_folder
+from dagster import ComponentTree, Definitions
 
 from ut_dagster.environment import Settings, settings_in_use
 
 _PROJECT = Path(__file__).resolve().parent
+_DEFS = _PROJECT / "defs"
+
+
+def load_defs_folder() -> Definitions:
+    """Every source folder under defs/, each as `dagster.load_from_defs_folder` loads it.
+
+    Not `load_from_defs_folder` itself: it also adds, for the UI's catalogue, every component type
+    the installed dg plugins offer, and so imports them all (dagster-snowflake's snowflake.core,
+    dagster-aws's boto3) in every process that loads the code location, a run worker per sync
+    included: 6.1 s to load instead of 3.2 s here (`python -c "import ut_dagster.definitions"`).
+    """
+    tree = ComponentTree.for_project(_PROJECT)
+    sources = sorted(p.name for p in _DEFS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    return Definitions.merge(*(tree.build_defs_at_path(Path(name)) for name in sources))
 
 
 def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
     """The code location's definitions built with `settings` instead of the environment's, and
     `resources` in place of those of the same key (tests, the CLI's demo)."""
     with settings_in_use(settings):
-        loaded = load_from_defs_folder(path_within_project=_PROJECT)
+        loaded = load_defs_folder()
     if not resources:
         return loaded
     return Definitions(
@@ -29,4 +43,4 @@ def build_definitions(settings: Settings, resources: dict[str, Any] | None = Non
     )
 
 
-defs = load_from_defs_folder(path_within_project=_PROJECT)
+defs = load_defs_folder()
