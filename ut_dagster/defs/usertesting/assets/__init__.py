@@ -7,8 +7,8 @@ from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
 from ut_dagster.defs.usertesting.assets.session_details import session_tables
 from ut_dagster.defs.usertesting.assets.session_videos import session_videos
-from ut_dagster.defs.usertesting.assets.tests import workspace_tests
 from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
+from ut_dagster.defs.usertesting.assets.workspace_tests import workspace_tests
 
 SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores, clip_tables]
 VIDEO_ASSETS = [session_videos, clip_media]
