@@ -60,7 +60,7 @@ def test_code_location_loads_with_snowflake_and_s3(tmp_path):
         "print('dagster_aws.s3' in sys.modules)\n"
     )
     assert run_python(code, production_env(tmp_path)) == [
-        "UsertestingSnowflakeIOManager",
+        "UserTestingSnowflakeIOManager",
         "s3://ut-landing/usertesting http://127.0.0.1:9",
         "False",
     ]

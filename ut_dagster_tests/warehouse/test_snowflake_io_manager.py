@@ -1,4 +1,4 @@
-"""UsertestingSnowflakeIOManager through real Dagster materializations against fakesnow.
+"""UserTestingSnowflakeIOManager through real Dagster materializations against fakesnow.
 
 Its own module because importing the Snowflake connector and fakesnow is slow. fakesnow patches
 `snowflake.connector.connect` and `snowflake.connector.pandas_tools.write_pandas`, which the
@@ -28,7 +28,7 @@ from ut_dagster.lib.schema import ALL_TABLES, SESSIONS, TASKS
 from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError
 from ut_dagster.lib.warehouse.snowflake import (
     SnowflakeConfigError,
-    UsertestingSnowflakeIOManager,
+    UserTestingSnowflakeIOManager,
     normalise_private_key,
     snowflake_io_manager,
     snowflake_warehouse,
@@ -233,7 +233,7 @@ def test_key_pair_preferred_over_password_and_secrets_only_referenced(password_e
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY", "-----BEGIN ENCRYPTED PRIVATE KEY-----...")
     monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", "s3cret")
     manager = snowflake_io_manager()
-    assert isinstance(manager, UsertestingSnowflakeIOManager)
+    assert isinstance(manager, UserTestingSnowflakeIOManager)
     assert manager.password is None  # dagster-snowflake refuses password and key together
     assert _env_var_name(manager.private_key) == "SNOWFLAKE_PRIVATE_KEY"
     assert _env_var_name(manager.private_key_password) == "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Protocol
 from ut_dagster.lib.warehouse.base import TableWrite, WarehouseClient, WarehouseUnavailableError, WriteResult
 
 if TYPE_CHECKING:
-    from ut_dagster.lib.warehouse.duckdb import UsertestingDuckDBIOManager
-    from ut_dagster.lib.warehouse.snowflake import UsertestingSnowflakeIOManager
+    from ut_dagster.lib.warehouse.duckdb import UserTestingDuckDBIOManager
+    from ut_dagster.lib.warehouse.snowflake import UserTestingSnowflakeIOManager
 
 __all__ = [
     "TableWrite",
@@ -40,14 +40,14 @@ class WarehouseSettings(Protocol):
     duckdb_path: Path
 
 
-def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UsertestingDuckDBIOManager:
+def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UserTestingDuckDBIOManager:
     """IO manager writing to the DuckDB file at `path`; its folder is created on first use."""
     from ut_dagster.lib.warehouse.duckdb import duckdb_io_manager as build
 
     return build(path, lock_timeout_s)
 
 
-def snowflake_io_manager() -> UsertestingSnowflakeIOManager:
+def snowflake_io_manager() -> UserTestingSnowflakeIOManager:
     """IO manager for Snowflake configured from SNOWFLAKE_* environment variables (as EnvVar)."""
     from ut_dagster.lib.warehouse.snowflake import snowflake_io_manager as build
 

@@ -170,7 +170,7 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 # Writes schema.py tables, one test partition per write (see io_manager.py).
-class UsertestingDuckDBIOManager(WarehouseIOManager):
+class UserTestingDuckDBIOManager(WarehouseIOManager):
     """Writes the synced UserTesting tables into the local DuckDB warehouse file, one test at a time."""
 
     database: str = Field(description="Path of the DuckDB file; it and its folder are created on first use.")
@@ -183,6 +183,6 @@ class UsertestingDuckDBIOManager(WarehouseIOManager):
         return DuckDBWarehouse(self.database, self.lock_timeout_s)
 
 
-def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UsertestingDuckDBIOManager:
+def duckdb_io_manager(path: str | Path, lock_timeout_s: float = 60.0) -> UserTestingDuckDBIOManager:
     """The IO manager for a DuckDB file at `path` (its folder is created on first use)."""
-    return UsertestingDuckDBIOManager(database=str(Path(path).expanduser()), lock_timeout_s=lock_timeout_s)
+    return UserTestingDuckDBIOManager(database=str(Path(path).expanduser()), lock_timeout_s=lock_timeout_s)

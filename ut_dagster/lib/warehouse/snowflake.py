@@ -50,7 +50,7 @@ from ut_dagster.lib.warehouse.snowflake_config import (
 __all__ = [
     "SnowflakeConfigError",
     "SnowflakeWarehouse",
-    "UsertestingSnowflakeIOManager",
+    "UserTestingSnowflakeIOManager",
     "normalise_private_key",
     "snowflake_io_manager",
     "snowflake_resource",
@@ -64,7 +64,7 @@ _SESSION_BATCH = 5000
 
 # Writes schema.py tables, one test partition per write (see io_manager.py). Give secrets as EnvVar
 # (snowflake_io_manager does), so they stay out of run config and the UI.
-class UsertestingSnowflakeIOManager(WarehouseIOManager):
+class UserTestingSnowflakeIOManager(WarehouseIOManager):
     """Writes the synced UserTesting tables into the Snowflake warehouse, one test at a time."""
 
     account: str = Field(description="Snowflake account identifier (SNOWFLAKE_ACCOUNT).")
@@ -265,9 +265,9 @@ class SnowflakeWarehouse(WarehouseClient):
             ) from error
 
 
-def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UsertestingSnowflakeIOManager:
+def snowflake_io_manager(environ: Mapping[str, str] | None = None) -> UserTestingSnowflakeIOManager:
     """The Snowflake IO manager configured from SNOWFLAKE_* environment variables (see connection_config)."""
-    return UsertestingSnowflakeIOManager(**connection_config(environ))
+    return UserTestingSnowflakeIOManager(**connection_config(environ))
 
 
 def snowflake_warehouse() -> SnowflakeWarehouse:
