@@ -95,11 +95,11 @@ class SensorSettings:
     running: bool = False  # UT_SENSOR_RUNNING: the new-sessions sensor starts running on deploy [false]
     interval_seconds: int = 60  # UT_SENSOR_INTERVAL_SECONDS: time between ticks [60]
     tick_seconds: float = 40.0  # UT_SENSOR_TICK_SECONDS: most a tick spends (Dagster stops at 60) [40]
-    batch: int = 10  # UT_SENSOR_BATCH: tests checked per tick at most [10]
+    batch: int = 10  # UT_SENSOR_BATCH: tests probed per tick at most [10]
     active_minutes: float = (
-        5.0  # UT_SENSOR_ACTIVE_MINUTES: check interval of tests receiving sessions now [5]
+        5.0  # UT_SENSOR_ACTIVE_MINUTES: probe interval of tests receiving sessions now [5]
     )
-    dormant_hours: float = 10.0  # UT_SENSOR_DORMANT_HOURS: check interval of dormant tests [10]
+    dormant_hours: float = 10.0  # UT_SENSOR_DORMANT_HOURS: probe interval of dormant tests [10]
     activity_days: float = 7.0  # UT_SENSOR_ACTIVITY_DAYS: dormant = no sessions within this [7]
     # UT_PROBE_BUDGET_CEILING: share of the credential's budget checks never push recent use above [0.9]
     probe_budget_ceiling: float = 0.9

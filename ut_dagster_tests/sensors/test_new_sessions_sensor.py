@@ -6,8 +6,8 @@ import time
 import duckdb
 from dagster import AssetKey
 
-from ut_dagster.defs.usertesting.check_policy import SensorMemory, TestState
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
+from ut_dagster.defs.usertesting.probe_schedule import SensorMemory, TestState
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import utc_now

@@ -1,8 +1,8 @@
-"""UT_SENSOR_* and UT_DISCOVER_* settings reach the sensors' definitions and policy."""
+"""UT_SENSOR_* and UT_DISCOVER_* settings reach the sensors' definitions and probe schedule."""
 
 import pytest
 
-from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor, check_policy
+from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor, probe_schedule
 from ut_dagster.environment import SensorSettings, Settings
 
 
@@ -22,15 +22,15 @@ def test_settings_from_the_environment_shape_the_sensors():
     settings = Settings.from_env(env).sensors
     assert settings.discover_workspaces == ("Research Team Workspace", "Design Ops")
     assert settings.discover_title_pattern == "^checkout"
-    policy = check_policy(settings)
-    assert (policy.active_interval_s, policy.dormant_interval_s, policy.activity_window_s) == (
+    schedule = probe_schedule(settings)
+    assert (schedule.active_interval_s, schedule.dormant_interval_s, schedule.activity_window_s) == (
         900,
         43200,
         259200,
     )
-    assert (policy.tick_interval_s, policy.batch, policy.max_failed_runs) == (30, 8, 5)
+    assert (schedule.tick_interval_s, schedule.batch, schedule.max_failed_runs) == (30, 8, 5)
     assert Settings.from_env(env).sensors.max_failed_runs == 5
-    assert policy.probes.ceiling == 0.7 and policy.probes.min_interval_s == 900
+    assert schedule.probes.ceiling == 0.7 and schedule.probes.min_interval_s == 900
     sensor = build_new_sessions_sensor(settings)
     assert sensor.minimum_interval_seconds == 30 and sensor.default_status.value == "RUNNING"
     assert build_new_sessions_sensor(SensorSettings()).default_status.value == "STOPPED"
@@ -50,4 +50,4 @@ def test_settings_from_the_environment_shape_the_sensors():
 )
 def test_a_bad_setting_is_refused_with_its_name(name, value):
     with pytest.raises(ValueError, match=name):
-        check_policy(Settings.from_env({name: value}).sensors)
+        probe_schedule(Settings.from_env({name: value}).sensors)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from ut_dagster.defs.usertesting.check_policy import FailureStreak
+from ut_dagster.defs.usertesting.probe_schedule import FailureStreak
 from ut_dagster.lib.schema import RAW_SESSIONS, SCHEMA, SESSIONS
 from ut_dagster.lib.warehouse import WarehouseClient
 

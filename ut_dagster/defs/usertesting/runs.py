@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
-from ut_dagster.defs.usertesting.check_policy import (
+from ut_dagster.defs.usertesting.probe_schedule import (
     CANCELED,
     FAILURE,
     SUCCESS,

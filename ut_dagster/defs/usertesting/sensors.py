@@ -1,18 +1,18 @@
 """The new-sessions sensor: starts a test's sync when UserTesting has sessions we have not landed.
 
-Per tick it checks a few due tests (see check_policy.py), each with one listing request (the first
+Per tick it probes a few due tests (see probe_schedule.py), each with one listing request (the first
 page) however many sessions the test has, and compares the answer with what is landed. A run it
 requests starts its listing from that page rather than asking for it again (lib/sync/listing_head.py). How often a test is
-checked follows its arrivals, and how many checks a tick sends follows the budget the shared limiter
+probed follows its arrivals, and how many probes a tick sends follows the budget the shared limiter
 shows idle (lib/probe_policy.py): probes never push recent use over UT_PROBE_BUDGET_CEILING and give
 way to sync runs in flight. Guarantees:
-- one failing test (revoked, deleted, refused) is logged in one line and skipped; the others are checked;
+- one failing test (revoked, deleted, refused) is logged in one line and skipped; the others are probed;
 - a tick ends within `UT_SENSOR_TICK_SECONDS`: no request waits for rate budget past that, and tests
-  left unchecked stay due for the next tick;
+  left unprobed stay due for the next tick;
 - no run is requested for a test whose sync is queued or running; after a failed sync run the test is
-  checked again at once and, if UserTesting still serves it, synced again; while runs keep failing,
+  probed again at once and, if UserTesting still serves it, synced again; while runs keep failing,
   after delays doubling up to a day, and after UT_TEST_MAX_FAILED_RUNS failed runs in a row not at all
-  until a run of it succeeds (check_policy.py). A run the user cancelled is not a failure. The run key
+  until a run of it succeeds (probe_schedule.py). A run the user cancelled is not a failure. The run key
   names the test's latest run, so it changes once a run happened.
 """
 
@@ -34,12 +34,19 @@ from dagster import (
     sensor,
 )
 
-from ut_dagster.defs.usertesting import check_policy as policy_
 from ut_dagster.defs.usertesting.changes import session_changes
-from ut_dagster.defs.usertesting.check_policy import CheckPolicy, SensorMemory
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.defs.usertesting.probe_schedule import (
+    ProbeSchedule,
+    SensorMemory,
+    TestState,
+    due_tests,
+    gave_up,
+    probed,
+    run_cancelled,
+)
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
@@ -56,8 +63,8 @@ REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
 
 
-def check_policy(settings: SensorSettings) -> CheckPolicy:
-    return CheckPolicy(
+def probe_schedule(settings: SensorSettings) -> ProbeSchedule:
+    return ProbeSchedule(
         active_interval_s=settings.active_minutes * 60,
         dormant_interval_s=settings.dormant_hours * 3600,
         activity_window_s=settings.activity_days * 86400,
@@ -70,13 +77,13 @@ def check_policy(settings: SensorSettings) -> CheckPolicy:
 
 def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorDefinition:
     settings = settings or SensorSettings()
-    policy = check_policy(settings)
+    schedule = probe_schedule(settings)
 
     @sensor(
         name="usertesting_new_sessions",
         job=usertesting_sync_job,
         minimum_interval_seconds=settings.interval_seconds,
-        # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on checks.
+        # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on probes.
         default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
         description="Starts a test's sync when UserTesting lists sessions not landed yet; checks tests with "
         "sessions arriving every few minutes, the others less often the longer they stay quiet, with the budget "
@@ -95,16 +102,16 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         object_store: ObjectStoreResource,
         sync_settings: SyncSettings,
     ) -> SensorResult:
-        return check_tests(context, usertesting, object_store, policy, settings.tick_seconds, sync_settings)
+        return probe_tests(context, usertesting, object_store, schedule, settings.tick_seconds, sync_settings)
 
     return usertesting_new_sessions
 
 
-def check_tests(
+def probe_tests(
     context: SensorEvaluationContext,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    policy: CheckPolicy,
+    schedule: ProbeSchedule,
     tick_seconds: float,
     sync_settings: SyncSettings | None = None,
 ) -> SensorResult:
@@ -120,11 +127,11 @@ def check_tests(
     busy = _partitions_of(instance, RunsFilter(statuses=IN_FLIGHT))
     if memory.last_tick is not None:
         for test_id, cancelled_at in _cancellations(instance, since=memory.last_tick).items():
-            state = memory.tests.get(test_id, policy_.TestState())
-            memory.tests[test_id] = policy_.run_cancelled(state, cancelled_at)
+            state = memory.tests.get(test_id, TestState())
+            memory.tests[test_id] = run_cancelled(state, cancelled_at)
     # From the run history, as `ut-dagster status` and the asset check read it.
-    streaks = {t: failure_streak_of(instance, t, policy.max_failed_runs) for t in tests if t not in busy}
-    stopped = sorted(t for t, streak in streaks.items() if policy_.gave_up(streak, policy))
+    streaks = {t: failure_streak_of(instance, t, schedule.max_failed_runs) for t in tests if t not in busy}
+    stopped = sorted(t for t, streak in streaks.items() if gave_up(streak, schedule))
 
     try:
         view = budget_view(usertesting, memory, now, syncs_in_flight=len(busy))
@@ -133,9 +140,9 @@ def check_tests(
         return SensorResult(
             skip_reason=f"Rate-limit store unreadable: {_one_line(exc)}", cursor=context.cursor
         )
-    allowance = probe_allowance(view, policy.probes)
-    due = policy_.due_tests(
-        tests, memory.tests, now, policy, busy=frozenset(busy), streaks=streaks, allowance=allowance
+    allowance = probe_allowance(view, schedule.probes)
+    due = due_tests(
+        tests, memory.tests, now, schedule, busy=frozenset(busy), streaks=streaks, allowance=allowance
     )
     landing = Landing(object_store.store())
     titles = known_titles(landing.store)
@@ -162,15 +169,15 @@ def check_tests(
         except (UserTestingError, ValueError) as exc:
             failing += 1
             context.log.warning(f"Test {test_id} skipped this tick: {_one_line(exc)}")
-            state = memory.tests.get(test_id, policy_.TestState())
-            memory.tests[test_id] = policy_.checked(state, now, None)
+            state = memory.tests.get(test_id, TestState())
+            memory.tests[test_id] = probed(state, now, None)
             continue
-        state = memory.tests.get(test_id, policy_.TestState())
+        state = memory.tests.get(test_id, TestState())
         failures = streaks[test_id].failures
         # After a failed run the warehouse may lag what landed, so sync again even if nothing is new.
         reason = changes.reason or (f"its last sync run failed ({failures}x)" if failures else None)
         activity = now if changes.reason else changes.newest_finish
-        memory.tests[test_id] = policy_.checked(state, now, activity)
+        memory.tests[test_id] = probed(state, now, activity)
         if reason:
             context.log.info(f"Test {test_id}: {reason}; requesting a sync.")
             tags = {REASON_TAG: reason[:200], **title_tags(titles, test_id)}
@@ -200,7 +207,7 @@ def check_tests(
     if stopped:
         shown = ", ".join(stopped[:5]) + (", ..." if len(stopped) > 5 else "")
         summary += (
-            f" {len(stopped)} not synced after {policy.max_failed_runs} failed runs in a row ({shown}): "
+            f" {len(stopped)} not synced after {schedule.max_failed_runs} failed runs in a row ({shown}): "
             "a successful `ut-dagster sync TEST_ID` resumes one."
         )
     return SensorResult(skip_reason=summary, cursor=cursor)

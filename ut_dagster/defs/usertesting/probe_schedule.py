@@ -1,23 +1,24 @@
-"""When the new-sessions sensor looks at each registered test: a pure policy over simulated time.
+"""When the new-sessions sensor probes each registered test (asks UserTesting whether it has sessions
+not landed): a pure schedule over simulated time.
 
-Every check costs one request of the credential's 10-per-minute budget (14,400 a day), shared with the
-runs that do the actual syncing, so checks go where sessions arrive: a test's interval is a tenth of
+Every probe costs one request of the credential's 10-per-minute budget (14,400 a day), shared with the
+runs that do the actual syncing, so probes go where sessions arrive: a test's interval is a tenth of
 the time since its last arrival, between `active_interval_s` (sessions arriving now) and
 `dormant_interval_s` (nothing for `activity_window_s`), and a tick spends only the budget the syncs
 leave idle, up to a ceiling (lib/probe_policy.py; docs/scale.md has what that costs at 200 tests).
 
-A test falls due one tick before its interval is up, so ticks arriving on time check it no later than
-its interval. Tests never checked go first (just registered), then the most overdue relative to their
+A test falls due one tick before its interval is up, so ticks arriving on time probe it no later than
+its interval. Tests never probed go first (just registered), then the most overdue relative to their
 interval, then those with the most arrivals in the last day (fielding now).
 
-A test whose sync runs keep failing backs off: after its first failed run it is checked (and synced)
+A test whose sync runs keep failing backs off: after its first failed run it is probed (and synced)
 again at once, a transient failure; after each further one the delay doubles from two ticks up to the
-dormant interval (daily). After `max_failed_runs` failed runs in a row it is not checked nor synced
+dormant interval (daily). After `max_failed_runs` failed runs in a row it is not probed nor synced
 any more: it shows as failing in `ut-dagster status` and the `no_test_keeps_failing` asset check,
 until a run of it succeeds (`ut-dagster sync TEST_ID`, or materializing it in the UI). The streak is
 read from the runs the Dagster instance records (see runs.py), not from the sensor's cursor, so the
-sensor, the status command and the check agree; a run the user cancelled is not a failure, and the
-test is next checked a full interval after the cancellation.
+sensor, the status command and the asset check agree; a run the user cancelled is not a failure, and the
+test is next probed a full interval after the cancellation.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ FAILURE, SUCCESS, CANCELED = "failure", "success", "canceled"
 
 
 @dataclass(frozen=True)
-class CheckPolicy:
+class ProbeSchedule:
     active_interval_s: float = 300.0  # shortest probe interval: a test receiving sessions now
     dormant_interval_s: float = 10 * 3600.0  # longest: a dormant test
     activity_window_s: float = 7 * 86400.0  # no arrival for this long: dormant
     tick_interval_s: float = 60.0
-    batch: int = 10  # tests checked per tick at most
+    batch: int = 10  # tests probed per tick at most
     max_failed_runs: int = 14  # failed runs in a row after which a test is no longer synced
     budget_ceiling: float = 0.9  # probes never push the credential's recent use above this share
 
@@ -71,7 +72,7 @@ class TestState:
 
     __test__ = False  # not a pytest class
 
-    last_checked: float | None = None
+    last_probed: float | None = None
     last_activity: float | None = None  # newest session seen, or when new sessions were noticed
     arrivals: tuple[float, ...] = field(default=())  # the latest arrival times (probe_policy.KEEP_ARRIVALS)
 
@@ -106,91 +107,91 @@ def failure_streak(outcomes_newest_first: Iterable[RunOutcome]) -> FailureStreak
     return FailureStreak(len(failed), failed[0].ended_at, failed[0].error)
 
 
-def gave_up(streak: FailureStreak, policy: CheckPolicy) -> bool:
+def gave_up(streak: FailureStreak, schedule: ProbeSchedule) -> bool:
     """Whether the test failed too often in a row to be synced again before a run of it succeeds."""
-    return streak.failures >= policy.max_failed_runs
+    return streak.failures >= schedule.max_failed_runs
 
 
-def retry_delay(failures: int, policy: CheckPolicy) -> float:
+def retry_delay(failures: int, schedule: ProbeSchedule) -> float:
     """How long after its `failures`-th failed run in a row a test is synced again."""
     if failures <= 1:
         return 0.0  # most failures are transient: try again at once
-    return min(policy.tick_interval_s * 2 ** (failures - 1), policy.dormant_interval_s)
+    return min(schedule.tick_interval_s * 2 ** (failures - 1), schedule.dormant_interval_s)
 
 
-def held_until(streak: FailureStreak, policy: CheckPolicy) -> float:
-    """Before when a failing test is neither checked nor synced (-inf: not held; inf: stopped)."""
+def held_until(streak: FailureStreak, schedule: ProbeSchedule) -> float:
+    """Before when a failing test is neither probed nor synced (-inf: not held; inf: stopped)."""
     if streak.failures == 0 or streak.last_failed_at is None:
         return float("-inf")
-    if gave_up(streak, policy):
+    if gave_up(streak, schedule):
         return float("inf")
-    return streak.last_failed_at + retry_delay(streak.failures, policy)
+    return streak.last_failed_at + retry_delay(streak.failures, schedule)
 
 
-def is_active(state: TestState, now: float, policy: CheckPolicy) -> bool:
-    return state.last_activity is not None and now - state.last_activity <= policy.activity_window_s
+def is_active(state: TestState, now: float, schedule: ProbeSchedule) -> bool:
+    return state.last_activity is not None and now - state.last_activity <= schedule.activity_window_s
 
 
 def due_at(
-    state: TestState, now: float, policy: CheckPolicy, streak: FailureStreak = FailureStreak()
+    state: TestState, now: float, schedule: ProbeSchedule, streak: FailureStreak = FailureStreak()
 ) -> float:
-    failed_since_check = (
+    failed_since_probe = (
         streak.failures > 0
         and streak.last_failed_at is not None
-        and (state.last_checked is None or streak.last_failed_at >= state.last_checked)
+        and (state.last_probed is None or streak.last_failed_at >= state.last_probed)
     )
-    if state.last_checked is None or failed_since_check:
-        usual = float("-inf")  # never checked, or a run failed since: due as soon as not held
+    if state.last_probed is None or failed_since_probe:
+        usual = float("-inf")  # never probed, or a run failed since: due as soon as not held
     else:
-        usual = probes_.due_at(state.last_checked, state.last_activity, now, policy.probes)
-    return max(usual, held_until(streak, policy))
+        usual = probes_.due_at(state.last_probed, state.last_activity, now, schedule.probes)
+    return max(usual, held_until(streak, schedule))
 
 
 def due_tests(
     test_ids: Iterable[str],
     states: Mapping[str, TestState],
     now: float,
-    policy: CheckPolicy,
+    schedule: ProbeSchedule,
     busy: frozenset[str] = frozenset(),
     streaks: Mapping[str, FailureStreak] | None = None,
     allowance: int | None = None,
 ) -> list[str]:
-    """The tests to check this tick, in order (at most `policy.batch` and `allowance`, the probes the
+    """The tests to probe this tick, in order (at most `schedule.batch` and `allowance`, the probes the
     budget allows: probe_policy.probe_allowance); `busy` ones have a run going."""
     streaks = streaks or {}
-    limit = policy.batch if allowance is None else max(0, min(policy.batch, allowance))
+    limit = schedule.batch if allowance is None else max(0, min(schedule.batch, allowance))
     due = []
     for test_id in test_ids:
         if test_id in busy:
             continue
         state = states.get(test_id, TestState())
-        when = due_at(state, now, policy, streaks.get(test_id, FailureStreak()))
+        when = due_at(state, now, schedule, streaks.get(test_id, FailureStreak()))
         if when <= now:
-            late = probes_.overdue(state.last_checked, state.last_activity, now, policy.probes)
+            late = probes_.overdue(state.last_probed, state.last_activity, now, schedule.probes)
             fielding = probes_.arrivals_within(state.arrivals, now)
-            due.append((state.last_checked is not None, -late, -fielding, test_id))
+            due.append((state.last_probed is not None, -late, -fielding, test_id))
     ranked = sorted(due)
-    if limit == 0 and policy.batch > 0:
+    if limit == 0 and schedule.batch > 0:
         # Another process on the credential may take the whole budget for hours (a greedy client, a
-        # backfill elsewhere): a test kept waiting `starved_after` intervals, or never checked yet,
+        # backfill elsewhere): a test kept waiting `starved_after` intervals, or never probed yet,
         # gets one probe anyway, so new sessions are never unseen for ever. The limiter still holds
         # the credential's limit.
-        starved = [t for _, late, _, t in ranked if -late >= policy.probes.starved_after]
+        starved = [t for _, late, _, t in ranked if -late >= schedule.probes.starved_after]
         return starved[:1]
     return [test_id for *_, test_id in ranked[:limit]]
 
 
-def checked(state: TestState, now: float, activity: float | None) -> TestState:
+def probed(state: TestState, now: float, activity: float | None) -> TestState:
     newest = max((t for t in (state.last_activity, activity) if t is not None), default=None)
     arrivals = state.arrivals
     if activity is not None and (state.last_activity is None or activity > state.last_activity):
         arrivals = probes_.remember_arrival(arrivals, activity)
-    return replace(state, last_checked=now, last_activity=newest, arrivals=arrivals)
+    return replace(state, last_probed=now, last_activity=newest, arrivals=arrivals)
 
 
 def run_cancelled(state: TestState, at: float) -> TestState:
-    """A user cancelled a run of the test: the next check waits a full interval from then."""
-    return replace(state, last_checked=max(state.last_checked or at, at))
+    """A user cancelled a run of the test: the next probe waits a full interval from then."""
+    return replace(state, last_probed=max(state.last_probed or at, at))
 
 
 # -- cursor -------------------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ class SensorMemory:
     def encode(self, keep: Iterable[str]) -> str:
         keep = set(keep)
         tests = {
-            t: [_num(s.last_checked), _num(s.last_activity), [_num(a) for a in s.arrivals]]
+            t: [_num(s.last_probed), _num(s.last_activity), [_num(a) for a in s.arrivals]]
             for t, s in sorted(self.tests.items())
             if t in keep
         }
