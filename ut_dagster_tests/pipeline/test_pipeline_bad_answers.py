@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ut_dagster.defs.usertesting.changes import session_changes
+from ut_dagster.defs.usertesting.sync_need import sync_need
 from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import Landing
 from ut_dagster.lib.object_store.local import LocalObjectStore
@@ -227,8 +227,8 @@ def test_a_session_that_keeps_failing_is_quarantined_and_starts_no_more_runs(mak
     assert pipeline.sync() == 0
     assert _detail_ids(pipeline) == []  # not asked again on its own
     client = pipeline.defs.resources["usertesting"].get_client()
-    changes = session_changes(_landing(pipeline), client, TestId(test_id))
-    assert changes.reason is None  # and not a reason for the sensor to start a run
+    need = sync_need(_landing(pipeline), client, TestId(test_id))
+    assert need.reason is None  # and not a reason for the sensor to start a run
 
     pipeline.sandbox.configure(failing_session_ids=set())
     assert pipeline.sync(retry_failed=True) == 0
@@ -278,7 +278,7 @@ def test_a_large_removal_waits_for_a_later_walk_that_the_sensor_asks_for(make_pi
     assert set(deleted) <= set(pipeline.table("sessions", test_id)["session_id"])  # kept: one walk said so
     client = pipeline.defs.resources["usertesting"].get_client()
     policy = pipeline.defs.resources["sync_settings"].deletion_policy()
-    reason = session_changes(_landing(pipeline), client, TestId(test_id), deletions=policy).reason
+    reason = sync_need(_landing(pipeline), client, TestId(test_id), deletions=policy).reason
     assert reason is not None and "confirm" in reason
 
     assert pipeline.sync() == 0  # a second consistent walk, later, agrees

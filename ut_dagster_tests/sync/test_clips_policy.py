@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ut_dagster.defs.usertesting.changes import clips_settle_due
+from ut_dagster.defs.usertesting.sync_need import clips_settle_due
 from ut_dagster.lib.sync.clips_policy import (
     ClipsPolicy,
     clip_table_changes,

@@ -34,7 +34,6 @@ from dagster import (
     sensor,
 )
 
-from ut_dagster.defs.usertesting.changes import session_changes
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
@@ -49,6 +48,7 @@ from ut_dagster.defs.usertesting.probe_schedule import (
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
+from ut_dagster.defs.usertesting.sync_need import sync_need
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
 from ut_dagster.lib.ids import TestId
@@ -155,7 +155,7 @@ def probe_tests(
         try:
             client = usertesting.get_client(max_budget_wait=remaining)
             sent += 1  # counted as spent even if it fails: the limiter may have granted it
-            changes = session_changes(
+            need = sync_need(
                 landing,
                 client,
                 TestId(test_id),
@@ -175,14 +175,14 @@ def probe_tests(
         state = memory.tests.get(test_id, TestState())
         failures = streaks[test_id].failures
         # After a failed run the warehouse may lag what landed, so sync again even if nothing is new.
-        reason = changes.reason or (f"its last sync run failed ({failures}x)" if failures else None)
-        activity = now if changes.reason else changes.newest_finish
+        reason = need.reason or (f"its last sync run failed ({failures}x)" if failures else None)
+        activity = now if need.reason else need.newest_finish
         memory.tests[test_id] = probed(state, now, activity)
         if reason:
             context.log.info(f"Test {test_id}: {reason}; requesting a sync.")
             tags = {REASON_TAG: reason[:200], **title_tags(titles, test_id)}
-            if changes.head is not None:
-                tags[LISTING_HEAD_TAG] = land_head(landing, TestId(test_id), changes.head)
+            if need.head is not None:
+                tags[LISTING_HEAD_TAG] = land_head(landing, TestId(test_id), need.head)
             requests.append(
                 RunRequest(
                     partition_key=test_id,

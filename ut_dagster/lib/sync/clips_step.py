@@ -348,7 +348,7 @@ def _ask_sessions(
     progress.finish()
     result.failures = {s: f for s, f in failures.items() if s not in listing.deleted}
     state.save_failures(CLIPS_ENDPOINT, result.failures)
-    # When the next session is due by the clock alone: the sensor starts a sync then (changes.py).
+    # When the next session is due by the clock alone: the sensor starts a sync then (sync_need.py).
     # A session answered just now is judged by that answer; its awaiting time by the new answers.
     upcoming = []
     for session_id, (finished, _) in schedule.items():

@@ -1,6 +1,6 @@
 """The sensor's probe answer, handed to the sync it starts, so the sync does not ask for it again.
 
-A probe (defs/usertesting/changes.py) asks for the first page of a test's listing: one request,
+A probe (defs/usertesting/sync_need.py) asks for the first page of a test's listing: one request,
 whether the page holds 1 session or 500. When the answer shows sessions to sync, the sensor lands
 the page here and names it in the run it requests, and the run's listing step starts from it
 instead of asking again. That is one request fewer per sensor-started sync, ~1,650 a day at

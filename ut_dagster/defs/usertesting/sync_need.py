@@ -21,20 +21,20 @@ from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClien
 
 
 @dataclass(frozen=True)
-class Changes:
+class SyncNeed:
     reason: str | None  # None: nothing to sync
-    newest_finish: float | None  # epoch seconds of the newest listed session, for the check policy
+    newest_finish: float | None  # epoch seconds of the newest listed session, for the probe schedule
     head: ListingHead | None = None  # the page the probe was served, for the sync it starts
 
 
-def session_changes(
+def sync_need(
     landing: Landing,
     client: UserTestingClient,
     test_id: TestId,
     retry: RetryPolicy | None = None,
     deletions: DeletionPolicy | None = None,
     clips: bool = True,
-) -> Changes:
+) -> SyncNeed:
     asked_at = utc_now()
     probe = client.probe_listing(
         test_id, whole_page=True
@@ -55,7 +55,7 @@ def session_changes(
         or (clips_settle_due(landing.read_state(test_id, "clips"), now) if clips else None)
     )
     head = None if probe.head is None else ListingHead(asked_at, client.page_size, probe.head)
-    return Changes(reason, newest_finish(listing), head)
+    return SyncNeed(reason, newest_finish(listing), head)
 
 
 def sync_reason(listing: Listing, handled: set[str], probe: ListingProbe) -> str | None:
