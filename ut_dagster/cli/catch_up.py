@@ -32,7 +32,6 @@ from ut_dagster.lib.ids import TestId
 from ut_dagster.lib.landing import LandedObject, Landing, Listing
 from ut_dagster.lib.normalize import parse_api_time
 from ut_dagster.lib.object_store import ObjectStore
-from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
 from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, listing_probes
@@ -44,6 +43,7 @@ from ut_dagster.lib.sync_policy import (
     transcript_settled,
 )
 from ut_dagster.lib.usertesting_api.paging import SMALLEST_DOCUMENTED_CAP
+from ut_dagster.lib.workspace_tests import landed_product_types
 
 
 @dataclass(frozen=True)

@@ -169,12 +169,12 @@ def list_tests(settings: Settings) -> int:
     # Outside a run, EnvVar settings are resolved by initializing the resource explicitly.
     with configured.process_config_and_initialize_cm() as resource:
         try:
-            for study in resource.get_client().list_workspace_tests():
+            for test in resource.get_client().list_workspace_tests():
                 # Only STUDYV2 tests have results in the v2/v3 API that the sync uses.
-                syncable = str(study.get("type") or "").upper() == "STUDYV2"
+                syncable = str(test.get("type") or "").upper() == "STUDYV2"
                 print(
-                    f"{study.get('uuid')}  {'syncable' if syncable else 'classic ':8}  "
-                    f"{study.get('productType') or '':18}  {study.get('title') or ''}"
+                    f"{test.get('uuid')}  {'syncable' if syncable else 'classic ':8}  "
+                    f"{test.get('productType') or '':18}  {test.get('title') or ''}"
                 )
         except UserTestingError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -51,7 +51,7 @@ def outputs(details: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 def test_rows_have_table_columns_in_order_and_frame_cleanly(full_details: dict[str, Any]) -> None:
     out = outputs(full_details)
     # Videos and clip media are archived, not normalized; the test list has its own normalizer
-    # (test_normalize_studies).
+    # (test_normalize_workspace_tests).
     assert set(out) == set(ALL_TABLES) - {"session_videos", "clip_media", "tests"}
     for name, rows in out.items():
         table = ALL_TABLES[name]

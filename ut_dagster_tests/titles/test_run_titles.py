@@ -24,7 +24,7 @@ from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB
 from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.study_catalog import land_studies
+from ut_dagster.lib.workspace_tests import land_workspace_tests
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def synced(tmp_path, start_sandbox, sandbox_resource) -> str:
     test_id = sandbox.test_ids[0]
     settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
     store = ObjectStoreResource(url=settings.object_store).store()
-    land_studies(store, [{"uuid": test_id, "title": TITLE}], datetime.now(UTC))
+    land_workspace_tests(store, [{"uuid": test_id, "title": TITLE}], datetime.now(UTC))
     resource = sandbox_resource(sandbox, rate_limit_store=settings.rate_limit_store)
     defs = build_definitions(settings, {"usertesting": resource})
     instance = dagster_instance(settings)

@@ -10,7 +10,7 @@ from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 from ut_dagster.defs.usertesting.titles import MAX_TAG_LENGTH, TITLE_TAG, known_titles, title_of, title_tags
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.study_catalog import PREFIX, land_studies, latest_studies
+from ut_dagster.lib.workspace_tests import PREFIX, land_workspace_tests, latest_workspace_tests
 
 TEST_A = "ef333003-697b-4add-b19a-8e8e37f8d8b8"
 TEST_B = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -21,10 +21,14 @@ def test_titles_come_from_the_newest_landed_list(tmp_path):
     store = LocalObjectStore(tmp_path)
     assert known_titles(store) == {} and title_tags(known_titles(store), TEST_A) == {}  # before any refresh
 
-    land_studies(store, [{"uuid": TEST_A, "title": "Checkout"}, {"uuid": TEST_B, "title": "Old"}], DAY_1)
-    land_studies(store, [{"uuid": TEST_A.upper(), "title": " Checkout v2 "}, {"uuid": TEST_B}, None], DAY_2)
+    land_workspace_tests(
+        store, [{"uuid": TEST_A, "title": "Checkout"}, {"uuid": TEST_B, "title": "Old"}], DAY_1
+    )
+    land_workspace_tests(
+        store, [{"uuid": TEST_A.upper(), "title": " Checkout v2 "}, {"uuid": TEST_B}, None], DAY_2
+    )
 
-    assert latest_studies(store)[0] == DAY_2
+    assert latest_workspace_tests(store)[0] == DAY_2
     assert known_titles(store) == {TEST_A: "Checkout v2"}  # B has no title in the newest list
     assert title_of(store, TEST_A.upper()) == "Checkout v2"
     assert title_of(store, TEST_B) is None
@@ -33,7 +37,7 @@ def test_titles_come_from_the_newest_landed_list(tmp_path):
 
 def test_a_damaged_newest_list_falls_back_to_the_previous_one(tmp_path):
     store = LocalObjectStore(tmp_path)
-    land_studies(store, [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
+    land_workspace_tests(store, [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
     store.put_bytes(f"{PREFIX}20250102T013000000000Z.json", b"{not json")
     store.put_bytes(f"{PREFIX}notes.json", b"{}")  # a stray file is not a list
     assert title_of(store, TEST_A) == "Checkout"
@@ -45,7 +49,7 @@ def test_a_very_long_title_is_cut_for_the_tag():
 
 
 def test_the_scheduled_sync_tags_each_run_with_its_title(tmp_path):
-    land_studies(LocalObjectStore(tmp_path), [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
+    land_workspace_tests(LocalObjectStore(tmp_path), [{"uuid": TEST_A, "title": "Checkout"}], DAY_1)
     with dg.instance_for_test() as instance:
         add_tests(instance, [TEST_A, TEST_B])
         with dg.build_schedule_context(

@@ -14,7 +14,7 @@ from ut_dagster.defs.usertesting.runs import title_own_run
 from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.study_catalog import land_studies
+from ut_dagster.lib.workspace_tests import land_workspace_tests
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 TITLE = "Onboarding survey, spring"
@@ -27,7 +27,7 @@ def test_a_materialize_button_run_gets_the_title_tag_and_an_untitled_test_gets_n
     sandbox = start_sandbox(studies=(StudySpec(SURVEY, 1), StudySpec(SURVEY, 1)))
     titled, untitled = sandbox.test_ids[:2]
     settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-    land_studies(
+    land_workspace_tests(
         ObjectStoreResource(url=settings.object_store).store(),
         [{"uuid": titled, "title": TITLE}],  # the test list does not name `untitled`
         datetime.now(UTC),

@@ -26,7 +26,7 @@ from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.study_catalog import land_studies
+from ut_dagster.lib.workspace_tests import land_workspace_tests
 from ut_dagster.sandbox import SURVEY, StudySpec
 
 # As workspace.yaml and [tool.dg] name the code location; a Definitions object's repository.
@@ -102,7 +102,7 @@ def test_cli_sync_and_demo_runs_show_in_their_jobs_runs_tab_partitions_and_the_t
     sandbox = start_sandbox(studies=(StudySpec(SURVEY, 2),))
     test_id = sandbox.test_ids[0]
     settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path / "data")})
-    land_studies(
+    land_workspace_tests(
         ObjectStoreResource(url=settings.object_store).store(),
         [{"uuid": test_id, "title": TITLE}],
         datetime.now(UTC),

@@ -37,8 +37,8 @@ from ut_dagster.defs.usertesting.titles import (
 )
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import SCHEMA, SESSIONS, TESTS
-from ut_dagster.lib.study_catalog import landed_product_types, landed_titles
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+from ut_dagster.lib.workspace_tests import landed_product_types, landed_titles
 
 SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
 TESTS_KEY = AssetKey([SCHEMA, TESTS.name])

@@ -42,17 +42,17 @@ MAX_RETRY_DELAY_S = 3600.0
 RESULTS_API_TYPE = "STUDYV2"
 
 
-def select_tests(studies: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[TestId]:
+def select_tests(listed: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[TestId]:
     """Test IDs worth registering, in listing order, each once."""
     pattern = re.compile(title_pattern, re.IGNORECASE) if title_pattern else None
     found: dict[TestId, None] = {}
-    for study in studies:
-        if str(study.get("type") or "").upper() != RESULTS_API_TYPE:
+    for test in listed:
+        if str(test.get("type") or "").upper() != RESULTS_API_TYPE:
             continue
-        if pattern and not pattern.search(str(study.get("title") or "")):
+        if pattern and not pattern.search(str(test.get("title") or "")):
             continue
         try:
-            found[TestId(study.get("uuid"))] = None
+            found[TestId(test.get("uuid"))] = None
         except ValueError:
             continue
     return list(found)
@@ -133,13 +133,13 @@ def discover_tests(
     if memory.listed_at is None or now - memory.listed_at >= settings.discover_hours * 3600:
         try:
             client = usertesting.get_client(max_budget_wait=max(0.0, deadline - time.monotonic()))
-            studies = list(client.list_workspace_tests(only=settings.discover_workspaces))
+            listed = list(client.list_workspace_tests(only=settings.discover_workspaces))
         except BudgetUnavailableError:
             return SensorResult(skip_reason="No rate budget to list workspaces this tick.")
         except UserTestingError as exc:
             context.log.warning(f"Listing workspaces failed, trying again next tick: {exc}")
             return SensorResult(skip_reason="Listing workspaces failed.")
-        found = select_tests(studies, settings.discover_title_pattern)
+        found = select_tests(listed, settings.discover_title_pattern)
         known = registered | set(memory.refused) | set(memory.pending) | set(memory.deferred)
         memory.pending += [t for t in found if t not in known]
         memory.listed_at = now

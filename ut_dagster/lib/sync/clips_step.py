@@ -23,7 +23,6 @@ from ut_dagster.lib.landing import LandedObject, Landing, Listing, parse_stamp, 
 from ut_dagster.lib.normalize import parse_api_time, parse_cues
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import CLIP_TRANSCRIPTS, CLIPS
-from ut_dagster.lib.study_catalog import latest_studies
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.clips_policy import (
     ClipsPolicy,
@@ -52,6 +51,7 @@ from ut_dagster.lib.usertesting_api.errors import (
     UserTestingUnavailableError,
 )
 from ut_dagster.lib.warehouse import WarehouseClient
+from ut_dagster.lib.workspace_tests import latest_workspace_tests
 
 FOLDER = "clips"
 REELS_FOLDER = "highlight_reels"
@@ -88,10 +88,10 @@ class ClipsResult:
 
 def catalog_kind(landing: Landing, test_id: TestId) -> tuple[str | None, str | None]:
     """(productType, type) of the test from the newest landed test list; (None, None) when unknown."""
-    latest = latest_studies(landing.store)
-    for study in latest[1] if latest else []:
-        if isinstance(study, dict) and str(study.get("uuid") or "").lower() == test_id:
-            kind, study_type = study.get("productType"), study.get("type")
+    latest = latest_workspace_tests(landing.store)
+    for test in latest[1] if latest else []:
+        if isinstance(test, dict) and str(test.get("uuid") or "").lower() == test_id:
+            kind, study_type = test.get("productType"), test.get("type")
             return (
                 kind.upper() if isinstance(kind, str) else None,
                 study_type if isinstance(study_type, str) else None,

@@ -17,7 +17,6 @@ from ut_dagster.lib.landing import LandedObject, Landing, utc_now
 from ut_dagster.lib.normalize import chunk_rows, parse_api_time, parse_cues, transcript_rows
 from ut_dagster.lib.progress import SyncProgress
 from ut_dagster.lib.schema import TRANSCRIPTS
-from ut_dagster.lib.study_catalog import landed_product_types
 from ut_dagster.lib.sync import retries
 from ut_dagster.lib.sync.retries import Failure, RetryPolicy
 from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, NotFound, NotFoundEvidence
@@ -33,6 +32,7 @@ from ut_dagster.lib.sync_policy import (
 from ut_dagster.lib.usertesting_api.client import UserTestingClient
 from ut_dagster.lib.usertesting_api.errors import UserTestingError, UserTestingUnavailableError
 from ut_dagster.lib.warehouse import WarehouseClient
+from ut_dagster.lib.workspace_tests import landed_product_types
 
 FOLDER = "transcripts"
 

@@ -17,13 +17,13 @@ from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.lib.landing import utc_now
 from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.normalize.studies import study_rows
+from ut_dagster.lib.normalize.workspace_tests import workspace_test_rows
 from ut_dagster.lib.object_store import ObjectStoreResource
 from ut_dagster.lib.schema import SCHEMA, TESTS, column_schema
-from ut_dagster.lib.study_catalog import land_studies
 from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.lib.warehouse import TableWrite
 from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
+from ut_dagster.lib.workspace_tests import land_workspace_tests
 
 
 @asset(
@@ -48,12 +48,12 @@ def workspace_tests(
     client = usertesting.get_client()
     before = client.stats.snapshot()
     received_at = utc_now()
-    studies = list(client.list_workspace_tests())
-    key = land_studies(object_store.store(), studies, received_at)
-    rows = study_rows(studies, received_at)
-    skipped = len(studies) - len(rows)
+    listed = list(client.list_workspace_tests())
+    key = land_workspace_tests(object_store.store(), listed, received_at)
+    rows = workspace_test_rows(listed, received_at)
+    skipped = len(listed) - len(rows)
     if skipped:
-        context.log.warning(f"{skipped} listed studies had no valid UUID and were left out.")
+        context.log.warning(f"{skipped} listed tests had no valid UUID and were left out.")
     limits = FreshnessLimits(sync_settings.freshness_hours, sync_settings.freshness_lag_minutes)
     metadata: dict[str, Any] = {
         # The tests syncs are registered for, by title, and how each is doing: what a user opens

@@ -1,4 +1,4 @@
-"""Workspace studies (legacy v1 GET /workspaces/{uuid}, as `list_workspace_tests` yields them) to TESTS rows.
+"""Workspace tests (legacy v1 GET /workspaces/{uuid}, as `list_workspace_tests` yields them) to TESTS rows.
 
 The v1 API is loosely kept: an item that is not an object or has no UUID cannot name a test and is
 skipped (counted by the caller), every other field may be null or a value no document lists.
@@ -19,15 +19,15 @@ from ut_dagster.lib.schema import TESTS
 RESULTS_API_TYPE = "STUDYV2"
 
 
-def study_rows(studies: Iterable[object], extracted_at: datetime) -> list[dict[str, Any]]:
-    """One TESTS row per distinct study UUID (compared case-insensitively), first listing wins.
+def workspace_test_rows(tests: Iterable[object], extracted_at: datetime) -> list[dict[str, Any]]:
+    """One TESTS row per distinct test UUID (compared case-insensitively), first listing wins.
 
-    `workspaceUuid` / `workspaceName` are what the client adds to each study (the workspace that
+    `workspaceUuid` / `workspaceName` are what the client adds to each test (the workspace that
     listed it); the spec writes enum values in either case, so types are upper-cased.
     """
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for item in studies:
+    for item in tests:
         if not isinstance(item, dict):
             continue
         try:

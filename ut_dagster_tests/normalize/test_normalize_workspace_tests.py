@@ -1,11 +1,11 @@
-"""Legacy v1 workspace studies to usertesting.tests rows: names, kinds, syncable, nulls and odd values."""
+"""Legacy v1 workspace tests to usertesting.tests rows: names, kinds, syncable, nulls and odd values."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.normalize.studies import study_rows
+from ut_dagster.lib.normalize.workspace_tests import workspace_test_rows
 from ut_dagster.lib.schema import TESTS
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -31,7 +31,7 @@ def study(uuid: object, **fields: object) -> dict[str, object]:
 
 
 def test_spec_example_gives_exact_row_and_classic_tests_are_not_syncable() -> None:
-    assert study_rows([study(TEST_A)], AT) == [
+    assert workspace_test_rows([study(TEST_A)], AT) == [
         {
             "test_id": TEST_A,
             "title": "ACME Test",
@@ -47,13 +47,13 @@ def test_spec_example_gives_exact_row_and_classic_tests_are_not_syncable() -> No
 
 
 def test_studyv2_in_any_case_is_syncable() -> None:
-    rows = study_rows([study(TEST_A, type="STUDYV2"), study(TEST_B, type="studyV2")], AT)
+    rows = workspace_test_rows([study(TEST_A, type="STUDYV2"), study(TEST_B, type="studyV2")], AT)
     assert [r["syncable"] for r in rows] == [True, True]
     assert [r["study_type"] for r in rows] == ["STUDYV2", "STUDYV2"]
 
 
 def test_each_test_once_first_workspace_wins_whatever_the_uuid_case() -> None:
-    rows = study_rows(
+    rows = workspace_test_rows(
         [study(TEST_A), study(TEST_A.upper(), workspaceName="Design Ops", title="Other"), study(TEST_B)], AT
     )
     assert [(r["test_id"], r["workspace_name"], r["title"]) for r in rows] == [
@@ -72,7 +72,7 @@ def test_nulls_missing_fields_and_unknown_values_do_not_stop_the_list() -> None:
         orderedAt="last tuesday",
         workspaceName=None,
     )
-    rows = study_rows([bare, odd], AT)
+    rows = workspace_test_rows([bare, odd], AT)
     assert rows[0] == {
         "test_id": TEST_A,
         "title": None,
@@ -94,11 +94,11 @@ def test_nulls_missing_fields_and_unknown_values_do_not_stop_the_list() -> None:
 
 def test_items_that_cannot_name_a_test_are_skipped() -> None:
     items = [None, "text", [TEST_A], study(None), study("not-a-uuid"), study(42), study(TEST_B)]
-    assert [r["test_id"] for r in study_rows(items, AT)] == [TEST_B]
+    assert [r["test_id"] for r in workspace_test_rows(items, AT)] == [TEST_B]
 
 
 def test_rows_frame_with_the_table_types() -> None:
-    frame = to_frame(TESTS, study_rows([study(TEST_A, type="STUDYV2"), {"uuid": TEST_B}], AT))
+    frame = to_frame(TESTS, workspace_test_rows([study(TEST_A, type="STUDYV2"), {"uuid": TEST_B}], AT))
     assert list(frame.columns) == TESTS.column_names
     assert frame.dtypes.equals(to_frame(TESTS, []).dtypes)
     assert frame["syncable"].tolist() == [True, False]
