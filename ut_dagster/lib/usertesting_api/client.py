@@ -30,7 +30,7 @@ log = logging.getLogger("ut_dagster.lib.usertesting_api")
 
 # Transcripts, videos and QXscores exist only for some kinds of test. The documented answer is 404;
 # a 400 ("not supported for this product type") is read the same way rather than failing the sync.
-NONE_THERE = (404, 400)
+ABSENT_STATUSES = (404, 400)
 
 
 class _RedactPresignedUrls(logging.Filter):
@@ -189,7 +189,7 @@ class UserTestingClient:
             _session_path("v2", session_id, "/transcript"),
             what=f"the transcript of session {session_id}",
             subject="the session's test",
-            absent=NONE_THERE,
+            absent=ABSENT_STATUSES,
         )
         return None if response is None else response.content
 
@@ -205,7 +205,7 @@ class UserTestingClient:
             _session_path("v2", session_id, "/videoDownloadUrl"),
             what=f"the video of session {session_id}",
             subject="the session's test",
-            absent=NONE_THERE,
+            absent=ABSENT_STATUSES,
         )
         if response is None:
             return None
@@ -246,7 +246,7 @@ class UserTestingClient:
             f"/api/v2/testResults/{test_id}/qxScores",
             what=f"QXscores of test {test_id}",
             subject="the test",
-            absent=NONE_THERE,
+            absent=ABSENT_STATUSES,
         )
         if response is None:
             return None
@@ -266,7 +266,7 @@ class UserTestingClient:
             f"/api/v2/testResults/{test_id}/highlightreels",
             what=f"highlight reels of test {test_id}",
             subject="the test",
-            absent=NONE_THERE,
+            absent=ABSENT_STATUSES,
         )
         return None if response is None else response.content
 
@@ -277,7 +277,7 @@ class UserTestingClient:
             _session_path("v2", session_id, "/clips"),
             what=f"the clips of session {session_id}",
             subject="the session's test",
-            absent=NONE_THERE,
+            absent=ABSENT_STATUSES,
         )
         return None if response is None else response.content
 
