@@ -169,7 +169,7 @@ class ApiTransport:
                 self.stats.count_request(endpoint, None)
                 raise _Transient(type(exc).__name__) from None
             self.stats.count_request(endpoint, response.status_code)
-            self._stay_in_step(response)
+            self._match_server_budget(response)
             status = response.status_code
             if status == 401 and not renewed and self._tokens.can_renew:
                 self._tokens.invalidate(token)
@@ -222,7 +222,7 @@ class ApiTransport:
             )
         raise UserTestingError(f"Unexpected HTTP {status} from UserTesting for {what}.")
 
-    def _stay_in_step(self, response: httpx.Response) -> None:
+    def _match_server_budget(self, response: httpx.Response) -> None:
         # Another host on the same credential, or a limit lower than configured: when the server has
         # less budget left than we believe, everyone sharing our budget gives up the difference.
         remaining = _header_number(response, "x-ratelimit-remaining")
