@@ -14,7 +14,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_asset,
+    table_asset_kwargs,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import title_metadata
@@ -39,7 +39,7 @@ class ClipMediaConfig(SyncConfig):
 
 @asset(
     **PER_TEST_API_ASSET,
-    **table_asset(
+    **table_asset_kwargs(
         CLIP_MEDIA,
         "Opt-in (media is large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`. "
         "A removed clip's archived file is kept; only its row goes.",

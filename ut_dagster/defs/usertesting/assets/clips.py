@@ -15,7 +15,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_asset,
+    table_asset_kwargs,
     table_write,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
@@ -54,17 +54,19 @@ class ClipConfig(SyncConfig):
     outs={
         # Not required: with UT_CLIPS=false the step asks and writes nothing.
         HIGHLIGHT_REELS.name: AssetOut(
-            **table_asset(HIGHLIGHT_REELS, "Think-out-loud, interaction and live-conversation tests only."),
+            **table_asset_kwargs(
+                HIGHLIGHT_REELS, "Think-out-loud, interaction and live-conversation tests only."
+            ),
             is_required=False,
         ),
         CLIPS.name: AssetOut(
-            **table_asset(
+            **table_asset_kwargs(
                 CLIPS, "A clip removed by researchers goes once two answers an hour apart no longer list it."
             ),
             is_required=False,
         ),
         CLIP_TRANSCRIPTS.name: AssetOut(
-            **table_asset(CLIP_TRANSCRIPTS, "Join to clips on clip_id; to tasks by session and time."),
+            **table_asset_kwargs(CLIP_TRANSCRIPTS, "Join to clips on clip_id; to tasks by session and time."),
             is_required=False,
         ),
     },

@@ -195,8 +195,9 @@ def write_together(
     return {write.table.name: result.metadata() for write, result in zip(writes, results, strict=True)}
 
 
-def table_asset(table: Table, note: str = "") -> dict[str, Any]:
-    """Key, UI metadata, kinds and business description of the asset that is warehouse table `table`."""
+def table_asset_kwargs(table: Table, note: str = "") -> dict[str, Any]:
+    """The `@asset` keyword arguments for warehouse table `table`: key prefix, UI metadata, kinds and
+    business description."""
     return {
         "key_prefix": KEY_PREFIX,
         "metadata": table_metadata(table),
@@ -208,8 +209,8 @@ def table_asset(table: Table, note: str = "") -> dict[str, Any]:
 
 
 def table_out(table: Table, note: str = "") -> AssetOut:
-    """`table_asset` for one output of a multi-asset."""
-    return AssetOut(**table_asset(table, note))
+    """`table_asset_kwargs` as one output of a multi-asset."""
+    return AssetOut(**table_asset_kwargs(table, note))
 
 
 def table_metadata(table: Table) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     PER_TEST_API_ASSET,
     SyncConfig,
     start_api_step,
-    table_asset,
+    table_asset_kwargs,
     table_write,
 )
 from ut_dagster.defs.usertesting.titles import title_metadata
@@ -26,7 +26,7 @@ FOLDER = "qx_scores"
 
 @asset(
     **PER_TEST_API_ASSET,
-    **table_asset(
+    **table_asset_kwargs(
         QX_SCORES,
         "Interaction tests only; other tests have no rows. Computed by UserTesting over all completed sessions.",
     ),

@@ -17,7 +17,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     SyncConfig,
     counts_text,
     start_api_step,
-    table_asset,
+    table_asset_kwargs,
     table_write,
     warehouse_agrees,
 )
@@ -36,7 +36,7 @@ KEY = [*KEY_PREFIX, RAW_SESSIONS.name]
 
 @asset(
     **PER_TEST_API_ASSET,
-    **table_asset(
+    **table_asset_kwargs(
         RAW_SESSIONS,
         "One row per completed session UserTesting lists now (the API lists only COMPLETE ones). A session "
         "is removed only when consistent walks of the whole listing no longer show it.",

@@ -12,7 +12,7 @@ from ut_dagster.defs.usertesting.assets.common import (
     SyncConfig,
     failures_metadata,
     start_api_step,
-    table_asset,
+    table_asset_kwargs,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import title_metadata
@@ -37,7 +37,7 @@ class VideoConfig(SyncConfig):
 
 @asset(
     **PER_TEST_API_ASSET,
-    **table_asset(
+    **table_asset_kwargs(
         SESSION_VIDEOS,
         "Opt-in (videos are large): run the `usertesting_sync_with_videos` job or `ut-dagster sync --videos`.",
     ),
