@@ -129,7 +129,7 @@ def catch_up_text(catch_up: CatchUp, per_minute: float) -> str:
 
 def catch_up_policy(settings: Settings, page_size: int) -> CatchUpPolicy:
     """The policy of the sync as this deployment runs it, with the transcripts asset's defaults."""
-    from ut_dagster.defs.usertesting.assets.transcripts import TranscriptConfig
+    from ut_dagster.defs.usertesting.assets.transcript_tables import TranscriptConfig
 
     transcripts = TranscriptConfig()
     return CatchUpPolicy(

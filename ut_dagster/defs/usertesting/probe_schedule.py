@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ut_dagster.lib import probe_policy as probes_
+from ut_dagster.lib import probe_policy
 from ut_dagster.lib.probe_policy import ProbePolicy
 
 FAILURE, SUCCESS, CANCELED = "failure", "success", "canceled"
@@ -143,7 +143,7 @@ def due_at(
     if state.last_probed is None or failed_since_probe:
         usual = float("-inf")  # never probed, or a run failed since: due as soon as not held
     else:
-        usual = probes_.due_at(state.last_probed, state.last_activity, now, schedule.probes)
+        usual = probe_policy.due_at(state.last_probed, state.last_activity, now, schedule.probes)
     return max(usual, held_until(streak, schedule))
 
 
@@ -167,8 +167,8 @@ def due_tests(
         state = states.get(test_id, TestState())
         when = due_at(state, now, schedule, streaks.get(test_id, FailureStreak()))
         if when <= now:
-            late = probes_.overdue(state.last_probed, state.last_activity, now, schedule.probes)
-            fielding = probes_.arrivals_within(state.arrivals, now)
+            late = probe_policy.overdue(state.last_probed, state.last_activity, now, schedule.probes)
+            fielding = probe_policy.arrivals_within(state.arrivals, now)
             due.append((state.last_probed is not None, -late, -fielding, test_id))
     ranked = sorted(due)
     if limit == 0 and schedule.batch > 0:
@@ -185,7 +185,7 @@ def probed(state: TestState, now: float, activity: float | None) -> TestState:
     newest = max((t for t in (state.last_activity, activity) if t is not None), default=None)
     arrivals = state.arrivals
     if activity is not None and (state.last_activity is None or activity > state.last_activity):
-        arrivals = probes_.remember_arrival(arrivals, activity)
+        arrivals = probe_policy.remember_arrival(arrivals, activity)
     return replace(state, last_probed=now, last_activity=newest, arrivals=arrivals)
 
 

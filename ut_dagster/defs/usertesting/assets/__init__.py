@@ -5,9 +5,9 @@ from ut_dagster.defs.usertesting.assets.clip_media import clip_media
 from ut_dagster.defs.usertesting.assets.clips import clip_tables
 from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
 from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
-from ut_dagster.defs.usertesting.assets.session_details import session_tables
+from ut_dagster.defs.usertesting.assets.session_tables import session_tables
 from ut_dagster.defs.usertesting.assets.session_videos import session_videos
-from ut_dagster.defs.usertesting.assets.transcripts import transcript_tables
+from ut_dagster.defs.usertesting.assets.transcript_tables import transcript_tables
 from ut_dagster.defs.usertesting.assets.workspace_tests import workspace_tests
 
 SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores, clip_tables]
