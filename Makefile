@@ -23,6 +23,7 @@ DBT_INPUTS := $(shell find dbt_project -path dbt_project/target -prune -o -path 
 # The instance `make dev` uses, so dg has a home to name (it warns without one).
 $(DBT_MANIFEST): $(STAMP) $(DBT_INPUTS)
 	DAGSTER_HOME="$$($(BIN)/python -m ut_dagster.cli.dagster_home)" $(BIN)/dg utils refresh-defs-state
+	@echo  # dg ends its last line without a newline
 
 install: $(STAMP) $(DBT_MANIFEST)
 
