@@ -56,15 +56,11 @@ def wait_for(condition: Callable[[], object], what: str, deadline: float, log: P
     pytest.fail(f"Timed out waiting for {what}. Daemon log tail:\n{tail}")
 
 
-@pytest.fixture
-def daemon_env(tmp_path, start_sandbox) -> Iterator[tuple[dict[str, str], object]]:
-    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3), StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    env = {
+def sandbox_env(sandbox, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """This process's environment with the sandbox's credential and rate, quick retries, and the
+    new-sessions sensor on, ticking every second; `settings` add or override UT_* variables."""
+    return {
         **os.environ,
-        "DAGSTER_HOME": str(home),
         "UT_DATA_DIR": str(tmp_path / "data"),
         "USERTESTING_BASE_URL": sandbox.url,
         "USERTESTING_TOKEN_URL": sandbox.token_url,
@@ -74,14 +70,28 @@ def daemon_env(tmp_path, start_sandbox) -> Iterator[tuple[dict[str, str], object
         "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
-        # A sync meeting the locked warehouse fails after 1 s instead of waiting out the default 60 s.
-        "UT_DUCKDB_LOCK_TIMEOUT_SECONDS": "1",
-        # Tick as often as the daemon loops (every 5 s) and check every test on every tick.
         "UT_SENSOR_RUNNING": "true",
         "UT_SENSOR_INTERVAL_SECONDS": "1",
-        "UT_SENSOR_ACTIVE_MINUTES": "0",
-        "UT_SENSOR_DORMANT_HOURS": "0",
+        **settings,
     }
+
+
+@pytest.fixture
+def daemon_env(tmp_path, start_sandbox) -> Iterator[tuple[dict[str, str], object]]:
+    sandbox = start_sandbox(studies=(StudySpec(SURVEY, 3), StudySpec(SURVEY, 2), StudySpec(SURVEY, 2)))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    env = sandbox_env(
+        sandbox,
+        tmp_path,
+        DAGSTER_HOME=str(home),
+        # A sync meeting the locked warehouse fails after 1 s instead of waiting out the default 60 s.
+        UT_DUCKDB_LOCK_TIMEOUT_SECONDS="1",
+        # Check every test on every tick.
+        UT_SENSOR_ACTIVE_MINUTES="0",
+        UT_SENSOR_DORMANT_HOURS="0",
+    )
     yield env, sandbox
 
 
@@ -259,25 +269,15 @@ def test_a_killed_daemon_host_is_recovered_from_and_no_request_is_spent_twice(tm
         requests_per_window=2,
         window_seconds=1.0,
     )
-    env = {
-        **os.environ,
-        "UT_DATA_DIR": str(tmp_path / "data"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": "2",
-        "USERTESTING_RATE_WINDOW_SECONDS": "1",
-        "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
-        "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
-        "UT_SENSOR_RUNNING": "true",
-        "UT_SENSOR_INTERVAL_SECONDS": "1",
-        "UT_SENSOR_ACTIVE_MINUTES": "0",
-        "UT_SENSOR_DORMANT_HOURS": "0",
+    env = sandbox_env(
+        sandbox,
+        tmp_path,
+        UT_SENSOR_ACTIVE_MINUTES="0",
+        UT_SENSOR_DORMANT_HOURS="0",
         # The whole window for probes while nothing syncs: the first tick finds both tests (2 probes
         # of 2), so one run fetches while the other waits for its slot (at 90%, 1 probe a tick).
-        "UT_PROBE_BUDGET_CEILING": "1.0",
-    }
+        UT_PROBE_BUDGET_CEILING="1.0",
+    )
     env.pop("DAGSTER_HOME", None)  # the home `make dev` would choose: $UT_DATA_DIR/dagster_home
     home = _home_like_make_dev(env)
     env["DAGSTER_HOME"] = str(home)
@@ -393,23 +393,9 @@ def test_sessions_arriving_at_fielding_tests_reach_the_warehouse_within_the_lag_
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "UT_DATA_DIR": str(tmp_path / "data"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": "10",
-        "USERTESTING_RATE_WINDOW_SECONDS": "2",
-        "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
-        "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
-        "UT_SENSOR_RUNNING": "true",
-        "UT_SENSOR_INTERVAL_SECONDS": "1",
-        "UT_SENSOR_ACTIVE_MINUTES": "0.1",
-        "UT_SENSOR_DORMANT_HOURS": "1",
-    }
+    env = sandbox_env(
+        sandbox, tmp_path, DAGSTER_HOME=str(home), UT_SENSOR_ACTIVE_MINUTES="0.1", UT_SENSOR_DORMANT_HOURS="1"
+    )
     settings = Settings.from_env(env)
     instance = DagsterInstance.from_config(str(home))
     log = tmp_path / "daemon.log"
