@@ -72,9 +72,9 @@ def sync_listing(
         )
     )
     stop = listing_stop(held, walk_all)
-    head = usable_head(
-        read_head(landing, test_id), options.listing_head, started, client.page_size, len(held), walk_all
-    )
+    # Read only for a run a probe started: the others would spend a read on a page they cannot use.
+    landed_head = read_head(landing, test_id) if options.listing_head else None
+    head = usable_head(landed_head, options.listing_head, started, client.page_size, len(held), walk_all)
     # A walk that may remove sessions does not take the count's word for where the listing ends.
     pages = client.list_sessions(
         test_id, stop_when=stop, confirm_end=walk_all and bool(held), first_page=head
