@@ -9,10 +9,12 @@ STAMP := $(VENV)/.installed
 
 # Bytecode is compiled once at install: with PYTHONDONTWRITEBYTECODE set (CI, some shells) every new
 # interpreter (a test's CLI, daemon or dbt subprocess) would otherwise compile Dagster again.
-$(STAMP): pyproject.toml
+INTEGRATION := integrations/dagster-usertesting
+
+$(STAMP): pyproject.toml $(INTEGRATION)/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e $(INTEGRATION) -e '.[test]'
 	touch $(STAMP)
 
 # dbt's manifest, by the dbt component's own preparation (its defs state: `dbt parse`), again

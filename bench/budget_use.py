@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-s", type=float, default=900.0)
     args = parser.parse_args(argv)
 
-    from ut_dagster.sandbox import SURVEY, SandboxConfig, SandboxServer, StudySpec
+    from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
 
     # A first survey sync spends 1 list + 1 per session + ~11 probes; enough for --windows + 1 windows.
     alone_sessions = LIMIT * (args.windows + 1)

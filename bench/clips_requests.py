@@ -21,19 +21,19 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.common import exit_code, write_result
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.sync.clips_policy import ClipsPolicy
-from ut_dagster.lib.sync.clips_step import ClipOptions, sync_clips
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
-from ut_dagster.sandbox.data import HISTORY_END
-from ut_dagster.sandbox.in_process import in_process_resource
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.sync.clips_policy import ClipsPolicy
+from dagster_usertesting.lib.sync.clips_step import ClipOptions, sync_clips
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, sync_listing
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+from dagster_usertesting.testing.data import HISTORY_END
+from dagster_usertesting.testing.in_process import in_process_resource
 
 LOG = logging.getLogger("bench.clips_requests")
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bench.common import exit_code, write_result
 
 if TYPE_CHECKING:
-    from ut_dagster.lib.normalize import SessionRows
+    from dagster_usertesting.lib.normalize import SessionRows
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 Payloads = list[tuple[str, str, bytes]]
@@ -34,7 +34,7 @@ Payloads = list[tuple[str, str, bytes]]
 
 def _rows(test_id: str, data: Payloads, suffix: str) -> tuple[list[SessionRows], frozenset[str]]:
     """The sessions' rows as the details step makes them, under fresh session IDs, and those IDs."""
-    from ut_dagster.lib.normalize import session_rows
+    from dagster_usertesting.lib.normalize import session_rows
 
     ids = [f"{session_id}-{suffix}" for _, session_id, _ in data]
     rows = [session_rows(test_id, i, body, AT) for i, (_, _, body) in zip(ids, data, strict=True)]
@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     target = "rows written = the new sessions' rows; large test's write time <= 2x the small test's"
 
     from bench.payloads import generate
+    from dagster_usertesting.lib.normalize import SESSION_TABLES
+    from dagster_usertesting.lib.sync.details_step import details_writes
+    from dagster_usertesting.lib.warehouse import duckdb_io_manager
     from ut_dagster.defs.usertesting.assets.common import write_together
-    from ut_dagster.lib.normalize import SESSION_TABLES
-    from ut_dagster.lib.sync.details_step import details_writes
-    from ut_dagster.lib.warehouse import duckdb_io_manager
 
     pool = generate(args.large + args.runs * args.new, seed=23)
     base, extra = pool[: args.large], pool[args.large :]

@@ -14,8 +14,15 @@ import json
 from random import Random
 from typing import Any
 
-from ut_dagster.sandbox import INTERACTION, LIVE_CONVERSATION, SURVEY, THINK_OUT_LOUD, Dataset, SandboxConfig
-from ut_dagster.sandbox.config import StudySpec
+from dagster_usertesting.testing import (
+    INTERACTION,
+    LIVE_CONVERSATION,
+    SURVEY,
+    THINK_OUT_LOUD,
+    Dataset,
+    SandboxConfig,
+)
+from dagster_usertesting.testing.config import StudySpec
 
 NASTY = (
     "",

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import exit_code, write_result
-from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter, store_key
-from ut_dagster.lib.usertesting_api.usage import request_counter
+from dagster_usertesting.lib.usertesting_api.rate_limit import SharedRateLimiter, store_key
+from dagster_usertesting.lib.usertesting_api.usage import request_counter
 
 TARGET_MEDIAN_MS, TARGET_P99_MS = 1.0, 20.0
 

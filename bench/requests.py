@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-large", action="store_true")
     args = parser.parse_args(argv)
 
-    from ut_dagster.sandbox import (
+    from dagster_usertesting.testing import (
         INTERACTION,
         SURVEY,
         THINK_OUT_LOUD,

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", action="store_true", help="daemon and launch as under `make dev`")
     args = parser.parse_args(argv)
 
-    from ut_dagster.sandbox import SURVEY, SandboxConfig, SandboxServer, StudySpec
+    from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
 
     config = SandboxConfig(
         studies=(StudySpec(SURVEY, args.sessions),), legacy_studies=0, requests_per_window=100_000

@@ -47,7 +47,7 @@ from statistics import quantiles
 from typing import Any
 
 from bench.common import exit_code, write_result
-from ut_dagster.lib.probe_policy import (
+from dagster_usertesting.lib.probe_policy import (
     BudgetView,
     ProbePolicy,
     arrivals_within,
@@ -56,7 +56,7 @@ from ut_dagster.lib.probe_policy import (
     probe_allowance,
     remember_arrival,
 )
-from ut_dagster.lib.sync.listing_head import MAX_AGE as HEAD_MAX_AGE
+from dagster_usertesting.lib.sync.listing_head import MAX_AGE as HEAD_MAX_AGE
 
 MINUTES_PER_DAY = 1440
 ACTIVE_DAYS, ACTIVE_CHECK_MIN, DORMANT_CHECK_MIN = 7, 60, 1440
@@ -326,8 +326,8 @@ def replay(log: list[tuple[int, str]], compression: float) -> dict[str, Any]:
     """Send the logged requests to a sandbox, minute m at m*60/compression s, 10 per window."""
     import httpx
 
-    from ut_dagster.sandbox import INTERACTION as SB_INTERACTION
-    from ut_dagster.sandbox import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+    from dagster_usertesting.testing import INTERACTION as SB_INTERACTION
+    from dagster_usertesting.testing import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
 
     window = 60.0 / compression
     config = SandboxConfig(

@@ -119,7 +119,7 @@ def measure() -> Iterator[dict[str, Any]]:
 
 
 def _object_store(spec: dict[str, Any]) -> Any:
-    from ut_dagster.lib.object_store import ObjectStoreResource
+    from dagster_usertesting.lib.object_store import ObjectStoreResource
 
     return ObjectStoreResource(
         url=spec["store_url"], endpoint_url=spec.get("endpoint_url"), region_name="us-east-1"
@@ -127,7 +127,7 @@ def _object_store(spec: dict[str, Any]) -> Any:
 
 
 def _api(spec: dict[str, Any]) -> Any:
-    from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+    from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 
     return UserTestingResource(
         base_url=spec["api_url"],
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if not set(stores) <= set(STORES) or not set(paths) <= set(PATHS) or not stores or not paths:
         parser.error(f"--stores takes {', '.join(STORES)}; --paths takes {', '.join(PATHS)}")
 
-    from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+    from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
 
     size = args.size_mib * MIB
     config = SandboxConfig(
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                 work_dir = Path(tmp) / f"{store}-{path}"
                 work_dir.mkdir()
                 if store == "s3":
-                    from ut_dagster.lib.object_store import ObjectStoreResource
+                    from dagster_usertesting.lib.object_store import ObjectStoreResource
 
                     bucket = f"ut-bench-{uuid.uuid4().hex[:10]}"
                     resource = ObjectStoreResource(

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ut_dagster.lib.normalize.frames import typed_frame
-from ut_dagster.lib.schema import TASKS
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.lib.normalize.frames import typed_frame
+from dagster_usertesting.lib.schema import TASKS
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 RESULTS = Path(__file__).parent / "results" / "warehouse_writes.json"

@@ -21,7 +21,7 @@ from typing import Any
 
 from dagster import DagsterInvalidDefinitionError, EnvVar, ScheduleDefinition
 
-from ut_dagster.lib.usertesting_api.resource import SECRET_SETTINGS, UserTestingResource
+from dagster_usertesting.lib.usertesting_api.resource import SECRET_SETTINGS, UserTestingResource
 
 WAREHOUSES = ("duckdb", "snowflake")
 

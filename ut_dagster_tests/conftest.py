@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetsDefinition, DagsterInstance
 
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.sandbox import SandboxConfig, SandboxServer
-from ut_dagster.sandbox.in_process import in_process_resource
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.testing import SandboxConfig, SandboxServer
+from dagster_usertesting.testing.in_process import in_process_resource
 
 if "PYTEST_XDIST_WORKER" not in os.environ:
     # dbt's manifest reflects the models as they are now (after an edit, on a fresh checkout), made

@@ -3,9 +3,9 @@
 import pytest
 from dagster import AssetKey
 
+from dagster_usertesting.lib.schema import ALL_TABLES, SCHEMA
 from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
-from ut_dagster.lib.schema import ALL_TABLES, SCHEMA
 
 
 @pytest.fixture(scope="module")

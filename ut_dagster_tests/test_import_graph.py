@@ -1,8 +1,10 @@
-"""The package's layers, read from the source with `ast`: what may import what, and no circle.
+"""The two packages' layers, read from the source with `ast`: what may import what, and no circle.
 
-`lib/` is the bottom, `environment.py` parses settings beside it, `defs/` builds on both and `cli/` on
-everything; the sandbox is a development tool the code location never loads. An import that runs back
-up, or a circle, is how those layers quietly become one tangle, so each rule names the offending file.
+The integration (`dagster_usertesting`, integrations/dagster-usertesting) is the bottom and knows
+nothing of ut-dagster; within it `lib/` holds no Dagster definitions and imports none. In ut-dagster,
+`environment.py` parses settings, `defs/` builds on it and `cli/` on everything. The sandbox
+(`dagster_usertesting.testing`) is a development tool the code location never loads. An import that
+runs back up, or a circle, is how layers quietly become one tangle, so each rule names the offending file.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "ut_dagster"
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
+INTEGRATION = "dagster_usertesting"
+PACKAGE_DIRS = (REPO / PACKAGE, REPO / "integrations" / "dagster-usertesting" / INTEGRATION)
 UPPER_LAYERS = (f"{PACKAGE}.defs", f"{PACKAGE}.cli")
+SANDBOX = f"{INTEGRATION}.testing"
 
 
 def module_files() -> dict[str, Path]:
-    """Every module of the package by dotted name (a package by its own name, for its __init__.py)."""
+    """Every module of both packages by dotted name (a package by its own name, for its __init__.py)."""
     modules = {}
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
-        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for package_dir in PACKAGE_DIRS:
+        for path in sorted(package_dir.rglob("*.py")):
+            parts = path.relative_to(package_dir.parent).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
 
 
@@ -71,15 +77,26 @@ def _within(name: str, layers: tuple[str, ...]) -> bool:
     return any(name == layer or name.startswith(layer + ".") for layer in layers)
 
 
-def test_lib_imports_nothing_from_defs_or_cli() -> None:
+def test_the_integration_imports_nothing_of_ut_dagster() -> None:
     upward = {
         f"{module}: {name}"
         for module in MODULES
-        if _within(module, (f"{PACKAGE}.lib",))
+        if _within(module, (INTEGRATION,))
         for name in imported_names(module, module_level_only=False)
-        if _within(name, UPPER_LAYERS)
+        if _within(name, (PACKAGE,))
     }
-    assert not upward, "lib/ imports from defs/ or cli/:\n" + "\n".join(sorted(upward))
+    assert not upward, "dagster_usertesting imports ut_dagster:\n" + "\n".join(sorted(upward))
+
+
+def test_lib_imports_no_dagster_definitions() -> None:
+    upward = {
+        f"{module}: {name}"
+        for module in MODULES
+        if _within(module, (f"{INTEGRATION}.lib",))
+        for name in imported_names(module, module_level_only=False)
+        if _within(name, (*UPPER_LAYERS, f"{INTEGRATION}.defs", f"{INTEGRATION}.component"))
+    }
+    assert not upward, "lib/ imports Dagster definitions:\n" + "\n".join(sorted(upward))
 
 
 def test_environment_imports_nothing_from_defs_or_cli() -> None:
@@ -167,7 +184,7 @@ def test_loading_the_code_location_imports_nothing_of_the_sandbox(tmp_path: Path
     code = (
         "import sys\n"
         f"import {PACKAGE}.definitions\n"
-        f"print(sorted(m for m in sys.modules if m == '{PACKAGE}.sandbox' or m.startswith('{PACKAGE}.sandbox.')))\n"
+        f"print(sorted(m for m in sys.modules if m == '{SANDBOX}' or m.startswith('{SANDBOX}.')))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -58,7 +58,7 @@ PAGES = [
 def make_history(data_dir: Path) -> tuple[dict[str, str], object]:
     """The demo's syncs and a second round with new sessions and a revoked test: the environment it
     used, and the sandbox, left serving (the UI's code location loads against it)."""
-    from ut_dagster.sandbox import SandboxConfig, SandboxServer
+    from dagster_usertesting.testing import SandboxConfig, SandboxServer
 
     sandbox = SandboxServer(SandboxConfig(**RATE)).start()
     env = {

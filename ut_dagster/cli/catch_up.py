@@ -28,22 +28,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import LandedObject, Landing, Listing
-from ut_dagster.lib.normalize import parse_api_time
-from ut_dagster.lib.object_store import ObjectStore
-from ut_dagster.lib.sync import retries
-from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, listing_probes
-from ut_dagster.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
-from ut_dagster.lib.sync_policy import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import LandedObject, Landing, Listing
+from dagster_usertesting.lib.normalize import parse_api_time
+from dagster_usertesting.lib.object_store import ObjectStore
+from dagster_usertesting.lib.sync import retries
+from dagster_usertesting.lib.sync.retries import Failure, RetryPolicy
+from dagster_usertesting.lib.sync.revocation import EXPECTED_404_CHECK_AFTER, listing_probes
+from dagster_usertesting.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
+from dagster_usertesting.lib.sync_policy import (
     WITHOUT_TRANSCRIPTS,
     reconcile_due,
     transcript_recheck_due,
     transcript_settled,
 )
-from ut_dagster.lib.usertesting_api.paging import SMALLEST_DOCUMENTED_CAP
-from ut_dagster.lib.workspace_tests import landed_product_types
+from dagster_usertesting.lib.usertesting_api.paging import SMALLEST_DOCUMENTED_CAP
+from dagster_usertesting.lib.workspace_tests import landed_product_types
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ut_dagster.lib.ids import InvalidIdError, TestId
+from dagster_usertesting.lib.ids import InvalidIdError, TestId
 
 if TYPE_CHECKING:
     from ut_dagster.environment import Settings
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("tests", help="List the tests your credential can see (legacy v1 workspaces API).")
 
     sandbox = commands.add_parser("sandbox", help="Serve a local, faithful sandbox of the UserTesting API.")
-    from ut_dagster.sandbox.command import configure_parser
+    from dagster_usertesting.testing.command import configure_parser
 
     configure_parser(sandbox)
 
@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.command == "sandbox":
-        from ut_dagster.sandbox.command import run
+        from dagster_usertesting.testing.command import run
 
         return run(args)
     if args.command == "demo":
@@ -137,8 +137,8 @@ def api_configuration_error(settings: Settings) -> str | None:
     Checked before a command that needs the API registers, writes or requests anything: without it,
     `sync` registered the tests and failed each run, and `tests` ended like a failed test (exit 1).
     """
+    from dagster_usertesting.lib.usertesting_api.errors import UserTestingConfigError
     from ut_dagster.defs.usertesting.resources import usertesting_resource
-    from ut_dagster.lib.usertesting_api.errors import UserTestingConfigError
 
     if not settings.usertesting.has_credential:
         return (

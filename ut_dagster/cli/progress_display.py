@@ -1,6 +1,6 @@
 """What `ut-dagster sync` shows while a test syncs: a bar per step on a terminal, else periodic lines.
 
-Both draw the updates `ut_dagster.lib.progress.SyncProgress` sends to in-process listeners (the CLI
+Both draw the updates `dagster_usertesting.lib.progress.SyncProgress` sends to in-process listeners (the CLI
 runs its Dagster runs in its own process).
 """
 
@@ -13,7 +13,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from ut_dagster.lib.progress import ProgressUpdate, add_listener, format_duration, remove_listener
+from dagster_usertesting.lib.progress import ProgressUpdate, add_listener, format_duration, remove_listener
 
 
 class LineDisplay:

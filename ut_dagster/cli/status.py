@@ -18,18 +18,18 @@ from typing import TextIO
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store import ObjectStore, ObjectStoreResource
+from dagster_usertesting.lib.progress import format_duration
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.usertesting_api.paging import MAX_PAGE_SIZE
 from ut_dagster.cli.catch_up import CatchUp, CatchUpPolicy, estimate, observe
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.runs import failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles
 from ut_dagster.environment import SensorSettings, Settings
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
-from ut_dagster.lib.progress import format_duration
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.usertesting_api.paging import MAX_PAGE_SIZE
 
 # Titles are cut in the table; the ID beside them is what commands take.
 TITLE_WIDTH = 40

@@ -15,14 +15,14 @@ from typing import TextIO
 
 from dagster import DagsterInstance, Definitions
 
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingError
 from ut_dagster.cli.code_location import runs_in_code_location
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
 from ut_dagster.cli.failures import Failure, RunLog, failure_of, failure_of_exception, with_evidence
 from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.progress_display import progress_display
 from ut_dagster.environment import Settings
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.usertesting_api.errors import UserTestingError
 
 __all__ = ["DEFAULT_INSTANCE_YAML", "dagster_instance", "list_tests", "run_sync"]
 
@@ -46,6 +46,7 @@ def run_sync(
     err: TextIO | None = None,
 ) -> int:
     """Materialize each test's partition; print a per-table summary; 0 when every run succeeded."""
+    from dagster_usertesting.lib.object_store import ObjectStoreResource
     from ut_dagster.defs.usertesting.jobs import (
         SYNC_JOB_NAME,
         SYNC_WITH_VIDEOS_JOB_NAME,
@@ -53,7 +54,6 @@ def run_sync(
     )
     from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
     from ut_dagster.defs.usertesting.titles import known_titles, title_tags
-    from ut_dagster.lib.object_store import ObjectStoreResource
 
     out, err = out or sys.stdout, err or sys.stderr
     settings = settings or Settings.from_env()
@@ -133,14 +133,14 @@ def run_sync(
 def _never_listed(failure: Failure, test_id: TestId, defs: Definitions, settings: Settings) -> bool:
     if failure.step != RAW_SESSIONS_STEP or failure.error_class != "UserTestingNotFoundError":
         return False
-    from ut_dagster.lib.landing import Landing
+    from dagster_usertesting.lib.landing import Landing
 
     listing = Landing(_object_store(defs, settings).store()).read_listing(test_id)
     return listing.total_count is None and not listing.sessions
 
 
 def _object_store(defs: Definitions, settings: Settings):
-    from ut_dagster.lib.object_store import ObjectStoreResource
+    from dagster_usertesting.lib.object_store import ObjectStoreResource
 
     configured = (defs.resources or {}).get("object_store")
     if isinstance(configured, ObjectStoreResource):

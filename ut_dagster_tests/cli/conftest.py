@@ -8,10 +8,10 @@ from io import StringIO
 import pytest
 from dagster import DagsterInstance, Definitions
 
+from dagster_usertesting.testing import SandboxServer
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
-from ut_dagster.sandbox import SandboxServer
 
 
 @dataclass

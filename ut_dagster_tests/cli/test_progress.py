@@ -1,7 +1,7 @@
 """SyncProgress: what a user watching a long sync sees (log lines and listener updates)."""
 
-from ut_dagster.lib.progress import ProgressUpdate, SyncProgress, add_listener, remove_listener
-from ut_dagster.lib.usertesting_api.stats import RequestStats
+from dagster_usertesting.lib.progress import ProgressUpdate, SyncProgress, add_listener, remove_listener
+from dagster_usertesting.lib.usertesting_api.stats import RequestStats
 
 
 class Lines:

@@ -2,9 +2,9 @@
 
 import io
 
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.usertesting_api.stats import RequestStats
 from ut_dagster.cli.progress_display import BarDisplay, progress_display
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.usertesting_api.stats import RequestStats
 
 
 class Quiet:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, SCHEMA, TIMESTAMP
+from dagster_usertesting.lib.schema import ALL_TABLES, BIGINT, BOOLEAN, DOUBLE, SCHEMA, TIMESTAMP
 
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_B = "0b6b1c7e-2f55-4a43-9d4f-5d2b8f6c1a10"

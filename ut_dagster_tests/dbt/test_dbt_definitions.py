@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
+from dagster_usertesting.lib.schema import ALL_TABLES
 from ut_dagster.defs.research_marts.sources import SOURCES_YML, render_sources_yml
-from ut_dagster.lib.schema import ALL_TABLES
 
 MART_TABLES = {
     "task_metrics",

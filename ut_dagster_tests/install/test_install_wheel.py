@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.sandbox import SandboxServer
+from dagster_usertesting.testing import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "ut_dagster", "dbt_project")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "ut_dagster", "dbt_project", "integrations")
 BUILD_TIMEOUT_SECONDS = 600
 # A build, a virtualenv and two cold starts of Dagster: a minute alone, far more on a shared CI host.
 pytestmark = pytest.mark.timeout(900)
@@ -39,18 +39,20 @@ def _uv(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(the wheel, the bin/ directory of a virtualenv where only it is installed)."""
+    """(the wheel, the bin/ directory of a virtualenv where only it and the integration's are installed)."""
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
     source.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages")
+    ignore = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages", "*.egg-info", "build")
     for name in SOURCES:
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=ignore)
         else:
             shutil.copy2(REPO / name, source / name)
     _uv("build", "--wheel", "--out-dir", root / "dist", source)
+    _uv("build", "--wheel", "--out-dir", root / "dist", source / "integrations" / "dagster-usertesting")
     wheel = next((root / "dist").glob("ut_dagster-*.whl"))
+    integration_wheel = next((root / "dist").glob("dagster_usertesting-*.whl"))
 
     venv = root / "venv"
     _uv("venv", "--python", sys.executable, venv)
@@ -68,7 +70,7 @@ def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     dbt = venv / "bin" / "dbt"
     dbt.write_text(f"#!{venv_python}\nfrom dbt.cli.main import cli\n\ncli()\n")
     dbt.chmod(0o755)
-    _uv("pip", "install", "--python", venv_python, "--no-deps", wheel)
+    _uv("pip", "install", "--python", venv_python, "--no-deps", wheel, integration_wheel)
     return wheel, venv / "bin"
 
 

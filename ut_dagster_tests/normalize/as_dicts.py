@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ut_dagster.lib.normalize import session_rows
-from ut_dagster.lib.schema import ALL_TABLES
+from dagster_usertesting.lib.normalize import session_rows
+from dagster_usertesting.lib.schema import ALL_TABLES
 
 
 def served(payload: object) -> bytes:

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, settings
 
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.schema import ALL_TABLES, SCHEMA, Table
-from ut_dagster.lib.warehouse.ddl import create_table_sql, qualified_name
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.schema import ALL_TABLES, SCHEMA, Table
+from dagster_usertesting.lib.warehouse.ddl import create_table_sql, qualified_name
 
 # "ci" (the default) is derandomized, so a run is repeatable and a failure reproduces anywhere;
 # HYPOTHESIS_PROFILE=explore searches further with fresh random examples (minutes: add --timeout=0).

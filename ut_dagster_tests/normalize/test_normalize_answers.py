@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ut_dagster.lib.normalize.answers import answer_text, nps_score, rating_value
+from dagster_usertesting.lib.normalize.answers import answer_text, nps_score, rating_value
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from ut_dagster.lib.normalize import SESSION_TABLES, details_frames, session_rows, to_frame
-from ut_dagster.sandbox import Dataset, SandboxConfig
+from dagster_usertesting.lib.normalize import SESSION_TABLES, details_frames, session_rows, to_frame
+from dagster_usertesting.testing import Dataset, SandboxConfig
 from ut_dagster_tests.normalize.as_dicts import rows_by_column, served
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.lib.normalize import MalformedPayloadError, session_rows
-from ut_dagster.lib.schema import ALL_TABLES, SESSION_DETAILS
+from dagster_usertesting.lib.normalize import MalformedPayloadError, session_rows
+from dagster_usertesting.lib.schema import ALL_TABLES, SESSION_DETAILS
 from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.normalize.frames import typed_frame
-from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, RAW_SESSIONS, TASKS, Column, Table
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.normalize.frames import typed_frame
+from dagster_usertesting.lib.schema import ALL_TABLES, QX_SCORES, RAW_SESSIONS, TASKS, Column, Table
 
 EXPECTED_DTYPES = {
     "string": "object",

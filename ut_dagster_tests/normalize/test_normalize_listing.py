@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ut_dagster.lib.normalize import MalformedPayloadError, listing_rows, parse_api_time
-from ut_dagster.lib.schema import RAW_SESSIONS
+from dagster_usertesting.lib.normalize import MalformedPayloadError, listing_rows, parse_api_time
+from dagster_usertesting.lib.schema import RAW_SESSIONS
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

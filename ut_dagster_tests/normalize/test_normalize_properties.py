@@ -27,8 +27,8 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ut_dagster.lib.normalize import MalformedPayloadError, listing_rows, qx_score_rows, read_details
-from ut_dagster.lib.schema import (
+from dagster_usertesting.lib.normalize import MalformedPayloadError, listing_rows, qx_score_rows, read_details
+from dagster_usertesting.lib.schema import (
     DEMOGRAPHICS,
     QX_SCORES,
     RAW_SESSIONS,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ut_dagster.lib.normalize import MalformedPayloadError, qx_score_rows
-from ut_dagster.lib.schema import QX_SCORES
+from dagster_usertesting.lib.normalize import MalformedPayloadError, qx_score_rows
+from dagster_usertesting.lib.schema import QX_SCORES
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)

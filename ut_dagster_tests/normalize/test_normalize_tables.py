@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ut_dagster.lib.normalize import (
+from dagster_usertesting.lib.normalize import (
     MalformedPayloadError,
     chunk_rows,
     listing_rows,
@@ -18,8 +18,8 @@ from ut_dagster.lib.normalize import (
     to_frame,
     transcript_rows,
 )
-from ut_dagster.lib.schema import ALL_TABLES
-from ut_dagster.lib.sync.clips_rows import clip_rows, clip_transcript_rows, reel_rows
+from dagster_usertesting.lib.schema import ALL_TABLES
+from dagster_usertesting.lib.sync.clips_rows import clip_rows, clip_transcript_rows, reel_rows
 from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ut_dagster.lib.normalize import (
+from dagster_usertesting.lib.normalize import (
     Cue,
     MalformedPayloadError,
     chunk_rows,
@@ -26,7 +26,7 @@ from ut_dagster.lib.normalize import (
     plain_text,
     transcript_rows,
 )
-from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from dagster_usertesting.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

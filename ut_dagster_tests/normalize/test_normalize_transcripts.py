@@ -6,8 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ut_dagster.lib.normalize import Cue, MalformedPayloadError, chunk_rows, parse_cues, transcript_rows
-from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from dagster_usertesting.lib.normalize import (
+    Cue,
+    MalformedPayloadError,
+    chunk_rows,
+    parse_cues,
+    transcript_rows,
+)
+from dagster_usertesting.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

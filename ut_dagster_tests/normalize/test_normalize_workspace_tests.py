@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.normalize.workspace_tests import workspace_test_rows
-from ut_dagster.lib.schema import TESTS
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.normalize.workspace_tests import workspace_test_rows
+from dagster_usertesting.lib.schema import TESTS
 
 AT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 TEST_A = "ef333003-697b-4add-b19a-8e8e37f8d8b8"

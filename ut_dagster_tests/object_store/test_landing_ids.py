@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.lib.ids import InvalidIdError, SessionId, TestId
-from ut_dagster.lib.landing import Landing, Listing
-from ut_dagster.lib.object_store import LocalObjectStore
+from dagster_usertesting.lib.ids import InvalidIdError, SessionId, TestId
+from dagster_usertesting.lib.landing import Landing, Listing
+from dagster_usertesting.lib.object_store import LocalObjectStore
 
 TEST = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION = "9b2c1e57-0d7a-4c8e-a1f3-5e6d7c8b9a01"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.lib.object_store import (
+from dagster_usertesting.lib.object_store import (
     InvalidKeyError,
     LocalObjectStore,
     ObjectNotFoundError,

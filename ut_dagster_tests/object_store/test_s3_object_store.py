@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.lib.object_store import InvalidKeyError, ObjectNotFoundError, ObjectStoreResource
-from ut_dagster.lib.object_store.s3 import MIN_PART_SIZE, S3ObjectStore
+from dagster_usertesting.lib.object_store import InvalidKeyError, ObjectNotFoundError, ObjectStoreResource
+from dagster_usertesting.lib.object_store.s3 import MIN_PART_SIZE, S3ObjectStore
 
 MIB = 1 << 20
 
@@ -149,7 +149,7 @@ def test_part_size_below_s3_minimum_is_refused() -> None:
 
 
 def test_factory_parses_bucket_and_prefix() -> None:
-    from ut_dagster.lib.object_store import object_store_from_url
+    from dagster_usertesting.lib.object_store import object_store_from_url
 
     store = object_store_from_url("s3://my-bucket/a/b/", s3_client_factory=lambda: "client")
     assert isinstance(store, S3ObjectStore)

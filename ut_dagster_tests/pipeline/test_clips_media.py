@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.sync.clips_media import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.sync.clips_media import (
     ClipMediaOptions,
     ClipMediaResult,
     MediaOptions,
@@ -23,11 +23,11 @@ from ut_dagster.lib.sync.clips_media import (
     clip_media_key,
     sync_clip_media,
 )
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError
-from ut_dagster.lib.usertesting_api.stats import RequestStats
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import THINK_OUT_LOUD, SandboxServer, StudySpec
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingUnavailableError
+from dagster_usertesting.lib.usertesting_api.stats import RequestStats
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import THINK_OUT_LOUD, SandboxServer, StudySpec
 
 
 def quiet(todo: int) -> SyncProgress:

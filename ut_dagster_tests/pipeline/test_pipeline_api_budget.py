@@ -5,7 +5,7 @@ from collections import Counter
 
 import dagster as dg
 
-from ut_dagster.lib.usertesting_api.stats import ENDPOINTS
+from dagster_usertesting.lib.usertesting_api.stats import ENDPOINTS
 
 ASSET_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_OBSERVATION}
 

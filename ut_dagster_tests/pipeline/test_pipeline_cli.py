@@ -9,7 +9,7 @@ from collections import Counter
 
 import duckdb
 
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 
 
 def cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:

@@ -13,20 +13,20 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.normalize import parse_cues, to_frame
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
-from ut_dagster.lib.sync.clips_policy import ClipsPolicy
-from ut_dagster.lib.sync.clips_step import ClipOptions, ClipsResult, sync_clips
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.normalize import parse_cues, to_frame
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
+from dagster_usertesting.lib.sync.clips_policy import ClipsPolicy
+from dagster_usertesting.lib.sync.clips_step import ClipOptions, ClipsResult, sync_clips
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, sync_listing
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import (
     INTERACTION,
     LIVE_CONVERSATION,
     SURVEY,
@@ -260,8 +260,8 @@ def test_a_recent_session_is_asked_again_when_the_reels_change_and_a_removal_wai
 
 
 def test_a_failing_clip_list_is_that_sessions_problem_and_backs_off(rig: Rig) -> None:
-    from ut_dagster.lib.sync.state import CLIPS as CLIPS_ENDPOINT
-    from ut_dagster.lib.sync.state import SyncState
+    from dagster_usertesting.lib.sync.state import CLIPS as CLIPS_ENDPOINT
+    from dagster_usertesting.lib.sync.state import SyncState
 
     finished = datetime(2025, 3, 1, 12, tzinfo=UTC)
     rig.at(finished)
@@ -281,7 +281,7 @@ def test_a_failing_clip_list_is_that_sessions_problem_and_backs_off(rig: Rig) ->
 
 
 def test_a_test_revoked_mid_step_marks_no_session_without_clips(rig: Rig) -> None:
-    from ut_dagster.lib.sync.revocation import TestNotAnsweringError
+    from dagster_usertesting.lib.sync.revocation import TestNotAnsweringError
 
     rig.at(datetime(2025, 3, 1, tzinfo=UTC))
     rig.sandbox.revoke_after(rig.test_id, 1, endpoint="clips")  # after the first clip list

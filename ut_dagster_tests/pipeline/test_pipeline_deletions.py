@@ -5,11 +5,11 @@ import sys
 
 from dagster import materialize
 
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 from ut_dagster.defs.usertesting.assets import raw_sessions, session_tables
 from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
 
 HOLD_LOCK = (
     "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()"

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 from dagster import materialize
 
-from ut_dagster.lib.normalize import parse_cues
-from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.lib.normalize import parse_cues
+from dagster_usertesting.testing import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
 
 # Ten sessions each: every guaranteed edge case up to ordinal 9 (an extra answer key, a mismatched
 # answer key, missing participants, a never-reached task, a null answer, a missing transcript).

@@ -9,7 +9,7 @@ import re
 
 import dagster as dg
 
-from ut_dagster.lib.schema import SCHEMA
+from dagster_usertesting.lib.schema import SCHEMA
 
 
 def _latest(instance: dg.DagsterInstance, key: dg.AssetKey, test_id: str) -> dict:

@@ -2,10 +2,10 @@
 
 from dagster import DagsterInstance
 
+from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
-from ut_dagster.sandbox import SURVEY, StudySpec
 
 
 def test_client_secret_and_tokens_stay_out_of_run_config_events_and_metadata(

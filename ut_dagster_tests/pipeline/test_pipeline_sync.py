@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
-from ut_dagster.sandbox.routes import ApiRoutes, Response
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.testing import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing.routes import ApiRoutes, Response
 
 STUDIES = (StudySpec(THINK_OUT_LOUD, 12), StudySpec(INTERACTION, 11), StudySpec(SURVEY, 10))
 SESSION_TABLES = ("raw_sessions", "session_details", "sessions", "demographics", "task_groups", "tasks")

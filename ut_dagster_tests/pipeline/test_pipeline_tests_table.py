@@ -4,10 +4,10 @@ import json
 
 import dagster as dg
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.testing.data import build_workspaces
 from ut_dagster.defs.usertesting.jobs import tests_refresh_job
 from ut_dagster.defs.usertesting.titles import TITLE_TAG, known_titles, title_of, title_tags
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.sandbox.data import build_workspaces
 
 # More than a v1 page (50) in the big workspace, so the cursor is followed.
 LEGACY_STUDIES = 60
@@ -74,7 +74,7 @@ def test_the_sync_job_does_not_include_the_tests_table(make_pipeline):
 
 
 def test_a_test_whose_kind_has_no_narration_costs_no_transcript_request(make_pipeline):
-    from ut_dagster.sandbox import INTERACTION, THINK_OUT_LOUD, StudySpec
+    from dagster_usertesting.testing import INTERACTION, THINK_OUT_LOUD, StudySpec
 
     pipeline = make_pipeline(studies=(StudySpec(INTERACTION, 12), StudySpec(THINK_OUT_LOUD, 3)))
     interaction, think_aloud = pipeline.sandbox.test_ids

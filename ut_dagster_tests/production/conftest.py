@@ -22,12 +22,19 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
+from dagster_usertesting.testing import (
+    INTERACTION,
+    SURVEY,
+    THINK_OUT_LOUD,
+    SandboxConfig,
+    SandboxServer,
+    StudySpec,
+)
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import Settings
-from ut_dagster.sandbox import INTERACTION, SURVEY, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
 
 # Think-out-loud sessions have transcripts, interaction tests have QXscores; the survey is empty.
 STUDIES = (StudySpec(THINK_OUT_LOUD, 5), StudySpec(INTERACTION, 4), StudySpec(SURVEY, 0))

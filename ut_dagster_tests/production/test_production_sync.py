@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ut_dagster.lib.schema import ALL_TABLES, DEMOGRAPHICS, JSON, SESSIONS, TASK_GROUPS, TASKS
+from dagster_usertesting.lib.schema import ALL_TABLES, DEMOGRAPHICS, JSON, SESSIONS, TASK_GROUPS, TASKS
 
 pytestmark = [
     # dagster-snowflake's load runs pd.read_sql on a DB-API connection; fakesnow copies arrow output.

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ut_dagster.sandbox import SandboxConfig, SandboxServer
+from dagster_usertesting.testing import SandboxConfig, SandboxServer
 
 # Enough budget that only the rate-limit tests ever see a 429.
 UNLIMITED = 100_000

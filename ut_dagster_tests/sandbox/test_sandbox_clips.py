@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ut_dagster.sandbox import (
+from dagster_usertesting.testing import (
     INTERACTION,
     LIVE_CONVERSATION,
     SURVEY,
@@ -21,7 +21,7 @@ from ut_dagster.sandbox import (
     SandboxServer,
     StudySpec,
 )
-from ut_dagster.sandbox.clips import UNKNOWN_PIP_POSITION
+from dagster_usertesting.testing.clips import UNKNOWN_PIP_POSITION
 from ut_dagster_tests.sandbox.test_sandbox_contract import RESULTS_SPEC, validator
 
 STUDIES = (

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxConfig, StudySpec
-from ut_dagster.sandbox.command import config_from_args, configure_parser
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, SandboxConfig, StudySpec
+from dagster_usertesting.testing.command import config_from_args, configure_parser
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,11 @@ def test_studies_are_chosen_on_the_command_line() -> None:
 
 
 def test_command_serves_until_sigterm() -> None:
-    command = [sys.executable, "-c", "from ut_dagster.sandbox.command import main; raise SystemExit(main())"]
+    command = [
+        sys.executable,
+        "-c",
+        "from dagster_usertesting.testing.command import main; raise SystemExit(main())",
+    ]
     process = subprocess.Popen(
         [*command, "--port", "0", "--static-token", "t0ken"],
         cwd=REPO,

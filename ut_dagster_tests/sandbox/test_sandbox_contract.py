@@ -14,8 +14,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 
-from ut_dagster.sandbox import SandboxServer
-from ut_dagster.sandbox.content import FUTURE_TASK_TYPES
+from dagster_usertesting.testing import SandboxServer
+from dagster_usertesting.testing.content import FUTURE_TASK_TYPES
 
 # Vendored (see ut_dagster_tests/specs/README.md): the contract tests run in every clone and never skip.
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
 
 BIG = (StudySpec(SURVEY, 600), StudySpec(SURVEY, 600))
 

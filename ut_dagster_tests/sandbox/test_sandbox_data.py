@@ -15,9 +15,9 @@ import httpx
 import pytest
 import webvtt
 
-from ut_dagster.sandbox import INTERACTION, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
-from ut_dagster.sandbox.content import ANSWER_KEYS
-from ut_dagster.sandbox.data import Dataset
+from dagster_usertesting.testing import INTERACTION, THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+from dagster_usertesting.testing.content import ANSWER_KEYS
+from dagster_usertesting.testing.data import Dataset
 
 
 def all_sessions(client: httpx.Client, test_id: str, limit: int) -> list[dict[str, Any]]:

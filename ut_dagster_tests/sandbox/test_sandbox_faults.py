@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 import pytest
 
-from ut_dagster.lib.usertesting_api.client import UserTestingClient
-from ut_dagster.lib.usertesting_api.errors import (
+from dagster_usertesting.lib.usertesting_api.client import UserTestingClient
+from dagster_usertesting.lib.usertesting_api.errors import (
     UserTestingAuthError,
     UserTestingNotFoundError,
     UserTestingUnavailableError,
 )
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
 
 TOL = StudySpec(THINK_OUT_LOUD, 30)
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ut_dagster.sandbox import SandboxConfig, SandboxServer
+from dagster_usertesting.testing import SandboxConfig, SandboxServer
 
 FORM = {"grant_type": "client_credentials", "client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 

@@ -8,7 +8,7 @@ import sys
 SCRIPT = """
 import sys
 import ut_dagster.definitions
-print("\\n".join(sorted(m for m in sys.modules if m == "ut_dagster.sandbox" or m.startswith("ut_dagster.sandbox."))))
+print("\\n".join(sorted(m for m in sys.modules if m == "dagster_usertesting.testing" or m.startswith("dagster_usertesting.testing."))))
 """
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from ut_dagster.sandbox import SURVEY, SandboxServer, StudySpec
+from dagster_usertesting.testing import SURVEY, SandboxServer, StudySpec
 
 
 def test_legacy_workspaces_page_with_cursors(start_sandbox: Callable[..., SandboxServer]) -> None:

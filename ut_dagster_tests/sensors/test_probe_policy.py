@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ut_dagster.lib.probe_policy import (
+from dagster_usertesting.lib.probe_policy import (
     KEEP_ARRIVALS,
     BudgetView,
     ProbePolicy,

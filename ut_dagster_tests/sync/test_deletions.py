@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from ut_dagster.lib.sync.deletions import DeletionPolicy, decide_deletions
-from ut_dagster.lib.sync.walk import COMPLETE, WalkVerdict
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy, decide_deletions
+from dagster_usertesting.lib.sync.walk import COMPLETE, WalkVerdict
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 POLICY = DeletionPolicy(max_share=0.10, max_sessions=50, confirm_hours=6)

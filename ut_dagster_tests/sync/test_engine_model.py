@@ -46,12 +46,12 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import (
     DEMOGRAPHICS,
     RAW_SESSIONS,
     SESSION_DETAILS,
@@ -62,19 +62,19 @@ from ut_dagster.lib.schema import (
     TRANSCRIPTS,
     Table,
 )
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.details_step import DetailsOptions, sync_details
-from ut_dagster.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
-from ut_dagster.lib.sync.retries import Failure, RetryPolicy
-from ut_dagster.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
-from ut_dagster.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
-from ut_dagster.lib.usertesting_api.errors import UserTestingError
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
-from ut_dagster.sandbox.faults import LISTING_FAULTS
-from ut_dagster.sandbox.in_process import in_process_resource
-from ut_dagster.sandbox.routes import route
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.details_step import DetailsOptions, sync_details
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
+from dagster_usertesting.lib.sync.retries import Failure, RetryPolicy
+from dagster_usertesting.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
+from dagster_usertesting.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingError
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import THINK_OUT_LOUD, SandboxConfig, SandboxServer, StudySpec
+from dagster_usertesting.testing.faults import LISTING_FAULTS
+from dagster_usertesting.testing.in_process import in_process_resource
+from dagster_usertesting.testing.routes import route
 
 PAGE_SIZE = 3  # small pages: every walk has several, so faults and deletions can fall between them
 FIRST_SESSIONS = 7

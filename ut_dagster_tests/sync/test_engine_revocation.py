@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.details_step import DetailsOptions, sync_details
-from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.sync.state import DETAILS, SyncState
-from ut_dagster.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
-from ut_dagster.lib.sync.videos_step import VideoOptions, sync_videos
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.details_step import DetailsOptions, sync_details
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, sync_listing
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.sync.state import DETAILS, SyncState
+from dagster_usertesting.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
+from dagster_usertesting.lib.sync.videos_step import VideoOptions, sync_videos
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 
 ROOMY = {"requests_per_window": 5000, "window_seconds": 1.0, "video_size_bytes": 1024}
 LOG = logging.getLogger(__name__)

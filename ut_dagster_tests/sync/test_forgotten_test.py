@@ -1,15 +1,15 @@
 """A test forgotten while its sync is running: nothing more of it lands (issue 16, point 7)."""
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store.local import LocalObjectStore
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.details_step import DetailsOptions, sync_details
-from ut_dagster.lib.sync.listing_step import ListingOptions, sync_listing
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
-from ut_dagster.sandbox import SURVEY, StudySpec
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store.local import LocalObjectStore
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.details_step import DetailsOptions, sync_details
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, sync_listing
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.testing import SURVEY, StudySpec
 
 
 class _Log:

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ut_dagster.lib.sync.listing_head import MAX_AGE, ListingHead, usable_head
-from ut_dagster.lib.usertesting_api.paging import ListingPage, SessionListing
+from dagster_usertesting.lib.sync.listing_head import MAX_AGE, ListingHead, usable_head
+from dagster_usertesting.lib.usertesting_api.paging import ListingPage, SessionListing
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 PAGE_SIZE = 500

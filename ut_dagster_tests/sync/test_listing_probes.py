@@ -4,15 +4,15 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import utc_now
-from ut_dagster.lib.sync.revocation import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import utc_now
+from dagster_usertesting.lib.sync.revocation import (
     EXPECTED_404_CHECK_AFTER,
     RARE_404_CHECK_AFTER,
     NotFoundEvidence,
     listing_probes,
 )
-from ut_dagster.sandbox import SURVEY, StudySpec
+from dagster_usertesting.testing import SURVEY, StudySpec
 
 
 def _probes_spent(sandbox, client, test_id: TestId, answers: list[bool], check_after: int) -> int:

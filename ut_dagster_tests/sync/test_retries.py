@@ -2,7 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
-from ut_dagster.lib.sync.retries import Failure, RetryPolicy, ask_now, failed, quarantined, waiting_of
+from dagster_usertesting.lib.sync.retries import (
+    Failure,
+    RetryPolicy,
+    ask_now,
+    failed,
+    quarantined,
+    waiting_of,
+)
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 POLICY = RetryPolicy(first_retry_minutes=30, max_retry_hours=24, quarantine_after=8)

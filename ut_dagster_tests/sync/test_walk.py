@@ -2,7 +2,7 @@
 
 import pytest
 
-from ut_dagster.lib.sync.walk import PageSeen, judge_walk
+from dagster_usertesting.lib.sync.walk import PageSeen, judge_walk
 
 MAX_OFFSET = 10_000
 

@@ -2,15 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
-from ut_dagster.lib.sync.walk import PageSeen
-from ut_dagster.lib.sync_policy import (
+from dagster_usertesting.lib.sync.walk import PageSeen
+from dagster_usertesting.lib.sync_policy import (
     listing_stop,
     reconcile_due,
     table_changes,
     transcript_recheck_due,
     transcript_settled,
 )
-from ut_dagster.lib.usertesting_api.paging import ListingProgress
+from dagster_usertesting.lib.usertesting_api.paging import ListingProgress
 
 REACHABLE_SESSIONS = 10_500  # offset paging with pages of 500
 

@@ -17,6 +17,9 @@ from io import StringIO
 import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.workspace_tests import land_workspace_tests
+from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.cli.marts_demo import build_and_print_marts
 from ut_dagster.cli.sync import run_sync
@@ -25,9 +28,6 @@ from ut_dagster.defs.research_marts.component import RESEARCH_MARTS_JOB_NAME
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.workspace_tests import land_workspace_tests
-from ut_dagster.sandbox import SURVEY, StudySpec
 
 # As workspace.yaml and [tool.dg] name the code location; a Definitions object's repository.
 LOCATION, REPOSITORY = "ut_dagster", "__repository__"

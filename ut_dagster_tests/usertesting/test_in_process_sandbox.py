@@ -4,8 +4,8 @@ import hashlib
 
 import pytest
 
-from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError
-from ut_dagster.sandbox import INTERACTION, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingUnavailableError
+from dagster_usertesting.testing import INTERACTION, THINK_OUT_LOUD, StudySpec
 
 STUDIES = (StudySpec(THINK_OUT_LOUD, 4), StudySpec(INTERACTION, 3))
 

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from filelock import FileLock
 
-from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingUnavailableError
-from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.sandbox import SURVEY, StudySpec
+from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingUnavailableError
+from dagster_usertesting.lib.usertesting_api.rate_limit import SharedRateLimiter
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster_tests.usertesting.redis_proxy import HoldingRedisProxy
 
 SESSION = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -127,8 +127,8 @@ def test_redis_budget_holds_across_hosts_whose_clocks_differ(redis_url):
         real = time.time_ns
         time.time_ns = lambda: real() + 2_000_000_000
         time.time = lambda: time.time_ns() / 1e9
-        from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError
-        from ut_dagster.lib.usertesting_api.rate_limit import SharedRateLimiter
+        from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError
+        from dagster_usertesting.lib.usertesting_api.rate_limit import SharedRateLimiter
         limiter = SharedRateLimiter(10, 60, sys.argv[1], "credential")
         count = 0
         for _ in range(10):

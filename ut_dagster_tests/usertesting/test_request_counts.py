@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError
-from ut_dagster.lib.usertesting_api.stats import ENDPOINTS
-from ut_dagster.lib.usertesting_api.usage import utc_today
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError
+from dagster_usertesting.lib.usertesting_api.stats import ENDPOINTS
+from dagster_usertesting.lib.usertesting_api.usage import utc_today
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from ut_dagster.lib.usertesting_api.lease import StepBusyError, StepLeases
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.usertesting_api.lease import StepBusyError, StepLeases
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 
 CREDENTIAL = "client-id-of-the-team"
 HOLDER_SCRIPT = textwrap.dedent(
     """
     import logging, sys
-    from ut_dagster.lib.usertesting_api.lease import StepBusyError, StepLeases
+    from dagster_usertesting.lib.usertesting_api.lease import StepBusyError, StepLeases
     store, credential, name, holder, ttl, wait, journal = sys.argv[1:]
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
     leases = StepLeases(store, credential, ttl_seconds=float(ttl))

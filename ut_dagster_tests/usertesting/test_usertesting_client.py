@@ -7,15 +7,15 @@ import textwrap
 
 import pytest
 
-from ut_dagster.lib.ids import InvalidIdError
-from ut_dagster.lib.usertesting_api.client import ListingProbe
-from ut_dagster.lib.usertesting_api.errors import (
+from dagster_usertesting.lib.ids import InvalidIdError
+from dagster_usertesting.lib.usertesting_api.client import ListingProbe
+from dagster_usertesting.lib.usertesting_api.errors import (
     BudgetUnavailableError,
     UserTestingAuthError,
     UserTestingConfigError,
     UserTestingNotFoundError,
 )
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 
 UNKNOWN_TEST = "00000000-0000-4000-8000-000000000000"
 
@@ -193,7 +193,7 @@ def test_two_processes_sharing_a_credential_stay_under_the_limit_together(
     script = textwrap.dedent(
         """
         import sys
-        from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+        from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
         url, token_url, store, *ids = sys.argv[1:]
         resource = UserTestingResource(base_url=url, token_url=token_url, client_id="sandbox-client",
             client_secret="sandbox-secret", requests_per_minute=4, rate_window_seconds=0.5,

@@ -1,6 +1,6 @@
 """`archived_videos_match_checksums` (job `usertesting_verify_videos`) names every video that changed."""
 
-from ut_dagster.sandbox import THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing import THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20
 

@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from dagster_usertesting.testing import THINK_OUT_LOUD, StudySpec
 from ut_dagster.environment import Settings
-from ut_dagster.sandbox import THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20
 VIDEO_SIZE = 6 * MIB + 1

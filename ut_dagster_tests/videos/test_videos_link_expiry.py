@@ -3,7 +3,7 @@
 import os
 from collections import Counter
 
-from ut_dagster.sandbox import THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing import THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20
 

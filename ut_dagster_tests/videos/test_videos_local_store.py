@@ -4,7 +4,7 @@ from collections import Counter
 
 from dagster import AssetKey, AssetRecordsFilter
 
-from ut_dagster.sandbox import THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.testing import THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20
 # 14 think-out-loud sessions: the sandbox gives the 14th (ordinal 13) no video, as a failed recording.

@@ -2,8 +2,8 @@
 
 from collections import Counter
 
-from ut_dagster.lib.object_store.s3 import DEFAULT_PART_SIZE, S3ObjectStore
-from ut_dagster.sandbox import SURVEY, THINK_OUT_LOUD, StudySpec
+from dagster_usertesting.lib.object_store.s3 import DEFAULT_PART_SIZE, S3ObjectStore
+from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 
 MIB = 1 << 20
 VIDEO_SIZE = 12 * MIB + 333  # more than one 8 MiB part: a multipart upload of two parts

@@ -13,8 +13,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from ut_dagster.lib.schema import TASKS, TESTS
-from ut_dagster.lib.warehouse import TableWrite
+from dagster_usertesting.lib.schema import TASKS, TESTS
+from dagster_usertesting.lib.warehouse import TableWrite
 
 PARTITIONS = dg.DynamicPartitionsDefinition(name="usertesting_test")
 TEST_A = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

@@ -14,11 +14,16 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dagster_usertesting.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
+from dagster_usertesting.lib.schema import ALL_TABLES, QX_SCORES, SESSIONS, TASKS, column_schema
+from dagster_usertesting.lib.warehouse import (
+    TableWrite,
+    WarehouseUnavailableError,
+    duckdb_io_manager,
+    open_warehouse,
+)
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
 from ut_dagster.environment import Settings
-from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
-from ut_dagster.lib.schema import ALL_TABLES, QX_SCORES, SESSIONS, TASKS, column_schema
-from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError, duckdb_io_manager, open_warehouse
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
 
 COUNTS = "SELECT test_id, count(*) FROM usertesting.tasks GROUP BY 1 ORDER BY 1"
 
@@ -232,9 +237,9 @@ def test_with_block_keeps_one_connection_and_frees_the_file_at_its_end(kit, tmp_
 KILLED_WRITER = """
 import sys
 import pandas as pd
-from ut_dagster.lib.schema import TASKS
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.duckdb import DuckDBWarehouse
+from dagster_usertesting.lib.schema import TASKS
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.duckdb import DuckDBWarehouse
 
 warehouse = DuckDBWarehouse(sys.argv[1])
 held = warehouse.read(TASKS, sys.argv[2])

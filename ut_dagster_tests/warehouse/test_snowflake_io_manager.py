@@ -22,11 +22,11 @@ import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
-from ut_dagster.lib.schema import ALL_TABLES, SESSIONS, TASKS
-from ut_dagster.lib.warehouse import TableWrite, WarehouseUnavailableError
-from ut_dagster.lib.warehouse.snowflake import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.normalize.frames import FrameColumnsError, empty_frame, to_frame
+from dagster_usertesting.lib.schema import ALL_TABLES, SESSIONS, TASKS
+from dagster_usertesting.lib.warehouse import TableWrite, WarehouseUnavailableError
+from dagster_usertesting.lib.warehouse.snowflake import (
     SnowflakeConfigError,
     UserTestingSnowflakeIOManager,
     normalise_private_key,

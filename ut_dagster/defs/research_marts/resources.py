@@ -25,10 +25,10 @@ def marts_resources(settings: Settings) -> dict[str, Any]:
 def warehouse_query_resource(settings: Settings) -> Any:
     """A resource with `get_connection()` on the configured warehouse (used by the research alerts)."""
     if settings.warehouse == "snowflake":
-        from ut_dagster.lib.warehouse.snowflake import snowflake_resource
+        from dagster_usertesting.lib.warehouse.snowflake import snowflake_resource
 
         return snowflake_resource()
-    from ut_dagster.lib.warehouse.duckdb_query import DuckDBQueryResource
+    from dagster_usertesting.lib.warehouse.duckdb_query import DuckDBQueryResource
 
     return DuckDBQueryResource(database=str(settings.duckdb_path))
 

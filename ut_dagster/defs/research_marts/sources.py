@@ -14,12 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from ut_dagster.lib.schema import ALL_TABLES, SCHEMA
+from dagster_usertesting.lib.schema import ALL_TABLES, SCHEMA
 
 SOURCES_YML = Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "staging" / "_sources.yml"
 
 _HEADER = (
-    "# Generated from ut_dagster/lib/schema.py by `python -m ut_dagster.defs.research_marts.sources`: edit it, not this"
+    "# Generated from integrations/dagster-usertesting/dagster_usertesting/lib/schema.py by `python -m ut_dagster.defs.research_marts.sources`: edit it, not this"
     " file.\n"
 )
 

@@ -22,6 +22,10 @@ from dagster import (
     asset_check,
 )
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import SCHEMA, SESSIONS, TESTS
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
+from dagster_usertesting.lib.workspace_tests import landed_product_types, landed_titles
 from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
 from ut_dagster.defs.usertesting.freshness import FreshnessLimits, TestObservation, judge, observe
 from ut_dagster.defs.usertesting.partitions import test_partitions
@@ -35,10 +39,6 @@ from ut_dagster.defs.usertesting.titles import (
     named_test,
     title_of,
 )
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import SCHEMA, SESSIONS, TESTS
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.lib.workspace_tests import landed_product_types, landed_titles
 
 SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
 TESTS_KEY = AssetKey([SCHEMA, TESTS.name])

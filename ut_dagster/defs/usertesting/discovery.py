@@ -25,15 +25,15 @@ from typing import Any
 
 from dagster import SensorEvaluationContext, SensorResult
 
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.environment import SensorSettings
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.usertesting_api.errors import (
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.usertesting_api.errors import (
     BudgetUnavailableError,
     UserTestingError,
     UserTestingNotFoundError,
 )
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from ut_dagster.defs.usertesting.partitions import test_partitions
+from ut_dagster.environment import SensorSettings
 
 # The longest wait before a candidate refused for another reason than a 404 is probed again.
 MAX_RETRY_DELAY_S = 3600.0

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.warehouse import open_warehouse
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from ut_dagster.defs.usertesting.runs import runs_in_flight
 from ut_dagster.environment import Settings
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.warehouse import open_warehouse
 
 # How long `forget --delete-data` waits for cancelled runs to end: a run stops at its next event.
 WAIT_SECONDS = 120.0

@@ -23,6 +23,7 @@ import logging
 
 from dagster import AssetSelection, define_asset_job, in_process_executor, partitioned_config
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
 from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
 from ut_dagster.defs.usertesting.checks import (
     archived_videos_match_checksums,
@@ -32,7 +33,6 @@ from ut_dagster.defs.usertesting.checks import (
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import Settings, run_max_hours
-from ut_dagster.lib.object_store import ObjectStoreResource
 
 log = logging.getLogger(__name__)
 

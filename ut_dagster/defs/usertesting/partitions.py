@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 from dagster import DynamicPartitionsDefinition
 
-from ut_dagster.lib.ids import TestId
+from dagster_usertesting.lib.ids import TestId
 
 test_partitions = DynamicPartitionsDefinition(name="usertesting_tests")
 

@@ -27,8 +27,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ut_dagster.lib import probe_policy
-from ut_dagster.lib.probe_policy import ProbePolicy
+from dagster_usertesting.lib import probe_policy
+from dagster_usertesting.lib.probe_policy import ProbePolicy
 
 FAILURE, SUCCESS, CANCELED = "failure", "success", "canceled"
 

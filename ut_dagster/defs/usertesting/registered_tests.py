@@ -14,10 +14,10 @@ from typing import Any
 
 from dagster import DagsterInstance, MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
 
+from dagster_usertesting.lib.warehouse import WarehouseClient
 from ut_dagster.defs.usertesting.freshness import FreshnessLimits, judge, observe, status_of
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.runs import failure_streak_of
-from ut_dagster.lib.warehouse import WarehouseClient
 
 SCHEMA = TableSchema(
     columns=[

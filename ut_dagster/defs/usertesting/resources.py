@@ -8,11 +8,11 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.retries import RetryPolicy
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.environment import Settings
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.retries import RetryPolicy
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 
 class SyncSettings(ConfigurableResource):
@@ -106,7 +106,7 @@ def usertesting_resource(settings: Settings) -> UserTestingResource:
 
 def warehouse_io_manager(settings: Settings) -> Any:
     """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
-    from ut_dagster.lib import warehouse
+    from dagster_usertesting.lib import warehouse
 
     if settings.warehouse == "snowflake":
         return warehouse.snowflake_io_manager()

@@ -2,12 +2,12 @@
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
 from ut_dagster.defs.usertesting.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import failure_streak_of
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
-from ut_dagster.lib.object_store import ObjectStoreResource
 
 
 def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:

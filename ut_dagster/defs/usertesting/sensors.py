@@ -34,6 +34,13 @@ from dagster import (
     sensor,
 )
 
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.probe_policy import BudgetView, probe_allowance
+from dagster_usertesting.lib.sync.listing_head import land_head
+from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.defs.usertesting.discovery import discover_tests
 from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
 from ut_dagster.defs.usertesting.partitions import test_partitions
@@ -51,13 +58,6 @@ from ut_dagster.defs.usertesting.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTIT
 from ut_dagster.defs.usertesting.sync_need import sync_need
 from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 from ut_dagster.environment import SensorSettings
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.probe_policy import BudgetView, probe_allowance
-from ut_dagster.lib.sync.listing_head import land_head
-from ut_dagster.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)

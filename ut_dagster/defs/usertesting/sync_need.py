@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing, Listing, utc_now
-from ut_dagster.lib.normalize import parse_api_time
-from ut_dagster.lib.sync.deletions import DeletionPolicy
-from ut_dagster.lib.sync.listing_head import ListingHead
-from ut_dagster.lib.sync.retries import RetryPolicy, waiting_of
-from ut_dagster.lib.sync.state import DETAILS, SyncState
-from ut_dagster.lib.usertesting_api.client import ListingProbe, UserTestingClient
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing, Listing, utc_now
+from dagster_usertesting.lib.normalize import parse_api_time
+from dagster_usertesting.lib.sync.deletions import DeletionPolicy
+from dagster_usertesting.lib.sync.listing_head import ListingHead
+from dagster_usertesting.lib.sync.retries import RetryPolicy, waiting_of
+from dagster_usertesting.lib.sync.state import DETAILS, SyncState
+from dagster_usertesting.lib.usertesting_api.client import ListingProbe, UserTestingClient
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ut_dagster.lib.object_store import ObjectStore, ObjectStoreResource
-from ut_dagster.lib.workspace_tests import landed_titles
+from dagster_usertesting.lib.object_store import ObjectStore, ObjectStoreResource
+from dagster_usertesting.lib.workspace_tests import landed_titles
 
 TITLE_TAG = "test"
 # Tags are for the runs list: a very long title is cut rather than flooding it.

@@ -8,6 +8,15 @@ The work is lib/sync/clips_media.py's; this module says what Dagster shows.
 from dagster import AssetExecutionContext, AssetKey, Output, ResourceParam, asset
 from pydantic import Field
 
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import CLIP_MEDIA, CLIPS, HIGHLIGHT_REELS
+from dagster_usertesting.lib.sync.clips_media import ClipMediaOptions, MediaOptions, sync_clip_media
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -18,15 +27,6 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import title_metadata
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import CLIP_MEDIA, CLIPS, HIGHLIGHT_REELS
-from ut_dagster.lib.sync.clips_media import ClipMediaOptions, MediaOptions, sync_clip_media
-from ut_dagster.lib.sync.retries import quarantined_of
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 
 class ClipMediaConfig(SyncConfig):

@@ -9,6 +9,14 @@ lib/sync/clips_policy.py and docs/api-budget.md). Off with UT_CLIPS=false.
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, ResourceParam, multi_asset
 from pydantic import Field
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
+from dagster_usertesting.lib.sync.clips_policy import ClipsPolicy
+from dagster_usertesting.lib.sync.clips_step import ClipOptions, sync_clips
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -19,14 +27,6 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
-from ut_dagster.lib.sync.clips_policy import ClipsPolicy
-from ut_dagster.lib.sync.clips_step import ClipOptions, sync_clips
-from ut_dagster.lib.sync.retries import quarantined_of
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 
 class ClipConfig(SyncConfig):

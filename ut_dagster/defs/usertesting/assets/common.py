@@ -18,16 +18,16 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import SCHEMA, Table, column_schema
+from dagster_usertesting.lib.usertesting_api.client import UserTestingClient
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.usertesting_api.stats import RequestStats
+from dagster_usertesting.lib.warehouse import TableWrite, WarehouseClient
 from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.lib.ids import TestId
-from ut_dagster.lib.landing import Landing
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import SCHEMA, Table, column_schema
-from ut_dagster.lib.usertesting_api.client import UserTestingClient
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.usertesting_api.stats import RequestStats
-from ut_dagster.lib.warehouse import TableWrite, WarehouseClient
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA

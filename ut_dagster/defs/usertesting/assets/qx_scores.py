@@ -4,6 +4,13 @@ import json
 
 from dagster import AssetExecutionContext, AssetKey, Output, asset
 
+from dagster_usertesting.lib.landing import utc_now
+from dagster_usertesting.lib.normalize import qx_score_rows
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import QX_SCORES
+from dagster_usertesting.lib.sync.state import SyncState
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingUnavailableError
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -13,13 +20,6 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
 )
 from ut_dagster.defs.usertesting.titles import title_metadata
-from ut_dagster.lib.landing import utc_now
-from ut_dagster.lib.normalize import qx_score_rows
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import QX_SCORES
-from ut_dagster.lib.sync.state import SyncState
-from ut_dagster.lib.usertesting_api.errors import UserTestingUnavailableError
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "qx_scores"
 

@@ -11,6 +11,11 @@ from dagster import (
     asset,
 )
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import RAW_SESSIONS
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -25,11 +30,6 @@ from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_che
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.runs import LISTING_HEAD_TAG, title_own_run
 from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import RAW_SESSIONS
-from ut_dagster.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 KEY = [*KEY_PREFIX, RAW_SESSIONS.name]
 

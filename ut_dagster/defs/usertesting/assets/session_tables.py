@@ -17,6 +17,14 @@ from dagster import (
     multi_asset,
 )
 
+from dagster_usertesting.lib.normalize import SESSION_TABLES
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
+from dagster_usertesting.lib.sync.details_step import DetailsOptions, DetailsResult, sync_details
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -31,14 +39,6 @@ from ut_dagster.defs.usertesting.assets.common import (
 from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
-from ut_dagster.lib.normalize import SESSION_TABLES
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
-from ut_dagster.lib.sync.details_step import DetailsOptions, DetailsResult, sync_details
-from ut_dagster.lib.sync.retries import quarantined_of
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
 SESSIONS_KEY = AssetKey([*KEY_PREFIX, SESSIONS.name])

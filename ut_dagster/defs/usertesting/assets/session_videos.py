@@ -6,6 +6,14 @@ The work is lib/sync/videos_step.py's; this module says what Dagster shows.
 from dagster import AssetExecutionContext, AssetKey, Output, asset
 from pydantic import Field
 
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import SESSION_VIDEOS
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.sync.videos_step import VideoOptions, sync_videos
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse import TableWrite
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -16,14 +24,6 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import title_metadata
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import SESSION_VIDEOS
-from ut_dagster.lib.sync.retries import quarantined_of
-from ut_dagster.lib.sync.videos_step import VideoOptions, sync_videos
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse import TableWrite
 
 
 class VideoConfig(SyncConfig):

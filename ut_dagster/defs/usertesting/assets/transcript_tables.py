@@ -7,6 +7,13 @@ after the session completes; see lib/sync/transcripts_step.py for when each is a
 from dagster import AssetExecutionContext, AssetKey, Output, ResourceParam, multi_asset
 from pydantic import Field
 
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from ut_dagster.defs.usertesting.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
@@ -20,13 +27,6 @@ from ut_dagster.defs.usertesting.assets.common import (
 )
 from ut_dagster.defs.usertesting.resources import SyncSettings
 from ut_dagster.defs.usertesting.titles import title_metadata
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.progress import SyncProgress
-from ut_dagster.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
-from ut_dagster.lib.sync.retries import quarantined_of
-from ut_dagster.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
 
 
 class TranscriptConfig(SyncConfig):

@@ -11,19 +11,19 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Output, ResourceParam, asset
 
+from dagster_usertesting.lib.landing import utc_now
+from dagster_usertesting.lib.normalize import to_frame
+from dagster_usertesting.lib.normalize.workspace_tests import workspace_test_rows
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import SCHEMA, TESTS, column_schema
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse import TableWrite
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
+from dagster_usertesting.lib.workspace_tests import land_workspace_tests
 from ut_dagster.defs.usertesting.assets.common import API_POOL, GROUP, KEY_PREFIX
 from ut_dagster.defs.usertesting.freshness import FreshnessLimits
 from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
 from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.lib.landing import utc_now
-from ut_dagster.lib.normalize import to_frame
-from ut_dagster.lib.normalize.workspace_tests import workspace_test_rows
-from ut_dagster.lib.object_store import ObjectStoreResource
-from ut_dagster.lib.schema import SCHEMA, TESTS, column_schema
-from ut_dagster.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.lib.warehouse import TableWrite
-from ut_dagster.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.lib.workspace_tests import land_workspace_tests
 
 
 @asset(
