@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         with daemon(env, Path(tmp) / "daemon.log"):
             try:
                 # Register test B's partition without spending budget: the CLI registers on sync.
-                from ut_dagster.defs.usertesting.partitions import add_tests
+                from dagster_usertesting.defs.partitions import add_tests
 
                 _register(env, add_tests, test_b)
                 run_id = submit_run(env, test_b)

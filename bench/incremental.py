@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     target = "rows written = the new sessions' rows; large test's write time <= 2x the small test's"
 
     from bench.payloads import generate
+    from dagster_usertesting.defs.assets.common import write_together
     from dagster_usertesting.lib.normalize import SESSION_TABLES
     from dagster_usertesting.lib.sync.details_step import details_writes
     from dagster_usertesting.lib.warehouse import duckdb_io_manager
-    from ut_dagster.defs.usertesting.assets.common import write_together
 
     pool = generate(args.large + args.runs * args.new, seed=23)
     base, extra = pool[: args.large], pool[args.large :]

@@ -60,10 +60,10 @@ Payloads = list[tuple[str, str, bytes]]
 
 def run_project(data: Payloads, path: Path, stages: dict[str, float] | None = None) -> None:
     """The asset's calls, test by test (see the module docstring); `stages` gets their seconds."""
+    from dagster_usertesting.defs.assets.common import write_together
     from dagster_usertesting.lib.normalize import session_rows
     from dagster_usertesting.lib.sync.details_step import details_writes
     from dagster_usertesting.lib.warehouse import duckdb_io_manager
-    from ut_dagster.defs.usertesting.assets.common import write_together
 
     stages = {} if stages is None else stages
     stages.update(normalize=0.0, frames=0.0, write=0.0)

@@ -31,10 +31,10 @@ def worker(sessions: int, batch: int, database: Path) -> dict[str, object]:
 
     from bench.payloads import generate
     from bench.video_memory import PeakSampler, _reset_high_water_mark, _rss_bytes, _status_kib
+    from dagster_usertesting.defs.assets.common import write_together
     from dagster_usertesting.lib.normalize import SESSION_TABLES, session_rows
     from dagster_usertesting.lib.sync.details_step import details_writes
     from dagster_usertesting.lib.warehouse import duckdb_io_manager
-    from ut_dagster.defs.usertesting.assets.common import write_together
 
     distinct = [(session_id, body) for _, session_id, body in generate(min(sessions, 10_000), seed=17)]
     at = datetime(2026, 1, 1, tzinfo=UTC)

@@ -144,9 +144,9 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
     """The `usertesting/session_videos` asset in a Dagster run, as a sync runs it."""
     from dagster import DagsterInstance, materialize
 
-    from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
-    from ut_dagster.defs.usertesting.partitions import add_tests
-    from ut_dagster.defs.usertesting.resources import SyncSettings, warehouse_io_manager
+    from dagster_usertesting.defs.assets import raw_sessions, session_videos
+    from dagster_usertesting.defs.partitions import add_tests
+    from dagster_usertesting.defs.resources import SyncPolicyResource, warehouse_io_manager
     from ut_dagster.environment import Settings
 
     settings = Settings.from_env({"UT_DATA_DIR": str(Path(spec["work_dir"]) / "data")})
@@ -154,7 +154,7 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
         "usertesting": _api(spec),
         "object_store": _object_store(spec),
         "io_manager": warehouse_io_manager(settings),
-        "sync_settings": SyncSettings(),
+        "sync_settings": SyncPolicyResource(),
     }
     with DagsterInstance.ephemeral() as instance:
         add_tests(instance, [spec["warmup_test_id"], spec["test_id"]])

@@ -2,9 +2,9 @@
 
 from dagster import AssetKey, JobDefinition
 
+from dagster_usertesting.defs.definitions import build_usertesting_definitions
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job
 from ut_dagster.environment import Settings
 
 

@@ -11,8 +11,9 @@ import dataclasses
 import duckdb
 
 from dagster_usertesting.lib.schema import ALL_TABLES, SCHEMA
+from dagster_usertesting.settings import UserTestingSettings
 from dagster_usertesting.testing import SandboxConfig, SandboxServer
-from ut_dagster.environment import Settings, UserTestingSettings
+from ut_dagster.environment import Settings
 
 DEMO_RATE = {"requests_per_window": 20, "window_seconds": 1.0}
 

@@ -12,10 +12,10 @@ import sys
 
 from dagster import DagsterInstance, DagsterRun
 
+from dagster_usertesting.defs.forget import WAIT_SECONDS, forget_test, run_by_cli
+from dagster_usertesting.defs.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from dagster_usertesting.lib.ids import TestId
 from ut_dagster.cli.instance import dagster_instance
-from ut_dagster.defs.usertesting.forget import WAIT_SECONDS, forget_test, run_by_cli
-from ut_dagster.defs.usertesting.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from ut_dagster.environment import Settings
 
 RUNS_IN_FLIGHT = 2  # exit code: the test is unregistered, its data kept while its runs go on

@@ -11,14 +11,14 @@ import socket
 from dagster import AssetKey, DagsterInstance
 from filelock import FileLock
 
-from ut_dagster.cli.dagster_home import prepare_dagster_home
-from ut_dagster.defs.usertesting.jobs import MAX_RUNTIME_TAG
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.run_recovery import (
+from dagster_usertesting.defs.jobs import MAX_RUNTIME_TAG
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.run_recovery import (
     CLI_HOST_TAG,
     CLI_PID_TAG,
     release_runs_of_dead_workers,
 )
+from ut_dagster.cli.dagster_home import prepare_dagster_home
 from ut_dagster.environment import Settings
 
 # The names `forget` (cli/forget.py, defs/usertesting/forget.py) imports: the tags run_recovery.py

@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(build_dbt=not args.no_dbt)
 
-    from ut_dagster.environment import Settings, SettingsError
+    from dagster_usertesting.settings import SettingsError
+    from ut_dagster.environment import Settings
 
     try:
         settings = Settings.from_env()
@@ -137,8 +138,8 @@ def api_configuration_error(settings: Settings) -> str | None:
     Checked before a command that needs the API registers, writes or requests anything: without it,
     `sync` registered the tests and failed each run, and `tests` ended like a failed test (exit 1).
     """
+    from dagster_usertesting.defs.resources import usertesting_resource
     from dagster_usertesting.lib.usertesting_api.errors import UserTestingConfigError
-    from ut_dagster.defs.usertesting.resources import usertesting_resource
 
     if not settings.usertesting.has_credential:
         return (

@@ -18,18 +18,19 @@ from typing import TextIO
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.runs import failure_streak_of
+from dagster_usertesting.defs.titles import known_titles
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store import ObjectStore, ObjectStoreResource
 from dagster_usertesting.lib.progress import format_duration
 from dagster_usertesting.lib.sync.retries import RetryPolicy
 from dagster_usertesting.lib.usertesting_api.paging import MAX_PAGE_SIZE
+from dagster_usertesting.settings import SensorSettings
 from ut_dagster.cli.catch_up import CatchUp, CatchUpPolicy, estimate, observe
 from ut_dagster.cli.instance import dagster_instance
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.runs import failure_streak_of
-from ut_dagster.defs.usertesting.titles import known_titles
-from ut_dagster.environment import SensorSettings, Settings
+from ut_dagster.environment import Settings
 
 # Titles are cut in the table; the ID beside them is what commands take.
 TITLE_WIDTH = 40
@@ -129,7 +130,7 @@ def catch_up_text(catch_up: CatchUp, per_minute: float) -> str:
 
 def catch_up_policy(settings: Settings, page_size: int) -> CatchUpPolicy:
     """The policy of the sync as this deployment runs it, with the transcripts asset's defaults."""
-    from ut_dagster.defs.usertesting.assets.transcript_tables import TranscriptConfig
+    from dagster_usertesting.defs.assets.transcript_tables import TranscriptConfig
 
     transcripts = TranscriptConfig()
     return CatchUpPolicy(
@@ -199,7 +200,7 @@ def run_status(
     store: ObjectStore | None = None,
     out: TextIO | None = None,
 ) -> int:
-    from ut_dagster.defs.usertesting.resources import usertesting_resource
+    from dagster_usertesting.defs.resources import usertesting_resource
 
     out = out or sys.stdout
     instance = instance or dagster_instance(settings)

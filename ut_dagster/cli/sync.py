@@ -46,22 +46,22 @@ def run_sync(
     err: TextIO | None = None,
 ) -> int:
     """Materialize each test's partition; print a per-table summary; 0 when every run succeeded."""
-    from dagster_usertesting.lib.object_store import ObjectStoreResource
-    from ut_dagster.defs.usertesting.jobs import (
+    from dagster_usertesting.defs.jobs import (
         SYNC_JOB_NAME,
         SYNC_WITH_VIDEOS_JOB_NAME,
         sync_run_config,
     )
-    from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
-    from ut_dagster.defs.usertesting.titles import known_titles, title_tags
+    from dagster_usertesting.defs.partitions import add_tests, test_partitions
+    from dagster_usertesting.defs.titles import known_titles, title_tags
+    from dagster_usertesting.lib.object_store import ObjectStoreResource
 
     out, err = out or sys.stdout, err or sys.stderr
     settings = settings or Settings.from_env()
     if defs is None:
         # The sync alone: loading the research marts (dbt) would add seconds to every command.
-        from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
+        from ut_dagster.definitions import build_definitions
 
-        defs = build_usertesting_definitions(settings)
+        defs = build_definitions(settings, sources=("usertesting",))
     instance = instance or dagster_instance(settings)
     registered = add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
@@ -163,7 +163,7 @@ def _print_summary(result: object, out: TextIO) -> None:
 
 
 def list_tests(settings: Settings) -> int:
-    from ut_dagster.defs.usertesting.resources import usertesting_resource
+    from dagster_usertesting.defs.resources import usertesting_resource
 
     configured = usertesting_resource(settings)
     # Outside a run, EnvVar settings are resolved by initializing the resource explicitly.
@@ -188,12 +188,12 @@ def _value(entry: object) -> object:
 
 def refresh_test_list(settings: Settings) -> bool:
     """Materialize `usertesting/tests` (a handful of v1 requests) in the CLI's instance."""
-    from ut_dagster.defs.usertesting.definitions import build_usertesting_definitions
-    from ut_dagster.defs.usertesting.jobs import tests_refresh_job
+    from dagster_usertesting.defs.jobs import tests_refresh_job
+    from ut_dagster.definitions import build_definitions
 
     with runs_in_code_location(dagster_instance(settings)) as instance:
         result = (
-            build_usertesting_definitions(settings)
+            build_definitions(settings, sources=("usertesting",))
             .resolve_job_def(tests_refresh_job.name)
             .execute_in_process(
                 instance=instance,

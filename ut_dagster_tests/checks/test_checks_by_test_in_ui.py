@@ -12,13 +12,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_usertesting.defs.jobs import freshness_job, tests_refresh_job
+from dagster_usertesting.defs.titles import known_titles
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.jobs import freshness_job, tests_refresh_job
-from ut_dagster.defs.usertesting.titles import known_titles
 from ut_dagster.environment import Settings
 
 PER_TEST_CHECKS = {

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from ut_dagster.defs.usertesting.freshness import (
+from dagster_usertesting.defs.freshness import (
     FAILING,
     FRESH,
     LATE,
@@ -14,7 +14,7 @@ from ut_dagster.defs.usertesting.freshness import (
     judge,
     status_of,
 )
-from ut_dagster.defs.usertesting.probe_schedule import FailureStreak
+from dagster_usertesting.defs.probe_schedule import FailureStreak
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LIMITS = FreshnessLimits(max_age_hours=26, lag_minutes=120)

@@ -7,8 +7,8 @@ ID = "aaaaaaaa-0000-4000-8000-{:012d}"
 
 def _start_together(barrier, data_dir: str, n: int, results) -> None:
     try:
+        from dagster_usertesting.defs.partitions import add_tests
         from ut_dagster.cli.instance import dagster_instance
-        from ut_dagster.defs.usertesting.partitions import add_tests
         from ut_dagster.environment import Settings
 
         settings = Settings.from_env({"UT_DATA_DIR": data_dir})
@@ -37,7 +37,7 @@ def test_commands_started_at_the_same_moment_on_a_fresh_home_all_succeed(tmp_pat
 
     from dagster import DagsterInstance
 
-    from ut_dagster.defs.usertesting.partitions import test_partitions
+    from dagster_usertesting.defs.partitions import test_partitions
 
     with DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
         assert set(instance.get_dynamic_partitions(test_partitions.name)) == {

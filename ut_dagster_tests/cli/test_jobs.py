@@ -3,13 +3,13 @@
 import subprocess
 import sys
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
+from dagster_usertesting.defs.partitions import test_partitions
 from ut_dagster.cli.failures import failure_of
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
-from ut_dagster.defs.usertesting.partitions import test_partitions
 
 
 def test_job_definitions_use_no_deprecated_dagster_api():
-    code = "import ut_dagster.defs.usertesting.jobs"
+    code = "import dagster_usertesting.defs.jobs"
     result = subprocess.run(
         [sys.executable, "-W", "always::DeprecationWarning", "-c", code],
         capture_output=True,
@@ -17,7 +17,7 @@ def test_job_definitions_use_no_deprecated_dagster_api():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "ut_dagster/defs/usertesting/jobs.py" not in result.stderr
+    assert "integrations/dagster-usertesting/dagster_usertesting/defs/jobs.py" not in result.stderr
 
 
 def test_sync_jobs_run_their_steps_in_the_run_process_and_are_partitioned_by_test(make_cli):

@@ -7,8 +7,9 @@ import sys
 import pytest
 from dagster import EnvVar
 
-from ut_dagster.defs.usertesting.resources import warehouse_io_manager
-from ut_dagster.environment import Settings, SettingsError
+from dagster_usertesting.defs.resources import warehouse_io_manager
+from dagster_usertesting.settings import SettingsError
+from ut_dagster.environment import Settings
 
 TEST_ID = "d09cc39d-0dc1-4110-bf5a-b1555ddc42b3"
 

@@ -12,13 +12,13 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.defs.forget import is_forgotten
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.partitions import add_tests
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from ut_dagster.cli.forget import run_forget
 from ut_dagster.cli.instance import cli_run_tags, dagster_instance
 from ut_dagster.cli.status import collect_status, run_status
-from ut_dagster.defs.usertesting.forget import is_forgotten
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.partitions import add_tests
 
 QUEUED = DagsterRunStatus.QUEUED
 REPO = Path(__file__).resolve().parents[2]

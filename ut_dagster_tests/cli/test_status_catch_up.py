@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dagster import AssetKey
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, tests_refresh_job
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 from ut_dagster.cli.status import run_status
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, tests_refresh_job
 
 ESTIMATE = re.compile(r"(≥?)(\d+) requests?, ~")
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
+from dagster_usertesting.settings import SettingsError
 from ut_dagster.definitions import build_definitions
-from ut_dagster.environment import Settings, SettingsError
+from ut_dagster.environment import Settings
 
 TEST = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 TEST_SUMMARY = dg.AssetKey(["usertesting_marts", "test_summary"])

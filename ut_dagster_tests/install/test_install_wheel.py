@@ -22,7 +22,15 @@ import pytest
 from dagster_usertesting.testing import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "ut_dagster", "dbt_project", "integrations")
+SOURCES = (
+    "pyproject.toml",
+    "setup.py",
+    "MANIFEST.in",
+    "README.md",
+    "ut_dagster",
+    "dbt_project",
+    "integrations",
+)
 BUILD_TIMEOUT_SECONDS = 600
 # A build, a virtualenv and two cold starts of Dagster: a minute alone, far more on a shared CI host.
 pytestmark = pytest.mark.timeout(900)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from dagster import AssetKey, build_schedule_context, instance_for_test
 
+from dagster_usertesting.defs.partitions import add_tests
+from dagster_usertesting.defs.schedules import build_sync_schedule
 from dagster_usertesting.testing import SURVEY, StudySpec
-from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.defs.usertesting.schedules import build_sync_schedule
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,13 +21,13 @@ def test_schedule_requests_one_run_per_registered_test():
     tick = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
     with instance_for_test() as instance:
         add_tests(instance, test_ids)
+        from dagster_usertesting.defs.resources import SyncPolicyResource
         from dagster_usertesting.lib.object_store import ObjectStoreResource
-        from ut_dagster.defs.usertesting.resources import SyncSettings
 
         # Where the landed test list would be (none here: no titles, no tags).
         store = {
             "object_store": ObjectStoreResource(url=str(Path(instance.root_directory) / "store")),
-            "sync_settings": SyncSettings(),
+            "sync_settings": SyncPolicyResource(),
         }
         # Closed: an unclosed context's instance, collected during a later test, resets Dagster's current
         # definitions state to a dead instance's ("undefined DagsterInstance weakref").

@@ -9,12 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_usertesting.defs.sync_need import sync_need
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store.local import LocalObjectStore
 from dagster_usertesting.lib.sync.state import DETAILS, TRANSCRIPT, SyncState
 from dagster_usertesting.testing import INTERACTION, SURVEY, THINK_OUT_LOUD, StudySpec
-from ut_dagster.defs.usertesting.sync_need import sync_need
 
 ROOMY = {"requests_per_window": 5000, "window_seconds": 1.0, "video_size_bytes": 2048}
 TABLES = ("raw_sessions", "session_details", "sessions", "tasks", "transcripts")

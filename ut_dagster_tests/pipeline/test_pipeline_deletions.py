@@ -5,11 +5,11 @@ import sys
 
 from dagster import materialize
 
+from dagster_usertesting.defs.assets import raw_sessions, session_tables
+from dagster_usertesting.defs.partitions import add_tests
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store.local import LocalObjectStore
 from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
-from ut_dagster.defs.usertesting.assets import raw_sessions, session_tables
-from ut_dagster.defs.usertesting.partitions import add_tests
 
 HOLD_LOCK = (
     "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()"
@@ -145,8 +145,8 @@ def test_a_locked_warehouse_fails_the_run_and_the_next_run_loads_without_asking_
 
 
 def test_forget_unregisters_a_test_and_with_delete_data_removes_its_rows_and_objects(make_pipeline):
-    from ut_dagster.defs.usertesting.forget import forget_test
-    from ut_dagster.defs.usertesting.partitions import test_partitions
+    from dagster_usertesting.defs.forget import forget_test
+    from dagster_usertesting.defs.partitions import test_partitions
 
     pipeline = make_pipeline(studies=(StudySpec(THINK_OUT_LOUD, 3), StudySpec(SURVEY, 2)), **ROOMY)
     kept, forgotten = pipeline.sandbox.test_ids

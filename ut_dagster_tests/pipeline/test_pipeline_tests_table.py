@@ -4,10 +4,10 @@ import json
 
 import dagster as dg
 
+from dagster_usertesting.defs.jobs import tests_refresh_job
+from dagster_usertesting.defs.titles import TITLE_TAG, known_titles, title_of, title_tags
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.testing.data import build_workspaces
-from ut_dagster.defs.usertesting.jobs import tests_refresh_job
-from ut_dagster.defs.usertesting.titles import TITLE_TAG, known_titles, title_of, title_tags
 
 # More than a v1 page (50) in the big workspace, so the cursor is followed.
 LEGACY_STUDIES = 60

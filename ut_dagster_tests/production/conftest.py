@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
 from dagster_usertesting.testing import (
     INTERACTION,
     SURVEY,
@@ -33,7 +34,6 @@ from dagster_usertesting.testing import (
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
 from ut_dagster.environment import Settings
 
 # Think-out-loud sessions have transcripts, interaction tests have QXscores; the survey is empty.

@@ -14,14 +14,15 @@ from dagster import (
     instance_for_test,
 )
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.partitions import add_tests, test_partitions
+from dagster_usertesting.defs.sensors import build_discovery_sensor, build_new_sessions_sensor
 from dagster_usertesting.lib.landing import Landing, Listing, utc_now
+from dagster_usertesting.settings import SensorSettings
 from dagster_usertesting.testing import SandboxServer
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.partitions import add_tests, test_partitions
-from ut_dagster.defs.usertesting.sensors import build_discovery_sensor, build_new_sessions_sensor
-from ut_dagster.environment import SensorSettings, Settings
+from ut_dagster.environment import Settings
 
 
 @dataclass

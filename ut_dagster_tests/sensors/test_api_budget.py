@@ -6,10 +6,10 @@ from collections import Counter
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from dagster_usertesting.defs.assets.api_budget import API_BUDGET_JOB_NAME, API_BUDGET_KEY
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.usertesting_api.stats import ENDPOINTS
 from dagster_usertesting.testing import SURVEY, StudySpec
-from ut_dagster.defs.usertesting.assets.api_budget import API_BUDGET_JOB_NAME, API_BUDGET_KEY
 
 ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
 
@@ -73,8 +73,8 @@ def test_the_limit_beside_the_counts_is_the_configured_pace_over_a_day():
 
 @pytest.mark.parametrize("requests", [0, 144])
 def test_share_used_is_requests_over_the_daily_limit(requests):
+    from dagster_usertesting.defs.assets.api_budget import budget_observation
     from dagster_usertesting.lib.usertesting_api.usage import DailyUsage, utc_today
-    from ut_dagster.defs.usertesting.assets.api_budget import budget_observation
 
     today = utc_today()
     days = [DailyUsage("ut-abc", today, {"list_sessions": requests})] if requests else []

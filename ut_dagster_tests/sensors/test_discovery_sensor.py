@@ -4,8 +4,8 @@ import json
 import logging
 import time
 
+from dagster_usertesting.defs.discovery import Deferred, DiscoveryMemory, retry_delay, select_tests
 from dagster_usertesting.testing.data import build_workspaces
-from ut_dagster.defs.usertesting.discovery import Deferred, DiscoveryMemory, retry_delay, select_tests
 
 A, B, C = (f"{i}fa85f64-5717-4562-b3fc-2c963f66afa6" for i in (1, 2, 3))
 

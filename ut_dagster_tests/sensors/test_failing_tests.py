@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.schedules import build_sync_schedule
+from dagster_usertesting.settings import SensorSettings
 from dagster_usertesting.testing import SURVEY, StudySpec
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.environment import SensorSettings
 
 
 def test_the_check_fails_naming_each_stopped_test_with_its_last_error_until_a_sync_succeeds(make_rig):

@@ -6,14 +6,14 @@ import time
 import duckdb
 from dagster import AssetKey
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.probe_schedule import SensorMemory, TestState
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import utc_now
 from dagster_usertesting.lib.sync.retries import failed
 from dagster_usertesting.lib.sync.state import DETAILS, SyncState
+from dagster_usertesting.settings import SensorSettings
 from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.probe_schedule import SensorMemory, TestState
-from ut_dagster.environment import SensorSettings
 
 ALWAYS_DUE = {"active_minutes": 0, "dormant_hours": 0}
 

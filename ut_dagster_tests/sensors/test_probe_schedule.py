@@ -4,7 +4,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable
 
-from ut_dagster.defs.usertesting.probe_schedule import (
+from dagster_usertesting.defs.probe_schedule import (
     FailureStreak,
     ProbeSchedule,
     RunOutcome,

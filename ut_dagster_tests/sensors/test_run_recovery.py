@@ -15,8 +15,7 @@ import uuid
 import pytest
 from dagster import DagsterRun, DagsterRunStatus, build_sensor_context, instance_for_test
 
-from ut_dagster.cli.instance import cli_run_tags, release_runs_of_dead_cli_processes
-from ut_dagster.defs.usertesting.run_recovery import (
+from dagster_usertesting.defs.run_recovery import (
     CLI_HOST_TAG,
     CLI_PID_TAG,
     CLOCK_SLACK_S,
@@ -31,6 +30,7 @@ from ut_dagster.defs.usertesting.run_recovery import (
     run_process,
     slots_to_free,
 )
+from ut_dagster.cli.instance import cli_run_tags, release_runs_of_dead_cli_processes
 
 HOST, OTHER_HOST = "worker-1", "worker-2"
 T0 = 1_700_000_000.0
@@ -188,7 +188,7 @@ def test_cli_runs_have_no_runtime_limit_as_monitoring_cannot_stop_them() -> None
 def _sync_job_tags(env: dict[str, str]) -> subprocess.CompletedProcess:
     """The sync jobs' run tags as a code location started with `env` defines them."""
     code = (
-        "from ut_dagster.defs.usertesting.jobs import usertesting_sync_job as a, "
+        "from dagster_usertesting.defs.jobs import usertesting_sync_job as a, "
         "usertesting_sync_with_videos_job as b\n"
         "print(a.run_tags['dagster/max_runtime'], b.run_tags['dagster/max_runtime'])"
     )

@@ -20,12 +20,12 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.defs.partitions import add_tests
+from dagster_usertesting.defs.sensors import IN_FLIGHT
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.testing import SURVEY, THINK_OUT_LOUD, StudySpec
 from ut_dagster.cli.dagster_home import prepare_dagster_home
-from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.defs.usertesting.sensors import IN_FLIGHT
 from ut_dagster.environment import Settings
 
 REPO = Path(__file__).resolve().parents[2]

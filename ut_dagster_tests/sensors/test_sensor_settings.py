@@ -2,8 +2,9 @@
 
 import pytest
 
-from ut_dagster.defs.usertesting.sensors import build_new_sessions_sensor, probe_schedule
-from ut_dagster.environment import SensorSettings, Settings
+from dagster_usertesting.defs.sensors import build_new_sessions_sensor, probe_schedule
+from dagster_usertesting.settings import SensorSettings
+from ut_dagster.environment import Settings
 
 
 def test_settings_from_the_environment_shape_the_sensors():

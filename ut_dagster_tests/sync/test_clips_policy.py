@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dagster_usertesting.defs.sync_need import clips_settle_due
 from dagster_usertesting.lib.sync.clips_policy import (
     ClipsPolicy,
     clip_table_changes,
@@ -20,7 +21,6 @@ from dagster_usertesting.lib.sync.clips_policy import (
     study_with_clips,
     unaccounted_clips,
 )
-from ut_dagster.defs.usertesting.sync_need import clips_settle_due
 
 T = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = ClipsPolicy(settle_hours=(24.0, 168.0), recent_hours=72.0, confirm_hours=1.0)

@@ -17,14 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
+from dagster_usertesting.defs.titles import TITLE_TAG
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.workspace_tests import land_workspace_tests
 from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
-from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 
 REPO = Path(__file__).resolve().parents[2]

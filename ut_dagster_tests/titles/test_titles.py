@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from dagster_usertesting.defs.partitions import add_tests
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.schedules import build_sync_schedule
+from dagster_usertesting.defs.titles import MAX_TAG_LENGTH, TITLE_TAG, known_titles, title_of, title_tags
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.object_store.local import LocalObjectStore
 from dagster_usertesting.lib.workspace_tests import PREFIX, land_workspace_tests, latest_workspace_tests
-from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.schedules import build_sync_schedule
-from ut_dagster.defs.usertesting.titles import MAX_TAG_LENGTH, TITLE_TAG, known_titles, title_of, title_tags
 
 TEST_A = "ef333003-697b-4add-b19a-8e8e37f8d8b8"
 TEST_B = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -57,7 +57,7 @@ def test_the_scheduled_sync_tags_each_run_with_its_title(tmp_path):
             scheduled_execution_time=DAY_2,
             resources={
                 "object_store": ObjectStoreResource(url=str(tmp_path)),
-                "sync_settings": SyncSettings(),
+                "sync_settings": SyncPolicyResource(),
             },
         ) as context:
             tags = {r.partition_key: r.tags for r in build_sync_schedule()(context)}

@@ -27,15 +27,15 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.partitions import add_tests
+from dagster_usertesting.defs.runs import IN_FLIGHT
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.usertesting_api.rate_limit import store_key
 from dagster_usertesting.testing import INTERACTION, SURVEY, THINK_OUT_LOUD, SandboxServer, StudySpec
 from dagster_usertesting.testing.config import TRANSCRIPT_KINDS
 from dagster_usertesting.testing.routes import route
 from ut_dagster.cli.dagster_home import DEFAULT_INSTANCE_YAML
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.defs.usertesting.runs import IN_FLIGHT
 from ut_dagster.environment import Settings
 from ut_dagster_tests.topology.servers import Postgres, Server, stop_daemon
 

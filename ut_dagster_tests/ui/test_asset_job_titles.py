@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 from dagster import AssetKey, DagsterInstance
 
+from dagster_usertesting.defs.partitions import add_tests
+from dagster_usertesting.defs.runs import title_own_run
+from dagster_usertesting.defs.titles import TITLE_TAG
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.workspace_tests import land_workspace_tests
 from dagster_usertesting.testing import SURVEY, StudySpec
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.partitions import add_tests
-from ut_dagster.defs.usertesting.runs import title_own_run
-from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 
 TITLE = "Onboarding survey, spring"

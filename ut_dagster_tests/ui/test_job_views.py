@@ -17,6 +17,8 @@ from io import StringIO
 import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
+from dagster_usertesting.defs.titles import TITLE_TAG
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.workspace_tests import land_workspace_tests
 from dagster_usertesting.testing import SURVEY, StudySpec
@@ -25,8 +27,6 @@ from ut_dagster.cli.marts_demo import build_and_print_marts
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.defs.research_marts.component import RESEARCH_MARTS_JOB_NAME
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME
-from ut_dagster.defs.usertesting.titles import TITLE_TAG
 from ut_dagster.environment import Settings
 
 # As workspace.yaml and [tool.dg] name the code location; a Definitions object's repository.

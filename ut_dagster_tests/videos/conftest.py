@@ -22,12 +22,12 @@ import pandas as pd
 import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions, materialize
 
+from dagster_usertesting.defs.assets import raw_sessions, session_videos
+from dagster_usertesting.defs.partitions import add_tests
 from dagster_usertesting.lib.object_store import ObjectStore, ObjectStoreResource
 from dagster_usertesting.testing import SandboxServer
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
-from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
-from ut_dagster.defs.usertesting.partitions import add_tests
 from ut_dagster.environment import Settings
 
 MIB = 1 << 20

@@ -331,7 +331,7 @@ def test_asset_that_is_not_a_project_table_is_refused(instance, tmp_path: Path) 
     def notes() -> pd.DataFrame:
         return pd.DataFrame({"b": [1], "a": ["x"]})
 
-    with pytest.raises(ValueError, match=r"not a table of ut_dagster\.lib\.schema"):
+    with pytest.raises(ValueError, match=r"not a table of dagster_usertesting\.lib\.schema"):
         dg.materialize(
             [notes], instance=instance, resources={"io_manager": duckdb_io_manager(tmp_path / "w.duckdb")}
         )

@@ -1,1 +1,1 @@
-"""The UserTesting sync: assets, checks, jobs, schedules and sensors per test partition."""
+"""The UserTesting sync of this code location: defs.yaml names the integration's component."""

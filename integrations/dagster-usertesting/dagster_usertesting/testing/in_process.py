@@ -46,7 +46,7 @@ def _origin(url: httpx.URL) -> str:
 class InProcessSandboxResource(UserTestingResource):
     """UserTestingResource over an in-process sandbox; build it with `in_process_resource`."""
 
-    def _http_transport(self) -> httpx.BaseTransport:
+    def http_transport(self) -> httpx.BaseTransport:
         return httpx.MockTransport(_serve)
 
 

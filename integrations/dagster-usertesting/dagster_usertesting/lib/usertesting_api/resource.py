@@ -182,9 +182,13 @@ class UserTestingResource(ConfigurableResource):
             self._counter = request_counter(self.rate_limit_store, self.credential_label())
         return self._counter
 
-    def _http_transport(self) -> httpx.BaseTransport | None:
-        """None: httpx's network transport. Tests swap in an in-process sandbox here
-        (integrations/dagster-usertesting/dagster_usertesting/testing/in_process.py); everything above the socket stays this class's code."""
+    def http_transport(self) -> httpx.BaseTransport | None:
+        """The httpx transport under every API request and download; None: httpx's network transport.
+
+        Public so a subclass can route requests elsewhere (a corporate proxy's transport, a recording,
+        the sandbox in process: dagster_usertesting/testing/in_process.py) while auth, the shared rate
+        limit, retries and paging above the socket stay this class's code.
+        """
         return None
 
     def _credential_key(self) -> str:
@@ -199,9 +203,9 @@ class UserTestingResource(ConfigurableResource):
             base_url=self.base_url.rstrip("/"),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "ut-dagster"},
-            transport=self._http_transport(),
+            transport=self.http_transport(),
         )
-        downloads = httpx.Client(timeout=timeout, follow_redirects=True, transport=self._http_transport())
+        downloads = httpx.Client(timeout=timeout, follow_redirects=True, transport=self.http_transport())
         tokens = TokenProvider(
             api,
             access_token=self.access_token,

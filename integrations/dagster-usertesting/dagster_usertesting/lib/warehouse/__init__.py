@@ -39,7 +39,7 @@ __all__ = [
 
 
 class WarehouseSettings(Protocol):
-    """What open_warehouse reads from ut_dagster.environment.Settings."""
+    """What open_warehouse reads from dagster_usertesting.settings.SyncSettings."""
 
     warehouse: str
     duckdb_path: Path

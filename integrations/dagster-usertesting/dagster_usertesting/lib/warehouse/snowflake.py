@@ -8,7 +8,7 @@ before COMMIT are never visible, so a partition always holds its previous rows o
 it; `SELECT SYSTEM$ABORT_TRANSACTION(<id>)` from SHOW TRANSACTIONS frees it sooner.)
 
 Only this module imports Snowflake packages, and only the connector (dagster_snowflake costs ~10 s
-more to import). Settings and the key pair: snowflake_config.py.
+more to import). SyncSettings and the key pair: snowflake_config.py.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
-from ut_dagster.defs.usertesting.probe_schedule import (
+from dagster_usertesting.defs.probe_schedule import (
     CANCELED,
     FAILURE,
     SUCCESS,
@@ -21,7 +21,7 @@ from ut_dagster.defs.usertesting.probe_schedule import (
     RunOutcome,
     failure_streak,
 )
-from ut_dagster.defs.usertesting.titles import TITLE_TAG, title_tags
+from dagster_usertesting.defs.titles import TITLE_TAG, title_tags
 
 PARTITION_TAG = "dagster/partition"
 # The probe page a sensor-started run begins its listing from (lib/sync/listing_head.py).

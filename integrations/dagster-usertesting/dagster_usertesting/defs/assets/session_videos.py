@@ -6,6 +6,16 @@ The work is lib/sync/videos_step.py's; this module says what Dagster shows.
 from dagster import AssetExecutionContext, AssetKey, Output, asset
 from pydantic import Field
 
+from dagster_usertesting.defs.assets.common import (
+    KEY_PREFIX,
+    PER_TEST_API_ASSET,
+    SyncConfig,
+    failures_metadata,
+    start_api_step,
+    table_asset_kwargs,
+)
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.titles import title_metadata
 from dagster_usertesting.lib.normalize import to_frame
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.progress import SyncProgress
@@ -14,16 +24,6 @@ from dagster_usertesting.lib.sync.retries import quarantined_of
 from dagster_usertesting.lib.sync.videos_step import VideoOptions, sync_videos
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.warehouse import TableWrite
-from ut_dagster.defs.usertesting.assets.common import (
-    KEY_PREFIX,
-    PER_TEST_API_ASSET,
-    SyncConfig,
-    failures_metadata,
-    start_api_step,
-    table_asset_kwargs,
-)
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.titles import title_metadata
 
 
 class VideoConfig(SyncConfig):
@@ -48,7 +48,7 @@ def session_videos(
     config: VideoConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
 ):
     step = start_api_step(context, usertesting, object_store)
     retry = sync_settings.retry_policy()

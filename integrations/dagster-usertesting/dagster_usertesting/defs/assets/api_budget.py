@@ -27,10 +27,10 @@ from dagster import (
     observable_source_asset,
 )
 
+from dagster_usertesting.defs.assets.common import GROUP, KEY_PREFIX
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.usertesting_api.stats import ENDPOINTS
 from dagster_usertesting.lib.usertesting_api.usage import DailyUsage, utc_today
-from ut_dagster.defs.usertesting.assets.common import GROUP, KEY_PREFIX
 
 API_BUDGET_KEY = AssetKey([*KEY_PREFIX, "api_budget"])
 # Days the table shows (today included); the store keeps more.

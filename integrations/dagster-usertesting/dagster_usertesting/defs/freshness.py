@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from dagster_usertesting.defs.probe_schedule import FailureStreak
 from dagster_usertesting.lib.schema import RAW_SESSIONS, SCHEMA, SESSIONS
 from dagster_usertesting.lib.warehouse import WarehouseClient
-from ut_dagster.defs.usertesting.probe_schedule import FailureStreak
 
 RAW_SESSIONS_KEY = AssetKey([SCHEMA, RAW_SESSIONS.name])
 

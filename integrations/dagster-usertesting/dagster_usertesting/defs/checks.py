@@ -22,23 +22,23 @@ from dagster import (
     asset_check,
 )
 
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.schema import SCHEMA, SESSIONS, TESTS
-from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from dagster_usertesting.lib.workspace_tests import landed_product_types, landed_titles
-from ut_dagster.defs.usertesting.assets import raw_sessions, session_videos
-from ut_dagster.defs.usertesting.freshness import FreshnessLimits, TestObservation, judge, observe
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import failure_streak_of
-from ut_dagster.defs.usertesting.titles import (
+from dagster_usertesting.defs.assets import raw_sessions, session_videos
+from dagster_usertesting.defs.freshness import FreshnessLimits, TestObservation, judge, observe
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.registered_tests import registered_tests_table
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.runs import failure_streak_of
+from dagster_usertesting.defs.titles import (
     TITLE_METADATA,
     UNKNOWN_TITLE,
     known_titles,
     named_test,
     title_of,
 )
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import SCHEMA, SESSIONS, TESTS
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
+from dagster_usertesting.lib.workspace_tests import landed_product_types, landed_titles
 
 SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
 TESTS_KEY = AssetKey([SCHEMA, TESTS.name])
@@ -51,7 +51,7 @@ FRESHNESS_RULE = (
 )
 
 
-def _limits(sync_settings: SyncSettings) -> FreshnessLimits:
+def _limits(sync_settings: SyncPolicyResource) -> FreshnessLimits:
     return FreshnessLimits(sync_settings.freshness_hours, sync_settings.freshness_lag_minutes)
 
 
@@ -84,7 +84,7 @@ def _freshness_result(
 
 def _fresh_in_warehouse(
     context: AssetCheckExecutionContext,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     object_store: ObjectStoreResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ) -> AssetCheckResult:
@@ -126,7 +126,7 @@ with warnings.catch_warnings():
 )
 def every_test_synced_recently(
     context: AssetCheckExecutionContext,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     object_store: ObjectStoreResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ) -> AssetCheckResult:
@@ -164,7 +164,7 @@ def every_test_synced_recently(
 
 def _tests_at_a_glance(
     context: AssetCheckExecutionContext,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     object_store: ObjectStoreResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ) -> AssetObservation:
@@ -204,7 +204,7 @@ def _stale_markdown(stale: list[AssetCheckEvaluation], titles: dict[str, str]) -
     "materializing its partition). Cancelled runs do not count.",
 )
 def no_test_keeps_failing(
-    context: AssetCheckExecutionContext, sync_settings: SyncSettings
+    context: AssetCheckExecutionContext, sync_settings: SyncPolicyResource
 ) -> AssetCheckResult:
     limit = sync_settings.max_failed_runs
     stopped: dict[str, str] = {}

@@ -25,6 +25,7 @@ from typing import Any
 
 from dagster import SensorEvaluationContext, SensorResult
 
+from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.usertesting_api.errors import (
     BudgetUnavailableError,
@@ -32,8 +33,7 @@ from dagster_usertesting.lib.usertesting_api.errors import (
     UserTestingNotFoundError,
 )
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.environment import SensorSettings
+from dagster_usertesting.settings import SensorSettings
 
 # The longest wait before a candidate refused for another reason than a 404 is probed again.
 MAX_RETRY_DELAY_S = 3600.0

@@ -1,5 +1,5 @@
 """The UserTesting sync's resources, built from the parsed settings: the API, the object store, the
-warehouse, and `SyncSettings` (how often to reconcile, and the like)."""
+warehouse, and `SyncPolicyResource` (how often to reconcile, and the like)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.sync.deletions import DeletionPolicy
 from dagster_usertesting.lib.sync.retries import RetryPolicy
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.environment import Settings
+from dagster_usertesting.settings import SyncSettings
 
 
-class SyncSettings(ConfigurableResource):
+class SyncPolicyResource(ConfigurableResource):
     """How syncs retry, remove and judge freshness, set by the deployment's UT_* settings."""
 
     reconcile_hours: float = Field(
@@ -75,13 +75,13 @@ class SyncSettings(ConfigurableResource):
     )
 
 
-def sync_resources(settings: Settings) -> dict[str, Any]:
+def sync_resources(settings: SyncSettings) -> dict[str, Any]:
     """What the UserTesting sync needs: the API, the object store, the warehouse IO manager."""
     return {
         "usertesting": usertesting_resource(settings),
         "object_store": ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url),
         "io_manager": warehouse_io_manager(settings),
-        "sync_settings": SyncSettings(
+        "sync_settings": SyncPolicyResource(
             reconcile_hours=settings.reconcile_hours,
             freshness_hours=settings.freshness_hours,
             freshness_lag_minutes=settings.freshness_lag_minutes,
@@ -96,7 +96,7 @@ def sync_resources(settings: Settings) -> dict[str, Any]:
     }
 
 
-def usertesting_resource(settings: Settings) -> UserTestingResource:
+def usertesting_resource(settings: SyncSettings) -> UserTestingResource:
     """The API client's resource: the USERTESTING_* settings, else the resource's defaults."""
     # USERTESTING_RATE_LIMIT_STORE, when set, wins (as a secret); this is the local default.
     return UserTestingResource(
@@ -104,7 +104,7 @@ def usertesting_resource(settings: Settings) -> UserTestingResource:
     )
 
 
-def warehouse_io_manager(settings: Settings) -> Any:
+def warehouse_io_manager(settings: SyncSettings) -> Any:
     """The IO manager for the configured warehouse (Snowflake modules load only when chosen)."""
     from dagster_usertesting.lib import warehouse
 

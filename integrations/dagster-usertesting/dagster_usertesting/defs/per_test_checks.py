@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from dagster import AssetCheckResult, AssetCheckSpec, AssetKey, PreviewWarning
 
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, named_test
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.titles import TITLE_METADATA, UNKNOWN_TITLE, named_test
 
 
 def per_test_check(

@@ -1,14 +1,14 @@
 """The UserTesting assets, prefix `usertesting` (= warehouse schema = dbt source); all but
 `usertesting/tests` are partitioned per test."""
 
-from ut_dagster.defs.usertesting.assets.clip_media import clip_media
-from ut_dagster.defs.usertesting.assets.clips import clip_tables
-from ut_dagster.defs.usertesting.assets.qx_scores import qx_scores
-from ut_dagster.defs.usertesting.assets.raw_sessions import raw_sessions
-from ut_dagster.defs.usertesting.assets.session_tables import session_tables
-from ut_dagster.defs.usertesting.assets.session_videos import session_videos
-from ut_dagster.defs.usertesting.assets.transcript_tables import transcript_tables
-from ut_dagster.defs.usertesting.assets.workspace_tests import workspace_tests
+from dagster_usertesting.defs.assets.clip_media import clip_media
+from dagster_usertesting.defs.assets.clips import clip_tables
+from dagster_usertesting.defs.assets.qx_scores import qx_scores
+from dagster_usertesting.defs.assets.raw_sessions import raw_sessions
+from dagster_usertesting.defs.assets.session_tables import session_tables
+from dagster_usertesting.defs.assets.session_videos import session_videos
+from dagster_usertesting.defs.assets.transcript_tables import transcript_tables
+from dagster_usertesting.defs.assets.workspace_tests import workspace_tests
 
 SYNC_ASSETS = [raw_sessions, session_tables, transcript_tables, qx_scores, clip_tables]
 VIDEO_ASSETS = [session_videos, clip_media]

@@ -34,17 +34,10 @@ from dagster import (
     sensor,
 )
 
-from dagster_usertesting.lib.ids import TestId
-from dagster_usertesting.lib.landing import Landing
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.probe_policy import BudgetView, probe_allowance
-from dagster_usertesting.lib.sync.listing_head import land_head
-from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.defs.usertesting.discovery import discover_tests
-from ut_dagster.defs.usertesting.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.probe_schedule import (
+from dagster_usertesting.defs.discovery import discover_tests
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.probe_schedule import (
     ProbeSchedule,
     SensorMemory,
     TestState,
@@ -53,11 +46,18 @@ from ut_dagster.defs.usertesting.probe_schedule import (
     probed,
     run_cancelled,
 )
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
-from ut_dagster.defs.usertesting.sync_need import sync_need
-from ut_dagster.defs.usertesting.titles import known_titles, title_tags
-from ut_dagster.environment import SensorSettings
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
+from dagster_usertesting.defs.sync_need import sync_need
+from dagster_usertesting.defs.titles import known_titles, title_tags
+from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.landing import Landing
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.probe_policy import BudgetView, probe_allowance
+from dagster_usertesting.lib.sync.listing_head import land_head
+from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingError
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.settings import SensorSettings
 
 REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
@@ -100,7 +100,7 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
         context: SensorEvaluationContext,
         usertesting: UserTestingResource,
         object_store: ObjectStoreResource,
-        sync_settings: SyncSettings,
+        sync_settings: SyncPolicyResource,
     ) -> SensorResult:
         return probe_tests(context, usertesting, object_store, schedule, settings.tick_seconds, sync_settings)
 
@@ -113,10 +113,10 @@ def probe_tests(
     object_store: ObjectStoreResource,
     schedule: ProbeSchedule,
     tick_seconds: float,
-    sync_settings: SyncSettings | None = None,
+    sync_settings: SyncPolicyResource | None = None,
 ) -> SensorResult:
     deadline = time.monotonic() + tick_seconds
-    sync_settings = sync_settings or SyncSettings()
+    sync_settings = sync_settings or SyncPolicyResource()
     now = time.time()
     instance = context.instance
     tests = sorted(instance.get_dynamic_partitions(test_partitions.name))

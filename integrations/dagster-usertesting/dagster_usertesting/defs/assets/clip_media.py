@@ -8,6 +8,16 @@ The work is lib/sync/clips_media.py's; this module says what Dagster shows.
 from dagster import AssetExecutionContext, AssetKey, Output, ResourceParam, asset
 from pydantic import Field
 
+from dagster_usertesting.defs.assets.common import (
+    KEY_PREFIX,
+    PER_TEST_API_ASSET,
+    SyncConfig,
+    failures_metadata,
+    start_api_step,
+    table_asset_kwargs,
+)
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.titles import title_metadata
 from dagster_usertesting.lib.normalize import to_frame
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.progress import SyncProgress
@@ -17,16 +27,6 @@ from dagster_usertesting.lib.sync.retries import quarantined_of
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.warehouse import TableWrite
 from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.defs.usertesting.assets.common import (
-    KEY_PREFIX,
-    PER_TEST_API_ASSET,
-    SyncConfig,
-    failures_metadata,
-    start_api_step,
-    table_asset_kwargs,
-)
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.titles import title_metadata
 
 
 class ClipMediaConfig(SyncConfig):
@@ -51,7 +51,7 @@ def clip_media(
     config: ClipMediaConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)

@@ -11,12 +11,7 @@ from dagster import (
     asset,
 )
 
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.schema import RAW_SESSIONS
-from dagster_usertesting.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.defs.usertesting.assets.common import (
+from dagster_usertesting.defs.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
@@ -26,10 +21,15 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
     warehouse_agrees,
 )
-from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import LISTING_HEAD_TAG, title_own_run
-from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
+from dagster_usertesting.defs.per_test_checks import about_test, per_test_check
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.runs import LISTING_HEAD_TAG, title_own_run
+from dagster_usertesting.defs.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import RAW_SESSIONS
+from dagster_usertesting.lib.sync.listing_step import ListingOptions, ListingResult, sync_listing
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 
 KEY = [*KEY_PREFIX, RAW_SESSIONS.name]
 
@@ -67,7 +67,7 @@ def raw_sessions(
     config: SyncConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store)

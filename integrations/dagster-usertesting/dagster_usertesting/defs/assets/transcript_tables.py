@@ -7,14 +7,7 @@ after the session completes; see lib/sync/transcripts_step.py for when each is a
 from dagster import AssetExecutionContext, AssetKey, Output, ResourceParam, multi_asset
 from pydantic import Field
 
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.progress import SyncProgress
-from dagster_usertesting.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
-from dagster_usertesting.lib.sync.retries import quarantined_of
-from dagster_usertesting.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.defs.usertesting.assets.common import (
+from dagster_usertesting.defs.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
@@ -25,8 +18,15 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_write,
     write_together,
 )
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.titles import title_metadata
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.titles import title_metadata
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import TRANSCRIPT_CHUNKS, TRANSCRIPTS
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.sync.transcripts_step import TranscriptOptions, sync_transcripts
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 
 
 class TranscriptConfig(SyncConfig):
@@ -68,7 +68,7 @@ def transcript_tables(
     config: TranscriptConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(

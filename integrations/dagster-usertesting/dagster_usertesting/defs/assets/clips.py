@@ -9,15 +9,7 @@ lib/sync/clips_policy.py and docs/api-budget.md). Off with UT_CLIPS=false.
 from dagster import AssetExecutionContext, AssetKey, AssetOut, Output, ResourceParam, multi_asset
 from pydantic import Field
 
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.progress import SyncProgress
-from dagster_usertesting.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
-from dagster_usertesting.lib.sync.clips_policy import ClipsPolicy
-from dagster_usertesting.lib.sync.clips_step import ClipOptions, sync_clips
-from dagster_usertesting.lib.sync.retries import quarantined_of
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.defs.usertesting.assets.common import (
+from dagster_usertesting.defs.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
@@ -26,7 +18,15 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_asset_kwargs,
     table_write,
 )
-from ut_dagster.defs.usertesting.resources import SyncSettings
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import CLIP_TRANSCRIPTS, CLIPS, HIGHLIGHT_REELS
+from dagster_usertesting.lib.sync.clips_policy import ClipsPolicy
+from dagster_usertesting.lib.sync.clips_step import ClipOptions, sync_clips
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 
 
 class ClipConfig(SyncConfig):
@@ -76,7 +76,7 @@ def clip_tables(
     config: ClipConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     if not sync_settings.clips:

@@ -17,15 +17,7 @@ from dagster import (
     multi_asset,
 )
 
-from dagster_usertesting.lib.normalize import SESSION_TABLES
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.progress import SyncProgress
-from dagster_usertesting.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
-from dagster_usertesting.lib.sync.details_step import DetailsOptions, DetailsResult, sync_details
-from dagster_usertesting.lib.sync.retries import quarantined_of
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
-from ut_dagster.defs.usertesting.assets.common import (
+from dagster_usertesting.defs.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
@@ -36,9 +28,17 @@ from ut_dagster.defs.usertesting.assets.common import (
     warehouse_agrees,
     write_together,
 )
-from ut_dagster.defs.usertesting.per_test_checks import about_test, per_test_check
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
+from dagster_usertesting.defs.per_test_checks import about_test, per_test_check
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
+from dagster_usertesting.lib.normalize import SESSION_TABLES
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.progress import SyncProgress
+from dagster_usertesting.lib.schema import SESSION_DETAILS, SESSIONS, TASKS
+from dagster_usertesting.lib.sync.details_step import DetailsOptions, DetailsResult, sync_details
+from dagster_usertesting.lib.sync.retries import quarantined_of
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 
 RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
 SESSIONS_KEY = AssetKey([*KEY_PREFIX, SESSIONS.name])
@@ -99,7 +99,7 @@ def session_tables(
     config: SyncConfig,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     step = start_api_step(context, usertesting, object_store, reports_to=DETAILS_KEY)
@@ -149,7 +149,7 @@ def session_tables(
         raise result.fatal
 
 
-def _details_metadata(result: DetailsResult, sync_settings: SyncSettings) -> dict:
+def _details_metadata(result: DetailsResult, sync_settings: SyncPolicyResource) -> dict:
     quarantined = quarantined_of(result.failures, sync_settings.retry_policy())
     return {
         "sessions_fetched": result.fetched,
@@ -164,7 +164,7 @@ def _details_metadata(result: DetailsResult, sync_settings: SyncSettings) -> dic
     }
 
 
-def _checks(result: DetailsResult, sync_settings: SyncSettings):
+def _checks(result: DetailsResult, sync_settings: SyncPolicyResource):
     session_ids = result.frame(SESSIONS)["session_id"]
     duplicated = sorted(set(session_ids[session_ids.duplicated()]))
     orphans = sorted(set(result.frame(TASKS)["session_id"]) - set(session_ids))

@@ -23,16 +23,16 @@ import logging
 
 from dagster import AssetSelection, define_asset_job, in_process_executor, partitioned_config
 
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from ut_dagster.defs.usertesting.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
-from ut_dagster.defs.usertesting.checks import (
+from dagster_usertesting.defs.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from dagster_usertesting.defs.checks import (
     archived_videos_match_checksums,
     every_test_synced_recently,
     no_test_keeps_failing,
 )
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.titles import known_titles, title_tags
-from ut_dagster.environment import Settings, run_max_hours
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.titles import known_titles, title_tags
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.settings import SyncSettings, run_max_hours
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def title_tags_of_partition(test_id: str) -> dict[str, str]:
     """The title tag of a test's runs, from the landed test list of this code location's object
     store; {} when none is known. Called wherever a run of the partition is created."""
     try:
-        settings = Settings.from_env()
+        settings = SyncSettings.from_env()
         store = ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
         return title_tags(known_titles(store), test_id)
     except Exception as exc:  # a label: an unreadable store must not stop a run from starting

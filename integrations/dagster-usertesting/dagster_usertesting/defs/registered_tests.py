@@ -14,10 +14,10 @@ from typing import Any
 
 from dagster import DagsterInstance, MetadataValue, TableColumn, TableMetadataValue, TableRecord, TableSchema
 
+from dagster_usertesting.defs.freshness import FreshnessLimits, judge, observe, status_of
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.runs import failure_streak_of
 from dagster_usertesting.lib.warehouse import WarehouseClient
-from ut_dagster.defs.usertesting.freshness import FreshnessLimits, judge, observe, status_of
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.runs import failure_streak_of
 
 SCHEMA = TableSchema(
     columns=[

@@ -11,6 +11,10 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Output, ResourceParam, asset
 
+from dagster_usertesting.defs.assets.common import API_POOL, GROUP, KEY_PREFIX
+from dagster_usertesting.defs.freshness import FreshnessLimits
+from dagster_usertesting.defs.registered_tests import registered_tests_table
+from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.lib.landing import utc_now
 from dagster_usertesting.lib.normalize import to_frame
 from dagster_usertesting.lib.normalize.workspace_tests import workspace_test_rows
@@ -20,10 +24,6 @@ from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.warehouse import TableWrite
 from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from dagster_usertesting.lib.workspace_tests import land_workspace_tests
-from ut_dagster.defs.usertesting.assets.common import API_POOL, GROUP, KEY_PREFIX
-from ut_dagster.defs.usertesting.freshness import FreshnessLimits
-from ut_dagster.defs.usertesting.registered_tests import registered_tests_table
-from ut_dagster.defs.usertesting.resources import SyncSettings
 
 
 @asset(
@@ -42,7 +42,7 @@ def workspace_tests(
     context: AssetExecutionContext,
     usertesting: UserTestingResource,
     object_store: ObjectStoreResource,
-    sync_settings: SyncSettings,
+    sync_settings: SyncPolicyResource,
     io_manager: ResourceParam[WarehouseIOManager],
 ):
     client = usertesting.get_client()

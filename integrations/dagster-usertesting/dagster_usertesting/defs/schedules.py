@@ -2,12 +2,12 @@
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
+from dagster_usertesting.defs.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.resources import SyncPolicyResource
+from dagster_usertesting.defs.runs import failure_streak_of
+from dagster_usertesting.defs.titles import known_titles, title_tags
 from dagster_usertesting.lib.object_store import ObjectStoreResource
-from ut_dagster.defs.usertesting.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.resources import SyncSettings
-from ut_dagster.defs.usertesting.runs import failure_streak_of
-from ut_dagster.defs.usertesting.titles import known_titles, title_tags
 
 
 def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
@@ -25,7 +25,9 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
         "Materialize).",
     )
     def _sync(
-        context: ScheduleEvaluationContext, object_store: ObjectStoreResource, sync_settings: SyncSettings
+        context: ScheduleEvaluationContext,
+        object_store: ObjectStoreResource,
+        sync_settings: SyncPolicyResource,
     ):
         tick = context.scheduled_execution_time.isoformat()
         titles = known_titles(object_store)

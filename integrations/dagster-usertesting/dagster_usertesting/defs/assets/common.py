@@ -18,6 +18,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.normalize import to_frame
@@ -27,7 +28,6 @@ from dagster_usertesting.lib.usertesting_api.client import UserTestingClient
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.lib.usertesting_api.stats import RequestStats
 from dagster_usertesting.lib.warehouse import TableWrite, WarehouseClient
-from ut_dagster.defs.usertesting.partitions import test_partitions
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA

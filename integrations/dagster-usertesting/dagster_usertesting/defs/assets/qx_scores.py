@@ -4,14 +4,7 @@ import json
 
 from dagster import AssetExecutionContext, AssetKey, Output, asset
 
-from dagster_usertesting.lib.landing import utc_now
-from dagster_usertesting.lib.normalize import qx_score_rows
-from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.schema import QX_SCORES
-from dagster_usertesting.lib.sync.state import SyncState
-from dagster_usertesting.lib.usertesting_api.errors import UserTestingUnavailableError
-from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
-from ut_dagster.defs.usertesting.assets.common import (
+from dagster_usertesting.defs.assets.common import (
     KEY_PREFIX,
     PER_TEST_API_ASSET,
     SyncConfig,
@@ -19,7 +12,14 @@ from ut_dagster.defs.usertesting.assets.common import (
     table_asset_kwargs,
     table_write,
 )
-from ut_dagster.defs.usertesting.titles import title_metadata
+from dagster_usertesting.defs.titles import title_metadata
+from dagster_usertesting.lib.landing import utc_now
+from dagster_usertesting.lib.normalize import qx_score_rows
+from dagster_usertesting.lib.object_store import ObjectStoreResource
+from dagster_usertesting.lib.schema import QX_SCORES
+from dagster_usertesting.lib.sync.state import SyncState
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingUnavailableError
+from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 
 FOLDER = "qx_scores"
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
+from dagster_usertesting.defs.partitions import test_partitions
+from dagster_usertesting.defs.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
+from dagster_usertesting.defs.runs import runs_in_flight
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import Landing
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.warehouse import open_warehouse
-from ut_dagster.defs.usertesting.partitions import test_partitions
-from ut_dagster.defs.usertesting.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
-from ut_dagster.defs.usertesting.runs import runs_in_flight
-from ut_dagster.environment import Settings
+from dagster_usertesting.settings import SyncSettings
 
 # How long `forget --delete-data` waits for cancelled runs to end: a run stops at its next event.
 WAIT_SECONDS = 120.0
@@ -48,7 +48,7 @@ def forget_test(
     instance: DagsterInstance,
     test_id: TestId,
     delete_data: bool,
-    settings: Settings,
+    settings: SyncSettings,
     wait_seconds: float = WAIT_SECONDS,
 ) -> Forgotten:
     """Stop syncing a test; with `delete_data`, also remove its rows, landed responses and videos.

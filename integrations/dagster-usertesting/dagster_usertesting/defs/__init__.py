@@ -1,0 +1,1 @@
+"""The UserTesting sync: assets, checks, jobs, schedules and sensors per test partition."""

@@ -1,0 +1,174 @@
+"""The integration as another Dagster project uses it: five lines of YAML in its own defs folder.
+
+No ut-dagster here: a temporary `dg` project whose only source is a defs.yaml naming
+`UserTestingSyncComponent`, loaded with Dagster's public `load_from_defs_folder`, and one test's
+partition materialized against the sandbox over HTTP on 127.0.0.1 into a DuckDB file.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    Definitions,
+    SensorResult,
+    build_sensor_context,
+    load_from_defs_folder,
+)
+
+from dagster_usertesting import UserTestingSyncComponent
+from dagster_usertesting.settings import SensorSettings
+from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(
+        SandboxConfig(
+            studies=(StudySpec(SURVEY, 3), StudySpec(SURVEY, 2)), requests_per_window=50, window_seconds=1.0
+        ),
+        port=0,
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def credential(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The credential and pacing in the environment, where the component reads them."""
+    for name, value in {
+        "USERTESTING_BASE_URL": sandbox.url,
+        "USERTESTING_TOKEN_URL": sandbox.token_url,
+        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
+        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
+        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
+        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("UT_DATA_DIR", "UT_WAREHOUSE", "UT_DUCKDB_PATH", "UT_OBJECT_STORE", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def another_project(root: Path, defs_yaml: str, monkeypatch: pytest.MonkeyPatch) -> Definitions:
+    """A `dg` project at `root` whose one source is defs/usertesting/defs.yaml, loaded."""
+    # A module name of its own per project: Python keeps the modules of earlier ones imported.
+    project = f"research_analytics_{uuid.uuid4().hex[:8]}"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        f'[tool.dg]\ndirectory_type = "project"\n\n[tool.dg.project]\nroot_module = "{project}"\n'
+    )
+    folder = root / project / "defs" / "usertesting"
+    folder.mkdir(parents=True)
+    (root / project / "__init__.py").write_text("")
+    (root / project / "defs" / "__init__.py").write_text("")
+    (folder / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
+    monkeypatch.syspath_prepend(str(root))
+    return load_from_defs_folder(path_within_project=root / project)
+
+
+def test_five_lines_of_yaml_sync_one_test_into_duckdb(
+    sandbox: SandboxServer, credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_id = sandbox.test_ids[0]
+    data = tmp_path / "data"
+    defs = another_project(
+        tmp_path / "project",
+        f"""\
+        type: dagster_usertesting.UserTestingSyncComponent
+        attributes:
+          data_dir: {data}
+          tests: ["{test_id}"]
+          videos: false
+          translation:
+            group_name: research
+            owners: ["team:research"]
+        """,
+        monkeypatch,
+    )
+
+    with DagsterInstance.ephemeral() as instance:
+        # The `tests` attribute registers the test as a partition, without an API request.
+        tick = defs.resolve_sensor_def("usertesting_register_tests")(build_sensor_context(instance=instance))
+        assert isinstance(tick, SensorResult)
+        for request in tick.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
+        assert instance.get_dynamic_partitions("usertesting_tests") == [test_id]
+        requests_before = len(sandbox.requests)
+
+        result = defs.resolve_job_def("usertesting_sync").execute_in_process(
+            instance=instance, partition_key=test_id
+        )
+
+    assert result.success
+    assert len(sandbox.requests) > requests_before
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as warehouse:
+        sessions = warehouse.execute(
+            "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
+        ).fetchone()
+    assert sessions == (len(sandbox.dataset.sessions(test_id)),)
+
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    tasks = specs[AssetKey(["usertesting", "tasks"])]
+    assert tasks.group_name == "research"
+    assert tasks.owners == ["team:research"]
+    assert "duckdb" in tasks.kinds
+    assert AssetKey(["usertesting", "session_videos"]) not in specs  # videos: false
+    with pytest.raises(Exception, match="usertesting_sync_with_videos"):
+        defs.resolve_job_def("usertesting_sync_with_videos")
+
+
+def test_a_secret_in_yaml_is_refused_naming_where_it_belongs(
+    credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(Exception) as refused:
+        another_project(
+            tmp_path / "project",
+            """\
+            type: dagster_usertesting.UserTestingSyncComponent
+            attributes:
+              settings:
+                USERTESTING_CLIENT_SECRET: hunter2
+            """,
+            monkeypatch,
+        )
+    causes = [refused.value]
+    while causes[-1].__cause__ is not None:
+        causes.append(causes[-1].__cause__)
+    messages = " | ".join(str(exc) for exc in causes)
+    assert "USERTESTING_CLIENT_SECRET is a secret: set it in the environment, not in YAML." in messages
+    assert "hunter2" not in messages
+
+
+def test_settings_from_environment_templates_keep_numbers_zeros_and_switches(
+    credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dagster renders "{{ env(...) }}" of "0" as the number 0: a zero is a value, not "unset".
+    monkeypatch.setenv("UT_SENSOR_RUNNING", "true")
+    monkeypatch.setenv("UT_SENSOR_ACTIVE_MINUTES", "0")
+    monkeypatch.setenv("UT_SYNC_CRON", "15 3 * * *")
+    defs = another_project(
+        tmp_path / "project",
+        """\
+        type: dagster_usertesting.UserTestingSyncComponent
+        attributes:
+          settings:
+            UT_SENSOR_RUNNING: "{{ env('UT_SENSOR_RUNNING', '') }}"
+            UT_SENSOR_ACTIVE_MINUTES: "{{ env('UT_SENSOR_ACTIVE_MINUTES', '') }}"
+            UT_SENSOR_BATCH: "{{ env('UT_SENSOR_BATCH', '') }}"
+            UT_SYNC_CRON: "{{ env('UT_SYNC_CRON', '') }}"
+        """,
+        monkeypatch,
+    )
+    assert defs.resolve_sensor_def("usertesting_new_sessions").default_status == DefaultSensorStatus.RUNNING
+    assert defs.resolve_schedule_def("usertesting_scheduled_sync").cron_schedule == "15 3 * * *"
+
+    component = UserTestingSyncComponent(settings={"UT_SENSOR_ACTIVE_MINUTES": 0, "UT_SENSOR_BATCH": ""})
+    sensors = component.sync_settings({}).sensors
+    assert (sensors.active_minutes, sensors.batch) == (0.0, SensorSettings().batch)
