@@ -188,8 +188,9 @@ def test_cli_runs_have_no_runtime_limit_as_monitoring_cannot_stop_them() -> None
 def _sync_job_tags(env: dict[str, str]) -> subprocess.CompletedProcess:
     """The sync jobs' run tags as a code location started with `env` defines them."""
     code = (
-        "from dagster_usertesting.defs.jobs import usertesting_sync_job as a, "
-        "usertesting_sync_with_videos_job as b\n"
+        "from dagster_usertesting.defs.jobs import build_sync_jobs\n"
+        "from dagster_usertesting.settings import SyncSettings\n"
+        "a, b = build_sync_jobs(SyncSettings.from_env())\n"
         "print(a.run_tags['dagster/max_runtime'], b.run_tags['dagster/max_runtime'])"
     )
     base = {k: v for k, v in os.environ.items() if k != "UT_RUN_MAX_HOURS"}

@@ -163,11 +163,14 @@ def test_settings_from_environment_templates_keep_numbers_zeros_and_switches(
             UT_SENSOR_ACTIVE_MINUTES: "{{ env('UT_SENSOR_ACTIVE_MINUTES', '') }}"
             UT_SENSOR_BATCH: "{{ env('UT_SENSOR_BATCH', '') }}"
             UT_SYNC_CRON: "{{ env('UT_SYNC_CRON', '') }}"
+            UT_RUN_MAX_HOURS: 2
         """,
         monkeypatch,
     )
     assert defs.resolve_sensor_def("usertesting_new_sessions").default_status == DefaultSensorStatus.RUNNING
     assert defs.resolve_schedule_def("usertesting_scheduled_sync").cron_schedule == "15 3 * * *"
+    # The YAML's limit, not this process's environment's (run monitoring fails a sync run past it).
+    assert defs.resolve_job_def("usertesting_sync").tags["dagster/max_runtime"] == "7200"
 
     component = UserTestingSyncComponent(settings={"UT_SENSOR_ACTIVE_MINUTES": 0, "UT_SENSOR_BATCH": ""})
     sensors = component.sync_settings({}).sensors

@@ -19,13 +19,7 @@ from dagster_usertesting.defs.checks import (
     fresh_in_warehouse,
     no_test_keeps_failing,
 )
-from dagster_usertesting.defs.jobs import (
-    freshness_job,
-    tests_refresh_job,
-    usertesting_sync_job,
-    usertesting_sync_with_videos_job,
-    verify_videos_job,
-)
+from dagster_usertesting.defs.jobs import build_sync_jobs, freshness_job, tests_refresh_job, verify_videos_job
 from dagster_usertesting.defs.partitions import build_register_tests_sensor
 from dagster_usertesting.defs.resources import sync_resources
 from dagster_usertesting.defs.run_recovery import build_run_recovery_sensor
@@ -51,6 +45,7 @@ def build_usertesting_definitions(
     """Everything the sync defines. `videos=False` leaves out the video assets, their jobs and check;
     `tests` are registered as partitions by the sensor `usertesting_register_tests`."""
     translate = _spec_translation(translator or UserTestingTranslator(), settings)
+    sync_job, sync_with_videos_job = build_sync_jobs(settings)
     assets = map_asset_specs(translate, [*SYNC_ASSETS, *TESTS_ASSETS, *(VIDEO_ASSETS if videos else [])])
     sensors = [
         build_new_sessions_sensor(settings.sensors),
@@ -68,8 +63,8 @@ def build_usertesting_definitions(
             fresh_in_warehouse,
         ],
         jobs=[
-            usertesting_sync_job,
-            *([usertesting_sync_with_videos_job, verify_videos_job] if videos else []),
+            sync_job,
+            *([sync_with_videos_job, verify_videos_job] if videos else []),
             freshness_job,
             tests_refresh_job,
             api_budget_job,

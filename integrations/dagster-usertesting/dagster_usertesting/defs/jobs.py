@@ -12,6 +12,9 @@ the jobs' partitioned config gives the partition's tags to RunRequests (sensor, 
 launchpad (the UI asks the code location for the partition's tags). The asset graph's Materialize button runs
 Dagster's implicit asset job instead, whose tags come from the partitions definition alone.
 
+The two sync jobs are built from the settings (`build_sync_jobs`): their runtime limit and where
+their runs' title tags are read are the deployment's, not this process's environment's.
+
 A sync run ends within UT_RUN_MAX_HOURS: Dagster's run monitoring fails a run past its
 `dagster/max_runtime`, so a hung request or lock cannot hold the API pool (and every test queued
 behind it) forever. A run whose process died is run_recovery.py's concern, not this limit's.
@@ -20,8 +23,14 @@ behind it) forever. A run whose process died is run_recovery.py's concern, not t
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from dagster import AssetSelection, define_asset_job, in_process_executor, partitioned_config
+from dagster import (
+    AssetSelection,
+    define_asset_job,
+    in_process_executor,
+    partitioned_config,
+)
 
 from dagster_usertesting.defs.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
 from dagster_usertesting.defs.checks import (
@@ -32,55 +41,57 @@ from dagster_usertesting.defs.checks import (
 from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.defs.titles import known_titles, title_tags
 from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.settings import SyncSettings, run_max_hours
+from dagster_usertesting.settings import SyncSettings
 
 log = logging.getLogger(__name__)
 
 SYNC_JOB_NAME = "usertesting_sync"
 SYNC_WITH_VIDEOS_JOB_NAME = "usertesting_sync_with_videos"
 MAX_RUNTIME_TAG = "dagster/max_runtime"  # seconds; enforced by run monitoring (docs/deployment.md)
-# Read when the code location loads: the daemon's and the webserver's environment decide.
-SYNC_RUN_TAGS = {MAX_RUNTIME_TAG: str(round(run_max_hours() * 3600))}
 
 
-def title_tags_of_partition(test_id: str) -> dict[str, str]:
-    """The title tag of a test's runs, from the landed test list of this code location's object
-    store; {} when none is known. Called wherever a run of the partition is created."""
-    try:
-        settings = SyncSettings.from_env()
-        store = ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
-        return title_tags(known_titles(store), test_id)
-    except Exception as exc:  # a label: an unreadable store must not stop a run from starting
-        log.warning("No title tag for test %s: the test list could not be read (%s).", test_id, exc)
+# Any: the type define_asset_job returns is not exported by dagster.
+def build_sync_jobs(settings: SyncSettings) -> tuple[Any, Any]:
+    """(usertesting_sync, usertesting_sync_with_videos) for these settings."""
+    tags = {MAX_RUNTIME_TAG: str(round(settings.run_max_hours * 3600))}
+    store = ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url)
+
+    def title_tags_of_partition(test_id: str) -> dict[str, str]:
+        """The title tag of a test's runs, from the landed test list in the object store; {} when none
+        is known. Called wherever a run of the partition is created."""
+        try:
+            return title_tags(known_titles(store), test_id)
+        except Exception as exc:  # a label: an unreadable store must not stop a run from starting
+            log.warning("No title tag for test %s: the test list could not be read (%s).", test_id, exc)
+            return {}
+
+    # No run config of its own (the assets' config defaults apply, and a launch's own config wins):
+    # only the partition's tags.
+    @partitioned_config(test_partitions, tags_for_partition_key_fn=title_tags_of_partition)
+    def sync_partition_config(test_id: str) -> dict:
         return {}
 
+    sync = define_asset_job(
+        SYNC_JOB_NAME,
+        selection=AssetSelection.assets(*SYNC_ASSETS),
+        executor_def=in_process_executor,
+        config=sync_partition_config,
+        tags=tags,
+        description="Sync one UserTesting test: listing, session details, analysis tables, transcripts, "
+        "QXscores.",
+    )
+    with_videos = define_asset_job(
+        SYNC_WITH_VIDEOS_JOB_NAME,
+        # Checksum verification re-reads every archived video: it runs on its own job, not every sync.
+        selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
+        - AssetSelection.checks(archived_videos_match_checksums),
+        executor_def=in_process_executor,
+        config=sync_partition_config,
+        tags=tags,
+        description="The sync plus archiving of every session video into the object store.",
+    )
+    return sync, with_videos
 
-# No run config of its own (the assets' config defaults apply, and a launch's own config wins):
-# only the partition's tags.
-@partitioned_config(test_partitions, tags_for_partition_key_fn=title_tags_of_partition)
-def sync_partition_config(test_id: str) -> dict:
-    return {}
-
-
-usertesting_sync_job = define_asset_job(
-    SYNC_JOB_NAME,
-    selection=AssetSelection.assets(*SYNC_ASSETS),
-    executor_def=in_process_executor,
-    config=sync_partition_config,
-    tags=SYNC_RUN_TAGS,
-    description="Sync one UserTesting test: listing, session details, analysis tables, transcripts, QXscores.",
-)
-
-usertesting_sync_with_videos_job = define_asset_job(
-    SYNC_WITH_VIDEOS_JOB_NAME,
-    # Checksum verification re-reads every archived video: it runs on its own job, not every sync.
-    selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
-    - AssetSelection.checks(archived_videos_match_checksums),
-    executor_def=in_process_executor,
-    config=sync_partition_config,
-    tags=SYNC_RUN_TAGS,
-    description="The sync plus archiving of every session video into the object store.",
-)
 
 verify_videos_job = define_asset_job(
     "usertesting_verify_videos",

@@ -2,7 +2,7 @@
 
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from dagster_usertesting.defs.jobs import freshness_job, tests_refresh_job, usertesting_sync_job
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, freshness_job, tests_refresh_job
 from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.defs.runs import failure_streak_of
@@ -14,7 +14,7 @@ def build_sync_schedule(cron: str = "0 2 * * *") -> ScheduleDefinition:
     # build_schedule_from_partitioned_job refuses dynamic partitions, so the schedule fans out itself.
     @schedule(
         name="usertesting_scheduled_sync",
-        job=usertesting_sync_job,
+        job_name=SYNC_JOB_NAME,
         cron_schedule=cron,
         execution_timezone="UTC",
         default_status=DefaultScheduleStatus.STOPPED,

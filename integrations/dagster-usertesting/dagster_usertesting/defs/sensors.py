@@ -35,7 +35,7 @@ from dagster import (
 )
 
 from dagster_usertesting.defs.discovery import discover_tests
-from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, usertesting_sync_job
+from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
 from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.defs.probe_schedule import (
     ProbeSchedule,
@@ -81,7 +81,7 @@ def build_new_sessions_sensor(settings: SensorSettings | None = None) -> SensorD
 
     @sensor(
         name="usertesting_new_sessions",
-        job=usertesting_sync_job,
+        job_name=SYNC_JOB_NAME,
         minimum_interval_seconds=settings.interval_seconds,
         # Stopped unless UT_SENSOR_RUNNING: a deployment opts in to spending budget on probes.
         default_status=DefaultSensorStatus.RUNNING if settings.running else DefaultSensorStatus.STOPPED,
