@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+from dagster_usertesting_tests.normalize.as_dicts import rows_by_column
 
 from dagster_usertesting.lib.normalize import (
     MalformedPayloadError,
@@ -20,7 +21,6 @@ from dagster_usertesting.lib.normalize import (
 )
 from dagster_usertesting.lib.schema import ALL_TABLES
 from dagster_usertesting.lib.sync.clips_rows import clip_rows, clip_transcript_rows, reel_rows
-from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
+from dagster_usertesting_tests.normalize.as_dicts import rows_by_column, served
 
 from dagster_usertesting.lib.normalize import SESSION_TABLES, details_frames, session_rows, to_frame
 from dagster_usertesting.testing import Dataset, SandboxConfig
-from ut_dagster_tests.normalize.as_dicts import rows_by_column, served
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 # Aware UTC, aware elsewhere and naive times: all must land as the same naive UTC values.

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dagster_usertesting_tests.sandbox.test_sandbox_contract import RESULTS_SPEC, validator
 
 from dagster_usertesting.testing import (
     INTERACTION,
@@ -22,7 +23,6 @@ from dagster_usertesting.testing import (
     StudySpec,
 )
 from dagster_usertesting.testing.clips import UNKNOWN_PIP_POSITION
-from ut_dagster_tests.sandbox.test_sandbox_contract import RESULTS_SPEC, validator
 
 STUDIES = (
     StudySpec(THINK_OUT_LOUD, 30),

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from dagster_usertesting_tests.normalize.as_dicts import rows_by_column
 
 from dagster_usertesting.lib.normalize import MalformedPayloadError, session_rows
 from dagster_usertesting.lib.schema import ALL_TABLES, SESSION_DETAILS
-from ut_dagster_tests.normalize.as_dicts import rows_by_column
 
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 SESSION_ID = "f3c00502-256d-4693-b1b3-7dbd7eb64ca9"

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from dagster_usertesting.testing import SandboxServer
 from dagster_usertesting.testing.content import FUTURE_TASK_TYPES
 
-# Vendored (see ut_dagster_tests/specs/README.md): the contract tests run in every clone and never skip.
+# Vendored (see integrations/dagster-usertesting/dagster_usertesting_tests/specs/README.md): the contract tests run in every clone and never skip.
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 RESULTS_SPEC = SPECS / "results-v2-openapi.yml"
 LEGACY_SPEC = SPECS / "legacy-v1-openapi.yml"

@@ -1,6 +1,6 @@
 """Properties of the payload normalizers over payloads generated from the vendor's OpenAPI spec.
 
-Payloads come from the component schemas of ut_dagster_tests/specs/results-v2-openapi.yml, widened
+Payloads come from the component schemas of integrations/dagster-usertesting/dagster_usertesting_tests/specs/results-v2-openapi.yml, widened
 with what a live API can still send and the normalizers promise to tolerate: nulls or missing keys
 anywhere, unknown enum values and extra keys, any JSON where an answer or response is opaque, hostile
 strings (lone surrogates, NUL, huge) and numbers (beyond BIGINT and double, NaN, numeric strings).
@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+from dagster_usertesting_tests.normalize.as_dicts import rows_by_column, rows_of_body
+from dagster_usertesting_tests.normalize.as_dicts import served as body_of
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -37,8 +39,6 @@ from dagster_usertesting.lib.schema import (
     TASK_GROUPS,
     TASKS,
 )
-from ut_dagster_tests.normalize.as_dicts import rows_by_column, rows_of_body
-from ut_dagster_tests.normalize.as_dicts import served as body_of
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "results-v2-openapi.yml"
 TEST_ID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"

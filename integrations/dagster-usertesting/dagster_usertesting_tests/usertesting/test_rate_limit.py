@@ -7,13 +7,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from dagster_usertesting_tests.usertesting.redis_proxy import HoldingRedisProxy
 from filelock import FileLock
 
 from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableError, UserTestingUnavailableError
 from dagster_usertesting.lib.usertesting_api.rate_limit import SharedRateLimiter
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.testing import SURVEY, StudySpec
-from ut_dagster_tests.usertesting.redis_proxy import HoldingRedisProxy
 
 SESSION = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
