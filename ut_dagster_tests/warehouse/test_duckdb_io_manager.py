@@ -309,6 +309,37 @@ def test_client_reads_and_deletes_a_test_in_every_table(kit, tmp_path: Path) -> 
     assert _rows(tmp_path / "warehouse.duckdb", COUNTS) == [(kit.TEST_B, 2)]
 
 
+HISTORY = ("usertesting_marts", "qx_score_history")
+
+
+def test_deleting_a_test_also_deletes_its_rows_from_derived_tables(kit, tmp_path: Path) -> None:
+    # A table keyed by test_id that the caller derives from the synced ones (dbt's incremental
+    # qx_score_history keeps its rows across builds, so nothing else would remove them).
+    db = tmp_path / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(db)
+    for test_id in (kit.TEST_A, kit.TEST_B):
+        warehouse.write(test_id, TableWrite(TASKS, kit.tasks_frame(test_id, 2)))
+    with duckdb.connect(str(db)) as conn:
+        conn.execute("CREATE SCHEMA usertesting_marts")
+        conn.execute("CREATE TABLE usertesting_marts.qx_score_history (test_id VARCHAR, qx_score DOUBLE)")
+        conn.execute(
+            "INSERT INTO usertesting_marts.qx_score_history VALUES (?, 70), (?, 75), (?, 60)",
+            [kit.TEST_A, kit.TEST_A, kit.TEST_B],
+        )
+
+    # A derived table that was never built is skipped, as a synced table never written is.
+    deleted = warehouse.delete_test(kit.TEST_A, derived=[HISTORY, ("usertesting_marts", "never_built")])
+
+    assert deleted == {"tasks": 2, "usertesting_marts.qx_score_history": 2}
+    assert _rows(db, "SELECT test_id, qx_score FROM usertesting_marts.qx_score_history") == [
+        (kit.TEST_B, 60.0)
+    ]
+    assert _rows(db, COUNTS) == [(kit.TEST_B, 2)]
+    with pytest.raises(ValueError, match="not a plain SQL identifier"):
+        warehouse.delete_test(kit.TEST_B, derived=[("usertesting_marts", "qx_score_history; DROP")])
+    assert _rows(db, COUNTS) == [(kit.TEST_B, 2)]  # a refused name deletes nothing
+
+
 def test_a_table_without_sessions_is_only_written_whole(kit, tmp_path: Path) -> None:
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
     with pytest.raises(ValueError, match="no session_id column"):

@@ -161,6 +161,23 @@ def test_write_failing_mid_partition_keeps_previous_rows(kit, fake_snowflake, pa
     pd.testing.assert_frame_equal(warehouse.read(TASKS, kit.TEST_A), empty_frame(TASKS))
 
 
+def test_deleting_a_test_also_deletes_its_rows_from_derived_tables(kit, fake_snowflake, password_env) -> None:
+    warehouse = snowflake_warehouse()
+    for test_id in (kit.TEST_A, kit.TEST_B):
+        warehouse.write(test_id, TableWrite(TASKS, kit.tasks_frame(test_id, 2)))
+    history = f"{DATABASE}.usertesting_marts.qx_score_history"  # as dbt creates it: unquoted
+    _query(f"CREATE SCHEMA {DATABASE}.usertesting_marts")
+    _query(f"CREATE TABLE {history} (test_id VARCHAR, qx_score FLOAT)")
+    _query(f"INSERT INTO {history} VALUES ('{kit.TEST_A}', 70), ('{kit.TEST_A}', 75), ('{kit.TEST_B}', 60)")
+
+    derived = [("usertesting_marts", "qx_score_history"), ("usertesting_marts", "never_built")]
+    deleted = warehouse.delete_test(kit.TEST_A, derived=derived)
+
+    assert deleted == {"tasks": 2, "usertesting_marts.qx_score_history": 2}
+    assert _query(f"SELECT test_id, qx_score FROM {history}") == [(kit.TEST_B, 60.0)]
+    assert _query(COUNTS) == [(kit.TEST_B, 2)]
+
+
 def test_write_many_in_a_with_block_commits_every_table_or_none(kit, fake_snowflake, password_env) -> None:
     tasks = kit.tasks_frame(kit.TEST_A, 2)
     sessions = to_frame(SESSIONS, [{"test_id": kit.TEST_A, "session_id": f"session-{i}"} for i in range(2)])

@@ -11,6 +11,7 @@ after the deletion, under a test nothing syncs or removes any more.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
@@ -50,8 +51,13 @@ def forget_test(
     delete_data: bool,
     settings: SyncSettings,
     wait_seconds: float = WAIT_SECONDS,
+    derived_tables: Sequence[tuple[str, str]] = (),
 ) -> Forgotten:
     """Stop syncing a test; with `delete_data`, also remove its rows, landed responses and videos.
+
+    `derived_tables`: (schema, table) pairs of the caller's warehouse tables keyed by `test_id` that
+    keep rows no rebuild from the synced tables removes (see `WarehouseClient.delete_test`); the
+    test's rows there go in the same transaction as its synced rows.
 
     Rows go first: a failure then leaves the landing area, from which a re-registered test is
     rebuilt without spending API requests.
@@ -65,7 +71,7 @@ def forget_test(
     if still_running:
         return Forgotten(registered, cancelled=cancelled, still_running=still_running)
     # A plain str: Snowflake's connector refuses to bind a parameter of type TestId.
-    rows = sum(open_warehouse(settings).delete_test(str(test_id)).values())
+    rows = sum(open_warehouse(settings).delete_test(str(test_id), derived=derived_tables).values())
     store = ObjectStoreResource(url=settings.object_store, endpoint_url=settings.s3_endpoint_url).store()
     return Forgotten(registered, rows, Landing(store).delete_test(test_id), cancelled)
 

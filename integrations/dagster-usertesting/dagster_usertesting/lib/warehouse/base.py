@@ -14,6 +14,7 @@ import pandas as pd
 
 from dagster_usertesting.lib.normalize.frames import typed_frame
 from dagster_usertesting.lib.schema import ALL_TABLES, PARTITION_COLUMN, SESSION_COLUMN, Table
+from dagster_usertesting.lib.warehouse.ddl import identifier, qualified_name
 
 EXTRACTED_AT_COLUMN = "extracted_at"
 
@@ -177,6 +178,13 @@ def as_test_ids(test_id: str | Iterable[str] | None) -> list[str] | None:
     return [str(t) for t in test_id]
 
 
+def derived_tables(derived: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(schema, table, "schema.table") of each derived table, every name checked to be a plain
+    identifier before anything is deleted."""
+    # identifier() first: qualified_name skips an empty part, which would name the schema alone.
+    return [(s, t, qualified_name(identifier(s), identifier(t))) for s, t in derived]
+
+
 class WarehouseClient(ABC):
     """Reads and writes the project's tables, one test partition at a time; each call is one transaction.
 
@@ -268,6 +276,11 @@ class WarehouseClient(ABC):
         return versions
 
     @abstractmethod
-    def delete_test(self, test_id: str) -> dict[str, int]:
+    def delete_test(self, test_id: str, derived: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
         """Delete the test's rows from every partitioned project table, in one transaction; rows
-        deleted by table. The test list (usertesting.tests) keeps its row until the next refresh."""
+        deleted by table. The test list (usertesting.tests) keeps its row until the next refresh.
+
+        `derived`: (schema, table) pairs of the caller's tables keyed by `test_id` that it derives
+        from the synced ones and that keep rows a rebuild would not remove (e.g. an incremental
+        dbt model): their rows of the test go in the same transaction. One not created yet is
+        skipped. Their counts are keyed "schema.table"; the project tables' by their name."""

@@ -29,6 +29,7 @@ from dagster_usertesting.lib.warehouse.base import (
     WriteResult,
     as_test_ids,
     count_sql,
+    derived_tables,
     partition_filter,
     prepare_writes,
 )
@@ -71,17 +72,18 @@ class DuckDBWarehouse(WarehouseClient):
                 frame = conn.execute(sql, [test_ids]).df()
         return typed_frame(table, frame, from_warehouse=True) if columns is None else frame
 
-    def delete_test(self, test_id: str) -> dict[str, int]:
+    def delete_test(self, test_id: str, derived: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
+        others = derived_tables(derived)
         if not self.path.exists():
             return {}
+        # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
+        tables = [(SCHEMA, t.name, t.name) for t in ALL_TABLES.values() if t.partitioned]
         deleted: dict[str, int] = {}
         with self._transaction() as conn:
-            # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
-            for table in (t for t in ALL_TABLES.values() if t.partitioned):
-                if _table_exists(conn, table.name):
-                    name = qualified_name(SCHEMA, table.name)
-                    sql = f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = ?"
-                    deleted[table.name] = _count(conn.execute(sql, [test_id]))
+            for schema, table, key in [*tables, *others]:
+                if _table_exists(conn, table, schema):
+                    sql = f"DELETE FROM {qualified_name(schema, table)} WHERE {PARTITION_COLUMN} = ?"
+                    deleted[key] = _count(conn.execute(sql, [test_id]))
         return deleted
 
     @contextmanager
@@ -161,10 +163,12 @@ def _count(result: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str, schema: str = SCHEMA) -> bool:
+    # DuckDB's identifiers are case-insensitive; the catalog keeps them as they were created.
     found = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [SCHEMA, name],
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
+        [schema, name],
     )
     return _count(found) > 0
 

@@ -42,6 +42,7 @@ from dagster_usertesting.lib.warehouse.base import (
     WriteResult,
     as_test_ids,
     count_sql,
+    derived_tables,
     partition_filter,
     prepare_writes,
 )
@@ -161,7 +162,7 @@ class SnowflakeWarehouse(WarehouseClient):
     ) -> pd.DataFrame:
         test_ids = as_test_ids(test_id)
         with self._connection() as conn, conn.cursor() as cursor:
-            if not self._table_exists(cursor, table):
+            if not self._table_exists(cursor, table.name):
                 return empty_frame(table, columns)
             sql = (
                 f"SELECT {column_list(table, columns)} "
@@ -179,17 +180,19 @@ class SnowflakeWarehouse(WarehouseClient):
             return frame.rename(columns=str.lower)
         return typed_frame(table, frame, from_warehouse=True)
 
-    def delete_test(self, test_id: str) -> dict[str, int]:
+    def delete_test(self, test_id: str, derived: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
+        # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
+        tables = [(SCHEMA, t.name, t.name) for t in ALL_TABLES.values() if t.partitioned]
+        tables += derived_tables(derived)
         deleted: dict[str, int] = {}
         with self._connection() as conn, conn.cursor() as cursor:
-            # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
-            present = [t for t in ALL_TABLES.values() if t.partitioned and self._table_exists(cursor, t)]
+            present = [(s, t, key) for s, t, key in tables if self._table_exists(cursor, t, s)]
             cursor.execute("BEGIN")
             try:
-                for table in present:
-                    name = qualified_name(self.database, SCHEMA, table.name)
+                for schema, table, key in present:
+                    name = qualified_name(self.database, schema, table)
                     cursor.execute(f"DELETE FROM {name} WHERE {PARTITION_COLUMN} = %s", (str(test_id),))
-                    deleted[table.name] = int(cursor.rowcount or 0)
+                    deleted[key] = int(cursor.rowcount or 0)
                 cursor.execute("COMMIT")
             except BaseException:
                 conn.rollback()
@@ -253,11 +256,12 @@ class SnowflakeWarehouse(WarehouseClient):
             deleted += int(cursor.rowcount or 0)
         return deleted
 
-    def _table_exists(self, cursor: Any, table: Table) -> bool:
+    def _table_exists(self, cursor: Any, name: str, schema: str = SCHEMA) -> bool:
+        # Unquoted names, as the DDL here and dbt create them, are stored upper-cased.
         cursor.execute(
             f"SELECT count(*) FROM {qualified_name(self.database)}.INFORMATION_SCHEMA.TABLES "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-            (SCHEMA.upper(), table.name.upper()),
+            (schema.upper(), name.upper()),
         )
         return int(cursor.fetchone()[0]) > 0
 
