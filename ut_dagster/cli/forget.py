@@ -1,9 +1,11 @@
 """`ut-dagster forget TEST_ID [--delete-data]`: stop syncing a test.
 
 Unregistering removes the test's partition, so schedules and sensors no longer ask for it; its
-data stays (rows, landing area, videos) unless `--delete-data` is given. With `--delete-data`, the
-test's runs in flight are cancelled and waited for first; when one cannot be stopped (another
-`ut-dagster sync` is running the test), nothing is deleted and the command exits 2, naming the run.
+data stays (rows, landing area, videos) unless `--delete-data` is given, which deletes them and the
+test's rows of the marts' history tables (TEST_HISTORY_TABLES), which no dbt build removes. With
+`--delete-data`, the test's runs in flight are cancelled and waited for first; when one cannot be
+stopped (another `ut-dagster sync` is running the test), nothing is deleted and the command exits 2,
+naming the run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dagster_usertesting.defs.forget import WAIT_SECONDS, forget_test, run_by_cl
 from dagster_usertesting.defs.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
 from dagster_usertesting.lib.ids import TestId
 from ut_dagster.cli.instance import dagster_instance
+from ut_dagster.defs.research_marts.kept_history import TEST_HISTORY_TABLES
 from ut_dagster.environment import Settings
 
 RUNS_IN_FLIGHT = 2  # exit code: the test is unregistered, its data kept while its runs go on
@@ -33,7 +36,12 @@ def run_forget(
     instance = instance or dagster_instance(settings)
     test_id = TestId(test_id)
     forgotten = forget_test(
-        instance, test_id, delete_data=delete_data, settings=settings, wait_seconds=wait_seconds
+        instance,
+        test_id,
+        delete_data=delete_data,
+        settings=settings,
+        wait_seconds=wait_seconds,
+        derived_tables=TEST_HISTORY_TABLES,
     )
     if forgotten.cancelled:
         count = len(forgotten.cancelled)

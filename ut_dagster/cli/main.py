@@ -56,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument(
         "--delete-data",
         action="store_true",
-        help="also delete the test's rows, landed responses and archived videos, once its runs in flight "
-        "are cancelled (exit 2, deleting nothing, while one cannot be stopped)",
+        help="also delete the test's rows (its QXscore history included), landed responses and "
+        "archived videos, once its runs in flight are cancelled (exit 2, deleting nothing, while "
+        "one cannot be stopped)",
     )
 
     commands.add_parser("tests", help="List the tests your credential can see (legacy v1 workspaces API).")

@@ -85,6 +85,32 @@ def test_forget_with_delete_data_removes_what_was_synced(make_cli, capsys):
     store = ObjectStoreResource(url=cli.settings.object_store).store()
     status = collect_status(cli.instance, store, test_id)
     assert (status.listed, status.landed) == (0, 0)
+    with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
+        marts = db.sql("select * from duckdb_schemas() where schema_name = 'usertesting_marts'").fetchall()
+    assert marts == []  # no marts were built, so no history table: nothing to delete there
+
+
+def test_forget_with_delete_data_removes_the_test_s_qx_score_history_and_keeps_the_others(make_cli, capsys):
+    cli = make_cli()
+    test_id, other = cli.sandbox.test_ids[:2]
+    assert cli.sync(test_id)[0] == 0
+    # What the marts' dbt builds leave: qx_score_history is incremental, kept across builds.
+    with duckdb.connect(str(cli.settings.duckdb_path)) as db:
+        db.execute("create schema usertesting_marts")
+        db.execute("create table usertesting_marts.qx_score_history (test_id varchar, qx_score double)")
+        db.execute(
+            "insert into usertesting_marts.qx_score_history values (?, 70), (?, 64), (?, 81)",
+            [test_id, test_id, other],
+        )
+
+    assert run_forget(test_id, delete_data=True, settings=cli.settings, instance=cli.instance) == 0
+
+    assert "Deleted " in capsys.readouterr().out
+    with duckdb.connect(str(cli.settings.duckdb_path), read_only=True) as db:
+        history = db.sql("select test_id, qx_score from usertesting_marts.qx_score_history").fetchall()
+        sql = "select count(*) from usertesting.sessions where test_id = ?"
+        sessions = db.execute(sql, [test_id]).fetchall()
+    assert (history, sessions) == ([(other, 81.0)], [(0,)])
 
 
 def test_a_test_id_pasted_in_upper_case_is_synced_as_the_one_test_it_is(make_cli):

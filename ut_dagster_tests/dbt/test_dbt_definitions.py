@@ -1,9 +1,13 @@
 """The dbt project as Dagster sees it, without running dbt: keys, lineage, checks, automation."""
 
+import json
+
 import dagster as dg
 import pytest
 
 from dagster_usertesting.lib.schema import ALL_TABLES
+from ut_dagster.defs.research_marts.kept_history import TEST_HISTORY_TABLES
+from ut_dagster.defs.research_marts.project import dbt_project_dir
 from ut_dagster.defs.research_marts.sources import SOURCES_YML, render_sources_yml
 
 MART_TABLES = {
@@ -42,6 +46,18 @@ def test_models_are_keyed_by_schema_and_sources_link_to_the_sync_assets(
     }
     groups = {spec.key.path[0]: spec.group_name for spec in dbt_defs.specs}
     assert groups == {"usertesting_staging": "usertesting_staging", "usertesting_marts": "usertesting_marts"}
+
+
+def test_forget_deletes_from_every_incremental_model() -> None:
+    # An incremental model keeps its rows across builds: `forget --delete-data` must delete a
+    # forgotten test's rows there itself (TEST_HISTORY_TABLES), or they would stay forever.
+    manifest = json.loads((dbt_project_dir() / "target" / "manifest.json").read_text(encoding="utf-8"))
+    incremental = {
+        (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+    assert incremental == set(TEST_HISTORY_TABLES)
 
 
 def test_dbt_tests_are_asset_checks_blocking_only_when_severity_error(dbt_defs: dg.AssetsDefinition) -> None:

@@ -1,7 +1,8 @@
 -- Every QXscore a test has had: a row when a build of the marts sees a test's score change (or its
 -- first score), none while it stays the same or is missing. test_summary holds only the latest
 -- score, so this table is the only record of earlier ones: it is appended to, never rebuilt
--- (full_refresh=false keeps `dbt build --full-refresh` from dropping it) and never deleted from.
+-- (full_refresh=false keeps `dbt build --full-refresh` from dropping it); only
+-- `ut-dagster forget --delete-data` deletes from it, a forgotten test's rows.
 -- The new rows pass through a transient table on Snowflake instead of dbt's default temporary
 -- view: the same single INSERT, and the one form the fakesnow test server can run too (older
 -- dbt-snowflake versions ignore the setting and use the view).
