@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dagster_usertesting.lib.usertesting_api.errors import UserTestingConfigError
 from dagster_usertesting.lib.usertesting_api.lease import StepBusyError, StepLeases
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 
@@ -217,3 +218,47 @@ def test_the_resource_shares_its_leases_with_every_resource_of_the_credential(ki
     if kind == "sqlite":
         stored = Path(location).read_bytes()  # type: ignore[arg-type]
         assert CREDENTIAL.encode() not in stored and secret.encode() not in stored
+
+
+RESOURCE_HOLDER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
+    store, credential, seconds = sys.argv[1:]
+    resource = UserTestingResource(
+        client_id=credential, client_secret="s", rate_limit_store=store, step_lease_seconds=float(seconds)
+    )
+    held = resource.step_lease("test-1", "run-aaa")  # kept: a collected generator would let go
+    held.__enter__()
+    print("held", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def test_a_killed_holder_s_lease_lasts_the_resource_s_step_lease_seconds(tmp_path):
+    store = str(tmp_path / "budget.sqlite")
+    crashed = subprocess.Popen(
+        [sys.executable, "-c", RESOURCE_HOLDER_SCRIPT, store, CREDENTIAL, "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert crashed.stdout is not None and crashed.stdout.readline().strip() == "held"
+    finally:
+        os.kill(crashed.pid, signal.SIGKILL)
+        crashed.wait(timeout=60)
+    resource = UserTestingResource(client_id=CREDENTIAL, client_secret="s", rate_limit_store=store)
+    try:
+        # USERTESTING_STEP_LEASE_SECONDS=1 in the killed process: its hold ends a second after its
+        # last renewal, far within this wait (the default 120 s would outlast it).
+        with resource.step_lease("test-1", "run-bbb", wait_seconds=60):
+            pass
+    finally:
+        resource.close()
+
+
+def test_a_step_lease_of_zero_seconds_is_refused_naming_the_setting():
+    with pytest.raises(UserTestingConfigError, match="USERTESTING_STEP_LEASE_SECONDS must be more than 0"):
+        UserTestingResource(client_id=CREDENTIAL, client_secret="s", step_lease_seconds=0).check_settings()

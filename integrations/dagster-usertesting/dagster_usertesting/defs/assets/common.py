@@ -34,9 +34,10 @@ GROUP = SCHEMA
 # Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
 # (the shared rate limiter caps the requests themselves).
 API_POOL = "usertesting_api"
-# A holder killed with SIGKILL lets go of a test's step lease within its ttl (120 s): a step started
-# right after a crash waits that out instead of failing.
-STEP_LEASE_WAIT_S = 150.0
+# A holder killed with SIGKILL lets go of a test's step lease within its ttl
+# (USERTESTING_STEP_LEASE_SECONDS, 120 s): a step started right after a crash waits that out, with a
+# margin, instead of failing.
+STEP_LEASE_WAIT_FACTOR = 1.25
 # The decorator arguments of every asset that syncs one test (one partition) from the API.
 PER_TEST_API_ASSET: dict[str, Any] = {
     "partitions_def": test_partitions,
@@ -106,7 +107,9 @@ class ApiStep:
         has no materialization to carry them."""
         try:
             with self.usertesting.step_lease(
-                f"test:{self.test_id}", self.holder, wait_seconds=STEP_LEASE_WAIT_S
+                f"test:{self.test_id}",
+                self.holder,
+                wait_seconds=self.usertesting.step_lease_seconds * STEP_LEASE_WAIT_FACTOR,
             ):
                 yield
         except BaseException as exc:

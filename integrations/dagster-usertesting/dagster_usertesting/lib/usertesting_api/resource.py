@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 from dagster_usertesting.lib.usertesting_api.auth import TokenProvider
 from dagster_usertesting.lib.usertesting_api.client import MAX_PAGE_SIZE, UserTestingClient
 from dagster_usertesting.lib.usertesting_api.errors import UserTestingConfigError
-from dagster_usertesting.lib.usertesting_api.lease import StepLeases
+from dagster_usertesting.lib.usertesting_api.lease import DEFAULT_TTL_SECONDS, StepLeases
 from dagster_usertesting.lib.usertesting_api.rate_limit import SharedRateLimiter, store_key
 from dagster_usertesting.lib.usertesting_api.stats import RequestStats
 from dagster_usertesting.lib.usertesting_api.transport import ApiTransport, RetryPolicy
@@ -60,6 +60,12 @@ class UserTestingResource(ConfigurableResource):
     max_retries: int = Field(default=5, description="USERTESTING_MAX_RETRIES for 5xx and network errors")
     backoff_base_seconds: float = Field(default=1.0, description="USERTESTING_BACKOFF_BASE_SECONDS")
     backoff_max_seconds: float = Field(default=60.0, description="USERTESTING_BACKOFF_MAX_SECONDS")
+    step_lease_seconds: float = Field(
+        default=DEFAULT_TTL_SECONDS,
+        description="USERTESTING_STEP_LEASE_SECONDS: how long a test's API step stays held after its "
+        "process died (a live holder renews it every third of this); a sync started after a crash waits "
+        "that long.",
+    )
 
     _client: UserTestingClient | None = PrivateAttr(default=None)
     _closers: list = PrivateAttr(default_factory=list)
@@ -90,6 +96,7 @@ class UserTestingResource(ConfigurableResource):
             ("USERTESTING_MAX_RETRIES", self.max_retries, 0, False),
             ("USERTESTING_BACKOFF_BASE_SECONDS", self.backoff_base_seconds, 0, False),
             ("USERTESTING_BACKOFF_MAX_SECONDS", self.backoff_max_seconds, 0, False),
+            ("USERTESTING_STEP_LEASE_SECONDS", self.step_lease_seconds, 0, True),
         ]
         for name, value, minimum, exclusive in minimums:
             if value < minimum or (exclusive and value == minimum):
@@ -133,7 +140,7 @@ class UserTestingResource(ConfigurableResource):
         """
         if self._leases is None:
             self.check_settings()  # a store URL that is neither Redis nor a path must not become a file
-            self._leases = StepLeases(self.rate_limit_store, self._credential_key())
+            self._leases = StepLeases(self.rate_limit_store, self._credential_key(), self.step_lease_seconds)
         return self._leases.hold(name, holder, wait_seconds)
 
     def credential_label(self) -> str:
