@@ -6,6 +6,7 @@ a checkout may be: the code location must not be named after it (sensor and sche
 kept per code location name, so a renamed folder would silently turn them off).
 """
 
+import json
 import os
 import re
 import shutil
@@ -64,6 +65,25 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
     assert _locations(output) == [CODE_LOCATION]
     # The copy was loaded, and dagster-dbt's preparation parsed its dbt project there.
     assert (project / "dbt_project" / "target" / "manifest.json").exists()
+
+    # `dg list defs` names each definition's source: the sync is the integration's component
+    # declared in defs/usertesting/defs.yaml, the marts the dbt component.
+    listed = subprocess.run(
+        [Path(sys.executable).with_name("dg"), "list", "defs", "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    defs = json.loads(listed.stdout)
+    sources = {sensor["name"]: sensor["source"].split(":")[0] for sensor in defs["sensors"]}
+    assert sources["usertesting_new_sessions"] == "ut_dagster/defs/usertesting/defs.yaml"
+    assert sources["research_marts_automation"] == "ut_dagster/defs/research_marts/defs.yaml"
+    tasks = next(a for a in defs["assets"] if a["asset_key"] == "usertesting/tasks")
+    assert {"usertesting", "duckdb"} <= set(tasks["kinds"])
 
 
 @pytest.mark.timeout(900)
