@@ -78,6 +78,10 @@ def wheel_install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     dbt = venv / "bin" / "dbt"
     dbt.write_text(f"#!{venv_python}\nfrom dbt.cli.main import cli\n\ncli()\n")
     dbt.chmod(0o755)
+    # ... and the `dg` script of dagster-dg-cli.
+    dg = venv / "bin" / "dg"
+    dg.write_text(f"#!{venv_python}\nfrom dagster_dg_cli.cli import main\n\nmain()\n")
+    dg.chmod(0o755)
     _uv("pip", "install", "--python", venv_python, "--no-deps", wheel, integration_wheel)
     return wheel, venv / "bin"
 
@@ -177,3 +181,27 @@ def test_the_installed_wheel_served_with_the_workspace_file_is_the_ut_dagster_co
     assert re.findall(r"Validation successful for code location (\S+)\.$", output, re.MULTILINE) == [
         "ut_dagster"
     ]
+
+
+def test_dg_list_defs_in_the_installed_package(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
+    # Last in this module: dg prepares the dbt component's state in the installed package (left as
+    # is; the definitions load above asserts a plain import does not). The wheel's dg.toml makes the
+    # installed ut_dagster/ a dg project, so `dg list defs` works there without a checkout.
+    _, bin_dir = wheel_install
+    package = next(bin_dir.parent.glob("lib/python*/site-packages/ut_dagster"))
+    result = subprocess.run(
+        [bin_dir / "dg", "list", "defs", "--json"],
+        cwd=package,
+        env=_clean_env(tmp_path, {"PATH": f"{bin_dir}:/usr/bin:/bin"}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    defs = json.loads(result.stdout)
+    sensors = {sensor["name"]: sensor["source"].split(":")[0] for sensor in defs["sensors"]}
+    # Sources are relative to the project: here the installed package itself.
+    assert sensors["usertesting_new_sessions"] == "defs/usertesting/defs.yaml"
+    assert "usertesting/tasks" in {asset["asset_key"] for asset in defs["assets"]}
+    assert "research_marts" in {job["name"] for job in defs["jobs"]}
