@@ -14,6 +14,7 @@ secret written into YAML would be in the repository and in the UI's run configur
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping, Sequence
 
@@ -22,7 +23,7 @@ from pydantic import Field
 
 from dagster_usertesting.defs.definitions import build_usertesting_definitions
 from dagster_usertesting.lib.usertesting_api.resource import SECRET_SETTINGS
-from dagster_usertesting.settings import SettingsError, SyncSettings, settings_override
+from dagster_usertesting.settings import SettingsError, SyncSettings, settings_override, sync_variables
 from dagster_usertesting.translator import UserTestingTableProps, UserTestingTranslator
 
 
@@ -91,6 +92,11 @@ class UserTestingSyncComponent(Component, Resolvable, Model):
                 raise SettingsError(
                     f"settings: {name} is not a UT_* setting (USERTESTING_* are read from the environment)."
                 )
+            if name not in sync_variables():
+                # A misspelt setting would otherwise be its default, silently.
+                close = difflib.get_close_matches(name, sorted(sync_variables()), n=1)
+                hint = f" Did you mean {close[0]}?" if close else ""
+                raise SettingsError(f"settings: {name} is not a setting of the UserTesting sync.{hint}")
         values.update({k: _text(v) for k, v in self.settings.items() if _text(v)})
         named = {
             "UT_DATA_DIR": self.data_dir,

@@ -11,6 +11,7 @@ module sits below `defs/` and needs nothing from it. Secrets stay
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInvalidDefinitionError, EnvVar, ScheduleDefinition
 
@@ -293,6 +295,27 @@ def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
         raise SettingsError(f"{name} must be true or false; got {value!r}.")
     return value in ("true", "1", "yes", "on")
+
+
+class _ReadsRecorded(dict[str, str]):
+    """An empty environment that remembers which variables were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+
+@functools.cache
+def sync_variables() -> frozenset[str]:
+    """Every UT_* and USERTESTING_* variable `SyncSettings.from_env` reads, found by asking it (so
+    the list cannot drift from the parser): what the component's `settings` may name."""
+    recorder = _ReadsRecorded()
+    SyncSettings.from_env(recorder)
+    return frozenset(name for name in recorder.read if name.startswith(("UT_", "USERTESTING_")))
 
 
 # The component reads its attributes; tests and ut-dagster's CLI build the same definitions from

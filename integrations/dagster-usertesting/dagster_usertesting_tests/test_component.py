@@ -25,7 +25,7 @@ from dagster import (
 )
 
 from dagster_usertesting import UserTestingSyncComponent
-from dagster_usertesting.settings import SensorSettings
+from dagster_usertesting.settings import SensorSettings, SettingsError, SyncSettings, sync_variables
 from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
 
 
@@ -175,3 +175,11 @@ def test_settings_from_environment_templates_keep_numbers_zeros_and_switches(
     component = UserTestingSyncComponent(settings={"UT_SENSOR_ACTIVE_MINUTES": 0, "UT_SENSOR_BATCH": ""})
     sensors = component.sync_settings({}).sensors
     assert (sensors.active_minutes, sensors.batch) == (0.0, SensorSettings().batch)
+
+
+def test_a_misspelt_setting_is_refused_with_the_one_meant() -> None:
+    # Ignored, it would silently be the default: a nightly sync at 02:00 instead of the one asked for.
+    with pytest.raises(SettingsError, match=r"UT_SYNC_CORN is not a setting .* Did you mean UT_SYNC_CRON\?"):
+        UserTestingSyncComponent(settings={"UT_SYNC_CORN": "0 3 * * *"}).sync_settings({})
+    every_setting = {name: "" for name in sync_variables() if name.startswith("UT_")}
+    assert UserTestingSyncComponent(settings=every_setting).sync_settings({}) == SyncSettings.from_env({})
