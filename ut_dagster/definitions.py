@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ _PROJECT = Path(__file__).resolve().parent
 _DEFS = _PROJECT / "defs"
 
 
-def load_defs_folder(sources: Sequence[str] | None = None) -> Definitions:
-    """Every source folder under defs/ (or those named), each as `dagster.load_from_defs_folder` loads it.
+def load_defs_folder() -> Definitions:
+    """Every source folder under defs/, each as `dagster.load_from_defs_folder` loads it.
 
     Not `load_from_defs_folder` itself: it also adds, for the UI's catalogue, every component type
     the installed dg plugins offer, and so imports them all (dagster-snowflake's snowflake.core,
@@ -25,8 +24,7 @@ def load_defs_folder(sources: Sequence[str] | None = None) -> Definitions:
     included: 6.1 s to load instead of 3.2 s here (`python -c "import ut_dagster.definitions"`).
     """
     tree = ComponentTree.for_project(_PROJECT)
-    if sources is None:
-        sources = sorted(p.name for p in _DEFS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    sources = sorted(p.name for p in _DEFS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     with warnings.catch_warnings():
         # Dagster's own component loading links each asset to its defs.yaml (and dagster-dbt each
         # model to its file) through classes it marks beta, warning twice per asset on every load:
@@ -41,14 +39,11 @@ def load_defs_folder(sources: Sequence[str] | None = None) -> Definitions:
         return Definitions.merge(*(tree.build_defs_at_path(Path(name)) for name in sources))
 
 
-def build_definitions(
-    settings: Settings, resources: dict[str, Any] | None = None, sources: Sequence[str] | None = None
-) -> Definitions:
-    """The code location's definitions (or those of the `sources` named, such as ("usertesting",) for
-    the sync alone, without dbt's seconds of import) built with `settings` instead of the
-    environment's, and `resources` in place of those of the same key (tests, the CLI)."""
+def build_definitions(settings: Settings, resources: dict[str, Any] | None = None) -> Definitions:
+    """The code location's definitions built with `settings` instead of the environment's, and
+    `resources` in place of those of the same key (tests, the CLI's demo)."""
     with settings_in_use(settings):
-        loaded = load_defs_folder(sources)
+        loaded = load_defs_folder()
     if not resources:
         return loaded
     return Definitions(

@@ -1,9 +1,12 @@
 """The code location as a user deploys it: everything loads, and the UI names where data lives."""
 
+import subprocess
+import sys
+
 from dagster import AssetKey, JobDefinition
 
-from dagster_usertesting.defs.definitions import build_usertesting_definitions
 from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job
+from ut_dagster.cli.sync import sync_definitions
 from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
 
@@ -37,10 +40,24 @@ def test_ut_dagster_sync_runs_the_code_locations_own_sync_jobs(tmp_path):
     """`ut-dagster sync` builds the sync alone (no dbt, seconds faster): its jobs must run the same
     steps, with the same outputs and checks, on the same assets and resources as the code location's."""
     settings = Settings.from_env({"UT_DATA_DIR": str(tmp_path)})
-    code_location, cli = build_definitions(settings), build_usertesting_definitions(settings)
+    code_location, cli = build_definitions(settings), sync_definitions(settings)
     for name in (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME, tests_refresh_job.name):
         theirs, ours = code_location.resolve_job_def(name), cli.resolve_job_def(name)
         assert _steps(ours) == _steps(theirs), name
+
+
+def test_ut_dagster_sync_loads_no_dbt(tmp_path):
+    # A fresh interpreter: this test process has imported dagster-dbt already.
+    code = (
+        "import sys\n"
+        "from ut_dagster.cli.sync import sync_definitions\n"
+        "from ut_dagster.environment import Settings\n"
+        f"sync_definitions(Settings.from_env({{'UT_DATA_DIR': {str(tmp_path)!r}}}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dbt', 'dagster_dbt')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _steps(job: JobDefinition) -> tuple[object, ...]:

@@ -58,10 +58,7 @@ def run_sync(
     out, err = out or sys.stdout, err or sys.stderr
     settings = settings or Settings.from_env()
     if defs is None:
-        # The sync alone: loading the research marts (dbt) would add seconds to every command.
-        from ut_dagster.definitions import build_definitions
-
-        defs = build_definitions(settings, sources=("usertesting",))
+        defs = sync_definitions(settings)
     instance = instance or dagster_instance(settings)
     registered = add_tests(instance, test_ids)
     job = defs.resolve_job_def(SYNC_WITH_VIDEOS_JOB_NAME if videos else SYNC_JOB_NAME)
@@ -186,14 +183,22 @@ def _value(entry: object) -> object:
     return getattr(entry, "value", entry) if entry is not None else "-"
 
 
+def sync_definitions(settings: Settings) -> Definitions:
+    """The sync alone, as the code location's defs/usertesting/defs.yaml builds it from these settings
+    (its YAML sets no attribute but settings). Not through the defs folder: dg's component tree
+    reads every folder's defs.yaml and imports its component, dbt's included (seconds per command)."""
+    from dagster_usertesting.defs.definitions import build_usertesting_definitions
+
+    return build_usertesting_definitions(settings)
+
+
 def refresh_test_list(settings: Settings) -> bool:
     """Materialize `usertesting/tests` (a handful of v1 requests) in the CLI's instance."""
     from dagster_usertesting.defs.jobs import tests_refresh_job
-    from ut_dagster.definitions import build_definitions
 
     with runs_in_code_location(dagster_instance(settings)) as instance:
         result = (
-            build_definitions(settings, sources=("usertesting",))
+            sync_definitions(settings)
             .resolve_job_def(tests_refresh_job.name)
             .execute_in_process(
                 instance=instance,
