@@ -13,9 +13,6 @@ from dagster import AssetKey, AssetSpec
 
 from dagster_usertesting.lib.schema import SCHEMA, Table
 
-# Tables whose rows point at files in the object store (videos, clip media).
-OBJECT_STORE_TABLES = frozenset({"session_videos", "clip_media"})
-
 
 @dataclass(frozen=True)
 class UserTestingTableProps:
@@ -24,7 +21,7 @@ class UserTestingTableProps:
 
     table: Table
     warehouse: str  # "duckdb" or "snowflake"
-    object_store_kind: str  # "file" or "s3"
+    object_store_kind: str | None  # "file" or "s3" for a table whose rows point at stored files
     spec: AssetSpec
 
     @property
@@ -38,7 +35,5 @@ class UserTestingTranslator:
 
     def get_asset_spec(self, props: UserTestingTableProps) -> AssetSpec:
         """The asset's own spec, with the kinds of where its rows (and files) are stored."""
-        kinds = {props.warehouse}
-        if props.table.name in OBJECT_STORE_TABLES:
-            kinds.add(props.object_store_kind)
+        kinds = {props.warehouse, *filter(None, [props.object_store_kind])}
         return props.spec.merge_attributes(kinds=kinds)

@@ -81,11 +81,16 @@ def build_usertesting_definitions(
 
 
 def _spec_translation(translator: UserTestingTranslator, settings: SyncSettings):
+    file_tables = {key for asset in VIDEO_ASSETS for key in asset.keys}
+
     def translate(spec: AssetSpec) -> AssetSpec:
         table = ALL_TABLES.get(spec.key.path[-1])
         if table is None:
             return spec
-        props = UserTestingTableProps(table, settings.warehouse, settings.object_store_kind, spec)
+        stores_files = spec.key in file_tables
+        props = UserTestingTableProps(
+            table, settings.warehouse, settings.object_store_kind if stores_files else None, spec
+        )
         translated = translator.get_asset_spec(props)
         if translated.key != spec.key:
             raise DagsterInvalidDefinitionError(

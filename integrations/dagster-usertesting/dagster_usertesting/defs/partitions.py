@@ -39,7 +39,8 @@ def build_register_tests_sensor(test_ids: Sequence[str]) -> SensorDefinition:
         "(no API request).",
     )
     def register_tests(context: SensorEvaluationContext) -> SensorResult | SkipReason:
-        missing = [t for t in wanted if not context.instance.has_dynamic_partition(test_partitions.name, t)]
+        registered = set(context.instance.get_dynamic_partitions(test_partitions.name))
+        missing = [t for t in wanted if t not in registered]
         if not missing:
             return SkipReason(f"All {len(wanted)} configured tests are registered.")
         return SensorResult(dynamic_partitions_requests=[test_partitions.build_add_request(missing)])

@@ -13,7 +13,7 @@ from typing import Any, Self
 import pandas as pd
 
 from dagster_usertesting.lib.normalize.frames import typed_frame
-from dagster_usertesting.lib.schema import ALL_TABLES, PARTITION_COLUMN, SESSION_COLUMN, Table
+from dagster_usertesting.lib.schema import ALL_TABLES, PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, Table
 from dagster_usertesting.lib.warehouse.ddl import identifier, qualified_name
 
 EXTRACTED_AT_COLUMN = "extracted_at"
@@ -178,11 +178,14 @@ def as_test_ids(test_id: str | Iterable[str] | None) -> list[str] | None:
     return [str(t) for t in test_id]
 
 
-def derived_tables(derived: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
-    """(schema, table, "schema.table") of each derived table, every name checked to be a plain
-    identifier before anything is deleted."""
+def tables_of_a_test(derived: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(schema, table, key of its count) of every table `delete_test` deletes a test's rows from: the
+    partitioned project tables (keyed by name) and the caller's derived ones (keyed "schema.table"),
+    every derived name checked to be a plain identifier before anything is deleted."""
+    # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
+    ours = [(SCHEMA, t.name, t.name) for t in ALL_TABLES.values() if t.partitioned]
     # identifier() first: qualified_name skips an empty part, which would name the schema alone.
-    return [(s, t, qualified_name(identifier(s), identifier(t))) for s, t in derived]
+    return ours + [(s, t, qualified_name(identifier(s), identifier(t))) for s, t in derived]
 
 
 class WarehouseClient(ABC):

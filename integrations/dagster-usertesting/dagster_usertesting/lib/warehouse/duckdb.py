@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import Field
 
 from dagster_usertesting.lib.normalize.frames import empty_frame, typed_frame
-from dagster_usertesting.lib.schema import ALL_TABLES, PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, Table
+from dagster_usertesting.lib.schema import PARTITION_COLUMN, SCHEMA, SESSION_COLUMN, Table
 from dagster_usertesting.lib.warehouse.base import (
     PreparedWrite,
     TableWrite,
@@ -29,9 +29,9 @@ from dagster_usertesting.lib.warehouse.base import (
     WriteResult,
     as_test_ids,
     count_sql,
-    derived_tables,
     partition_filter,
     prepare_writes,
+    tables_of_a_test,
 )
 from dagster_usertesting.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
 from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
@@ -73,14 +73,12 @@ class DuckDBWarehouse(WarehouseClient):
         return typed_frame(table, frame, from_warehouse=True) if columns is None else frame
 
     def delete_test(self, test_id: str, derived: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
-        others = derived_tables(derived)
+        tables = tables_of_a_test(derived)
         if not self.path.exists():
             return {}
-        # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
-        tables = [(SCHEMA, t.name, t.name) for t in ALL_TABLES.values() if t.partitioned]
         deleted: dict[str, int] = {}
         with self._transaction() as conn:
-            for schema, table, key in [*tables, *others]:
+            for schema, table, key in tables:
                 if _table_exists(conn, table, schema):
                     sql = f"DELETE FROM {qualified_name(schema, table)} WHERE {PARTITION_COLUMN} = ?"
                     deleted[key] = _count(conn.execute(sql, [test_id]))

@@ -8,7 +8,7 @@ before COMMIT are never visible, so a partition always holds its previous rows o
 it; `SELECT SYSTEM$ABORT_TRANSACTION(<id>)` from SHOW TRANSACTIONS frees it sooner.)
 
 Only this module imports Snowflake packages, and only the connector (dagster_snowflake costs ~10 s
-more to import). SyncSettings and the key pair: snowflake_config.py.
+more to import). Settings and the key pair: snowflake_config.py.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pydantic import Field
 
 from dagster_usertesting.lib.normalize.frames import empty_frame, typed_frame
 from dagster_usertesting.lib.schema import (
-    ALL_TABLES,
     JSON,
     PARTITION_COLUMN,
     SCHEMA,
@@ -42,9 +41,9 @@ from dagster_usertesting.lib.warehouse.base import (
     WriteResult,
     as_test_ids,
     count_sql,
-    derived_tables,
     partition_filter,
     prepare_writes,
+    tables_of_a_test,
 )
 from dagster_usertesting.lib.warehouse.ddl import column_list, create_table_sql, qualified_name
 from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
@@ -181,9 +180,7 @@ class SnowflakeWarehouse(WarehouseClient):
         return typed_frame(table, frame, from_warehouse=True)
 
     def delete_test(self, test_id: str, derived: Sequence[tuple[str, str]] = ()) -> dict[str, int]:
-        # The test list (unpartitioned) is what the API lists: the next refresh decides its rows.
-        tables = [(SCHEMA, t.name, t.name) for t in ALL_TABLES.values() if t.partitioned]
-        tables += derived_tables(derived)
+        tables = tables_of_a_test(derived)
         deleted: dict[str, int] = {}
         with self._connection() as conn, conn.cursor() as cursor:
             present = [(s, t, key) for s, t, key in tables if self._table_exists(cursor, t, s)]
