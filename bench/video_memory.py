@@ -161,7 +161,10 @@ def _archive_with_asset(spec: dict[str, Any]) -> dict[str, Any]:
 
         def run(test_id: str) -> Any:
             result = materialize(
-                [raw_sessions, session_videos], partition_key=test_id, instance=instance, resources=resources
+                [raw_sessions.default, session_videos.default],
+                partition_key=test_id,
+                instance=instance,
+                resources=resources,
             )
             if not result.success:
                 raise RuntimeError(f"the run for test {test_id} failed")

@@ -88,7 +88,7 @@ def test_reconcile_finds_deletions_a_count_cannot_see_and_spends_only_list_pages
     assert not set(deleted) & set(pipeline.table("transcripts", test_id)["session_id"])
     assert not set(deleted) & _landed_ids(pipeline, test_id, "transcripts")
     assert _detail_ids(pipeline) == sorted(new)
-    latest = pipeline.instance.get_latest_materialization_event(raw_sessions.key)
+    latest = pipeline.instance.get_latest_materialization_event(raw_sessions.default.key)
     assert latest.asset_materialization.metadata["sessions_removed"].value == 2
 
 
@@ -98,13 +98,15 @@ def test_a_session_deleted_between_listing_and_details_is_dropped_not_asked_fore
     add_tests(pipeline.instance, [test_id])
     resources = {k: pipeline.defs.resources[k] for k in ("usertesting", "object_store", "io_manager")}
     resources["sync_settings"] = pipeline.defs.resources["sync_settings"]
-    assert materialize([raw_sessions], partition_key=test_id, instance=pipeline.instance, resources=resources)
+    assert materialize(
+        [raw_sessions.default], partition_key=test_id, instance=pipeline.instance, resources=resources
+    )
     gone = pipeline.sandbox.dataset.delete_sessions(test_id=test_id, count=1)
 
     for _ in range(2):
         pipeline.sandbox.reset_requests()
         result = materialize(
-            [session_tables], partition_key=test_id, instance=pipeline.instance, resources=resources
+            [session_tables.default], partition_key=test_id, instance=pipeline.instance, resources=resources
         )
         assert result.success
         details = _detail_ids(pipeline)
@@ -174,7 +176,7 @@ def test_a_session_that_keeps_failing_is_recorded_the_rest_land_and_it_backs_off
         pipeline.sandbox.dataset.session_ids(test_id)
     ) - {failing}
     details = pipeline.instance.get_latest_materialization_event(
-        session_tables.keys_by_output_name["session_details"]
+        session_tables.default.keys_by_output_name["session_details"]
     )
     assert details.asset_materialization.metadata["sessions_failed"].value == 1
     pipeline.sandbox.config.failing_session_ids = set()

@@ -72,7 +72,7 @@ class VideoPipeline:
         resources = self.defs.resources
         for test_id in test_ids:
             result = materialize(
-                [raw_sessions, session_videos],
+                [raw_sessions.default, session_videos.default],
                 partition_key=test_id,
                 instance=self.instance,
                 resources={

@@ -16,11 +16,21 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-from dagster import AssetSpec, Component, ComponentLoadContext, Definitions, Model, Resolvable
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    Component,
+    ComponentLoadContext,
+    Definitions,
+    Model,
+    Resolvable,
+)
 from pydantic import Field
 
+from dagster_usertesting.defs.assets import API_POOL, SyncStep
 from dagster_usertesting.defs.definitions import build_usertesting_definitions
 from dagster_usertesting.lib.usertesting_api.resource import SECRET_SETTINGS
 from dagster_usertesting.settings import SettingsError, SyncSettings, settings_override, sync_variables
@@ -64,6 +74,11 @@ class UserTestingSyncComponent(Component, Resolvable, Model):
     translation: UserTestingTranslation | None = Field(
         default=None, description="Group, owners and tags of every UserTesting asset."
     )
+    pool: str = Field(
+        default=API_POOL,
+        description="Concurrency pool of every asset that calls the API; limit it to 1 in the instance "
+        "(docs/deployment.md), so runs sharing the credential take turns.",
+    )
 
     @property
     def translator(self) -> UserTestingTranslator:
@@ -80,6 +95,11 @@ class UserTestingSyncComponent(Component, Resolvable, Model):
         if attributes.group_name:
             spec = spec.replace_attributes(group_name=attributes.group_name)
         return spec
+
+    def execute(self, context: AssetExecutionContext, step: SyncStep) -> Iterator[Any]:
+        """Runs one step of the sync (`step.name`, e.g. raw_sessions) for the test `step.partition_key`.
+        Override to wrap every step; yield all of `step.run()`'s events, which Dagster needs."""
+        yield from step.run()
 
     def sync_settings(self, environ: Mapping[str, str] | None = None) -> SyncSettings:
         """These attributes over the `USERTESTING_*` variables of the environment (and DAGSTER_HOME)."""
@@ -112,7 +132,14 @@ class UserTestingSyncComponent(Component, Resolvable, Model):
     def build_defs(self, context: ComponentLoadContext) -> Definitions:
         # A caller building definitions with settings of its own (tests, ut-dagster's CLI) wins.
         settings = settings_override() or self.sync_settings()
-        return build_usertesting_definitions(settings, translator=self, videos=self.videos, tests=self.tests)
+        return build_usertesting_definitions(
+            settings,
+            translator=self,
+            videos=self.videos,
+            tests=self.tests,
+            pool=self.pool,
+            execute=self.execute,
+        )
 
 
 def _text(value: str | int | float | bool | None) -> str:

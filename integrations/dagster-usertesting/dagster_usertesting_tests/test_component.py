@@ -11,10 +11,12 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import duckdb
 import pytest
 from dagster import (
+    AssetExecutionContext,
     AssetKey,
     DagsterInstance,
     DefaultSensorStatus,
@@ -25,6 +27,7 @@ from dagster import (
 )
 
 from dagster_usertesting import UserTestingSyncComponent
+from dagster_usertesting.defs.assets import SYNC_STEPS, TESTS_STEPS, SyncStep, keys_of
 from dagster_usertesting.settings import SensorSettings, SettingsError, SyncSettings, sync_variables
 from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
 
@@ -122,6 +125,57 @@ def test_five_lines_of_yaml_sync_one_test_into_duckdb(
     assert AssetKey(["usertesting", "session_videos"]) not in specs  # videos: false
     with pytest.raises(Exception, match="usertesting_sync_with_videos"):
         defs.resolve_job_def("usertesting_sync_with_videos")
+
+
+class TimedSyncComponent(UserTestingSyncComponent):
+    """A user's subclass: every step of the sync goes through its own `execute`."""
+
+    steps: ClassVar[list[tuple[str, str | None, int]]] = []
+
+    def execute(self, context: AssetExecutionContext, step: SyncStep) -> Iterator[Any]:
+        events = list(step.run())
+        TimedSyncComponent.steps.append((step.name, step.partition_key, len(events)))
+        yield from events
+
+
+def test_a_subclass_runs_every_step_through_its_execute_in_its_own_pool(
+    sandbox: SandboxServer, credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_id = sandbox.test_ids[1]
+    data = tmp_path / "data"
+    defs = another_project(
+        tmp_path / "project",
+        f"""\
+        type: {__name__}.TimedSyncComponent
+        attributes:
+          data_dir: {data}
+          videos: false
+          pool: research_vendor_api
+        """,
+        monkeypatch,
+    )
+    # Every asset that calls the API, the test list's included; the budget observation calls none.
+    pools = {defs.resolve_assets_def(key).op.pool for key in keys_of(SYNC_STEPS + TESTS_STEPS)}
+    assert pools == {"research_vendor_api"}
+
+    TimedSyncComponent.steps.clear()
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("usertesting_tests", [test_id])
+        result = defs.resolve_job_def("usertesting_sync").execute_in_process(
+            instance=instance, partition_key=test_id
+        )
+
+    assert result.success
+    names = [name for name, _, _ in TimedSyncComponent.steps]
+    assert names == ["raw_sessions", "session_tables", "transcript_tables", "qx_scores", "clip_tables"]
+    assert {partition for _, partition, _ in TimedSyncComponent.steps} == {test_id}
+    assert all(events > 0 for _, _, events in TimedSyncComponent.steps)
+    # What the wrapped steps yielded reached Dagster: the test's sessions are in the warehouse.
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as warehouse:
+        sessions = warehouse.execute(
+            "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
+        ).fetchone()
+    assert sessions == (len(sandbox.dataset.sessions(test_id)),)
 
 
 def test_a_secret_in_yaml_is_refused_naming_where_it_belongs(

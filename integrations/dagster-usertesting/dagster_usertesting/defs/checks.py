@@ -22,7 +22,6 @@ from dagster import (
     asset_check,
 )
 
-from dagster_usertesting.defs.assets import raw_sessions, session_videos
 from dagster_usertesting.defs.freshness import FreshnessLimits, TestObservation, judge, observe
 from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.defs.registered_tests import registered_tests_table
@@ -36,12 +35,14 @@ from dagster_usertesting.defs.titles import (
     title_of,
 )
 from dagster_usertesting.lib.object_store import ObjectStoreResource
-from dagster_usertesting.lib.schema import SCHEMA, SESSIONS, TESTS
+from dagster_usertesting.lib.schema import RAW_SESSIONS, SCHEMA, SESSION_VIDEOS, SESSIONS, TESTS
 from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from dagster_usertesting.lib.workspace_tests import landed_product_types, landed_titles
 
 SESSIONS_KEY = AssetKey([SCHEMA, SESSIONS.name])
 TESTS_KEY = AssetKey([SCHEMA, TESTS.name])
+RAW_SESSIONS_KEY = AssetKey([SCHEMA, RAW_SESSIONS.name])
+SESSION_VIDEOS_KEY = AssetKey([SCHEMA, SESSION_VIDEOS.name])
 
 
 FRESH_IN_WAREHOUSE = "fresh_in_warehouse"
@@ -60,7 +61,7 @@ def _freshness_result(
 ) -> AssetCheckEvaluation:
     verdict = judge(seen, now, limits)
     return AssetCheckEvaluation(
-        asset_key=raw_sessions.key,
+        asset_key=RAW_SESSIONS_KEY,
         check_name=FRESH_IN_WAREHOUSE,
         passed=verdict.fresh,
         severity=AssetCheckSeverity.WARN,
@@ -105,7 +106,7 @@ with warnings.catch_warnings():
     # Dagster marks partitioned checks "preview"; one status per test is what users need.
     warnings.filterwarnings("ignore", category=PreviewWarning)
     fresh_in_warehouse = asset_check(
-        asset=raw_sessions,
+        asset=RAW_SESSIONS_KEY,
         name=FRESH_IN_WAREHOUSE,
         partitions_def=test_partitions,
         # It reads the sessions table: in a sync run, it runs after the table is written.
@@ -119,7 +120,7 @@ with warnings.catch_warnings():
 # Dagster's built-in freshness checks look at an asset's latest materialization, which for a
 # partitioned asset says nothing about the other tests; this one looks at each test's partition.
 @asset_check(
-    asset=raw_sessions,
+    asset=RAW_SESSIONS_KEY,
     name="every_test_synced_recently",
     description=f"Every registered test is fresh: {FRESHNESS_RULE}. Stale tests are named by title; each "
     f"test's own verdict is its partition of {FRESH_IN_WAREHOUSE}.",
@@ -197,7 +198,7 @@ def _stale_markdown(stale: list[AssetCheckEvaluation], titles: dict[str, str]) -
 
 
 @asset_check(
-    asset=raw_sessions,
+    asset=RAW_SESSIONS_KEY,
     name="no_test_keeps_failing",
     description="No registered test's sync runs failed UT_TEST_MAX_FAILED_RUNS times in a row (default 14); "
     "such a test is no longer synced until a run of it succeeds (`ut-dagster sync TEST_ID`, or "
@@ -228,7 +229,7 @@ def no_test_keeps_failing(
 
 
 @asset_check(
-    asset=session_videos,
+    asset=SESSION_VIDEOS_KEY,
     name="archived_videos_match_checksums",
     description="Re-reads every archived video and compares its SHA-256 with the recorded one.",
 )

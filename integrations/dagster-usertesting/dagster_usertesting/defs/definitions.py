@@ -11,7 +11,15 @@ from typing import Any
 
 from dagster import AssetSpec, DagsterInvalidDefinitionError, Definitions, map_asset_specs
 
-from dagster_usertesting.defs.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from dagster_usertesting.defs.assets import (
+    API_POOL,
+    SYNC_STEPS,
+    TESTS_STEPS,
+    VIDEO_STEPS,
+    ExecuteStep,
+    keys_of,
+    run_step,
+)
 from dagster_usertesting.defs.assets.api_budget import api_budget, api_budget_job, api_budget_schedule
 from dagster_usertesting.defs.checks import (
     archived_videos_match_checksums,
@@ -41,12 +49,16 @@ def build_usertesting_definitions(
     translator: UserTestingTranslator | None = None,
     videos: bool = True,
     tests: Sequence[str] = (),
+    pool: str = API_POOL,
+    execute: ExecuteStep = run_step,
 ) -> Definitions:
     """Everything the sync defines. `videos=False` leaves out the video assets, their jobs and check;
-    `tests` are registered as partitions by the sensor `usertesting_register_tests`."""
+    `tests` are registered as partitions by the sensor `usertesting_register_tests`; every asset
+    that calls the API queues in `pool` and runs its step through `execute` (factory.py)."""
     translate = _spec_translation(translator or UserTestingTranslator(), settings)
     sync_job, sync_with_videos_job = build_sync_jobs(settings)
-    assets = map_asset_specs(translate, [*SYNC_ASSETS, *TESTS_ASSETS, *(VIDEO_ASSETS if videos else [])])
+    steps = SYNC_STEPS + TESTS_STEPS + (VIDEO_STEPS if videos else ())
+    assets = map_asset_specs(translate, [step.build(pool, execute) for step in steps])
     sensors = [
         build_new_sessions_sensor(settings.sensors),
         build_discovery_sensor(settings.sensors),
@@ -81,7 +93,7 @@ def build_usertesting_definitions(
 
 
 def _spec_translation(translator: UserTestingTranslator, settings: SyncSettings):
-    file_tables = {key for asset in VIDEO_ASSETS for key in asset.keys}
+    file_tables = set(keys_of(VIDEO_STEPS))
 
     def translate(spec: AssetSpec) -> AssetSpec:
         table = ALL_TABLES.get(spec.key.path[-1])

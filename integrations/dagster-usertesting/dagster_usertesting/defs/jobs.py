@@ -32,7 +32,7 @@ from dagster import (
     partitioned_config,
 )
 
-from dagster_usertesting.defs.assets import SYNC_ASSETS, TESTS_ASSETS, VIDEO_ASSETS
+from dagster_usertesting.defs.assets import SYNC_STEPS, TESTS_STEPS, VIDEO_STEPS, keys_of
 from dagster_usertesting.defs.checks import (
     archived_videos_match_checksums,
     every_test_synced_recently,
@@ -73,7 +73,7 @@ def build_sync_jobs(settings: SyncSettings) -> tuple[Any, Any]:
 
     sync = define_asset_job(
         SYNC_JOB_NAME,
-        selection=AssetSelection.assets(*SYNC_ASSETS),
+        selection=AssetSelection.assets(*keys_of(SYNC_STEPS)),
         executor_def=in_process_executor,
         config=sync_partition_config,
         tags=tags,
@@ -83,7 +83,7 @@ def build_sync_jobs(settings: SyncSettings) -> tuple[Any, Any]:
     with_videos = define_asset_job(
         SYNC_WITH_VIDEOS_JOB_NAME,
         # Checksum verification re-reads every archived video: it runs on its own job, not every sync.
-        selection=AssetSelection.assets(*SYNC_ASSETS, *VIDEO_ASSETS)
+        selection=AssetSelection.assets(*keys_of(SYNC_STEPS + VIDEO_STEPS))
         - AssetSelection.checks(archived_videos_match_checksums),
         executor_def=in_process_executor,
         config=sync_partition_config,
@@ -111,7 +111,7 @@ freshness_job = define_asset_job(
 # Its own job: the test list is not partitioned by test, so `ut-dagster sync` never waits for it.
 tests_refresh_job = define_asset_job(
     "usertesting_tests_refresh",
-    selection=AssetSelection.assets(*TESTS_ASSETS),
+    selection=AssetSelection.assets(*keys_of(TESTS_STEPS)),
     description="Refresh usertesting/tests: every test the credential sees, with title and kind "
     "(a handful of legacy v1 requests).",
 )
@@ -132,5 +132,5 @@ def sync_run_config(
     flags = {name: True for name, on in chosen if on}
     if not flags:
         return {}
-    assets = [*SYNC_ASSETS, *(VIDEO_ASSETS if videos else ())]
-    return {"ops": {asset.op.name: {"config": flags} for asset in assets}}
+    steps = SYNC_STEPS + (VIDEO_STEPS if videos else ())
+    return {"ops": {step.op_name: {"config": flags} for step in steps}}

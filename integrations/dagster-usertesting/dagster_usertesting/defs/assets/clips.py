@@ -18,6 +18,7 @@ from dagster_usertesting.defs.assets.common import (
     table_asset_kwargs,
     table_write,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.progress import SyncProgress
@@ -46,7 +47,8 @@ class ClipConfig(SyncConfig):
     )
 
 
-@multi_asset(
+@sync_step(
+    multi_asset,
     name="clip_tables",
     **PER_TEST_API_ASSET,
     # After the transcripts: clip_transcripts cut what was said during each clip out of them.

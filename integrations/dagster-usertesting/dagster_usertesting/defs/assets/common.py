@@ -1,4 +1,4 @@
-"""What every UserTesting asset shares: key prefix, partitioning, the API pool, run config, metadata."""
+"""What every UserTesting asset shares: key prefix, partitioning, run config, metadata (the pool: factory.py)."""
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,9 +31,6 @@ from dagster_usertesting.lib.warehouse import TableWrite, WarehouseClient
 
 KEY_PREFIX = [SCHEMA]
 GROUP = SCHEMA
-# Every asset that calls the API joins this pool; its limit caps concurrent API steps across runs
-# (the shared rate limiter caps the requests themselves).
-API_POOL = "usertesting_api"
 # A holder killed with SIGKILL lets go of a test's step lease within its ttl
 # (USERTESTING_STEP_LEASE_SECONDS, 120 s): a step started right after a crash waits that out, with a
 # margin, instead of failing.
@@ -42,7 +39,6 @@ STEP_LEASE_WAIT_FACTOR = 1.25
 PER_TEST_API_ASSET: dict[str, Any] = {
     "partitions_def": test_partitions,
     "group_name": GROUP,
-    "pool": API_POOL,
 }
 
 

@@ -12,6 +12,7 @@ from dagster_usertesting.defs.assets.common import (
     table_asset_kwargs,
     table_write,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.titles import title_metadata
 from dagster_usertesting.lib.landing import utc_now
 from dagster_usertesting.lib.normalize import qx_score_rows
@@ -24,7 +25,8 @@ from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 FOLDER = "qx_scores"
 
 
-@asset(
+@sync_step(
+    asset,
     **PER_TEST_API_ASSET,
     **table_asset_kwargs(
         QX_SCORES,

@@ -21,6 +21,7 @@ from dagster_usertesting.defs.assets.common import (
     table_write,
     warehouse_agrees,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.per_test_checks import about_test, per_test_check
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.defs.runs import LISTING_HEAD_TAG, title_own_run
@@ -34,7 +35,8 @@ from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 KEY = [*KEY_PREFIX, RAW_SESSIONS.name]
 
 
-@asset(
+@sync_step(
+    asset,
     **PER_TEST_API_ASSET,
     **table_asset_kwargs(
         RAW_SESSIONS,

@@ -28,6 +28,7 @@ from dagster_usertesting.defs.assets.common import (
     warehouse_agrees,
     write_together,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.per_test_checks import about_test, per_test_check
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.defs.titles import TITLE_METADATA, UNKNOWN_TITLE, title_of
@@ -46,7 +47,8 @@ TASKS_KEY = AssetKey([*KEY_PREFIX, TASKS.name])
 DETAILS_KEY = AssetKey([*KEY_PREFIX, SESSION_DETAILS.name])
 
 
-@multi_asset(
+@sync_step(
+    multi_asset,
     name="session_tables",
     **PER_TEST_API_ASSET,
     deps=[RAW_SESSIONS_KEY],

@@ -14,6 +14,7 @@ from dagster_usertesting.defs.assets.common import (
     start_api_step,
     table_asset_kwargs,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.defs.titles import title_metadata
 from dagster_usertesting.lib.normalize import to_frame
@@ -35,7 +36,8 @@ class VideoConfig(SyncConfig):
     )
 
 
-@asset(
+@sync_step(
+    asset,
     **PER_TEST_API_ASSET,
     **table_asset_kwargs(
         SESSION_VIDEOS,

@@ -18,6 +18,7 @@ from dagster_usertesting.defs.assets.common import (
     table_write,
     write_together,
 )
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.resources import SyncPolicyResource
 from dagster_usertesting.defs.titles import title_metadata
 from dagster_usertesting.lib.object_store import ObjectStoreResource
@@ -47,7 +48,8 @@ class TranscriptConfig(SyncConfig):
 RAW_SESSIONS_KEY = AssetKey([*KEY_PREFIX, "raw_sessions"])
 
 
-@multi_asset(
+@sync_step(
+    multi_asset,
     name="transcript_tables",
     **PER_TEST_API_ASSET,
     deps=[RAW_SESSIONS_KEY],

@@ -11,7 +11,8 @@ from typing import Any
 
 from dagster import AssetExecutionContext, Output, ResourceParam, asset
 
-from dagster_usertesting.defs.assets.common import API_POOL, GROUP, KEY_PREFIX
+from dagster_usertesting.defs.assets.common import GROUP, KEY_PREFIX
+from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.freshness import FreshnessLimits
 from dagster_usertesting.defs.registered_tests import registered_tests_table
 from dagster_usertesting.defs.resources import SyncPolicyResource
@@ -26,11 +27,11 @@ from dagster_usertesting.lib.warehouse.io_manager import WarehouseIOManager
 from dagster_usertesting.lib.workspace_tests import land_workspace_tests
 
 
-@asset(
+@sync_step(
+    asset,
     name=TESTS.name,
     key_prefix=KEY_PREFIX,
     group_name=GROUP,
-    pool=API_POOL,
     metadata={
         "dagster/table_name": f"{SCHEMA}.{TESTS.name}",
         "dagster/column_schema": column_schema(TESTS),
