@@ -66,9 +66,9 @@ def cli_env(tmp_path) -> Callable[[SandboxServer], dict[str, str]]:
             "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
             "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
             "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
-            # A killed sync's hold on its test's API step ends 30 s after the kill instead of 120 s:
+            # A killed sync's hold on its test's API step ends 10 s after the kill instead of 120 s:
             # the tests that kill a sync wait that out before the rerun may start.
-            "USERTESTING_STEP_LEASE_SECONDS": "30",
+            "USERTESTING_STEP_LEASE_SECONDS": "10",
         }
 
     return env

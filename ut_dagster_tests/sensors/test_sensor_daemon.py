@@ -70,8 +70,9 @@ def sandbox_env(sandbox, tmp_path: Path, **settings: str) -> dict[str, str]:
         "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
-        # A killed host's hold on a test's API step ends 30 s after it instead of 120 s.
-        "USERTESTING_STEP_LEASE_SECONDS": "30",
+        # A killed host's hold on a test's API step ends 10 s after it instead of 120 s (renewed every 3 s
+        # while its holder lives).
+        "USERTESTING_STEP_LEASE_SECONDS": "10",
         "UT_SENSOR_RUNNING": "true",
         "UT_SENSOR_INTERVAL_SECONDS": "1",
         **settings,
