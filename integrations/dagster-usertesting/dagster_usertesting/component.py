@@ -27,12 +27,14 @@ from dagster import (
     Definitions,
     Model,
     Resolvable,
+    scaffold_with,
 )
 from pydantic import Field
 
 from dagster_usertesting.defs.assets import API_POOL, SyncStep
 from dagster_usertesting.defs.definitions import build_usertesting_definitions
 from dagster_usertesting.lib.usertesting_api.resource import SECRET_SETTINGS
+from dagster_usertesting.scaffolder import UserTestingSyncScaffolder
 from dagster_usertesting.settings import SettingsError, SyncSettings, settings_override, sync_variables
 from dagster_usertesting.translator import UserTestingTableProps, UserTestingTranslator
 
@@ -45,6 +47,7 @@ class UserTestingTranslation(Model):
     tags: Mapping[str, str] | None = Field(default=None, description="Tags added to every asset.")
 
 
+@scaffold_with(UserTestingSyncScaffolder)
 class UserTestingSyncComponent(Component, Resolvable, Model):
     """UserTesting research results (sessions, demographics, task answers, transcripts, clips and,
     optionally, videos), synced per test into DuckDB or Snowflake under the 10-requests-a-minute limit."""

@@ -7,6 +7,9 @@ partition materialized against the sandbox over HTTP on 127.0.0.1 into a DuckDB 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from typing import Any, ClassVar
 
 import duckdb
 import pytest
+import yaml
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -59,21 +63,28 @@ def credential(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def another_project(root: Path, defs_yaml: str, monkeypatch: pytest.MonkeyPatch) -> Definitions:
-    """A `dg` project at `root` whose one source is defs/usertesting/defs.yaml, loaded."""
+def empty_project(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `dg` project at `root` with an empty defs folder, importable; returns its package."""
     # A module name of its own per project: Python keeps the modules of earlier ones imported.
     project = f"research_analytics_{uuid.uuid4().hex[:8]}"
     root.mkdir()
     (root / "pyproject.toml").write_text(
         f'[tool.dg]\ndirectory_type = "project"\n\n[tool.dg.project]\nroot_module = "{project}"\n'
     )
-    folder = root / project / "defs" / "usertesting"
-    folder.mkdir(parents=True)
+    (root / project / "defs").mkdir(parents=True)
     (root / project / "__init__.py").write_text("")
     (root / project / "defs" / "__init__.py").write_text("")
-    (folder / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
     monkeypatch.syspath_prepend(str(root))
-    return load_from_defs_folder(path_within_project=root / project)
+    return root / project
+
+
+def another_project(root: Path, defs_yaml: str, monkeypatch: pytest.MonkeyPatch) -> Definitions:
+    """A `dg` project at `root` whose one source is defs/usertesting/defs.yaml, loaded."""
+    package = empty_project(root, monkeypatch)
+    folder = package / "defs" / "usertesting"
+    folder.mkdir()
+    (folder / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
+    return load_from_defs_folder(path_within_project=package)
 
 
 def test_five_lines_of_yaml_sync_one_test_into_duckdb(
@@ -176,6 +187,43 @@ def test_a_subclass_runs_every_step_through_its_execute_in_its_own_pool(
             "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
         ).fetchone()
     assert sessions == (len(sandbox.dataset.sessions(test_id)),)
+
+
+def test_dg_scaffold_writes_a_defs_yaml_that_loads_and_registers_its_tests(
+    sandbox: SandboxServer, credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = empty_project(tmp_path / "project", monkeypatch)
+    tests = sandbox.test_ids
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    scaffolded = subprocess.run(
+        [
+            Path(sys.executable).with_name("dg"),
+            "scaffold",
+            "defs",
+            "dagster_usertesting.UserTestingSyncComponent",
+            "usertesting",
+            f"--tests={','.join(tests)}",
+        ],
+        cwd=tmp_path / "project",
+        env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert scaffolded.returncode == 0, scaffolded.stdout + scaffolded.stderr
+    written = yaml.safe_load((package / "defs" / "usertesting" / "defs.yaml").read_text())
+    assert written == {
+        "type": "dagster_usertesting.UserTestingSyncComponent",
+        "attributes": {"warehouse": "duckdb", "duckdb_path": "data/warehouse.duckdb", "tests": tests},
+    }
+
+    defs = load_from_defs_folder(path_within_project=package)
+    with DagsterInstance.ephemeral() as instance:
+        tick = defs.resolve_sensor_def("usertesting_register_tests")(build_sensor_context(instance=instance))
+    assert isinstance(tick, SensorResult)
+    assert [list(r.partition_keys or []) for r in tick.dynamic_partitions_requests or []] == [tests]
+    assert defs.resolve_job_def("usertesting_sync_with_videos")
 
 
 def test_a_secret_in_yaml_is_refused_naming_where_it_belongs(
