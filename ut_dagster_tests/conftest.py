@@ -66,9 +66,10 @@ def cli_env(tmp_path) -> Callable[[SandboxServer], dict[str, str]]:
             "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
             "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
             "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
-            # A killed sync's hold on its test's API step ends 10 s after the kill instead of 120 s:
-            # the tests that kill a sync wait that out before the rerun may start.
-            "USERTESTING_STEP_LEASE_SECONDS": "10",
+            # A test's API step is held 30 s past its holder's death instead of 120 s, and a contender
+            # waits 37.5 s for a live one (two overlapping syncs of a test take turns within that).
+            # The tests that kill a sync shorten it to 10 s: nothing else contends there.
+            "USERTESTING_STEP_LEASE_SECONDS": "30",
         }
 
     return env

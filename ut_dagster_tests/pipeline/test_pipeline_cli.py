@@ -47,7 +47,9 @@ def test_killed_mid_sync_then_rerun_completes_without_asking_twice(start_sandbox
         requests_per_window=5,
         window_seconds=0.5,
     )
-    env = cli_env(sandbox)
+    # The killed sync's hold on the test's API step ends 10 s after the kill (renewed every 3 s
+    # while it lived): the rerun waits that out. Nothing else contends for the step here.
+    env = {**cli_env(sandbox), "USERTESTING_STEP_LEASE_SECONDS": "10"}
     test_id = sandbox.test_ids[0]
     process = subprocess.Popen(
         [sys.executable, "-m", "ut_dagster.cli", "sync", test_id],

@@ -70,9 +70,8 @@ def sandbox_env(sandbox, tmp_path: Path, **settings: str) -> dict[str, str]:
         "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
-        # A killed host's hold on a test's API step ends 10 s after it instead of 120 s (renewed every 3 s
-        # while its holder lives).
-        "USERTESTING_STEP_LEASE_SECONDS": "10",
+        # A killed host's hold on a test's API step ends 30 s after it instead of 120 s.
+        "USERTESTING_STEP_LEASE_SECONDS": "30",
         "UT_SENSOR_RUNNING": "true",
         "UT_SENSOR_INTERVAL_SECONDS": "1",
         **settings,
@@ -280,6 +279,9 @@ def test_a_killed_daemon_host_is_recovered_from_and_no_request_is_spent_twice(tm
         # The whole window for probes while nothing syncs: the first tick finds both tests (2 probes
         # of 2), so one run fetches while the other waits for its slot (at 90%, 1 probe a tick).
         UT_PROBE_BUDGET_CEILING="1.0",
+        # The killed host's holds on the tests' API steps end 10 s after the kill (renewed every 3 s
+        # while it lived); the runs after the restart wait that out.
+        USERTESTING_STEP_LEASE_SECONDS="10",
     )
     env.pop("DAGSTER_HOME", None)  # the home `make dev` would choose: $UT_DATA_DIR/dagster_home
     home = _home_like_make_dev(env)

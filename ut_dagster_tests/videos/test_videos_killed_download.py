@@ -25,7 +25,8 @@ def test_killed_mid_download_then_rerun_archives_everything_and_records_no_parti
     [test_id] = sandbox.test_ids
     # The second video requested stops 3 MiB in, until the test lets it go on.
     gate = transfer_gate(sandbox, pause_after=3 * MIB, pause_transfer=2)
-    env = cli_env(sandbox)
+    # The killed sync's hold on the test's API step ends 10 s after the kill: the rerun waits that out.
+    env = {**cli_env(sandbox), "USERTESTING_STEP_LEASE_SECONDS": "10"}
     pipeline = video_archive_view(sandbox, Settings.from_env({"UT_DATA_DIR": env["UT_DATA_DIR"]}))
     with_video = pipeline.with_video(test_id)
     assert len(with_video) == 3
