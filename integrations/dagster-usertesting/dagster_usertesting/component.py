@@ -101,7 +101,7 @@ class UserTestingSyncComponent(Component, Resolvable, Model):
 
     def execute(self, context: AssetExecutionContext, step: SyncStep) -> Iterator[Any]:
         """Runs one step of the sync (`step.name`, e.g. raw_sessions) for the test `step.partition_key`.
-        Override to wrap every step; yield all of `step.run()`'s events, which Dagster needs."""
+        Override to wrap every step: run it once and yield all of its events, which Dagster needs."""
         yield from step.run()
 
     def sync_settings(self, environ: Mapping[str, str] | None = None) -> SyncSettings:

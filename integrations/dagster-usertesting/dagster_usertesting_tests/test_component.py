@@ -189,6 +189,42 @@ def test_a_subclass_runs_every_step_through_its_execute_in_its_own_pool(
     assert sessions == (len(sandbox.dataset.sessions(test_id)),)
 
 
+class TwiceSyncComponent(UserTestingSyncComponent):
+    """A mistaken subclass: it runs each step a second time."""
+
+    def execute(self, context: AssetExecutionContext, step: SyncStep) -> Iterator[Any]:
+        yield from step.run()
+        yield from step.run()
+
+
+def test_an_execute_that_runs_a_step_twice_fails_it_without_asking_the_api_again(
+    sandbox: SandboxServer, credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test_id = sandbox.test_ids[0]
+    defs = another_project(
+        tmp_path / "project",
+        f"""\
+        type: {__name__}.TwiceSyncComponent
+        attributes:
+          data_dir: {tmp_path / "data"}
+          videos: false
+        """,
+        monkeypatch,
+    )
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("usertesting_tests", [test_id])
+        result = defs.resolve_job_def("usertesting_sync").execute_in_process(
+            instance=instance, partition_key=test_id, raise_on_error=False
+        )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "usertesting__raw_sessions"
+    assert "was run twice by an execute()" in str(failure.step_failure_data.error)
+    # The listing was asked for once: the second run raised before any request.
+    listings = [r for r in sandbox.requests if r["endpoint"] == "list_sessions"]
+    assert len(listings) == 1
+
+
 def test_dg_scaffold_writes_a_defs_yaml_that_loads_and_registers_its_tests(
     sandbox: SandboxServer, credential: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

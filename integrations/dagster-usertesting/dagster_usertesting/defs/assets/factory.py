@@ -21,15 +21,27 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition
 API_POOL = "usertesting_api"
 
 
-@dataclass(frozen=True)
 class SyncStep:
     """One step of the sync, about to run: `name` is its asset's (raw_sessions, session_tables, ...),
-    `partition_key` the test it syncs (None for the unpartitioned test list). `run()` does the
-    step's work and yields its outputs and check results, which Dagster must receive, all of them."""
+    `partition_key` the test it syncs (None for the unpartitioned test list)."""
 
-    name: str
-    partition_key: str | None
-    run: Callable[[], Iterator[Any]]
+    def __init__(self, name: str, partition_key: str | None, body: Callable[[], Iterator[Any]]) -> None:
+        self.name, self.partition_key = name, partition_key
+        self._body: Callable[[], Iterator[Any]] | None = body
+
+    def run(self) -> Iterator[Any]:
+        """Do the step's work, yielding its outputs and check results: Dagster must receive all of
+        them. Once only: a step run twice would ask the API twice for what it already fetched."""
+        if self._body is None:
+            raise RuntimeError(
+                f"Step {self.name} of test {self.partition_key} was run twice by an execute(): run it once "
+                "and yield its events (a second run would spend the API budget again)."
+            )
+        body, self._body = self._body, None
+        return body()
+
+    def __repr__(self) -> str:
+        return f"SyncStep({self.name!r}, {self.partition_key!r})"
 
 
 ExecuteStep = Callable[[AssetExecutionContext, SyncStep], Iterator[Any]]
