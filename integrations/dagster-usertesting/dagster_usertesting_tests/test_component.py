@@ -30,8 +30,8 @@ from dagster import (
     load_from_defs_folder,
 )
 
-from dagster_usertesting import UserTestingSyncComponent
-from dagster_usertesting.defs.assets import SYNC_STEPS, TESTS_STEPS, SyncStep, keys_of
+from dagster_usertesting import SyncStep, UserTestingSyncComponent
+from dagster_usertesting.defs.assets import SYNC_STEPS, TESTS_STEPS, keys_of
 from dagster_usertesting.settings import SensorSettings, SettingsError, SyncSettings, sync_variables
 from dagster_usertesting.testing import SURVEY, SandboxConfig, SandboxServer, StudySpec
 
