@@ -40,12 +40,7 @@ def environment(sandbox: Any, root: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "UT_DATA_DIR": str(root / "data"),
         "DAGSTER_HOME": str(home),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+        **sandbox.client_environment(),
         **extra,
     }
 

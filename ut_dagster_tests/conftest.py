@@ -60,12 +60,7 @@ def cli_env(tmp_path) -> Callable[[SandboxServer], dict[str, str]]:
             **os.environ,
             "UT_DATA_DIR": str(tmp_path / "data"),
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-            "USERTESTING_BASE_URL": sandbox.url,
-            "USERTESTING_TOKEN_URL": sandbox.token_url,
-            "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-            "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-            "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-            "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+            **sandbox.client_environment(),
             # A test's API step is held 30 s past its holder's death instead of 120 s, and a contender
             # waits 37.5 s for a live one (two overlapping syncs of a test take turns within that).
             # The tests that kill a sync shorten it to 10 s: nothing else contends there.

@@ -64,12 +64,7 @@ def make_history(data_dir: Path) -> tuple[dict[str, str], object]:
     env = {
         "UT_DATA_DIR": str(data_dir),
         "DAGSTER_HOME": str(data_dir / "dagster_home"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(RATE["requests_per_window"]),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(RATE["window_seconds"]),
+        **sandbox.client_environment(),
     }
     os.environ.update(env)  # this script's own process: the CLI code reads its settings from it
 

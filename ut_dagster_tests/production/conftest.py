@@ -116,12 +116,7 @@ def _environment(sandbox: SandboxServer, data_dir: str, endpoint_url: str) -> di
         "SNOWFLAKE_DATABASE": DATABASE,
         "SNOWFLAKE_WAREHOUSE": "LOADING",
         "SNOWFLAKE_ROLE": "LOADER",
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+        **sandbox.client_environment(),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
         # Fake AWS credentials through the standard chain, and no user AWS config that could interfere.

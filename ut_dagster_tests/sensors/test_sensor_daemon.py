@@ -62,12 +62,7 @@ def sandbox_env(sandbox, tmp_path: Path, **settings: str) -> dict[str, str]:
     return {
         **os.environ,
         "UT_DATA_DIR": str(tmp_path / "data"),
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
+        **sandbox.client_environment(),
         "USERTESTING_BACKOFF_BASE_SECONDS": "0.01",
         "USERTESTING_BACKOFF_MAX_SECONDS": "0.05",
         # A killed host's hold on a test's API step ends 30 s after it instead of 120 s.

@@ -175,6 +175,18 @@ class SandboxServer:
     def token_url(self) -> str:
         return self.url + TOKEN_PATH
 
+    def client_environment(self) -> dict[str, str]:
+        """The USERTESTING_* variables a client of this sandbox is configured by: its URLs, the
+        credential and its pace, as a user would export them."""
+        return {
+            "USERTESTING_BASE_URL": self.url,
+            "USERTESTING_TOKEN_URL": self.token_url,
+            "USERTESTING_CLIENT_ID": self.config.client_id,
+            "USERTESTING_CLIENT_SECRET": self.config.client_secret,
+            "USERTESTING_REQUESTS_PER_MINUTE": str(self.config.requests_per_window),
+            "USERTESTING_RATE_WINDOW_SECONDS": str(self.config.window_seconds),
+        }
+
     @property
     def static_token(self) -> str:
         return self.config.static_tokens[0]
