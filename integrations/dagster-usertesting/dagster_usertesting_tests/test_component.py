@@ -25,6 +25,7 @@ from dagster import (
     DagsterInstance,
     DefaultSensorStatus,
     Definitions,
+    ExecuteInProcessResult,
     SensorResult,
     build_sensor_context,
     load_from_defs_folder,
@@ -50,14 +51,7 @@ def sandbox() -> Iterator[SandboxServer]:
 @pytest.fixture
 def credential(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The credential and pacing in the environment, where the component reads them."""
-    for name, value in {
-        "USERTESTING_BASE_URL": sandbox.url,
-        "USERTESTING_TOKEN_URL": sandbox.token_url,
-        "USERTESTING_CLIENT_ID": sandbox.config.client_id,
-        "USERTESTING_CLIENT_SECRET": sandbox.config.client_secret,
-        "USERTESTING_REQUESTS_PER_MINUTE": str(sandbox.config.requests_per_window),
-        "USERTESTING_RATE_WINDOW_SECONDS": str(sandbox.config.window_seconds),
-    }.items():
+    for name, value in sandbox.client_environment().items():
         monkeypatch.setenv(name, value)
     for name in ("UT_DATA_DIR", "UT_WAREHOUSE", "UT_DUCKDB_PATH", "UT_OBJECT_STORE", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
@@ -85,6 +79,24 @@ def another_project(root: Path, defs_yaml: str, monkeypatch: pytest.MonkeyPatch)
     folder.mkdir()
     (folder / "defs.yaml").write_text(textwrap.dedent(defs_yaml))
     return load_from_defs_folder(path_within_project=package)
+
+
+def sync_partition(defs: Definitions, test_id: str) -> ExecuteInProcessResult:
+    """One run of `usertesting_sync` for a registered test, in a fresh instance; failures returned."""
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("usertesting_tests", [test_id])
+        return defs.resolve_job_def("usertesting_sync").execute_in_process(
+            instance=instance, partition_key=test_id, raise_on_error=False
+        )
+
+
+def synced_sessions(data_dir: Path, test_id: str) -> int:
+    """The test's rows in the DuckDB file of a component whose data_dir is `data_dir`."""
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as warehouse:
+        (count,) = warehouse.execute(
+            "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
+        ).fetchone()
+    return count
 
 
 def test_five_lines_of_yaml_sync_one_test_into_duckdb(
@@ -122,11 +134,7 @@ def test_five_lines_of_yaml_sync_one_test_into_duckdb(
 
     assert result.success
     assert len(sandbox.requests) > requests_before
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as warehouse:
-        sessions = warehouse.execute(
-            "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
-        ).fetchone()
-    assert sessions == (len(sandbox.dataset.sessions(test_id)),)
+    assert synced_sessions(data, test_id) == len(sandbox.dataset.sessions(test_id))
 
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     tasks = specs[AssetKey(["usertesting", "tasks"])]
@@ -170,11 +178,7 @@ def test_a_subclass_runs_every_step_through_its_execute_in_its_own_pool(
     assert pools == {"research_vendor_api"}
 
     TimedSyncComponent.steps.clear()
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("usertesting_tests", [test_id])
-        result = defs.resolve_job_def("usertesting_sync").execute_in_process(
-            instance=instance, partition_key=test_id
-        )
+    result = sync_partition(defs, test_id)
 
     assert result.success
     names = [name for name, _, _ in TimedSyncComponent.steps]
@@ -182,11 +186,7 @@ def test_a_subclass_runs_every_step_through_its_execute_in_its_own_pool(
     assert {partition for _, partition, _ in TimedSyncComponent.steps} == {test_id}
     assert all(events > 0 for _, _, events in TimedSyncComponent.steps)
     # What the wrapped steps yielded reached Dagster: the test's sessions are in the warehouse.
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as warehouse:
-        sessions = warehouse.execute(
-            "SELECT count(*) FROM usertesting.sessions WHERE test_id = ?", [test_id]
-        ).fetchone()
-    assert sessions == (len(sandbox.dataset.sessions(test_id)),)
+    assert synced_sessions(data, test_id) == len(sandbox.dataset.sessions(test_id))
 
 
 class TwiceSyncComponent(UserTestingSyncComponent):
@@ -211,11 +211,7 @@ def test_an_execute_that_runs_a_step_twice_fails_it_without_asking_the_api_again
         """,
         monkeypatch,
     )
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions("usertesting_tests", [test_id])
-        result = defs.resolve_job_def("usertesting_sync").execute_in_process(
-            instance=instance, partition_key=test_id, raise_on_error=False
-        )
+    result = sync_partition(defs, test_id)
     assert not result.success
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "usertesting__raw_sessions"
