@@ -6,7 +6,6 @@ the environment, and a secret written into defs.yaml would be refused when it lo
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from dagster import Scaffolder, ScaffoldRequest, scaffold_component
@@ -24,14 +23,11 @@ class UserTestingScaffoldParams(BaseModel):
     @field_validator("tests", mode="before")
     @classmethod
     def _ids_as_typed(cls, value: object) -> object:
-        # `dg scaffold defs ... --tests` passes the text as typed: "ID,ID", or '["ID", "ID"]'.
+        # `dg scaffold defs ... --tests ID,ID` passes the text as typed (in a list); --json-params a list.
         typed = [value] if isinstance(value, str) else value
         if not isinstance(typed, list):
             return value
-        ids: list[str] = []
-        for text in map(str, typed):
-            ids += json.loads(text) if text.strip().startswith("[") else text.split(",")
-        return [test_id.strip() for test_id in ids if test_id.strip()]
+        return [test_id.strip() for text in typed for test_id in str(text).split(",") if test_id.strip()]
 
 
 class UserTestingSyncScaffolder(Scaffolder[UserTestingScaffoldParams]):
