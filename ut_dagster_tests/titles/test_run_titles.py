@@ -6,15 +6,11 @@ list shows a run's user tags in stored order, which is by key: the title's key m
 """
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from dagster_usertesting.defs.jobs import SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME
@@ -26,31 +22,11 @@ from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.cli.sync import run_sync
 from ut_dagster.definitions import build_definitions
 from ut_dagster.environment import Settings
+from ut_dagster_tests.webserver import Webserver, free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 TITLE = "Checkout flow v2"
-STARTUP_DEADLINE_S = 240.0
-
-
-class Webserver:
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def query(self, text: str, **variables: object) -> dict:
-        response = httpx.post(
-            f"{self.url}/graphql", json={"query": text, "variables": variables}, timeout=120
-        )
-        response.raise_for_status()
-        body = response.json()
-        assert "errors" not in body, body
-        return body["data"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -61,51 +37,10 @@ def webserver(tmp_path) -> Iterator[Webserver]:
         "UT_DATA_DIR": str(tmp_path / "data"),
         "DAGSTER_HOME": str(tmp_path / "data" / "dagster_home"),
     }
-    port = _free_port()
-    log = (tmp_path / "webserver.log").open("wb")
-    server = subprocess.Popen(
-        [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: the code server stops with it
-    )
-    web = Webserver(f"http://127.0.0.1:{port}")
-    try:
-        _wait_until_loaded(web, server)
+    port = free_port()
+    command = [BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"]
+    with serving(command, port, REPO, env, tmp_path / "webserver.log") as web:
         yield web
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-
-
-def _wait_until_loaded(web: Webserver, server: subprocess.Popen) -> None:
-    """Until the webserver answers and its code location has loaded (or the deadline passes)."""
-    import time
-
-    deadline = time.monotonic() + STARTUP_DEADLINE_S
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the webserver exited"
-        try:
-            data = web.query(
-                "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-                "locationOrLoadError { __typename } } } } }"
-            )
-        except httpx.HTTPError:
-            time.sleep(0.5)  # not listening yet: poll again
-            continue
-        entries = data["workspaceOrError"]["locationEntries"]
-        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-            assert [e["locationOrLoadError"]["__typename"] for e in entries] == ["RepositoryLocation"]
-            return
-        time.sleep(0.5)
-    raise AssertionError("the webserver did not load the code location in time")
 
 
 @pytest.fixture
