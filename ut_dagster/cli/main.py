@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dagster_usertesting.lib.ids import InvalidIdError, TestId
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="Start the sandbox, sync all its tests into DuckDB, build dbt, print."
     )
     demo.add_argument("--no-dbt", action="store_true", help="skip the dbt build")
+
+    dg_project = commands.add_parser(
+        "dg-project",
+        help="Make a folder from which `dg dev`, `dg check defs` and `dg list defs` serve this installed "
+        "package (a wheel has no project folder of its own).",
+    )
+    dg_project.add_argument("folder", type=Path, metavar="DIR", help="a new or empty folder")
     return parser
 
 
@@ -89,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dagster_usertesting.testing.command import run
 
         return run(args)
+    if args.command == "dg-project":
+        from ut_dagster.cli.dg_project import run_dg_project
+
+        return run_dg_project(args.folder)
     if args.command == "demo":
         from ut_dagster.cli.demo import run_demo
 

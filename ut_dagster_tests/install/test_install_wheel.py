@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dagster_usertesting.testing import SandboxServer
+from ut_dagster_tests.webserver import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = (
@@ -183,25 +184,49 @@ def test_the_installed_wheel_served_with_the_workspace_file_is_the_ut_dagster_co
     ]
 
 
-def test_dg_list_defs_in_the_installed_package(wheel_install: tuple[Path, Path], tmp_path: Path) -> None:
+def _run(command: list[str | Path], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_dg_check_list_and_dev_serve_the_installed_package_from_a_dg_project_folder(
+    wheel_install: tuple[Path, Path], tmp_path: Path
+) -> None:
     # Last in this module: dg prepares the dbt component's state in the installed package (left as
-    # is; the definitions load above asserts a plain import does not). The wheel's dg.toml makes the
-    # installed ut_dagster/ a dg project, so `dg list defs` works there without a checkout.
+    # is; the definitions load above asserts a plain import does not).
     _, bin_dir = wheel_install
-    package = next(bin_dir.parent.glob("lib/python*/site-packages/ut_dagster"))
-    result = subprocess.run(
-        [bin_dir / "dg", "list", "defs", "--json"],
-        cwd=package,
-        env=_clean_env(tmp_path, {"PATH": f"{bin_dir}:/usr/bin:/bin"}),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    defs = json.loads(result.stdout)
-    sensors = {sensor["name"]: sensor["source"].split(":")[0] for sensor in defs["sensors"]}
-    # Sources are relative to the project: here the installed package itself.
-    assert sensors["usertesting_new_sessions"] == "defs/usertesting/defs.yaml"
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = _clean_env(tmp_path, {"PATH": f"{bin_dir}:/usr/bin:/bin", "DAGSTER_HOME": str(home)})
+    project = tmp_path / "ut"
+
+    made = _run([bin_dir / "ut-dagster", "dg-project", project], tmp_path, env)
+    assert made.returncode == 0, made.stderr
+    # The folder points at the installed package: dg has no other copy to load.
+    assert (project / "ut_dagster" / "defs").resolve().is_relative_to(bin_dir.parent)
+
+    checked = _run([bin_dir / "dg", "check", "defs", "--log-level", "info"], project, env)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 0, output
+    assert "All definitions loaded successfully" in output
+    assert re.findall(r"Validation successful for code location (\S+)\.$", output, re.MULTILINE) == [
+        "ut_dagster"
+    ]
+
+    listed = _run([bin_dir / "dg", "list", "defs", "--json"], project, env)
+    assert listed.returncode == 0, listed.stderr
+    defs = json.loads(listed.stdout)
+    assert {"usertesting_new_sessions", "research_marts_automation"} <= {s["name"] for s in defs["sensors"]}
     assert "usertesting/tasks" in {asset["asset_key"] for asset in defs["assets"]}
     assert "research_marts" in {job["name"] for job in defs["jobs"]}
+
+    port = free_port()
+    dev = [bin_dir / "dg", "dev", "--host", "127.0.0.1", "--port", str(port)]
+    with serving(dev, port, project, env, tmp_path / "dg_dev.log") as web:
+        data = web.query(
+            "{ workspaceOrError { ... on Workspace { locationEntries { name locationOrLoadError { "
+            "... on RepositoryLocation { repositories { jobs { name } } } } } } } }"
+        )
+    (entry,) = data["workspaceOrError"]["locationEntries"]
+    assert entry["name"] == "ut_dagster"
+    jobs = {job["name"] for repo in entry["locationOrLoadError"]["repositories"] for job in repo["jobs"]}
+    assert {"usertesting_sync", "research_marts"} <= jobs
