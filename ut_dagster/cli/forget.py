@@ -15,7 +15,7 @@ import sys
 from dagster import DagsterInstance, DagsterRun
 
 from dagster_usertesting.defs.forget import WAIT_SECONDS, forget_test, run_by_cli
-from dagster_usertesting.defs.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
+from dagster_usertesting.defs.run_tags import CLI_HOST_TAG, CLI_PID_TAG, run_tag
 from dagster_usertesting.lib.ids import TestId
 from ut_dagster.cli.instance import dagster_instance
 from ut_dagster.defs.research_marts.kept_history import TEST_HISTORY_TABLES
@@ -79,7 +79,7 @@ def _why_running(run: DagsterRun, waited: float) -> str:
     status = run.status.value.lower()
     if run_by_cli(run):
         return (
-            f"{status} by `ut-dagster sync`, process {run.tags[CLI_PID_TAG]} on {run.tags[CLI_HOST_TAG]}: "
+            f"{status} by `ut-dagster sync`, process {run_tag(run.tags, CLI_PID_TAG)} on {run_tag(run.tags, CLI_HOST_TAG)}: "
             "let it end or stop it"
         )
     return f"{status}: not stopped within {waited:.0f} s; the UI's Runs page can terminate it"

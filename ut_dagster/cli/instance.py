@@ -13,17 +13,10 @@ from filelock import FileLock
 
 from dagster_usertesting.defs.jobs import MAX_RUNTIME_TAG
 from dagster_usertesting.defs.partitions import test_partitions
-from dagster_usertesting.defs.run_recovery import (
-    CLI_HOST_TAG,
-    CLI_PID_TAG,
-    release_runs_of_dead_workers,
-)
+from dagster_usertesting.defs.run_recovery import release_runs_of_dead_workers
+from dagster_usertesting.defs.run_tags import CLI_HOST_TAG, CLI_PID_TAG
 from ut_dagster.cli.dagster_home import prepare_dagster_home
 from ut_dagster.environment import Settings
-
-# The names `forget` (cli/forget.py, defs/usertesting/forget.py) imports: the tags run_recovery.py
-# reads to tell a `ut-dagster sync` run, whose process no run launcher can stop.
-HOST_TAG, PID_TAG = CLI_HOST_TAG, CLI_PID_TAG
 
 
 def dagster_instance(settings: Settings) -> DagsterInstance:

@@ -4,10 +4,12 @@ import logging
 import time
 
 import duckdb
-from dagster import AssetKey
+import pytest
+from dagster import AssetKey, RunRequest
 
 from dagster_usertesting.defs.jobs import SYNC_JOB_NAME
 from dagster_usertesting.defs.probe_schedule import SensorMemory, TestState
+from dagster_usertesting.defs.run_tags import FORMER_KEYS, LISTING_HEAD_TAG
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import utc_now
 from dagster_usertesting.lib.sync.retries import failed
@@ -155,7 +157,7 @@ def test_a_failed_run_is_requested_again_and_a_running_one_is_not(make_rig):
     second = rig.tick()
     assert requested(second) == [failing]
     assert second.run_requests[0].run_key != first_key  # a new key: the daemon does not drop it
-    assert "failed" in second.run_requests[0].tags["ut_dagster/reason"]
+    assert "failed" in second.run_requests[0].tags["usertesting/reason"]
 
 
 def test_sessions_listed_by_a_run_that_failed_before_their_details_landed_are_new(make_rig):
@@ -260,14 +262,17 @@ def test_listed_sessions_not_landed_start_a_run_until_they_land_or_back_off(make
     result = rig.tick(**ALWAYS_DUE)
 
     assert requested(result) == [test_id]
-    assert "2 listed sessions not landed" in result.run_requests[0].tags["ut_dagster/reason"]
+    assert "2 listed sessions not landed" in result.run_requests[0].tags["usertesting/reason"]
     # Failing and backing off (not due yet): no reason for a run.
     state = SyncState(rig.landing, TestId(test_id))
     state.save_failures(DETAILS, {s: failed(None, utc_now(), "HTTP 503") for s in listed[2:]})
     assert requested(rig.tick(**ALWAYS_DUE)) == []
 
 
-def test_a_run_the_sensor_requests_starts_from_the_probes_page_instead_of_asking_again(make_rig):
+@pytest.mark.parametrize("queued_before_the_upgrade", [False, True], ids=["tag", "former tag key"])
+def test_a_run_the_sensor_requests_starts_from_the_probes_page_instead_of_asking_again(
+    make_rig, queued_before_the_upgrade
+):
     # Think-out-loud: every session has a transcript, so no 404 makes the run ask whether the test answers.
     rig = make_rig(studies=(StudySpec(THINK_OUT_LOUD, 3),))
     (test_id,) = rig.sandbox.test_ids
@@ -279,6 +284,10 @@ def test_a_run_the_sensor_requests_starts_from_the_probes_page_instead_of_asking
     [request] = rig.tick(**ALWAYS_DUE).run_requests
     assert rig.sandbox.request_counts() == {"list_sessions": 1}  # the probe: the listing's first page
     rig.sandbox.reset_requests()
+    if queued_before_the_upgrade:  # a run an earlier version's sensor queued, run by this version
+        tags = dict(request.tags)
+        tags[FORMER_KEYS[LISTING_HEAD_TAG]] = tags.pop(LISTING_HEAD_TAG)
+        request = RunRequest(partition_key=request.partition_key, job_name=request.job_name, tags=tags)
     assert rig.run(request)
 
     counts = rig.sandbox.request_counts()

@@ -15,9 +15,8 @@ import uuid
 import pytest
 from dagster import DagsterRun, DagsterRunStatus, build_sensor_context, instance_for_test
 
+from dagster_usertesting.defs.forget import run_by_cli
 from dagster_usertesting.defs.run_recovery import (
-    CLI_HOST_TAG,
-    CLI_PID_TAG,
     CLOCK_SLACK_S,
     ENDED_RUN_SLOT_GRACE_S,
     GRPC_INFO_TAG,
@@ -30,6 +29,8 @@ from dagster_usertesting.defs.run_recovery import (
     run_process,
     slots_to_free,
 )
+from dagster_usertesting.defs.run_tags import CLI_HOST_TAG, CLI_PID_TAG, FORMER_KEYS, run_tag
+from dagster_usertesting.defs.titles import TITLE_TAG
 from ut_dagster.cli.instance import cli_run_tags, release_runs_of_dead_cli_processes
 
 HOST, OTHER_HOST = "worker-1", "worker-2"
@@ -141,11 +142,41 @@ def test_a_killed_cli_sync_is_failed_and_frees_its_slot_and_a_live_one_is_kept()
         assert release_runs_of_dead_cli_processes(instance) == [killed]
 
         assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id(killed).tags["ut_dagster/interrupted"] == "process_gone"
+        assert instance.get_run_by_id(killed).tags["usertesting/interrupted"] == "process_gone"
         assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED
         assert instance.get_run_by_id(elsewhere).status == DagsterRunStatus.STARTED
         assert instance.event_log_storage.get_concurrency_run_ids() == {live, elsewhere}
         assert release_runs_of_dead_cli_processes(instance) == []  # nothing twice
+
+
+def test_a_cli_sync_recorded_before_the_tag_rename_is_still_told_apart_dead_from_alive() -> None:
+    # A host upgraded while a `ut-dagster sync` of the earlier version was running (then killed) or
+    # still runs: its run carries the former keys, and must neither hold its slot until the runtime
+    # limit nor be failed while alive.
+    former_host, former_pid = FORMER_KEYS[CLI_HOST_TAG], FORMER_KEYS[CLI_PID_TAG]
+    with instance_for_test() as instance:
+        instance.event_log_storage.set_concurrency_slots("usertesting_api", 2)
+        killed = _run(instance, {former_host: socket.gethostname(), former_pid: str(_dead_pid())})
+        live = _run(instance, {former_host: socket.gethostname(), former_pid: str(os.getpid())})
+
+        assert release_runs_of_dead_cli_processes(instance) == [killed]
+        assert instance.get_run_by_id(live).status == DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_run_ids() == {live}
+
+
+def test_every_tag_shares_one_prefix_sorting_after_the_title_and_is_read_under_its_former_key_too() -> None:
+    former_host_tag, former_pid_tag = FORMER_KEYS[CLI_HOST_TAG], FORMER_KEYS[CLI_PID_TAG]
+    assert {key.split("/")[0] for key in FORMER_KEYS} == {"usertesting"}
+    assert all(key > TITLE_TAG for key in FORMER_KEYS)  # the runs list shows the title first
+    for key, former in FORMER_KEYS.items():
+        assert run_tag({former: "old"}, key) == "old"
+        assert run_tag({key: "new", former: "old"}, key) == "new"
+        assert run_tag({}, key) is None
+    assert run_tag({"ut/other": "x"}, "usertesting/other") is None
+    # `forget` tells a run no launcher can stop by the same tags, old or new.
+    assert run_by_cli(
+        DagsterRun(job_name="usertesting_sync", tags={former_host_tag: "h", former_pid_tag: "1"})
+    )
 
 
 def test_the_recovery_sensor_releases_dead_runs_on_every_tick() -> None:

@@ -86,7 +86,7 @@ def test_the_title_is_the_first_tag_of_every_sync_run_of_a_test(synced, webserve
     # The CLI run: the title first, before the host and pid of the process that ran it.
     tags = _user_tags(cli_runs[0]["tags"])
     assert tags[0] == (TITLE_TAG, TITLE), tags
-    assert {"ut/cli_host", "ut/cli_pid"} <= {key for key, _ in tags}
+    assert {"usertesting/cli_host", "usertesting/cli_pid"} <= {key for key, _ in tags}
 
     # A run launched from a sync job's page in the UI gets the tags the code location gives the
     # partition: the title among them.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
 from dagster_usertesting.defs.partitions import test_partitions
-from dagster_usertesting.defs.run_recovery import CLI_HOST_TAG, CLI_PID_TAG
+from dagster_usertesting.defs.run_tags import CLI_HOST_TAG, CLI_PID_TAG, run_tag
 from dagster_usertesting.defs.runs import runs_in_flight
 from dagster_usertesting.lib.ids import TestId
 from dagster_usertesting.lib.landing import Landing
@@ -102,7 +102,7 @@ def stop_runs(
 
 def run_by_cli(run: DagsterRun) -> bool:
     """A run a `ut-dagster sync` process executes itself: no run launcher can stop it."""
-    return CLI_HOST_TAG in run.tags and CLI_PID_TAG in run.tags
+    return run_tag(run.tags, CLI_HOST_TAG) is not None and run_tag(run.tags, CLI_PID_TAG) is not None
 
 
 def _cancel(instance: DagsterInstance, run: DagsterRun) -> None:

@@ -43,13 +43,13 @@ from dagster import (
     sensor,
 )
 
-# Tags that let a later command tell a run whose CLI process was killed from one still going.
-CLI_HOST_TAG, CLI_PID_TAG = "ut/cli_host", "ut/cli_pid"
+from dagster_usertesting.defs.run_tags import CLI_HOST_TAG, CLI_PID_TAG, INTERRUPTED_TAG, run_tag
+
 # Set by the DefaultRunLauncher on every run it launches: the code server the run worker is a child of
 # (a hidden tag, hence the leading dot).
 GRPC_INFO_TAG = ".dagster/grpc_info"
-# Put on a run failed here: it was cut off, which says nothing about its test (for the sensor's policy).
-INTERRUPTED_TAG, PROCESS_GONE = "ut_dagster/interrupted", "process_gone"
+# The value of INTERRUPTED_TAG on a run failed here.
+PROCESS_GONE = "process_gone"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 # Runs that a live process should be moving (a QUEUED run has none yet; a CANCELING run is left to
 # run monitoring's cancel timeout). A NOT_STARTED run has a process only when the CLI created it.
@@ -97,12 +97,12 @@ def run_process(
     code servers it started itself (a sensor, evaluated by the daemon), so a run whose code server
     was on a loopback address ran its worker on this host.
     """
-    if CLI_HOST_TAG in tags:
+    if (cli_host := run_tag(tags, CLI_HOST_TAG)) is not None:
         try:
-            pid = int(tags.get(CLI_PID_TAG, ""))
+            pid = int(run_tag(tags, CLI_PID_TAG) or "")
         except ValueError:
             return None
-        return RunProcess(run_id, tags[CLI_HOST_TAG], pid, created_at)
+        return RunProcess(run_id, cli_host, pid, created_at)
     if worker is None or not launched_from_here:
         return None
     try:
@@ -192,7 +192,7 @@ def release_runs_of_dead_workers(instance: DagsterInstance, *, launched_from_her
             run.tags,
             record.create_timestamp.timestamp(),
             _worker_start(instance, run.run_id)
-            if launched_from_here and CLI_HOST_TAG not in run.tags
+            if launched_from_here and run_tag(run.tags, CLI_HOST_TAG) is None
             else None,
             this_host=this_host,
             launched_from_here=launched_from_here,
@@ -240,7 +240,7 @@ def _worker_start(instance: DagsterInstance, run_id: str) -> tuple[int, float] |
 
 
 def _release(instance: DagsterInstance, run: DagsterRun, process: RunProcess) -> None:
-    who = "`ut-dagster sync` process" if CLI_HOST_TAG in run.tags else "run worker"
+    who = "`ut-dagster sync` process" if run_tag(run.tags, CLI_HOST_TAG) is not None else "run worker"
     instance.add_run_tags(run.run_id, {INTERRUPTED_TAG: PROCESS_GONE})
     instance.report_run_failed(
         run,

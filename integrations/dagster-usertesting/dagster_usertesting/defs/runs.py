@@ -24,8 +24,6 @@ from dagster_usertesting.defs.probe_schedule import (
 from dagster_usertesting.defs.titles import TITLE_TAG, title_tags
 
 PARTITION_TAG = "dagster/partition"
-# The probe page a sensor-started run begins its listing from (lib/sync/listing_head.py).
-LISTING_HEAD_TAG = "ut_dagster/listing_head"
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = [

@@ -47,7 +47,8 @@ from dagster_usertesting.defs.probe_schedule import (
     run_cancelled,
 )
 from dagster_usertesting.defs.resources import SyncPolicyResource
-from dagster_usertesting.defs.runs import IN_FLIGHT, LISTING_HEAD_TAG, PARTITION_TAG, failure_streak_of
+from dagster_usertesting.defs.run_tags import LISTING_HEAD_TAG, REASON_TAG
+from dagster_usertesting.defs.runs import IN_FLIGHT, PARTITION_TAG, failure_streak_of
 from dagster_usertesting.defs.sync_need import sync_need
 from dagster_usertesting.defs.titles import known_titles, title_tags
 from dagster_usertesting.lib.ids import TestId
@@ -59,7 +60,6 @@ from dagster_usertesting.lib.usertesting_api.errors import BudgetUnavailableErro
 from dagster_usertesting.lib.usertesting_api.resource import UserTestingResource
 from dagster_usertesting.settings import SensorSettings
 
-REASON_TAG = "ut_dagster/reason"
 SYNC_JOBS = (SYNC_JOB_NAME, SYNC_WITH_VIDEOS_JOB_NAME)
 
 

@@ -9,8 +9,8 @@ Dagster 1.13 keeps nothing but keys for dynamic partitions (`add_dynamic_partiti
 tag, shown in the runs list and on each run.
 
 The runs list shows a run's user tags in stored order, and Dagster stores tags sorted by key: the
-title's key, `test`, sorts before every other tag a sync run carries (`ut/cli_host`, `ut/cli_pid`,
-`ut_dagster/reason`), so the title is the first thing a run says about itself.
+title's key, `test`, sorts before every other tag a sync run carries (`usertesting/…`, run_tags.py),
+so the title is the first thing a run says about itself.
 """
 
 from __future__ import annotations

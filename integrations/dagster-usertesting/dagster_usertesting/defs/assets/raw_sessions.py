@@ -24,7 +24,8 @@ from dagster_usertesting.defs.assets.common import (
 from dagster_usertesting.defs.assets.factory import sync_step
 from dagster_usertesting.defs.per_test_checks import about_test, per_test_check
 from dagster_usertesting.defs.resources import SyncPolicyResource
-from dagster_usertesting.defs.runs import LISTING_HEAD_TAG, title_own_run
+from dagster_usertesting.defs.run_tags import LISTING_HEAD_TAG, run_tag
+from dagster_usertesting.defs.runs import title_own_run
 from dagster_usertesting.defs.titles import TITLE_METADATA, UNKNOWN_TITLE, known_titles, title_of
 from dagster_usertesting.lib.object_store import ObjectStoreResource
 from dagster_usertesting.lib.schema import RAW_SESSIONS
@@ -83,7 +84,7 @@ def raw_sessions(
         full=config.full,
         reconcile=config.reconcile,
         rebuild=config.rebuild,
-        listing_head=context.run.tags.get(LISTING_HEAD_TAG),
+        listing_head=run_tag(context.run.tags, LISTING_HEAD_TAG),
     )
     with step.exclusive():
         result = sync_listing(step.test_id, step.client, step.landing, warehouse, options)
