@@ -27,6 +27,7 @@ from dagster import SensorEvaluationContext, SensorResult
 
 from dagster_usertesting.defs.partitions import test_partitions
 from dagster_usertesting.lib.ids import TestId
+from dagster_usertesting.lib.normalize.workspace_tests import served_by_results_api
 from dagster_usertesting.lib.usertesting_api.errors import (
     BudgetUnavailableError,
     UserTestingError,
@@ -38,16 +39,13 @@ from dagster_usertesting.settings import SensorSettings
 # The longest wait before a candidate refused for another reason than a 404 is probed again.
 MAX_RETRY_DELAY_S = 3600.0
 
-# Tests of this v1 `type` are the ones the Results API (v2/v3) serves; classic ones answer 404 there.
-RESULTS_API_TYPE = "STUDYV2"
-
 
 def select_tests(listed: Iterable[Mapping[str, Any]], title_pattern: str | None = None) -> list[TestId]:
     """Test IDs worth registering, in listing order, each once."""
     pattern = re.compile(title_pattern, re.IGNORECASE) if title_pattern else None
     found: dict[TestId, None] = {}
     for test in listed:
-        if str(test.get("type") or "").upper() != RESULTS_API_TYPE:
+        if not served_by_results_api(test):
             continue
         if pattern and not pattern.search(str(test.get("title") or "")):
             continue

@@ -6,7 +6,7 @@ skipped (counted by the caller), every other field may be null or a value no doc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,11 @@ from dagster_usertesting.lib.schema import TESTS
 
 # Tests of this v1 `type` are the ones the Results API (v2/v3) serves; classic ones answer 404 there.
 RESULTS_API_TYPE = "STUDYV2"
+
+
+def served_by_results_api(test: Mapping[str, Any]) -> bool:
+    """Whether the Results API serves this listed test (the spec writes enum values in either case)."""
+    return _upper(test.get("type")) == RESULTS_API_TYPE
 
 
 def workspace_test_rows(tests: Iterable[object], extracted_at: datetime) -> list[dict[str, Any]]:
@@ -48,7 +53,7 @@ def workspace_test_rows(tests: Iterable[object], extracted_at: datetime) -> list
                 workspace_id=_text(item.get("workspaceUuid")),
                 workspace_name=_text(item.get("workspaceName")),
                 ordered_at=parse_api_time(item.get("orderedAt")),
-                syncable=study_type == RESULTS_API_TYPE,
+                syncable=served_by_results_api(item),
                 extracted_at=extracted_at,
             )
         )
