@@ -33,7 +33,7 @@ def dagster_instance(settings: Settings) -> DagsterInstance:
         prepare_dagster_home(settings)
         instance = DagsterInstance.get()
         # Touch each storage so its tables exist before the lock is released.
-        instance.get_runs(limit=1)
+        instance.get_run_records(limit=1)
         instance.get_dynamic_partitions(test_partitions.name)
         instance.get_latest_materialization_event(AssetKey(["usertesting", "raw_sessions"]))
         release_runs_of_dead_cli_processes(instance)

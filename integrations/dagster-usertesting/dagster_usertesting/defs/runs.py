@@ -37,7 +37,8 @@ IN_FLIGHT = [
 
 def runs_in_flight(instance: DagsterInstance, test_id: str) -> Sequence[DagsterRun]:
     """The test's runs that are queued, starting or running."""
-    return instance.get_runs(RunsFilter(tags={PARTITION_TAG: test_id}, statuses=IN_FLIGHT))
+    records = instance.get_run_records(RunsFilter(tags={PARTITION_TAG: test_id}, statuses=IN_FLIGHT))
+    return [record.dagster_run for record in records]
 
 
 ENDED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE]  # a cancelled run is neither
