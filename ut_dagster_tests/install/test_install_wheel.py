@@ -96,6 +96,9 @@ def test_the_wheel_holds_the_package_and_its_parsed_dbt_project_only(
     assert "ut_dagster/dbt_project/dbt_project.yml" in names
     assert "ut_dagster/dbt_project/models/marts/task_metrics.sql" in names
     assert "ut_dagster/dbt_project/target/manifest.json" in names
+    # The dbt component's defs-state folder, so that a load writes nothing into the package.
+    assert "ut_dagster/defs/.local_defs_state/.gitignore" in names
+    assert not [n for n in names if n.endswith("/state") and ".local_defs_state" in n]  # no state itself
     assert not [n for n in names if "partial_parse" in n or "/logs/" in n or "__pycache__" in n]
 
 
@@ -115,6 +118,8 @@ def test_definitions_load_from_another_directory(wheel_install: tuple[Path, Path
         "print(json.dumps({'package': ut_dagster.__file__, 'dbt_project': str(dbt_project_dir()),\n"
         "    'marts': sorted(k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == 'usertesting_marts')}))\n"
     )
+    package = next(bin_dir.parent.glob("lib/python*/site-packages/ut_dagster"))
+    before = _files(package)
     result = subprocess.run(
         [bin_dir / "python", "-c", script],
         cwd=tmp_path,
@@ -130,7 +135,20 @@ def test_definitions_load_from_another_directory(wheel_install: tuple[Path, Path
     assert Path(loaded["package"]).is_relative_to(installed)
     assert Path(loaded["dbt_project"]).is_relative_to(installed)
     assert "task_metrics" in loaded["marts"]
-    assert not (Path(loaded["dbt_project"]) / "target" / "partial_parse.msgpack").exists()  # not re-parsed
+    # Loading writes nothing into the installed package (dbt not re-parsed, no component state
+    # folder made): a container's site-packages is often read-only to the user that runs Dagster,
+    # and a write there fails the code location's load.
+    assert _files(package) == before
+
+
+def _files(package: Path) -> dict[str, float]:
+    """Every file and folder of an installed package with its modification time, bytecode caches aside
+    (Python writes those where it can and skips them where it cannot)."""
+    return {
+        str(path.relative_to(package)): path.stat().st_mtime
+        for path in package.rglob("*")
+        if "__pycache__" not in path.parts
+    }
 
 
 def test_ut_dagster_sync_runs_from_the_installed_entry_point(
