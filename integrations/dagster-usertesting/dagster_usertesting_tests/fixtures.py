@@ -1,5 +1,5 @@
-"""The pytest fixtures of dagster-usertesting's tests, and of any project that tests against its sandbox:
-a sandbox API on 127.0.0.1, resources pointed at it, an S3 server, and a live current Dagster instance.
+"""The pytest fixtures of dagster-usertesting's tests and of ut-dagster's: a sandbox API on 127.0.0.1,
+resources pointed at it, an S3 server, and a live current Dagster instance.
 
 A plugin, not a conftest: this package's conftest.py and ut-dagster's (the repository root) both load
 it with `pytest_plugins`, so the integration's tests run alone (`pytest` in its folder) or with the
