@@ -32,10 +32,13 @@ install: $(STAMP) $(DBT_MANIFEST)
 demo: install
 	$(BIN)/ut-dagster demo
 
+# Three workers on 2 cores: a third of the suite's time is waiting (daemon ticks, servers starting,
+# rate-limit windows), which a third worker fills. Whole files go to a worker, long ones first
+# (ut_dagster_tests/suite_order.py); xdist's own reorder would undo that.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -q
 
 # The production topology of docs/deployment.md alone (also part of `make test`): real PostgreSQL
 # and Redis servers on 127.0.0.1, dagster-daemon with the sensor on, two run workers. ~2 minutes.
