@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -27,6 +28,38 @@ def granted(limiter: SharedRateLimiter, attempts: int) -> int:
             continue
         count += 1
     return count
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["sqlite", "in_memory"])
+def test_the_budget_used_and_what_the_server_leaves_are_counted_to_the_request(tmp_path, shared):
+    # The sensor sizes its probes by `used_in_window`, and the server's rate headers pull the budget
+    # down by it: one off means a probe too many (a 429) or a test never probed.
+    store = str(tmp_path / "budget.sqlite") if shared else None
+    limiter = SharedRateLimiter(7, 60, store, "credential")
+    try:
+        for taken in range(7):
+            assert limiter.used_in_window() == taken
+            limiter.acquire(max_wait=0)
+        assert limiter.used_in_window() == 7
+    finally:
+        limiter.close()
+    # Grants older than the window (0.01 s + the 0.5 s margin) no longer count.
+    limiter = SharedRateLimiter(2, 0.01, store and f"{store}.short", "credential")
+    try:
+        assert granted(limiter, 2) == 2
+        time.sleep(0.6)  # the window passing (not a wait for another thread)
+        assert limiter.used_in_window() == 0
+    finally:
+        limiter.close()
+    for remaining in (6, 3, 0):
+        limiter = SharedRateLimiter(7, 60, store and f"{store}.{remaining}", "credential")
+        try:
+            limiter.acquire(max_wait=0)
+            limiter.match_remaining(remaining)
+            assert limiter.used_in_window() == 7 - remaining
+            assert granted(limiter, 7) == remaining
+        finally:
+            limiter.close()
 
 
 def test_exhaust_waits_for_a_busy_sqlite_lock_instead_of_doing_nothing(tmp_path):

@@ -265,12 +265,20 @@ class _BucketWindow:
             return self._used(self._bucket.now())
 
     def _used(self, now: int) -> int:
-        """Budget taken in the current window (items newer than one interval), at most `limit`."""
-        for index in range(self._limit):
-            item = self._bucket.peek(index)
+        """Budget taken in the current window (items newer than one interval), at most `limit`.
+
+        `peek(0)` is the newest grant, so the window's grants are the first ones: bisect for where
+        they end. A peek is a query under the store's lock; every response's rate headers ask this.
+        """
+        low, high = 0, self._limit  # the first `low` are in the window; none from `high` on
+        while low < high:
+            middle = (low + high) // 2
+            item = self._bucket.peek(middle)
             if item is None or item.timestamp < now - self._interval_ms:
-                return index
-        return self._limit
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     @contextmanager
     def _store_lock(self) -> Iterator[None]:
