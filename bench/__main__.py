@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "normalize_memory": [],
     "video_memory": ["--stores", "local,s3"],
     "run_overhead": [],
+    "marts_build": [],
     "scale": [],
 }
 README = Path(__file__).resolve().parent / "README.md"
