@@ -34,6 +34,7 @@ LONG_FILES: dict[str, int] = {
     "ut_dagster_tests/pipeline/test_pipeline_deletions.py": 20,
     "ut_dagster_tests/install/test_integration_alone.py": 18,
     "ut_dagster_tests/pipeline/test_pipeline_clips.py": 18,
+    "ut_dagster_tests/dbt/test_dbt_failed_build.py": 16,
 }
 
 
