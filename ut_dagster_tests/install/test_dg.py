@@ -10,11 +10,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from ut_dagster_tests.install.commands import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,14 +51,8 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
     project, env = _project_copy(tmp_path)
 
     # `dg check defs` loads the workspace `dg dev` would serve, location names included.
-    result = subprocess.run(
-        [Path(sys.executable).with_name("dg"), "check", "defs", "--log-level", "info"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = run_command(
+        [Path(sys.executable).with_name("dg"), "check", "defs", "--log-level", "info"], project, env
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -68,15 +63,7 @@ def test_dg_check_defs_loads_the_definitions_and_prepares_dbt(tmp_path: Path) ->
 
     # `dg list defs` names each definition's source: the sync is the integration's component
     # declared in defs/usertesting/defs.yaml, the marts the dbt component.
-    listed = subprocess.run(
-        [Path(sys.executable).with_name("dg"), "list", "defs", "--json"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    listed = run_command([Path(sys.executable).with_name("dg"), "list", "defs", "--json"], project, env)
     assert listed.returncode == 0, listed.stderr
     defs = json.loads(listed.stdout)
     sources = {sensor["name"]: sensor["source"].split(":")[0] for sensor in defs["sensors"]}
@@ -91,14 +78,8 @@ def test_dagster_dev_with_the_workspace_file_names_the_code_location_as_dg_dev_d
     project, env = _project_copy(tmp_path)
     # What `dagster dev` in the checkout loads (workspace.yaml, named or found in the folder).
     for args in (["-w", "workspace.yaml"], []):
-        result = subprocess.run(
-            [Path(sys.executable).with_name("dagster"), "definitions", "validate", *args],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        result = run_command(
+            [Path(sys.executable).with_name("dagster"), "definitions", "validate", *args], project, env
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, output

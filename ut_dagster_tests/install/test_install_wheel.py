@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dagster_usertesting.testing import SandboxServer
+from ut_dagster_tests.install.commands import run_command
 from ut_dagster_tests.webserver import free_port, serving
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,15 +121,7 @@ def test_definitions_load_from_another_directory(wheel_install: tuple[Path, Path
     )
     package = next(bin_dir.parent.glob("lib/python*/site-packages/ut_dagster"))
     before = _files(package)
-    result = subprocess.run(
-        [bin_dir / "python", "-c", script],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_command([bin_dir / "python", "-c", script], tmp_path, _clean_env(tmp_path), timeout=300)
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     installed = bin_dir.parent
@@ -164,15 +157,7 @@ def test_ut_dagster_sync_runs_from_the_installed_entry_point(
     env = _clean_env(
         tmp_path, {k: v for k, v in env.items() if k.startswith(("USERTESTING_", "UT_", "DAGSTER"))}
     )
-    result = subprocess.run(
-        [bin_dir / "ut-dagster", "sync", test_id],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_command([bin_dir / "ut-dagster", "sync", test_id], tmp_path, env, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "usertesting/raw_sessions" in result.stdout
     assert (Path(env["UT_DATA_DIR"]) / "warehouse.duckdb").exists()
@@ -186,24 +171,13 @@ def test_the_installed_wheel_served_with_the_workspace_file_is_the_ut_dagster_co
     # schedule toggles (kept per location name) carry over.
     _, bin_dir = wheel_install
     shutil.copy2(REPO / "workspace.yaml", tmp_path / "workspace.yaml")
-    result = subprocess.run(
-        [bin_dir / "python", "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    validate = [bin_dir / "python", "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"]
+    result = run_command(validate, tmp_path, _clean_env(tmp_path), timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert re.findall(r"Validation successful for code location (\S+)\.$", output, re.MULTILINE) == [
         "ut_dagster"
     ]
-
-
-def _run(command: list[str | Path], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_dg_check_list_and_dev_serve_the_installed_package_from_a_dg_project_folder(
@@ -217,12 +191,12 @@ def test_dg_check_list_and_dev_serve_the_installed_package_from_a_dg_project_fol
     env = _clean_env(tmp_path, {"PATH": f"{bin_dir}:/usr/bin:/bin", "DAGSTER_HOME": str(home)})
     project = tmp_path / "ut"
 
-    made = _run([bin_dir / "ut-dagster", "dg-project", project], tmp_path, env)
+    made = run_command([bin_dir / "ut-dagster", "dg-project", project], tmp_path, env)
     assert made.returncode == 0, made.stderr
     # The folder points at the installed package: dg has no other copy to load.
     assert (project / "ut_dagster" / "defs").resolve().is_relative_to(bin_dir.parent)
 
-    checked = _run([bin_dir / "dg", "check", "defs", "--log-level", "info"], project, env)
+    checked = run_command([bin_dir / "dg", "check", "defs", "--log-level", "info"], project, env)
     output = checked.stdout + checked.stderr
     assert checked.returncode == 0, output
     assert "All definitions loaded successfully" in output
@@ -230,7 +204,7 @@ def test_dg_check_list_and_dev_serve_the_installed_package_from_a_dg_project_fol
         "ut_dagster"
     ]
 
-    listed = _run([bin_dir / "dg", "list", "defs", "--json"], project, env)
+    listed = run_command([bin_dir / "dg", "list", "defs", "--json"], project, env)
     assert listed.returncode == 0, listed.stderr
     defs = json.loads(listed.stdout)
     assert {"usertesting_new_sessions", "research_marts_automation"} <= {s["name"] for s in defs["sensors"]}

@@ -2,9 +2,10 @@
 its pytest settings and its fixtures (dagster_usertesting_tests/fixtures.py), nothing of ut-dagster's."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from ut_dagster_tests.install.commands import run_command
 
 INTEGRATION = Path(__file__).resolve().parents[2] / "integrations" / "dagster-usertesting"
 # Tests that need the fixtures ut-dagster's conftest used to give: an S3 server, a sandbox.
@@ -16,14 +17,10 @@ SAMPLE = (
 
 def test_the_integration_s_tests_run_alone_from_its_folder() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *SAMPLE],
-        cwd=INTEGRATION,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        INTEGRATION,
+        env,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
